@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The table as netlink messages: table, base chain, static sets, pinhole
+ * sets and the least-privilege input rules.  Pure message building; the
+ * kernel is talked to in enforcer.c.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "nft/internal.h"
+
+/* nftables' datatype ids, as `nft` shows them (concatenations: 6 bits each). */
+enum {
+	DT_IPADDR = 7,
+	DT_IP6ADDR = 8,
+	DT_INET_PROTO = 12,
+	DT_INET_SERVICE = 13,
+	DT_ICMP_TYPE = 14,
+	DT_ICMP6_TYPE = 29,
+	DT_BITS = 6,
+};
+
+/* conntrack state bits as the ct expression reports them */
+#define CT_INVALID	1u
+#define CT_ESTABLISHED	2u
+#define CT_RELATED	4u
+
+const char *const nft_set_names[] = {
+	NFT_SET_CTL_TCP, NFT_SET_CTL_UDP, NFT_SET_ICMP, NFT_SET_ICMP6,
+	NFT_SET_PH4, NFT_SET_PH4_ANY, NFT_SET_PH6, NFT_SET_PH6_ANY, NULL,
+};
+
+/* Largest single message we build: a rule or a set with 64 ports. */
+#define MSG_MAX 8192
+
+int nlbuf_reserve(struct nlbuf *b, size_t need)
+{
+	size_t cap;
+	char *p;
+
+	if (b->len + need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 65536;
+	while (cap < b->len + need)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void nlbuf_free(struct nlbuf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+static void nlbuf_commit(struct nlbuf *b, const struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+/* --- rule expressions ----------------------------------------------------- */
+
+static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -ENOMEM;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static int e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return add_expr(r, e);
+}
+
+static int e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return add_expr(r, e);
+}
+
+static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+		     uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	}
+	return add_expr(r, e);
+}
+
+static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	}
+	return add_expr(r, e);
+}
+
+static int e_ct_state_any(struct nftnl_rule *r, uint32_t bits)
+{
+	struct nftnl_expr *ct = nftnl_expr_alloc("ct"), *bw;
+	uint32_t zero = 0;
+
+	if (ct) {
+		nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	if (add_expr(r, ct))
+		return -ENOMEM;
+	bw = nftnl_expr_alloc("bitwise");
+	if (bw) {
+		nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+		nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
+		nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+	}
+	if (add_expr(r, bw))
+		return -ENOMEM;
+	return e_cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+static int e_verdict(struct nftnl_rule *r, int verdict)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	}
+	return add_expr(r, e);
+}
+
+static int e_simple(struct nftnl_rule *r, const char *name)
+{
+	return add_expr(r, nftnl_expr_alloc(name));
+}
+
+static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
+{
+	if (e_meta(r, NFT_META_NFPROTO, NFT_REG_1))
+		return -ENOMEM;
+	return e_cmp(r, NFT_CMP_EQ, &nfproto, 1);
+}
+
+static int match_l4proto(struct nftnl_rule *r, uint8_t proto)
+{
+	if (e_meta(r, NFT_META_L4PROTO, NFT_REG_1))
+		return -ENOMEM;
+	return e_cmp(r, NFT_CMP_EQ, &proto, 1);
+}
+
+/* --- the rules, in order ---------------------------------------------------- */
+
+typedef int (*rule_fn)(struct nftnl_rule *r, const struct nft_enforcer_config *cfg,
+		       int arg);
+
+static int r_ct_ok(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
+{
+	return e_ct_state_any(r, CT_ESTABLISHED | CT_RELATED) ?: e_verdict(r, NF_ACCEPT);
+}
+
+static int r_ct_invalid(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
+{
+	return e_ct_state_any(r, CT_INVALID) ?: e_verdict(r, NF_DROP);
+}
+
+static int r_loopback(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
+{
+	uint32_t lo = 1;	/* the loopback device is ifindex 1 in every netns */
+
+	return e_meta(r, NFT_META_IIF, NFT_REG_1) ?: e_cmp(r, NFT_CMP_EQ, &lo, sizeof(lo)) ?:
+	       e_verdict(r, NF_ACCEPT);
+}
+
+static int r_icmp(struct nftnl_rule *r, const struct nft_enforcer_config *c, int v6)
+{
+	return match_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) ?:
+	       match_l4proto(r, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP) ?:
+	       e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1) ?:
+	       e_lookup(r, NFT_REG_1, v6 ? NFT_SET_ICMP6 : NFT_SET_ICMP) ?:
+	       e_verdict(r, NF_ACCEPT);
+}
+
+static int r_control(struct nftnl_rule *r, const struct nft_enforcer_config *c, int proto)
+{
+	return match_l4proto(r, (uint8_t)proto) ?:
+	       e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1) ?:
+	       e_lookup(r, NFT_REG_1, proto == IPPROTO_TCP ? NFT_SET_CTL_TCP : NFT_SET_CTL_UDP) ?:
+	       e_verdict(r, NF_ACCEPT);
+}
+
+/*
+ * 32-bit register @i in the encoding the kernel dumps: one that starts a
+ * 128-bit register is reported as that register, so build it that way too
+ * and a dumped rule compares equal to the built one.
+ */
+static uint32_t reg32(uint32_t i)
+{
+	return i % 4 ? NFT_REG32_00 + i : NFT_REG_1 + i / 4;
+}
+
+/* arg: bit 0 = IPv6, bit 1 = any remote port.  Mirrors pinhole_key(). */
+static int r_pinholes(struct nftnl_rule *r, const struct nft_enforcer_config *c, int arg)
+{
+	bool v6 = arg & 1, any = arg & 2;
+	uint32_t alen = v6 ? 16 : 4, reg = 0;
+	uint32_t saddr = v6 ? 8 : 12, daddr = v6 ? 24 : 16;
+	int err;
+
+	err = match_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) ?:
+	      e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, saddr, alen, reg32(reg));
+	reg += alen / 4;
+	err = err ?: e_meta(r, NFT_META_L4PROTO, reg32(reg++));
+	if (!any)
+		err = err ?: e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, reg32(reg++));
+	err = err ?: e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, daddr, alen, reg32(reg));
+	reg += alen / 4;
+	err = err ?: e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(reg));
+	return err ?: e_lookup(r, reg32(0), pinhole_set_name(v6 ? AF_INET6 : AF_INET, any)) ?:
+	       e_verdict(r, NF_ACCEPT);
+}
+
+static int r_log(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
+{
+	struct nftnl_expr *lim = nftnl_expr_alloc("limit"), *log;
+
+	if (lim) {
+		nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, c->log_rate);
+		nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, 5);
+		nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	}
+	if (add_expr(r, lim))
+		return -ENOMEM;
+	log = nftnl_expr_alloc("log");
+	if (log) {
+		nftnl_expr_set_str(log, NFTNL_EXPR_LOG_PREFIX,
+				   c->log_prefix ? c->log_prefix : NFT_LOG_PREFIX);
+		nftnl_expr_set_u32(log, NFTNL_EXPR_LOG_LEVEL, 4);	/* warning */
+	}
+	return add_expr(r, log);
+}
+
+static int r_drop(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
+{
+	return e_simple(r, "counter") ?: e_verdict(r, NF_DROP);
+}
+
+static const struct rule_def {
+	rule_fn fn;
+	int arg;
+} rule_defs[] = {
+	{ r_ct_ok, 0 },
+	{ r_ct_invalid, 0 },
+	{ r_loopback, 0 },
+	{ r_icmp, 0 },
+	{ r_icmp, 1 },
+	{ r_control, IPPROTO_TCP },
+	{ r_control, IPPROTO_UDP },
+	{ r_pinholes, 0 },
+	{ r_pinholes, 2 },
+	{ r_pinholes, 1 },
+	{ r_pinholes, 3 },
+	{ r_log, 0 },
+	{ r_drop, 0 },
+};
+#define N_RULES (sizeof(rule_defs) / sizeof(rule_defs[0]))
+
+static bool rule_wanted(const struct rule_def *d, const struct nft_enforcer_config *c)
+{
+	if (d->fn == r_log)
+		return c->log_rate > 0;
+	return true;
+}
+
+static const char *table_name(const struct nft_enforcer_config *c)
+{
+	return c->table ? c->table : NFT_ENFORCER_TABLE_DEFAULT;
+}
+
+static struct nftnl_rule *rule_new(const struct nft_enforcer_config *c,
+				   const struct rule_def *d)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table_name(c));
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFT_CHAIN_INPUT);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	if (d->fn(r, c, d->arg)) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* --- sets ------------------------------------------------------------------ */
+
+struct set_def {
+	const char *name;
+	uint32_t key_type;
+	uint32_t key_len;
+	bool pinholes;
+};
+
+static uint32_t concat(const uint32_t *types, int n)
+{
+	uint32_t t = 0;
+
+	for (int i = 0; i < n; i++)
+		t = (t << DT_BITS) | types[i];
+	return t;
+}
+
+static void pinhole_set_def(struct set_def *d, bool v6, bool any)
+{
+	uint32_t a = v6 ? DT_IP6ADDR : DT_IPADDR;
+	uint32_t exact[] = { a, DT_INET_PROTO, DT_INET_SERVICE, a, DT_INET_SERVICE };
+	uint32_t anyp[] = { a, DT_INET_PROTO, a, DT_INET_SERVICE };
+
+	d->name = pinhole_set_name(v6 ? AF_INET6 : AF_INET, any);
+	d->key_type = any ? concat(anyp, 4) : concat(exact, 5);
+	d->key_len = (uint32_t)pinhole_key_len(v6 ? AF_INET6 : AF_INET, any);
+	d->pinholes = true;
+}
+
+static struct nftnl_set *set_new(const struct nft_enforcer_config *c,
+				 const struct set_def *d, uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_expr *ctr;
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table_name(c));
+	nftnl_set_set_str(s, NFTNL_SET_NAME, d->name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	if (d->pinholes) {
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EXPR);
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE,
+				  c->max_pinholes ? c->max_pinholes : NFT_ENFORCER_MAX_PINHOLES);
+		ctr = nftnl_expr_alloc("counter");
+		if (!ctr) {
+			nftnl_set_free(s);
+			return NULL;
+		}
+		nftnl_set_add_expr(s, ctr);
+	} else {
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	}
+	return s;
+}
+
+/* Static set contents: (key bytes, length) pairs. */
+static int put_static_elems(struct nlbuf *b, const struct nft_enforcer_config *c,
+			    const char *set, const uint8_t *keys, size_t klen,
+			    size_t n, uint32_t *seq)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+
+	if (n == 0)
+		return 0;
+	s = nftnl_set_alloc();
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table_name(c));
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	for (size_t i = 0; i < n; i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+		if (!e) {
+			nftnl_set_free(s);
+			return -ENOMEM;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, keys + i * klen, (uint32_t)klen);
+		nftnl_set_elem_add(s, e);
+	}
+	nlh = nftnl_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_NEWSETELEM, NFPROTO_INET,
+				    NLM_F_CREATE | NLM_F_ACK, (*seq)++);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nlbuf_commit(b, nlh);
+	nftnl_set_free(s);
+	return 0;
+}
+
+static int put_ports(struct nlbuf *b, const struct nft_enforcer_config *c,
+		     const char *set, const uint16_t *ports, size_t n, uint32_t *seq)
+{
+	uint8_t keys[NFT_ENFORCER_MAX_PORTS * 2];
+
+	if (n > NFT_ENFORCER_MAX_PORTS)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t p = htons(ports[i]);
+
+		memcpy(keys + 2 * i, &p, 2);
+	}
+	return put_static_elems(b, c, set, keys, 2, n, seq);
+}
+
+/* ICMP types let in without a connection: errors, and for IPv6 neighbour
+ * and router discovery and multicast listener queries, without which the
+ * link itself stops working. */
+static const uint8_t icmp_types[] = { 3 /* dest-unreach */, 11 /* time-exceeded */,
+				      12 /* parameter-problem */, 8 /* echo-request */ };
+static const uint8_t icmp6_types[] = { 1, 2, 3, 4, 130, 134, 135, 136, 128 /* echo */ };
+
+size_t nft_icmp_types(bool v6, bool ping, const uint8_t **types)
+{
+	*types = v6 ? icmp6_types : icmp_types;
+	/* echo-request comes last in both lists */
+	return (v6 ? sizeof(icmp6_types) : sizeof(icmp_types)) - !ping;
+}
+
+/* --- the whole table -------------------------------------------------------- */
+
+int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
+		    uint32_t flags, uint32_t *seq)
+{
+	const char *table = table_name(c);
+	struct nftnl_udata_buf *ud = NULL;
+	struct nftnl_table *t = NULL;
+	struct nftnl_chain *ch = NULL;
+	struct nlmsghdr *nlh;
+	const uint8_t *icmp;
+	struct set_def defs[8] = {
+		{ NFT_SET_CTL_TCP, DT_INET_SERVICE, 2, false },
+		{ NFT_SET_CTL_UDP, DT_INET_SERVICE, 2, false },
+		{ NFT_SET_ICMP, DT_ICMP_TYPE, 1, false },
+		{ NFT_SET_ICMP6, DT_ICMP6_TYPE, 1, false },
+	};
+	int err = -ENOMEM;
+
+	pinhole_set_def(&defs[4], false, false);
+	pinhole_set_def(&defs[5], false, true);
+	pinhole_set_def(&defs[6], true, false);
+	pinhole_set_def(&defs[7], true, true);
+
+	/* table */
+	if (nlbuf_reserve(b, MSG_MAX))
+		goto out;
+	t = nftnl_table_alloc();
+	ud = nftnl_udata_buf_alloc(NFT_COMMENT_MAX + 3);
+	if (!t || !ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_TABLE_COMMENT, NFT_TABLE_COMMENT))
+		goto out;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+			     nftnl_udata_buf_len(ud));
+	nlh = nftnl_table_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_NEWTABLE, NFPROTO_INET,
+					  NLM_F_CREATE | NLM_F_ACK, (*seq)++);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nlbuf_commit(b, nlh);
+
+	/* sets: created if missing, pinholes kept; static ones refilled */
+	for (uint32_t i = 0; i < 8; i++) {
+		struct nftnl_set *s = set_new(c, &defs[i], i + 1);
+
+		if (!s || nlbuf_reserve(b, 3 * MSG_MAX)) {
+			nftnl_set_free(s);
+			goto out;
+		}
+		nlh = nftnl_set_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_NEWSET, NFPROTO_INET,
+						NLM_F_CREATE | NLM_F_ACK, (*seq)++);
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		nlbuf_commit(b, nlh);
+		if (!defs[i].pinholes) {
+			/* DELSETELEM without elements flushes the set */
+			nlh = nftnl_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_DELSETELEM,
+						    NFPROTO_INET, NLM_F_ACK, (*seq)++);
+			nftnl_set_elems_nlmsg_build_payload(nlh, s);
+			nlbuf_commit(b, nlh);
+		}
+		nftnl_set_free(s);
+	}
+	err = put_ports(b, c, NFT_SET_CTL_TCP, c->tcp_ports, c->n_tcp_ports, seq) ?:
+	      put_ports(b, c, NFT_SET_CTL_UDP, c->udp_ports, c->n_udp_ports, seq) ?:
+	      put_static_elems(b, c, NFT_SET_ICMP, icmp_types, 1,
+			       nft_icmp_types(false, c->allow_ping, &icmp), seq) ?:
+	      put_static_elems(b, c, NFT_SET_ICMP6, icmp6_types, 1,
+			       nft_icmp_types(true, c->allow_ping, &icmp), seq);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+
+	/* base chain, then its rules replaced in the same transaction */
+	ch = nftnl_chain_alloc();
+	if (!ch || nlbuf_reserve(b, 2 * MSG_MAX))
+		goto out;
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, NFT_CHAIN_INPUT);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->priority);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_DROP);
+	nlh = nftnl_chain_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_NEWCHAIN, NFPROTO_INET,
+					  NLM_F_CREATE | NLM_F_ACK, (*seq)++);
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	nlbuf_commit(b, nlh);
+
+	{
+		struct nftnl_rule *flush = nftnl_rule_alloc();
+
+		if (!flush)
+			goto out;
+		nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, table);
+		nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, NFT_CHAIN_INPUT);
+		nlh = nftnl_rule_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_DELRULE, NFPROTO_INET,
+						 NLM_F_ACK, (*seq)++);
+		nftnl_rule_nlmsg_build_payload(nlh, flush);
+		nlbuf_commit(b, nlh);
+		nftnl_rule_free(flush);
+	}
+	for (size_t i = 0; i < N_RULES; i++) {
+		struct nftnl_rule *r;
+
+		if (!rule_wanted(&rule_defs[i], c))
+			continue;
+		r = rule_new(c, &rule_defs[i]);
+		if (!r || nlbuf_reserve(b, MSG_MAX)) {
+			nftnl_rule_free(r);
+			goto out;
+		}
+		nlh = nftnl_rule_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_NEWRULE, NFPROTO_INET,
+						 NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
+						 (*seq)++);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nlbuf_commit(b, nlh);
+		nftnl_rule_free(r);
+	}
+	err = 0;
+out:
+	if (ch)
+		nftnl_chain_free(ch);
+	if (t)
+		nftnl_table_free(t);
+	if (ud)
+		nftnl_udata_buf_free(ud);
+	return err;
+}
+
+/* --- one pinhole element ---------------------------------------------------- */
+
+int nft_build_pinhole(struct nlbuf *b, const char *table, const struct pinhole_op *op,
+		      uint16_t nlflags, uint32_t seq)
+{
+	uint8_t key[64], ud[2 + NFT_COMMENT_MAX + 1];
+	struct nlattr *list, *elem, *k;
+	struct nlmsghdr *nlh;
+	const char *set;
+	size_t klen;
+	int clen = 0;
+
+	if (nlbuf_reserve(b, 512))
+		return -ENOMEM;
+	klen = pinhole_key(&op->ph, key, &set);
+	if (op->type == PINHOLE_ADD) {
+		/* nftnl_udata TLV: type, length, value (the comment with its NUL) */
+		clen = pinhole_owner_format(&op->ph.owner, (char *)ud + 2, sizeof(ud) - 2);
+		if (clen < 0)
+			return clen;
+		ud[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
+		ud[1] = (uint8_t)(clen + 1);
+	}
+	nlh = nftnl_nlmsg_build_hdr(nlbuf_tail(b),
+				    op->type == PINHOLE_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+				    NFPROTO_INET, nlflags, seq);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key);
+	mnl_attr_nest_end(nlh, k);
+	if (op->type == PINHOLE_ADD) {
+		if (op->ph.timeout_ms)
+			mnl_attr_put_u64(nlh, NFTA_SET_ELEM_TIMEOUT, htobe64(op->ph.timeout_ms));
+		mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, (size_t)clen + 3, ud);
+	}
+	mnl_attr_nest_end(nlh, elem);
+	mnl_attr_nest_end(nlh, list);
+	nlbuf_commit(b, nlh);
+	return 0;
+}
+
+/* --- expected rules as text, for nft_enforcer_check() --------------------- */
+
+char *nft_rule_text(const struct nftnl_rule *r)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	size_t cap = 1024, len = 0;
+	char *s = malloc(cap);
+
+	if (!it || !s) {
+		free(s);
+		s = NULL;
+		goto out;
+	}
+	s[0] = '\0';
+	while ((e = nftnl_expr_iter_next(it))) {
+		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+		char one[512];
+		int n;
+
+		/* counters count: compare what they are, not what they hold */
+		if (!strcmp(name, "counter"))
+			n = snprintf(one, sizeof(one), "[counter]");
+		else {
+			n = snprintf(one, sizeof(one), "[%s ", name);
+			if (n > 0 && (size_t)n < sizeof(one))
+				n += nftnl_expr_snprintf(one + n, sizeof(one) - (size_t)n, e,
+							 NFTNL_OUTPUT_DEFAULT, 0);
+			if (n > 0 && (size_t)n < sizeof(one) - 1) {
+				one[n++] = ']';
+				one[n] = '\0';
+			}
+		}
+		if (n < 0 || (size_t)n >= sizeof(one))
+			n = (int)strlen(one);
+		if (len + (size_t)n + 1 > cap) {
+			char *p = realloc(s, cap * 2 + (size_t)n);
+
+			if (!p) {
+				free(s);
+				s = NULL;
+				goto out;
+			}
+			s = p;
+			cap = cap * 2 + (size_t)n;
+		}
+		memcpy(s + len, one, (size_t)n + 1);
+		len += (size_t)n;
+	}
+out:
+	if (it)
+		nftnl_expr_iter_destroy(it);
+	return s;
+}
+
+int nft_expected_rules(const struct nft_enforcer_config *c, char ***out)
+{
+	char **lines = calloc(N_RULES, sizeof(*lines));
+	int n = 0;
+
+	if (!lines)
+		return -ENOMEM;
+	for (size_t i = 0; i < N_RULES; i++) {
+		struct nftnl_rule *r;
+
+		if (!rule_wanted(&rule_defs[i], c))
+			continue;
+		r = rule_new(c, &rule_defs[i]);
+		lines[n] = r ? nft_rule_text(r) : NULL;
+		if (r)
+			nftnl_rule_free(r);
+		if (!lines[n]) {
+			nft_free_lines(lines, n);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	*out = lines;
+	return n;
+}
+
+void nft_free_lines(char **lines, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}

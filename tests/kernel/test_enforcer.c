@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Kernel tests for nft/: the real nf_tables, each test in a network
+ * namespace of its own (unshare(CLONE_NEWNET) before anything else), so
+ * the host's ruleset is never touched.  State is read back from the kernel
+ * with our dump and, independently, with the nft command.
+ */
+
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "nft/internal.h"
+
+struct fixture {
+	struct nft_enforcer_config cfg;
+	struct nft_enforcer *e;
+};
+
+static int new_netns(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "cannot create a network namespace: %s\n", strerror(errno));
+		free(f);
+		return -1;	/* never run a test outside a namespace of its own */
+	}
+	nft_enforcer_config_init(&f->cfg);
+	f->cfg.tcp_ports[0] = 22;
+	f->cfg.n_tcp_ports = 1;
+	*state = f;
+	return 0;
+}
+
+static int free_fixture(void **state)
+{
+	struct fixture *f = *state;
+
+	nft_enforcer_free(f->e);
+	free(f);
+	return 0;
+}
+
+static struct nft_enforcer *open_setup(struct fixture *f)
+{
+	int err = nft_enforcer_open(&f->e, &f->cfg);
+
+	if (err)
+		fail_msg("open: %s", nft_enforcer_error(f->e));
+	err = nft_enforcer_setup(f->e);
+	if (err)
+		fail_msg("setup: %s", nft_enforcer_error(f->e));
+	return f->e;
+}
+
+/* Runs a shell command in this test's namespace; returns its exit status. */
+__attribute__((format(printf, 1, 2)))
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+/* The output of `nft list ...`, malloc'd. */
+static char *nft_list(const char *what)
+{
+	char cmd[256], *buf = calloc(1, 1 << 20);
+	size_t len = 0, n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "nft list %s 2>&1", what);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(buf);
+	while ((n = fread(buf + len, 1, (1 << 20) - 1 - len, p)) > 0)
+		len += n;
+	pclose(p);
+	return buf;
+}
+
+/* Pinhole number @i: distinct keys over both families and both set kinds. */
+static struct pinhole nth(uint32_t i)
+{
+	struct pinhole ph;
+
+	memset(&ph, 0, sizeof(ph));
+	ph.proto = i & 1 ? IPPROTO_UDP : IPPROTO_TCP;
+	ph.remote_port = i & 2 ? (uint16_t)(1 + i % 60000) : 0;
+	ph.local_port = (uint16_t)(1024 + i / 4 % 60000);
+	if (i & 4) {
+		ph.family = AF_INET6;
+		inet_pton(AF_INET6, "2001:db8:1::", ph.remote.raw);
+		inet_pton(AF_INET6, "2001:db8:2::1", ph.local.raw);
+		ph.remote.raw[14] = (uint8_t)(i >> 24);
+		ph.remote.raw[15] = (uint8_t)(i >> 16);
+	} else {
+		ph.family = AF_INET;
+		ph.remote.v4.s_addr = htonl(0xc6336400u | (i >> 16 & 0xff));	/* 198.51.100.x */
+		ph.local.v4.s_addr = htonl(0xcb007101u);			/* 203.0.113.1 */
+	}
+	ph.owner = (struct pinhole_owner){ 1000 + i % 7, 4000 + i, i, 1763800000, "test" };
+	return ph;
+}
+
+static struct pinhole_op *ops_new(size_t n, enum pinhole_op_type type, uint32_t from)
+{
+	struct pinhole_op *ops = calloc(n, sizeof(*ops));
+
+	assert_non_null(ops);
+	for (size_t i = 0; i < n; i++) {
+		ops[i].type = type;
+		ops[i].ph = nth(from + (uint32_t)i);
+	}
+	return ops;
+}
+
+/* Collects a dump. */
+struct seen {
+	struct pinhole_entry *v;
+	size_t n, cap;
+};
+
+static int collect(const struct pinhole_entry *pe, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 1024;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+		assert_non_null(s->v);
+	}
+	s->v[s->n++] = *pe;
+	return 0;
+}
+
+static struct seen dump(struct nft_enforcer *e)
+{
+	struct seen s = { 0 };
+
+	if (nft_enforcer_dump(e, collect, &s))
+		fail_msg("dump: %s", nft_enforcer_error(e));
+	return s;
+}
+
+/* Every one of @ops, and nothing else, is in the kernel with its owner. */
+static void assert_exactly(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n)
+{
+	struct seen s = dump(e);
+	char *hit = calloc(n ? n : 1, 1);
+
+	assert_int_equal(s.n, n);
+	for (size_t i = 0; i < s.n; i++) {
+		const struct pinhole *ph = &s.v[i].ph;
+		/* nth() numbers are recoverable from the owner's sock_ino */
+		uint64_t k = ph->owner.sock_ino;
+		size_t j;
+
+		assert_true(s.v[i].owner_known);
+		for (j = 0; j < n; j++)
+			if (ops[j].ph.owner.sock_ino == k)
+				break;
+		assert_true(j < n);
+		assert_false(hit[j]);
+		hit[j] = 1;
+		assert_true(pinhole_same_key(ph, &ops[j].ph));
+		assert_memory_equal(&ph->owner, &ops[j].ph.owner, sizeof(ph->owner));
+	}
+	free(hit);
+	free(s.v);
+}
+
+/* --- tests -------------------------------------------------------------------- */
+
+static void test_setup_layout(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	bool intact = false;
+	char *out;
+
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+	/* this kernel (6.9+) has persist: the table is ours alone */
+	assert_true(nft_enforcer_owned(e));
+
+	out = nft_list("table inet dyper");
+	assert_non_null(strstr(out, "type filter hook input priority filter; policy drop;"));
+	assert_non_null(strstr(out, "ct state established,related accept"));
+	assert_non_null(strstr(out, "ct state invalid drop"));
+	assert_non_null(strstr(out, "iif \"lo\" accept"));
+	assert_non_null(strstr(out, "icmpv6 type @icmpv6_ok accept"));
+	assert_non_null(strstr(out, "nd-neighbor-solicit"));
+	assert_non_null(strstr(out, "tcp dport @control_tcp accept"));
+	assert_non_null(strstr(out, "ip saddr . meta l4proto . th sport . ip daddr . th dport @pinholes4 accept"));
+	assert_non_null(strstr(out, "ip6 saddr . meta l4proto . ip6 daddr . th dport @pinholes6_any accept"));
+	assert_non_null(strstr(out, "type ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service"));
+	assert_non_null(strstr(out, "log prefix \"dyper drop: \""));
+	assert_non_null(strstr(out, "drop\n\t}"));
+	assert_non_null(strstr(out, "elements = { 22 }"));
+	assert_null(strstr(out, "echo-request"));	/* ping is off by default */
+	free(out);
+}
+
+static void test_add_one(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op op = { .type = PINHOLE_ADD };
+	struct seen s;
+	char *out;
+
+	inet_pton(AF_INET, "192.0.2.10", &op.ph.remote);
+	inet_pton(AF_INET, "203.0.113.1", &op.ph.local);
+	op.ph.family = AF_INET;
+	op.ph.proto = IPPROTO_TCP;
+	op.ph.local_port = 40000;
+	op.ph.timeout_ms = 600000;
+	op.ph.owner = (struct pinhole_owner){ 1000, 4242, 77, 1763800000, "vsftpd" };
+	assert_int_equal(nft_enforcer_commit(e, &op, 1), 0);
+	assert_int_equal(op.err, 0);
+
+	s = dump(e);
+	assert_int_equal(s.n, 1);
+	assert_true(pinhole_same_key(&s.v[0].ph, &op.ph));
+	assert_true(s.v[0].owner_known);
+	assert_memory_equal(&s.v[0].ph.owner, &op.ph.owner, sizeof(op.ph.owner));
+	assert_int_equal(s.v[0].ph.timeout_ms, 600000);
+	assert_true(s.v[0].expires_ms > 590000 && s.v[0].expires_ms <= 600000);
+	assert_int_equal(s.v[0].packets, 0);
+	free(s.v);
+
+	out = nft_list("set inet dyper pinholes4_any");
+	assert_non_null(strstr(out, "192.0.2.10 . tcp . 203.0.113.1 . 40000 counter packets 0 bytes 0 timeout 10m"));
+	assert_non_null(strstr(out, "comment \"uid 1000 pid 4242 ino 77 t 1763800000 vsftpd\""));
+	free(out);
+}
+
+static void test_add_10000_dump_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	struct pinhole_op *add = ops_new(10000, PINHOLE_ADD, 0);
+	struct pinhole_op *del = ops_new(10000, PINHOLE_DEL, 0);
+	char *out;
+
+	f->cfg.max_pinholes = 20000;
+	e = open_setup(f);
+	assert_int_equal(nft_enforcer_commit(e, add, 10000), 0);
+	assert_exactly(e, add, 10000);
+	/* an independent reader agrees on the count */
+	assert_int_equal(sh("test $(nft list table inet dyper | grep -o 'comment \"uid' | wc -l) -eq 10000"), 0);
+
+	assert_int_equal(nft_enforcer_commit(e, del, 10000), 0);
+	assert_exactly(e, NULL, 0);
+	out = nft_list("set inet dyper pinholes6");
+	assert_null(strstr(out, "elements"));
+	free(out);
+	free(add);
+	free(del);
+}
+
+static void test_converge(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op *add = ops_new(8, PINHOLE_ADD, 100);
+	bool intact = false;
+	char *before, *after;
+
+	assert_int_equal(nft_enforcer_commit(e, add, 8), 0);
+	before = nft_list("table inet dyper");
+	assert_int_equal(nft_enforcer_setup(e), 0);
+	assert_int_equal(nft_enforcer_setup(e), 0);
+	after = nft_list("table inet dyper");
+	/* same rules, same sets, same pinholes: nothing duplicated or lost
+	 * (expiry times tick, so compare the lines that cannot change) */
+	assert_int_equal(sh("nft list chain inet dyper input | grep -c accept | grep -qx 10"), 0);
+	assert_int_equal(strlen(before), strlen(after));
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+	assert_exactly(e, add, 8);
+
+	/* a changed config converges in place, pinholes kept */
+	f->cfg.udp_ports[0] = 69;
+	f->cfg.n_udp_ports = 1;
+	f->cfg.allow_ping = true;
+	nft_enforcer_free(f->e);
+	e = open_setup(f);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+	assert_exactly(e, add, 8);
+	free(after);
+	after = nft_list("table inet dyper");
+	assert_non_null(strstr(after, "elements = { 69 }"));
+	assert_non_null(strstr(after, "echo-request"));
+	free(before);
+	free(after);
+	free(add);
+}
+
+static void test_bad_batch_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op *first = ops_new(10, PINHOLE_ADD, 0);
+	struct pinhole_op *batch = ops_new(101, PINHOLE_ADD, 10);
+	struct pinhole_op *del = ops_new(20, PINHOLE_DEL, 0);
+
+	assert_int_equal(nft_enforcer_commit(e, first, 10), 0);
+	batch[57].ph = first[3].ph;	/* already open */
+	assert_int_equal(nft_enforcer_commit(e, batch, 101), -EEXIST);
+	for (size_t i = 0; i < 101; i++)
+		assert_int_equal(batch[i].err, i == 57 ? -EEXIST : 0);
+	assert_non_null(strstr(nft_enforcer_error(e), "already open"));
+	assert_non_null(strstr(nft_enforcer_error(e), "none applied"));
+	assert_exactly(e, first, 10);
+
+	/* deleting 10 open and 10 never opened: nothing is deleted */
+	assert_int_equal(nft_enforcer_commit(e, del, 20), -ENOENT);
+	for (size_t i = 0; i < 20; i++)
+		assert_int_equal(del[i].err, i < 10 ? 0 : -ENOENT);
+	assert_exactly(e, first, 10);
+	free(first);
+	free(batch);
+	free(del);
+}
+
+static void test_invalid_refused_before_kernel(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op *ops = ops_new(3, PINHOLE_ADD, 0);
+	uint32_t g1, g2;
+
+	assert_int_equal(nft_enforcer_generation(e, &g1), 0);
+	ops[2].ph.local_port = 0;
+	assert_int_equal(nft_enforcer_commit(e, ops, 3), -EINVAL);
+	assert_int_equal(ops[2].err, -EINVAL);
+	assert_non_null(strstr(nft_enforcer_error(e), "invalid pinhole"));
+	assert_int_equal(nft_enforcer_generation(e, &g2), 0);
+	assert_int_equal(g1, g2);	/* nothing was sent */
+	assert_exactly(e, NULL, 0);
+	free(ops);
+}
+
+static void test_capacity(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	struct pinhole_op *ops = ops_new(64, PINHOLE_ADD, 0);
+	size_t v4any = 0;
+
+	f->cfg.max_pinholes = 4;
+	e = open_setup(f);
+	/* nth(): i % 8 == 0 → IPv4 tcp any-port; 8 of those in 64 */
+	for (size_t i = 0; i < 64; i++)
+		v4any += ops[i].ph.family == AF_INET && !ops[i].ph.remote_port;
+	assert_true(v4any > 4);
+	assert_int_equal(nft_enforcer_commit(e, ops, 64), -ENFILE);
+	assert_non_null(strstr(nft_enforcer_error(e), "full"));
+	assert_exactly(e, NULL, 0);
+	free(ops);
+}
+
+static void test_owner_excludes_others(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f), *other = NULL;
+	struct pinhole_op op = { .type = PINHOLE_ADD, .ph = nth(1) };
+	bool intact;
+
+	assert_true(nft_enforcer_owned(e));
+	assert_int_equal(nft_enforcer_open(&other, &f->cfg), 0);
+	assert_int_equal(nft_enforcer_setup(other), -EBUSY);
+	assert_non_null(strstr(nft_enforcer_error(other), "another dyperd"));
+	assert_int_equal(nft_enforcer_commit(other, &op, 1), -EPERM);
+	/* nor can the nft command change it */
+	assert_int_not_equal(sh("nft flush table inet dyper 2>/dev/null"), 0);
+	assert_int_not_equal(sh("nft delete table inet dyper 2>/dev/null"), 0);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+
+	/* the owner goes away (a crash): the table stays, policy intact, and
+	 * the next enforcer takes it over with its pinholes */
+	assert_int_equal(nft_enforcer_commit(e, &op, 1), 0);
+	nft_enforcer_free(e);
+	f->e = other;
+	assert_int_equal(sh("nft list chain inet dyper input | grep -q 'policy drop'"), 0);
+	assert_exactly(other, &op, 1);
+	assert_int_equal(nft_enforcer_setup(other), 0);
+	assert_true(nft_enforcer_owned(other));
+	assert_exactly(other, &op, 1);
+}
+
+static void test_owner_off(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+
+	f->cfg.owner = NFT_OWNER_OFF;
+	e = open_setup(f);
+	assert_false(nft_enforcer_owned(e));
+	/* the table's own lines carry no flags (its sets do: timeout) */
+	assert_int_equal(sh("nft list table inet dyper | sed -n 2p | grep -q comment"), 0);
+	assert_int_equal(sh("nft list table inet dyper | sed -n 2p | grep -q flags"), 1);
+}
+
+static void test_foreign_table_refused(void **state)
+{
+	struct fixture *f = *state;
+	int err;
+
+	assert_int_equal(sh("nft add table inet dyper '{ comment \"someone else\"; }' && "
+			    "nft add chain inet dyper mine"), 0);
+	assert_int_equal(nft_enforcer_open(&f->e, &f->cfg), 0);
+	err = nft_enforcer_setup(f->e);
+	assert_int_equal(err, -EEXIST);
+	assert_non_null(strstr(nft_enforcer_error(f->e), "not made by Dyper"));
+	/* left as it was */
+	assert_int_equal(sh("nft list table inet dyper | grep -q 'chain mine'"), 0);
+	assert_int_equal(sh("nft list table inet dyper | grep -q 'someone else'"), 0);
+
+	/* another name works beside it */
+	nft_enforcer_free(f->e);
+	f->cfg.table = "dyper2";
+	open_setup(f);
+}
+
+static void test_generation_foreign_change(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op *ops = ops_new(5, PINHOLE_ADD, 0);
+	bool changed = true;
+
+	assert_int_equal(nft_enforcer_foreign_change(e, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(nft_enforcer_commit(e, ops, 5), 0);
+	assert_int_equal(nft_enforcer_commit(e, ops, 1), -EEXIST);	/* aborted: no change */
+	assert_int_equal(nft_enforcer_foreign_change(e, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(sh("nft add table inet someone_else"), 0);
+	assert_int_equal(nft_enforcer_foreign_change(e, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(nft_enforcer_foreign_change(e, &changed), 0);
+	assert_false(changed);
+	free(ops);
+}
+
+static void test_check_detects_tampering(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	static const char *const tamper[] = {
+		"nft insert rule inet dyper input tcp dport 23 accept",
+		"nft delete rule inet dyper input handle $(nft -a list chain inet dyper input | "
+			"grep 'invalid drop' | sed 's/.*handle //')",
+		"nft add element inet dyper control_tcp '{ 23 }'",
+		"nft delete element inet dyper icmpv6_ok '{ nd-neighbor-solicit }'",
+		"nft chain inet dyper input '{ policy accept; }'",
+		"nft flush chain inet dyper input",
+		"nft delete table inet dyper",
+	};
+	bool intact;
+
+	f->cfg.owner = NFT_OWNER_OFF;	/* so that the nft command can tamper */
+	e = open_setup(f);
+	for (size_t i = 0; i < sizeof(tamper) / sizeof(tamper[0]); i++) {
+		assert_int_equal(nft_enforcer_setup(e), 0);
+		assert_int_equal(nft_enforcer_check(e, &intact), 0);
+		assert_true(intact);
+		if (sh("%s", tamper[i]))
+			fail_msg("tampering command failed: %s", tamper[i]);
+		assert_int_equal(nft_enforcer_check(e, &intact), 0);
+		if (intact)
+			fail_msg("not detected: %s", tamper[i]);
+		assert_true(strlen(nft_enforcer_error(e)) > 0);
+	}
+	/* setup repairs whatever was done */
+	assert_int_equal(nft_enforcer_setup(e), 0);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+}
+
+static void test_timeout_expires(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op ops[2] = { { .type = PINHOLE_ADD, .ph = nth(0) },
+				     { .type = PINHOLE_ADD, .ph = nth(1) } };
+	struct seen s = { 0 };
+
+	ops[0].ph.timeout_ms = 300;
+	assert_int_equal(nft_enforcer_commit(e, ops, 2), 0);
+	/* gone within 3 s (the set's garbage collector runs every second) */
+	for (int i = 0; i < 30; i++) {
+		free(s.v);
+		s = dump(e);
+		if (s.n == 1)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(s.n, 1);
+	assert_true(pinhole_same_key(&s.v[0].ph, &ops[1].ph));
+	free(s.v);
+}
+
+static void test_flush_and_destroy(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e = open_setup(f);
+	struct pinhole_op *ops = ops_new(40, PINHOLE_ADD, 0);
+	bool intact;
+
+	assert_int_equal(nft_enforcer_commit(e, ops, 40), 0);
+	assert_int_equal(nft_enforcer_flush(e), 0);
+	assert_exactly(e, NULL, 0);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+
+	assert_int_equal(nft_enforcer_destroy(e), 0);
+	assert_int_equal(sh("nft list tables | grep -q dyper"), 1);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_false(intact);
+	assert_non_null(strstr(nft_enforcer_error(e), "gone"));
+	assert_int_equal(nft_enforcer_destroy(e), -ENOENT);
+	assert_int_equal(nft_enforcer_dump(e, collect, NULL), -ENOENT);
+	assert_non_null(strstr(nft_enforcer_error(e), "run setup"));
+	/* adding to a missing table says what to do */
+	assert_int_equal(nft_enforcer_commit(e, ops, 1), -ENOENT);
+	assert_non_null(strstr(nft_enforcer_error(e), "missing"));
+	free(ops);
+}
+
+static void test_bad_config(void **state)
+{
+	struct fixture *f = *state;
+	char longname[300];
+
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	f->cfg.table = longname;
+	assert_int_equal(nft_enforcer_open(&f->e, &f->cfg), -EINVAL);
+	assert_non_null(strstr(nft_enforcer_error(f->e), "table name"));
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, new_netns, free_fixture)
+	const struct CMUnitTest tests[] = {
+		T(test_setup_layout),
+		T(test_add_one),
+		T(test_add_10000_dump_delete),
+		T(test_converge),
+		T(test_bad_batch_changes_nothing),
+		T(test_invalid_refused_before_kernel),
+		T(test_capacity),
+		T(test_owner_excludes_others),
+		T(test_owner_off),
+		T(test_foreign_table_refused),
+		T(test_generation_foreign_change),
+		T(test_check_detects_tampering),
+		T(test_timeout_expires),
+		T(test_flush_and_destroy),
+		T(test_bad_config),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_enforcer: needs root (network namespaces, nftables)\n");
+		return 1;
+	}
+	return cmocka_run_group_tests_name("nft-kernel", tests, NULL, NULL);
+}
