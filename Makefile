@@ -8,9 +8,10 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 B       ?= build
+VERSION := 0.1.0
 
 # Libraries (pkg-config names); `make deps` installs what is missing.
-PKGS      := libnftnl libmnl
+PKGS      := libnftnl libmnl inih
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -18,7 +19,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection \
             -fPIC -fno-strict-overflow -fno-delete-null-pointer-checks
 override CFLAGS   += -std=gnu11 $(WARN) $(HARDEN) -MMD -MP
-override CPPFLAGS += -D_GNU_SOURCE -I.
+override CPPFLAGS += -D_GNU_SOURCE -I. -DDYPER_VERSION=\"$(VERSION)\"
 override LDFLAGS  += -Wl,-z,relro,-z,now -Wl,--as-needed -pie
 ifneq ($(SANITIZE),)
 override CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -U_FORTIFY_SOURCE
@@ -46,6 +47,15 @@ endif
 NFT_SRC  := $(wildcard nft/*.c)
 NFT_OBJ  := $(NFT_SRC:%.c=$(B)/%.o)
 NFT_LIB  := $(B)/libdyper-nft.a
+CONF_SRC := $(wildcard conf/*.c)
+CONF_OBJ := $(CONF_SRC:%.c=$(B)/%.o)
+CONF_LIB := $(B)/libdyper-conf.a
+# dyperd's modules that tests link; the daemon's event loop and the two
+# programs' main files go only into the programs.
+DAEMON_SRC := dyperd/dyperd.c dyperd/agent.c dyperd/engine.c dyperd/control.c
+CORE_SRC := $(filter-out $(DAEMON_SRC) dyperd/dyperctl.c,$(wildcard dyperd/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+CORE_LIB := $(B)/libdyper-core.a
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
@@ -56,14 +66,15 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench clean
+.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean
 all: check-deps
-	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(TOOL_BIN)
 
 help:
 	@echo "make            build"
 	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root)"
 	@echo "make bench      benchmarks (root; network namespaces only)"
+	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
 	@echo "make deps       install build and test dependencies (root; apt-get or dnf)"
 	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= DESTDIR="
 
@@ -92,7 +103,15 @@ $(NFT_LIB): $(NFT_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(NFT_LIB)
+$(CORE_LIB): $(CORE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(CONF_LIB): $(CONF_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -114,7 +133,7 @@ check: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
-test-bins: $(NFT_LIB) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
+test-bins: $(NFT_LIB) $(CONF_LIB) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
 
 unit-check: $(UNIT_BIN)
 	$(Q)B=$(B) tests/check.sh unit
@@ -124,6 +143,39 @@ kernel-check: $(KTEST_BIN) $(TOOL_BIN)
 
 bench: check-deps $(BENCH_BIN) $(TOOL_BIN)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
+
+# --- fuzzing ----------------------------------------------------------------
+# Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and
+# the sanitizers, together with the sources it tests (FUZZ_SRC_fuzz_NAME, and
+# libraries FUZZ_LIBS_fuzz_NAME), then run for FUZZ_SECONDS from the seeds
+# in tests/fuzz/corpus/NAME/.  What it learns stays in $(B)/fuzz/corpus/NAME/,
+# crashes in $(B)/fuzz/NAME-crash-*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer -D_GNU_SOURCE -I.
+FUZZ_HARNESS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_HARNESS:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_SRC_fuzz_policy := dyperd/policy.c
+FUZZ_SRC_fuzz_config := conf/config.c
+FUZZ_LIBS_fuzz_config := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null)
+FUZZ_SRC_fuzz_proto  := dyperd/proto.c
+
+.SECONDEXPANSION:
+$(B)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*) $(wildcard dyperd/*.h conf/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*)
+
+fuzz: $(FUZZ_BIN)
+	$(Q)set -e; for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; seeds=; \
+		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+		mkdir -p $(B)/fuzz/corpus/$$n; \
+		echo "  FUZZ    $$n ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/$$n- \
+			$(B)/fuzz/corpus/$$n $$seeds; \
+	done
 
 clean:
 	$(Q)rm -rf build build-san

@@ -36,7 +36,6 @@
 #define RBUF_LEN	(256 * 1024)
 #define RCVBUF_LEN	(16 * 1024 * 1024)
 #define BATCH_MAX	(64u * 1024 * 1024)	/* bytes in one transaction */
-#define ELEM_MSG_MAX	256			/* bytes of one pinhole message */
 
 struct nft_enforcer {
 	struct mnl_socket *nl;
@@ -82,6 +81,7 @@ void nft_enforcer_config_init(struct nft_enforcer_config *cfg)
 	cfg->table = NFT_ENFORCER_TABLE_DEFAULT;
 	cfg->max_pinholes = NFT_ENFORCER_MAX_PINHOLES;
 	cfg->log_rate = 5;
+	cfg->counters = true;
 	cfg->owner = NFT_OWNER_AUTO;
 }
 
@@ -325,8 +325,8 @@ struct batch_result {
  * Ends the batch, sends it, and collects the replies.  Messages
  * [@first, @first + @n) are ours; @errs[i] gets message i's error.
  */
-static int batch_send(struct nft_enforcer *e, uint32_t first, uint32_t n, int *errs,
-		      struct batch_result *res)
+static int batch_send_mode(struct nft_enforcer *e, uint32_t first, uint32_t n, int *errs,
+			   struct batch_result *res, bool validate_only)
 {
 	int fd = mnl_socket_get_fd(e->nl), err;
 	uint32_t last = first + n - 1;
@@ -335,10 +335,14 @@ static int batch_send(struct nft_enforcer *e, uint32_t first, uint32_t n, int *e
 
 	memset(res, 0, sizeof(*res));
 	res->first_idx = UINT32_MAX;
-	if (nlbuf_reserve(&e->batch, 64))
-		return -ENOMEM;
-	nlh = nftnl_batch_end(nlbuf_tail(&e->batch), e->seq++);
-	e->batch.len += NLMSG_ALIGN(nlh->nlmsg_len);
+	/* Without the end marker the kernel checks every message, reports
+	 * the errors, and aborts: nothing changes (nft --check does this). */
+	if (!validate_only) {
+		if (nlbuf_reserve(&e->batch, 64))
+			return -ENOMEM;
+		nlh = nftnl_batch_end(nlbuf_tail(&e->batch), e->seq++);
+		e->batch.len += NLMSG_ALIGN(nlh->nlmsg_len);
+	}
 	if (e->batch.len > BATCH_MAX)
 		return -E2BIG;
 	err = set_sndbuf(e, e->batch.len);
@@ -391,11 +395,19 @@ static int batch_send(struct nft_enforcer *e, uint32_t first, uint32_t n, int *e
 		return res->first_err;
 	if (res->lost)
 		return -ENOBUFS;
+	if (validate_only)
+		return 0;
 	if (!res->acked)
 		return -EPROTO;
 	if (e->gen_known)
 		e->expected_gen++;
 	return 0;
+}
+
+static int batch_send(struct nft_enforcer *e, uint32_t first, uint32_t n, int *errs,
+		      struct batch_result *res)
+{
+	return batch_send_mode(e, first, n, errs, res, false);
 }
 
 /* --- table ------------------------------------------------------------------- */
@@ -545,13 +557,81 @@ int nft_enforcer_setup(struct nft_enforcer *e)
 
 /* --- pinholes ------------------------------------------------------------------- */
 
+/*
+ * Packs runs of ops of the same kind and set into one message each; @msg
+ * gets each message's first op.  Returns the number of messages.
+ */
+static int build_packed(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n,
+			uint32_t *msg)
+{
+	uint32_t nmsg = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		enum pinhole_op_type type = ops[i].type;
+		struct nlmsghdr *nlh;
+		struct nlattr *list;
+		const char *set;
+		uint8_t key[64];
+		uint16_t fl = type == PINHOLE_ADD ? NLM_F_CREATE | NLM_F_EXCL : 0;
+		size_t j;
+
+		pinhole_key(&ops[i].ph, key, &set);
+		/* only the last message asks for an ack: it proves the kernel
+		 * read the batch to its end */
+		for (j = i + 1; j < n && ops[j].type == type &&
+		     pinhole_set_name(ops[j].ph.family, !ops[j].ph.remote_port) == set; j++)
+			;
+		nlh = nft_elems_begin(&e->batch, e->table, set, type, fl, e->seq++, &list);
+		if (!nlh)
+			return -ENOMEM;
+		msg[nmsg++] = (uint32_t)i;
+		for (; i < j; i++) {
+			int err = nft_elems_put(nlh, &ops[i]);
+
+			if (err)
+				return err;
+			if (nft_elems_full(nlh) && i + 1 < j) {
+				i++;
+				break;
+			}
+		}
+		if (i == n)
+			nlh->nlmsg_flags |= NLM_F_ACK;
+		nft_elems_end(&e->batch, nlh, list);
+	}
+	return (int)nmsg;
+}
+
+/*
+ * A packed batch failed: the kernel named a message, not a pinhole.  Send
+ * the same ops again, one per message, for validation only (nothing is
+ * applied), to learn each op's own error.
+ */
+static void diagnose(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n,
+		     int *errs, struct batch_result *res)
+{
+	uint32_t first;
+
+	if (batch_start(e))
+		return;
+	first = e->seq;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t fl = ops[i].type == PINHOLE_ADD ? NLM_F_CREATE | NLM_F_EXCL : 0;
+
+		if (nft_build_pinhole(&e->batch, e->table, &ops[i], fl, e->seq++))
+			return;
+	}
+	batch_send_mode(e, first, (uint32_t)n, errs, res, true);
+}
+
 int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops, size_t n)
 {
 	struct batch_result res;
 	char what[PINHOLE_STR_LEN];
-	uint32_t first;
-	int err, *errs = NULL;
-	size_t i, nfail = 0;
+	uint32_t first, *msg = NULL;
+	int err, nmsg, *errs = NULL;
+	size_t i, nfail = 0, bad = SIZE_MAX;
 
 	for (i = 0; i < n; i++) {
 		ops[i].err = pinhole_validate(&ops[i].ph);
@@ -563,49 +643,65 @@ int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops, size_t n
 	}
 	if (n == 0)
 		return 0;
-	if (n > BATCH_MAX / ELEM_MSG_MAX) {
-		fail(e, "%zu pinholes in one transaction: at most %u", n, BATCH_MAX / ELEM_MSG_MAX);
+	if (n > BATCH_MAX / NFT_ELEM_MAX) {
+		fail(e, "%zu pinholes in one transaction: at most %u", n, BATCH_MAX / NFT_ELEM_MAX);
 		return -E2BIG;
+	}
+	msg = malloc(n * sizeof(*msg));
+	errs = calloc(n, sizeof(*errs));
+	if (!msg || !errs) {
+		err = -ENOMEM;
+		goto out;
 	}
 	err = batch_start(e);
 	if (err)
 		goto out;
-	if (nlbuf_reserve(&e->batch, n * ELEM_MSG_MAX + 64)) {
-		err = -ENOMEM;
-		goto out;
-	}
 	first = e->seq;
-	for (i = 0; i < n; i++) {
-		uint16_t fl = ops[i].type == PINHOLE_ADD ? NLM_F_CREATE | NLM_F_EXCL : 0;
-
-		if (i == n - 1)
-			fl |= NLM_F_ACK;
-		err = nft_build_pinhole(&e->batch, e->table, &ops[i], fl, e->seq++);
-		if (err)
-			goto out;
-	}
-	errs = calloc(n, sizeof(*errs));
-	if (!errs) {
-		err = -ENOMEM;
+	nmsg = build_packed(e, ops, n, msg);
+	if (nmsg < 0) {
+		err = nmsg;
 		goto out;
 	}
-	err = batch_send(e, first, (uint32_t)n, errs, &res);
+	/* message errors land in errs[0..nmsg) */
+	err = batch_send(e, first, (uint32_t)nmsg, errs, &res);
 	if (!err) {
 		e->err[0] = '\0';
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		ops[i].err = errs[i];
-		nfail += errs[i] != 0;
-	}
 	if (res.first_idx != UINT32_MAX) {
-		const struct pinhole_op *op = &ops[res.first_idx];
+		int merr = errs[res.first_idx];
+		uint32_t m = res.first_idx;
+		size_t end = m + 1 < (uint32_t)nmsg ? msg[m + 1] : n;
+
+		memset(errs, 0, n * sizeof(*errs));
+		if (end - msg[m] > 1) {
+			diagnose(e, ops, n, errs, &res);
+			err = res.first_err ? res.first_err : merr;
+		}
+		for (i = 0; i < n; i++)
+			nfail += errs[i] != 0;
+		if (!nfail) {
+			/* not reproduced op by op: blame the whole message */
+			for (i = msg[m]; i < end; i++)
+				errs[i] = merr;
+			nfail = end - msg[m];
+			err = merr;
+		}
+		for (i = 0; i < n; i++) {
+			ops[i].err = errs[i];
+			if (errs[i] && bad == SIZE_MAX)
+				bad = i;
+		}
+	}
+	if (bad != SIZE_MAX) {
+		const struct pinhole_op *op = &ops[bad];
 		const char *why = err == -EEXIST ? "already open" :
 				  err == -ENOENT && op->type == PINHOLE_DEL ?
 				  "no such pinhole (or the table is gone)" :
 				  err == -ENOENT ? "the table or its sets are missing: run setup" :
 				  hint(err) ? hint(err) : res.kmsg;
 
+		err = op->err;
 		pinhole_format(&op->ph, what, sizeof(what));
 		fail(e, "%s pinhole %s: %s (%s); %zu of %zu operations refused, none applied",
 		     op->type == PINHOLE_ADD ? "adding" : "deleting", what,
@@ -616,6 +712,7 @@ int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops, size_t n
 	}
 out:
 	free(errs);
+	free(msg);
 	if (err == -ENOMEM)
 		fail(e, "out of memory");
 	return err;

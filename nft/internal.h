@@ -53,7 +53,25 @@ size_t pinhole_key_len(uint8_t family, bool any_port);
 int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *cfg,
 		    uint32_t flags, uint32_t *seq);
 
-/* Appends one element add (NFT_MSG_NEWSETELEM, create+excl) or delete. */
+/* Bytes of one pinhole element, and of one message carrying many. */
+#define NFT_ELEM_MAX		256
+#define NFT_ELEMS_MSG_MAX	(60 * 1024)
+
+struct nlattr;
+struct nlmsghdr;
+/*
+ * Several pinholes of one set and one kind (add or delete) in one
+ * message: begin (reserves the whole message in @b), put while not full,
+ * end.  begin returns NULL on -ENOMEM.
+ */
+struct nlmsghdr *nft_elems_begin(struct nlbuf *b, const char *table, const char *set,
+				 enum pinhole_op_type type, uint16_t nlflags, uint32_t seq,
+				 struct nlattr **list);
+bool nft_elems_full(const struct nlmsghdr *nlh);
+int nft_elems_put(struct nlmsghdr *nlh, const struct pinhole_op *op);
+void nft_elems_end(struct nlbuf *b, struct nlmsghdr *nlh, struct nlattr *list);
+
+/* One pinhole in a message of its own (NFT_MSG_NEWSETELEM or DELSETELEM). */
 int nft_build_pinhole(struct nlbuf *b, const char *table,
 		      const struct pinhole_op *op, uint16_t nlflags, uint32_t seq);
 

@@ -155,9 +155,9 @@ int pinhole_owner_format(const struct pinhole_owner *o, char *buf, size_t len)
 	for (i = 0; i < sizeof(prog) - 1 && o->program[i]; i++)
 		prog[i] = (o->program[i] > 0x20 && o->program[i] < 0x7f) ? o->program[i] : '_';
 	prog[i] = '\0';
-	n = snprintf(buf, len, "uid %" PRIu32 " pid %" PRIu32 " ino %" PRIu64
-		     " t %" PRIu64 " %s", o->uid, o->pid, o->sock_ino, o->created,
-		     prog[0] ? prog : "-");
+	n = snprintf(buf, len, "uid %" PRIu32 " pid %" PRIu32 " ino %" PRIu64 " ck %" PRIu64
+		     " t %" PRIu64 " %s", o->uid, o->pid, o->sock_ino, o->sock_cookie,
+		     o->created, prog[0] ? prog : "-");
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;
@@ -167,7 +167,7 @@ int pinhole_owner_parse(const char *s, size_t len, struct pinhole_owner *o)
 {
 	char buf[NFT_COMMENT_MAX + 1];
 	uint32_t uid, pid;
-	uint64_t ino, t;
+	uint64_t ino, ck, t;
 	int n = -1;
 	size_t plen;
 
@@ -175,8 +175,8 @@ int pinhole_owner_parse(const char *s, size_t len, struct pinhole_owner *o)
 		return -EINVAL;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	if (sscanf(buf, "uid %" SCNu32 " pid %" SCNu32 " ino %" SCNu64 " t %" SCNu64 " %n",
-		   &uid, &pid, &ino, &t, &n) != 4 || n < 0)
+	if (sscanf(buf, "uid %" SCNu32 " pid %" SCNu32 " ino %" SCNu64 " ck %" SCNu64
+		   " t %" SCNu64 " %n", &uid, &pid, &ino, &ck, &t, &n) != 5 || n < 0)
 		return -EINVAL;
 	plen = strlen(buf + n);
 	if (plen == 0 || plen >= PINHOLE_PROGRAM_LEN || strchr(buf + n, ' '))
@@ -185,6 +185,7 @@ int pinhole_owner_parse(const char *s, size_t len, struct pinhole_owner *o)
 	o->uid = uid;
 	o->pid = pid;
 	o->sock_ino = ino;
+	o->sock_cookie = ck;
 	o->created = t;
 	if (strcmp(buf + n, "-"))
 		memcpy(o->program, buf + n, plen);

@@ -381,15 +381,20 @@ static struct nftnl_set *set_new(const struct nft_enforcer_config *c,
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	if (d->pinholes) {
-		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EXPR);
+		/* Timeouts make the kernel pick its resizable hash; counters are
+		 * cloned per element from the set's template (per-CPU memory). */
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+				  NFT_SET_TIMEOUT | (c->counters ? NFT_SET_EXPR : 0));
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE,
 				  c->max_pinholes ? c->max_pinholes : NFT_ENFORCER_MAX_PINHOLES);
-		ctr = nftnl_expr_alloc("counter");
-		if (!ctr) {
-			nftnl_set_free(s);
-			return NULL;
+		if (c->counters) {
+			ctr = nftnl_expr_alloc("counter");
+			if (!ctr) {
+				nftnl_set_free(s);
+				return NULL;
+			}
+			nftnl_set_add_expr(s, ctr);
 		}
-		nftnl_set_add_expr(s, ctr);
 	} else {
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
 	}
@@ -585,21 +590,40 @@ out:
 	return err;
 }
 
-/* --- one pinhole element ---------------------------------------------------- */
+/* --- pinhole elements ---------------------------------------------------------- */
 
-int nft_build_pinhole(struct nlbuf *b, const char *table, const struct pinhole_op *op,
-		      uint16_t nlflags, uint32_t seq)
+struct nlmsghdr *nft_elems_begin(struct nlbuf *b, const char *table, const char *set,
+				 enum pinhole_op_type type, uint16_t nlflags, uint32_t seq,
+				 struct nlattr **list)
+{
+	struct nlmsghdr *nlh;
+
+	/* the whole message is reserved now: elements are appended in place */
+	if (nlbuf_reserve(b, NFT_ELEMS_MSG_MAX))
+		return NULL;
+	nlh = nftnl_nlmsg_build_hdr(nlbuf_tail(b),
+				    type == PINHOLE_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+				    NFPROTO_INET, nlflags, seq);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	*list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	return nlh;
+}
+
+bool nft_elems_full(const struct nlmsghdr *nlh)
+{
+	/* nested attribute lengths are 16 bits: stay well below */
+	return nlh->nlmsg_len + NFT_ELEM_MAX > NFT_ELEMS_MSG_MAX;
+}
+
+int nft_elems_put(struct nlmsghdr *nlh, const struct pinhole_op *op)
 {
 	uint8_t key[64], ud[2 + NFT_COMMENT_MAX + 1];
-	struct nlattr *list, *elem, *k;
-	struct nlmsghdr *nlh;
-	const char *set;
+	struct nlattr *elem, *k;
 	size_t klen;
 	int clen = 0;
 
-	if (nlbuf_reserve(b, 512))
-		return -ENOMEM;
-	klen = pinhole_key(&op->ph, key, &set);
+	klen = pinhole_key(&op->ph, key, NULL);
 	if (op->type == PINHOLE_ADD) {
 		/* nftnl_udata TLV: type, length, value (the comment with its NUL) */
 		clen = pinhole_owner_format(&op->ph.owner, (char *)ud + 2, sizeof(ud) - 2);
@@ -608,12 +632,6 @@ int nft_build_pinhole(struct nlbuf *b, const char *table, const struct pinhole_o
 		ud[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
 		ud[1] = (uint8_t)(clen + 1);
 	}
-	nlh = nftnl_nlmsg_build_hdr(nlbuf_tail(b),
-				    op->type == PINHOLE_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-				    NFPROTO_INET, nlflags, seq);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
 	mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key);
@@ -624,8 +642,32 @@ int nft_build_pinhole(struct nlbuf *b, const char *table, const struct pinhole_o
 		mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, (size_t)clen + 3, ud);
 	}
 	mnl_attr_nest_end(nlh, elem);
+	return 0;
+}
+
+void nft_elems_end(struct nlbuf *b, struct nlmsghdr *nlh, struct nlattr *list)
+{
 	mnl_attr_nest_end(nlh, list);
 	nlbuf_commit(b, nlh);
+}
+
+int nft_build_pinhole(struct nlbuf *b, const char *table, const struct pinhole_op *op,
+		      uint16_t nlflags, uint32_t seq)
+{
+	struct nlattr *list;
+	struct nlmsghdr *nlh;
+	const char *set;
+	uint8_t key[64];
+	int err;
+
+	pinhole_key(&op->ph, key, &set);
+	nlh = nft_elems_begin(b, table, set, op->type, nlflags, seq, &list);
+	if (!nlh)
+		return -ENOMEM;
+	err = nft_elems_put(nlh, op);
+	if (err)
+		return err;
+	nft_elems_end(b, nlh, list);
 	return 0;
 }
 

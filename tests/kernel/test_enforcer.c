@@ -117,7 +117,9 @@ static struct pinhole nth(uint32_t i)
 		ph.remote.v4.s_addr = htonl(0xc6336400u | (i >> 16 & 0xff));	/* 198.51.100.x */
 		ph.local.v4.s_addr = htonl(0xcb007101u);			/* 203.0.113.1 */
 	}
-	ph.owner = (struct pinhole_owner){ 1000 + i % 7, 4000 + i, i, 1763800000, "test" };
+	ph.owner = (struct pinhole_owner){ .uid = 1000 + i % 7, .pid = 4000 + i, .sock_ino = i,
+					   .sock_cookie = 1ULL << 40 | i, .created = 1763800000,
+					   .program = "test" };
 	return ph;
 }
 
@@ -234,7 +236,9 @@ static void test_add_one(void **state)
 	op.ph.proto = IPPROTO_TCP;
 	op.ph.local_port = 40000;
 	op.ph.timeout_ms = 600000;
-	op.ph.owner = (struct pinhole_owner){ 1000, 4242, 77, 1763800000, "vsftpd" };
+	op.ph.owner = (struct pinhole_owner){ .uid = 1000, .pid = 4242, .sock_ino = 77,
+					      .sock_cookie = 78, .created = 1763800000,
+					      .program = "vsftpd" };
 	assert_int_equal(nft_enforcer_commit(e, &op, 1), 0);
 	assert_int_equal(op.err, 0);
 
@@ -250,7 +254,7 @@ static void test_add_one(void **state)
 
 	out = nft_list("set inet dyper pinholes4_any");
 	assert_non_null(strstr(out, "192.0.2.10 . tcp . 203.0.113.1 . 40000 counter packets 0 bytes 0 timeout 10m"));
-	assert_non_null(strstr(out, "comment \"uid 1000 pid 4242 ino 77 t 1763800000 vsftpd\""));
+	assert_non_null(strstr(out, "comment \"uid 1000 pid 4242 ino 77 ck 78 t 1763800000 vsftpd\""));
 	free(out);
 }
 

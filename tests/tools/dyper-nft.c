@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 				ops[i].type = PINHOLE_ADD;
 				ph->family = AF_INET;
 				ph->proto = IPPROTO_TCP;
-				ph->remote.v4.s_addr = htonl(0xc6330000u | (uint32_t)(i >> 16)); /* 198.51.x */
+				ph->remote.v4.s_addr = htonl(0xc6336400u | (uint32_t)((i >> 16) & 0xff)); /* 198.51.100.x */
 				ph->local.v4.s_addr = htonl(0xcb007101u);	/* 203.0.113.1 */
 				ph->remote_port = (uint16_t)(1 + (i & 0x7fff));
 				ph->local_port = (uint16_t)(1024 + ((i >> 15) & 1));

@@ -151,22 +151,23 @@ static void test_format(void **state)
 
 static void test_owner_roundtrip(void **state)
 {
-	struct pinhole_owner o = { 1000, 4242, 123456789012ULL, 1763800000, "vsftpd" }, back;
+	struct pinhole_owner o = { .uid = 1000, .pid = 4242, .sock_ino = 123456789012ULL,
+				   .sock_cookie = 77, .created = 1763800000, .program = "vsftpd" }, back;
 	char buf[NFT_COMMENT_MAX + 1];
 	int n = pinhole_owner_format(&o, buf, sizeof(buf));
 
 	assert_true(n > 0);
-	assert_string_equal(buf, "uid 1000 pid 4242 ino 123456789012 t 1763800000 vsftpd");
+	assert_string_equal(buf, "uid 1000 pid 4242 ino 123456789012 ck 77 t 1763800000 vsftpd");
 	assert_int_equal(pinhole_owner_parse(buf, (size_t)n, &back), 0);
 	assert_memory_equal(&o, &back, sizeof(o));
 }
 
 static void test_owner_extremes(void **state)
 {
-	struct pinhole_owner o = { UINT32_MAX, UINT32_MAX, UINT64_MAX, UINT64_MAX,
+	struct pinhole_owner o = { UINT32_MAX, UINT32_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
 				   "fifteen-chars.." }, back;
-	struct pinhole_owner odd = { 1, 2, 3, 4, "a b\tc\x01" };
-	struct pinhole_owner none = { 1, 2, 3, 4, "" };
+	struct pinhole_owner odd = { 1, 2, 3, 5, 4, "a b\tc\x01" };
+	struct pinhole_owner none = { 1, 2, 3, 5, 4, "" };
 	char buf[NFT_COMMENT_MAX + 1];
 	int n;
 
@@ -177,7 +178,7 @@ static void test_owner_extremes(void **state)
 
 	/* unprintable program names are made printable, never break parsing */
 	n = pinhole_owner_format(&odd, buf, sizeof(buf));
-	assert_string_equal(buf, "uid 1 pid 2 ino 3 t 4 a_b_c_");
+	assert_string_equal(buf, "uid 1 pid 2 ino 3 ck 5 t 4 a_b_c_");
 	assert_int_equal(pinhole_owner_parse(buf, (size_t)n, &back), 0);
 	assert_string_equal(back.program, "a_b_c_");
 
@@ -191,10 +192,10 @@ static void test_owner_extremes(void **state)
 static void test_owner_rejects(void **state)
 {
 	static const char *bad[] = {
-		"", "hello", "uid 1 pid 2", "uid 1 pid 2 ino 3 t 4", "uid 1 pid 2 ino 3 t 4 ",
-		"uid x pid 2 ino 3 t 4 p", "uid 1 pid 2 ino 3 t 4 two words",
-		"uid 1 pid 2 ino 3 t 4 sixteen-chars-xx",
-		"pid 2 uid 1 ino 3 t 4 p",
+		"", "hello", "uid 1 pid 2", "uid 1 pid 2 ino 3 ck 5 t 4", "uid 1 pid 2 ino 3 ck 5 t 4 ",
+		"uid x pid 2 ino 3 ck 5 t 4 p", "uid 1 pid 2 ino 3 ck 5 t 4 two words",
+		"uid 1 pid 2 ino 3 ck 5 t 4 sixteen-chars-xx",
+		"pid 2 uid 1 ino 3 ck 5 t 4 p", "uid 1 pid 2 ino 3 t 4 p",
 	};
 	struct pinhole_owner o;
 
@@ -224,7 +225,8 @@ static void test_build_pinhole_add(void **state)
 
 	op.ph = mk(AF_INET6, IPPROTO_TCP, "2001:db8::10", 5555, "2001:db8::1", 40001);
 	op.ph.timeout_ms = 30000;
-	op.ph.owner = (struct pinhole_owner){ 1000, 7, 8, 9, "lftp" };
+	op.ph.owner = (struct pinhole_owner){ .uid = 1000, .pid = 7, .sock_ino = 8,
+					      .sock_cookie = 10, .created = 9, .program = "lftp" };
 	assert_int_equal(nft_build_pinhole(&b, "dyper", &op, NLM_F_CREATE | NLM_F_EXCL, 77), 0);
 
 	nlh = (struct nlmsghdr *)b.data;
@@ -248,8 +250,8 @@ static void test_build_pinhole_add(void **state)
 	data = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &len);
 	assert_non_null(data);
 	assert_int_equal(((const uint8_t *)data)[0], NFTNL_UDATA_SET_ELEM_COMMENT);
-	assert_string_equal((const char *)data + 2, "uid 1000 pid 7 ino 8 t 9 lftp");
-	assert_int_equal(((const uint8_t *)data)[1], strlen("uid 1000 pid 7 ino 8 t 9 lftp") + 1);
+	assert_string_equal((const char *)data + 2, "uid 1000 pid 7 ino 8 ck 10 t 9 lftp");
+	assert_int_equal(((const uint8_t *)data)[1], strlen("uid 1000 pid 7 ino 8 ck 10 t 9 lftp") + 1);
 	assert_null(nftnl_set_elems_iter_next(it));
 	nftnl_set_elems_iter_destroy(it);
 	nftnl_set_free(s);

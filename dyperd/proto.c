@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The agent channel's wire protocol: strict encoding and decoding.
+ * Compiled into dyperd, the agent and the wrapper. */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "dyperd/proto.h"
+
+int dyper_payload_size(uint16_t type)
+{
+	switch (type) {
+	case DYPER_MSG_HELLO:
+		return sizeof(struct dyper_hello);
+	case DYPER_MSG_OPEN:
+	case DYPER_MSG_CLOSE:
+		return sizeof(struct dyper_pinhole_req);
+	case DYPER_MSG_BYE:
+		return 0;
+	case DYPER_MSG_REPLY:
+		return sizeof(struct dyper_reply);
+	default:
+		return -1;
+	}
+}
+
+int dyper_msg_encode(void *buf, size_t len, uint16_t type, uint16_t flags, uint32_t id,
+		     const void *payload, size_t plen)
+{
+	struct dyper_hdr h = {
+		.version = DYPER_PROTO_VERSION, .type = type, .flags = flags,
+		.len = (uint16_t)plen, .id = id,
+	};
+	int want = dyper_payload_size(type);
+
+	if (want < 0 || (size_t)want != plen || (flags & ~DYPER_F_REPLY_FD))
+		return -EINVAL;
+	if (len < sizeof(h) + plen)
+		return -ENOSPC;
+	memcpy(buf, &h, sizeof(h));
+	if (plen)
+		memcpy((char *)buf + sizeof(h), payload, plen);
+	return (int)(sizeof(h) + plen);
+}
+
+int dyper_msg_decode(const void *buf, size_t len, struct dyper_hdr *hdr,
+		     const void **payload)
+{
+	int want;
+
+	if (len < sizeof(*hdr))
+		return -EBADMSG;
+	memcpy(hdr, buf, sizeof(*hdr));
+	if (hdr->version != DYPER_PROTO_VERSION)
+		return -EPROTONOSUPPORT;
+	want = dyper_payload_size(hdr->type);
+	if (want < 0)
+		return -EOPNOTSUPP;
+	if (hdr->len != (size_t)want || len != sizeof(*hdr) + (size_t)want ||
+	    (hdr->flags & ~DYPER_F_REPLY_FD))
+		return -EBADMSG;
+	*payload = (const char *)buf + sizeof(*hdr);
+	return 0;
+}
+
+int dyper_req_validate(const struct dyper_pinhole_req *req)
+{
+	if (req->family != AF_INET && req->family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (req->proto != IPPROTO_TCP && req->proto != IPPROTO_UDP)
+		return -EPROTONOSUPPORT;
+	if (req->local_port == 0 || (req->flags & ~DYPER_REQ_ONESHOT))
+		return -EINVAL;
+	if (req->family == AF_INET) {
+		static const uint8_t zero[12];
+
+		/* IPv4 lives in the first 4 bytes; the rest must be clean */
+		if (memcmp(req->remote + 4, zero, 12) || memcmp(req->local + 4, zero, 12))
+			return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,430 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# traffic.sh: real packets through the enforcer.  Builds a throwaway network
+# of namespaces, puts the Dyper table on the internal host and checks, with
+# real TCP and UDP echo exchanges over IPv4 and IPv6, that the table lets in
+# exactly what its pinholes and control ports say and nothing else.
+#
+#        A (dyt-PID-a) ----\
+#        B (dyt-PID-b) -----+- br0 in dyt-PID-sw
+#       IN (dyt-PID-in) ---/      (the table lives in IN)
+#
+# Needs root.  Touches nothing outside its own namespaces.  Binaries come
+# from $B (default "build") relative to the repository root.
+# Output: "ok - ..." / "not ok - ..." per case, then
+# "traffic: N passed, N failed"; exit 0 only if nothing failed
+# (77 when not root: skipped).
+
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${B:-build}
+case $B in
+/*) BDIR=$B ;;
+*) BDIR=$ROOT/$B ;;
+esac
+NFT=$BDIR/tests/tools/dyper-nft
+PROBE=$BDIR/tests/tools/probe
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "traffic.sh: must run as root (it creates network namespaces); skipped" >&2
+	exit 77
+fi
+for bin in "$NFT" "$PROBE"; do
+	if [ ! -x "$bin" ]; then
+		echo "traffic.sh: $bin missing; build it: make $B/tests/tools/$(basename "$bin")" >&2
+		exit 2
+	fi
+done
+
+NS_IN=dyt-$$-in
+NS_A=dyt-$$-a
+NS_B=dyt-$$-b
+NS_SW=dyt-$$-sw
+
+IN4=192.0.2.1
+A4=192.0.2.2
+B4=192.0.2.3
+IN6=2001:db8:1::1
+A6=2001:db8:1::2
+B6=2001:db8:1::3
+
+PORT=8080		# what the pinholes open
+OTHER=8081		# a listening port no pinhole opens
+TPORT=8082		# for pinholes with a timeout
+CTL_TCP=22		# static control ports
+CTL_UDP=53
+EXACT_SPORT=40001	# exact-remote-port pinholes
+OTHER_SPORT=40002
+TIMEOUT_MS=1500		# timed pinholes
+PASS_MS=2000		# budget for a probe that must get through
+DROP_MS=400		# how long a probe that must be dropped waits
+SERVE_S=60		# servers exit by themselves after this, whatever happens
+
+created_ns=()
+pids=()
+LOG=
+
+cleanup() {
+	local pid ns i
+
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for ((i = 0; i < 20; i++)); do
+		local alive=0
+		for pid in "${pids[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		[ $alive -eq 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	for ns in "${created_ns[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$LOG" ] && rm -rf "$LOG"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+passed=0
+failed=0
+
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $*"
+}
+
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $*"
+}
+
+# Shows a file's lines as diagnostics under the last "not ok".
+diag() {
+	[ -s "$1" ] && sed 's/^/#   /' "$1"
+}
+
+summary() {
+	echo "traffic: $passed passed, $failed failed"
+	[ $failed -eq 0 ]
+}
+
+# Setting up the network failed: nothing after it would mean anything.
+bail() {
+	not_ok "$*"
+	[ -n "$LOG" ] && diag "$LOG/cmd"
+	summary
+	exit 1
+}
+
+LOG=$(mktemp -d /tmp/dyper-traffic.XXXXXX) || bail "mktemp"
+
+# --- the network -------------------------------------------------------------
+
+# Runs a setup command, its output kept for bail().
+run() {
+	"$@" >"$LOG/cmd" 2>&1 || bail "network setup: $*"
+}
+
+for ns in "$NS_IN" "$NS_A" "$NS_B" "$NS_SW"; do
+	run ip netns add "$ns"
+	created_ns+=("$ns")
+	# No duplicate address detection: addresses usable at once.
+	run ip netns exec "$ns" sh -c '
+		echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad &&
+		echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'
+	run ip -n "$ns" link set lo up
+done
+
+run ip -n "$NS_SW" link add br0 type bridge mcast_snooping 0
+run ip -n "$NS_SW" link set br0 up
+# host namespace, its address on the segment
+for host in "in $NS_IN $IN4 $IN6" "a $NS_A $A4 $A6" "b $NS_B $B4 $B6"; do
+	read -r name ns addr4 addr6 <<<"$host"
+	run ip -n "$NS_SW" link add "p-$name" type veth peer name eth0 netns "$ns"
+	run ip -n "$NS_SW" link set "p-$name" master br0 up
+	run ip -n "$ns" addr add "$addr4/24" dev eth0
+	run ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
+	run ip -n "$ns" link set eth0 up
+done
+
+# --- servers on IN -------------------------------------------------------------
+
+# serve PROTO ADDR PORT: an echo server on IN, in the background.
+serve() {
+	local out="$LOG/serve-$1-$2-$3"
+
+	ip netns exec "$NS_IN" "$PROBE" serve "$1" "$2" "$3" "$SERVE_S" >"$out" 2>&1 &
+	pids+=($!)
+	servers+=("$out")
+}
+
+servers=()
+for addr in "$IN4" "$IN6"; do
+	for port in "$PORT" "$OTHER" "$TPORT"; do
+		serve tcp "$addr" "$port"
+		serve udp "$addr" "$port"
+	done
+	serve tcp "$addr" "$CTL_TCP"
+	serve udp "$addr" "$CTL_UDP"
+done
+
+# Every server says "ready" once it listens; wait at most 5 s for all.
+for ((i = 0; i < 50; i++)); do
+	waiting=0
+	for out in "${servers[@]}"; do
+		grep -qx ready "$out" 2>/dev/null || waiting=1
+	done
+	[ $waiting -eq 0 ] && break
+	sleep 0.1
+done
+if [ "$waiting" -ne 0 ]; then
+	for out in "${servers[@]}"; do
+		grep -qx ready "$out" 2>/dev/null || cat "$out" >>"$LOG/cmd"
+	done
+	bail "echo servers did not start within 5 s"
+fi
+
+# --- probes ----------------------------------------------------------------------
+
+# Every probe gets a source port of its own unless it names one: a new
+# connection each time, never an old conntrack entry (UDP "flows" above all).
+next_sport=41000
+
+# probe NS PROTO DST PORT TIMEOUT_MS [SPORT]: the probe's exit status.
+probe() {
+	local sport=${6:-}
+
+	if [ -z "$sport" ]; then
+		sport=$next_sport
+		next_sport=$((next_sport + 1))
+	fi
+	ip netns exec "$1" "$PROBE" try "$2" "$3" "$4" "$5" --sport "$sport" >"$LOG/probe" 2>&1
+}
+
+# expect_pass DESC NS PROTO DST PORT [SPORT]
+expect_pass() {
+	local desc=$1 rc
+
+	shift
+	probe "$1" "$2" "$3" "$4" "$PASS_MS" "${5:-}"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "$desc"
+	else
+		not_ok "$desc (probe exit $rc)"
+		diag "$LOG/probe"
+	fi
+}
+
+# expect_drop DESC NS PROTO DST PORT [SPORT]
+expect_drop() {
+	local desc=$1 rc
+
+	shift
+	probe "$1" "$2" "$3" "$4" "$DROP_MS" "${5:-}"
+	rc=$?
+	if [ $rc -eq 1 ]; then
+		ok "$desc"
+	elif [ $rc -eq 0 ]; then
+		not_ok "$desc (it got through)"
+	else
+		not_ok "$desc (probe exit $rc)"
+		diag "$LOG/probe"
+	fi
+}
+
+# dyper-nft in IN; success is silent, failure is a case that failed.
+nft_in() {
+	if ! ip netns exec "$NS_IN" "$NFT" "$@" >"$LOG/nft" 2>&1; then
+		not_ok "dyper-nft $*"
+		diag "$LOG/nft"
+		return 1
+	fi
+}
+
+# list_line PROTO REMOTE RPORT LOCAL LPORT: that pinhole's line of `list`.
+list_line() {
+	local key
+
+	if [[ $2 == *:* ]]; then
+		key="$1 [$2]:$3 -> [$4]:$5 "
+	else
+		key="$1 $2:$3 -> $4:$5 "
+	fi
+	ip netns exec "$NS_IN" "$NFT" list 2>/dev/null | grep -F -- "$key" | head -n 1
+}
+
+# use_family 4|6: points in and a at that family's addresses.
+use_family() {
+	if [ "$1" = 4 ]; then
+		in=$IN4 a=$A4
+	else
+		in=$IN6 a=$A6
+	fi
+}
+
+fam_name() {
+	[[ $1 == *:* ]] && echo IPv6 || echo IPv4
+}
+
+# --- baseline: without the table, everything gets through --------------------------
+
+for fam in 4 6; do
+	use_family "$fam"
+	for proto in tcp udp; do
+		f=$(fam_name "$in")
+		expect_pass "baseline, no table: A reaches $proto $PORT ($f)" "$NS_A" $proto "$in" $PORT
+		expect_pass "baseline, no table: B reaches $proto $PORT ($f)" "$NS_B" $proto "$in" $PORT
+	done
+done
+
+# --- the table ------------------------------------------------------------------------
+
+if nft_in -T "$CTL_TCP" -U "$CTL_UDP" setup; then
+	ok "dyper-nft setup -T $CTL_TCP -U $CTL_UDP"
+fi
+# check compares with what setup builds from the same options
+if out=$(ip netns exec "$NS_IN" "$NFT" -T "$CTL_TCP" -U "$CTL_UDP" check 2>&1) &&
+	[ "$out" = intact ]; then
+	ok "dyper-nft check: table intact"
+else
+	not_ok "dyper-nft check: $out"
+fi
+
+for fam in 4 6; do
+	use_family "$fam"
+	f=$(fam_name "$in")
+	for proto in tcp udp; do
+		what="$proto $f"
+		[ $proto = tcp ] && ctl=$CTL_TCP || ctl=$CTL_UDP
+
+		# (g) static control port, open to everyone
+		expect_pass "$what: control port $ctl open to A" "$NS_A" $proto "$in" "$ctl"
+		expect_pass "$what: control port $ctl open to B" "$NS_B" $proto "$in" "$ctl"
+
+		# (a) nothing else without a pinhole
+		expect_drop "$what: A to $PORT dropped without a pinhole" "$NS_A" $proto "$in" $PORT
+
+		# (b) the pinhole lets A in
+		nft_in add $proto "$a" '*' "$in" $PORT
+		expect_pass "$what: A to $PORT passes through pinhole A:* -> $PORT" "$NS_A" $proto "$in" $PORT
+		expect_pass "$what: A to $PORT passes again, new source port" "$NS_A" $proto "$in" $PORT
+
+		# (c) only A
+		expect_drop "$what: B to $PORT still dropped (A's pinhole)" "$NS_B" $proto "$in" $PORT
+
+		# (d) only that port
+		expect_drop "$what: A to $OTHER still dropped" "$NS_A" $proto "$in" $OTHER
+
+		# the kernel counted the packets that came in through it
+		line=$(list_line $proto "$a" '*' "$in" $PORT)
+		pk=$(sed -n 's/.* packets \([0-9]*\) .*/\1/p' <<<"$line")
+		if [ -n "$pk" ] && [ "$pk" -gt 0 ]; then
+			ok "$what: list counts $pk packets for the pinhole"
+		else
+			not_ok "$what: list shows packets > 0 for the pinhole (got \"$line\")"
+		fi
+
+		# (e) deleted: new connections are dropped again
+		nft_in del $proto "$a" '*' "$in" $PORT
+		expect_drop "$what: A to $PORT dropped after del" "$NS_A" $proto "$in" $PORT
+		line=$(list_line $proto "$a" '*' "$in" $PORT)
+		if [ -z "$line" ]; then
+			ok "$what: list no longer shows the deleted pinhole"
+		else
+			not_ok "$what: deleted pinhole still listed: $line"
+		fi
+
+		# (f) exact remote port
+		nft_in add $proto "$a" $EXACT_SPORT "$in" $PORT
+		expect_pass "$what: A from port $EXACT_SPORT passes pinhole A:$EXACT_SPORT -> $PORT" \
+			"$NS_A" $proto "$in" $PORT $EXACT_SPORT
+		expect_drop "$what: A from port $OTHER_SPORT dropped by it" \
+			"$NS_A" $proto "$in" $PORT $OTHER_SPORT
+		expect_drop "$what: B from port $EXACT_SPORT dropped by it" \
+			"$NS_B" $proto "$in" $PORT $EXACT_SPORT
+		nft_in del $proto "$a" $EXACT_SPORT "$in" $PORT
+	done
+done
+
+# --- pinholes with a timeout ------------------------------------------------------------
+
+combos=()
+for fam in 4 6; do
+	for proto in tcp udp; do
+		combos+=("$fam $proto")
+	done
+done
+
+now_ms() {
+	local us=${EPOCHREALTIME/[.,]/}
+
+	echo $((us / 1000))
+}
+
+t_added=$(now_ms)
+for c in "${combos[@]}"; do
+	read -r fam proto <<<"$c"
+	use_family "$fam"
+	nft_in add "$proto" "$a" '*' "$in" $TPORT $TIMEOUT_MS
+done
+for c in "${combos[@]}"; do
+	read -r fam proto <<<"$c"
+	use_family "$fam"
+	what="$proto $(fam_name "$in")"
+	expect_pass "$what: A passes a pinhole with a ${TIMEOUT_MS} ms timeout" "$NS_A" "$proto" "$in" $TPORT
+	line=$(list_line "$proto" "$a" '*' "$in" $TPORT)
+	if [[ $line == *" timeout $TIMEOUT_MS expires "* ]]; then
+		ok "$what: list shows timeout $TIMEOUT_MS"
+	else
+		not_ok "$what: list shows timeout $TIMEOUT_MS (got \"$line\")"
+	fi
+done
+
+# The kernel hides expired elements from dumps: they must go, neither
+# early nor late.  Wait at most 3 s.
+left=unknown
+for ((i = 0; i < 60; i++)); do
+	if out=$(ip netns exec "$NS_IN" "$NFT" list 2>&1); then
+		left=$(grep -c -- "-> .*:$TPORT " <<<"$out")
+	else
+		left="unknown (list failed: $out)"
+	fi
+	[ "$left" = 0 ] && break
+	[ $(($(now_ms) - t_added)) -ge 3000 ] && break
+	sleep 0.05
+done
+took=$(($(now_ms) - t_added))
+if [ "$left" = 0 ] && [ $took -ge $((TIMEOUT_MS - 100)) ]; then
+	ok "timed pinholes gone from list after $took ms (timeout $TIMEOUT_MS)"
+else
+	not_ok "timed pinholes gone from list between $((TIMEOUT_MS - 100)) and 3000 ms (after $took ms: $left left)"
+fi
+for c in "${combos[@]}"; do
+	read -r fam proto <<<"$c"
+	use_family "$fam"
+	what="$proto $(fam_name "$in")"
+	expect_drop "$what: A to $TPORT dropped once the pinhole expired" "$NS_A" "$proto" "$in" $TPORT
+done
+
+# --- gone: the table was what dropped ------------------------------------------------------
+
+if nft_in destroy; then
+	ok "dyper-nft destroy"
+fi
+for c in "${combos[@]}"; do
+	read -r fam proto <<<"$c"
+	use_family "$fam"
+	expect_pass "$proto $(fam_name "$in"): table destroyed, A reaches $PORT again" "$NS_A" "$proto" "$in" $PORT
+done
+
+summary
