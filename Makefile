@@ -11,7 +11,7 @@ B       ?= build
 VERSION := 0.1.0
 
 # Libraries (pkg-config names); `make deps` installs what is missing.
-PKGS      := libnftnl libmnl inih
+PKGS      := libnftnl libmnl inih libcap-ng
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -68,7 +68,7 @@ BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
 .PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean
 all: check-deps
-	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(PROGS) $(TOOL_BIN)
 
 help:
 	@echo "make            build"
@@ -92,6 +92,21 @@ deps:
 
 # Keep objects between runs.
 .SECONDARY:
+
+# --- programs ----------------------------------------------------------------
+DYPERD   := $(B)/bin/dyperd
+DYPERCTL := $(B)/bin/dyperctl
+PROGS    := $(DYPERD) $(DYPERCTL)
+
+$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(DYPERCTL): $(B)/dyperd/dyperctl.o $(B)/dyperd/proto.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # --- build rules -----------------------------------------------------------
 $(B)/%.o: %.c
@@ -119,11 +134,11 @@ $(B)/tests/kernel/%: $(B)/tests/kernel/%.o $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(NFT_LIB)
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(CORE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(NFT_LIB)
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(CORE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
@@ -141,15 +156,15 @@ unit-check: $(UNIT_BIN)
 kernel-check: $(KTEST_BIN) $(TOOL_BIN)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
-bench: check-deps $(BENCH_BIN) $(TOOL_BIN)
+bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(DYPERD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
 
 # --- fuzzing ----------------------------------------------------------------
 # Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and
 # the sanitizers, together with the sources it tests (FUZZ_SRC_fuzz_NAME, and
 # libraries FUZZ_LIBS_fuzz_NAME), then run for FUZZ_SECONDS from the seeds
-# in tests/fuzz/corpus/NAME/.  What it learns stays in $(B)/fuzz/corpus/NAME/,
-# crashes in $(B)/fuzz/NAME-crash-*.
+# in tests/fuzz/corpus/NAME/ with tests/fuzz/NAME.dict if there is one.
+# What it learns stays in $(B)/fuzz/corpus/NAME/, crashes in $(B)/fuzz/NAME-*.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
@@ -169,11 +184,12 @@ $(B)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*) $(wildcard dyperd/*.h conf/*.h)
 
 fuzz: $(FUZZ_BIN)
 	$(Q)set -e; for f in $(FUZZ_BIN); do \
-		n=$${f##*/fuzz_}; seeds=; \
+		n=$${f##*/fuzz_}; seeds=; dict=; \
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+		[ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 		mkdir -p $(B)/fuzz/corpus/$$n; \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS)s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/$$n- \
+		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/$$n- $$dict \
 			$(B)/fuzz/corpus/$$n $$seeds; \
 	done
 

@@ -1,0 +1,1013 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* dyper.conf: a strict INI parser on top of inih, and its writer. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <ini.h>
+
+#include "conf/config.h"
+
+_Static_assert(DYPER_CONFIG_SOCKET_LEN == sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "socket paths must fit sun_path");
+/* Enum fields are written through int-sized stores. */
+_Static_assert(sizeof(enum dyper_on_exit) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum nft_owner_mode) == sizeof(int), "enum size");
+
+#define CONFIG_FILE_MAX	(1 << 20)	/* a config is a page or two */
+#define CONFIG_LINE_MAX	197		/* inih's usual 200-byte buffer less 3 */
+#define QUOTE_SHOWN	120		/* bytes of a bad token shown in a message */
+#define QUOTE_LEN	(QUOTE_SHOWN * 4 + 8)
+#define MSG_LEN		1024
+#define MS_PER_S	1000u
+#define MS_PER_M	(60u * MS_PER_S)
+#define MS_PER_H	(60u * MS_PER_M)
+#define MS_PER_D	(24u * MS_PER_H)
+
+enum section {
+	S_DAEMON,
+	S_ENFORCER,
+	S_LIMITS,
+	S_COUNT,
+};
+
+static const char *const section_names[S_COUNT] = {
+	[S_DAEMON] = "daemon",
+	[S_ENFORCER] = "enforcer",
+	[S_LIMITS] = "limits",
+};
+
+enum key_type {
+	T_NAME,		/* user or group name */
+	T_SOCKET,	/* absolute path that fits sun_path */
+	T_PATH,		/* absolute path */
+	T_PATH_OPT,	/* absolute path, or empty for none */
+	T_TABLE,	/* nftables identifier */
+	T_ON_EXIT,
+	T_LOG_LEVEL,
+	T_OWNER,
+	T_BOOL,
+	T_INT32,
+	T_UINT32,
+	T_DURATION,	/* stored as uint32_t milliseconds */
+	T_PORTS,	/* uint16_t[NFT_ENFORCER_MAX_PORTS] + size_t count */
+};
+
+struct conf_key {
+	enum section sec;
+	const char *name;
+	enum key_type type;
+	size_t off;		/* of the value in struct dyper_config */
+	size_t size;		/* of a string buffer; T_PORTS: offset of the count */
+	int64_t min, max;	/* numbers; durations in ms */
+};
+
+#define FIELD(f)	offsetof(struct dyper_config, f), sizeof(((struct dyper_config *)0)->f)
+#define PORTS(p)	offsetof(struct dyper_config, enforcer.p##_ports), \
+			offsetof(struct dyper_config, enforcer.n_##p##_ports)
+
+/* In the order of the shipped dyper.conf, which dyper_config_write() follows. */
+static const struct conf_key keys[] = {
+	{ S_DAEMON, "user", T_NAME, FIELD(user), 0, 0 },
+	{ S_DAEMON, "group", T_NAME, FIELD(group), 0, 0 },
+	{ S_DAEMON, "agent_socket", T_SOCKET, FIELD(agent_socket), 0, 0 },
+	{ S_DAEMON, "control_socket", T_SOCKET, FIELD(control_socket), 0, 0 },
+	{ S_DAEMON, "policy", T_PATH, FIELD(policy), 0, 0 },
+	{ S_DAEMON, "on_exit", T_ON_EXIT, FIELD(on_exit), 0, 0 },
+	{ S_DAEMON, "log_level", T_LOG_LEVEL, FIELD(log_level), 0, 0 },
+	{ S_DAEMON, "event_log", T_PATH_OPT, FIELD(event_log), 0, 0 },
+
+	{ S_ENFORCER, "table", T_TABLE, FIELD(enforcer_table), 0, 0 },
+	{ S_ENFORCER, "priority", T_INT32, FIELD(enforcer.priority), -400, 400 },
+	{ S_ENFORCER, "tcp_ports", T_PORTS, PORTS(tcp), 1, 65535 },
+	{ S_ENFORCER, "udp_ports", T_PORTS, PORTS(udp), 1, 65535 },
+	{ S_ENFORCER, "allow_ping", T_BOOL, FIELD(enforcer.allow_ping), 0, 0 },
+	{ S_ENFORCER, "counters", T_BOOL, FIELD(enforcer.counters), 0, 0 },
+	{ S_ENFORCER, "max_pinholes", T_UINT32, FIELD(enforcer.max_pinholes), 1, 16777216 },
+	{ S_ENFORCER, "log_rate", T_UINT32, FIELD(enforcer.log_rate), 0, 10000 },
+	{ S_ENFORCER, "owner", T_OWNER, FIELD(enforcer.owner), 0, 0 },
+	{ S_ENFORCER, "reconcile_interval", T_DURATION, FIELD(reconcile_ms),
+	  MS_PER_S, MS_PER_D },
+	{ S_ENFORCER, "tamper_check_interval", T_DURATION, FIELD(tamper_check_ms),
+	  10, MS_PER_H },
+
+	{ S_LIMITS, "capacity", T_UINT32, FIELD(capacity), 1, 16777216 },
+	{ S_LIMITS, "max_per_user", T_UINT32, FIELD(max_per_user), 1, 16777216 },
+	{ S_LIMITS, "queue_max", T_UINT32, FIELD(queue_max), 0, 1048576 },
+	{ S_LIMITS, "queue_timeout", T_DURATION, FIELD(queue_timeout_ms), 1, MS_PER_H },
+	{ S_LIMITS, "rate", T_UINT32, FIELD(rate), 1, 1000000 },
+	{ S_LIMITS, "burst", T_UINT32, FIELD(burst), 1, 1000000 },
+	{ S_LIMITS, "batch_max", T_UINT32, FIELD(batch_max), 1, 100000 },
+	/* Pinhole timeouts travel as uint32_t milliseconds: 30 days is well inside. */
+	{ S_LIMITS, "default_lifetime", T_DURATION, FIELD(default_lifetime_ms),
+	  0, 30 * (int64_t)MS_PER_D },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct word {
+	const char *name;
+	int value;
+};
+
+static const struct word on_exit_words[] = {
+	{ "keep", DYPER_ON_EXIT_KEEP },
+	{ "flush", DYPER_ON_EXIT_FLUSH },
+	{ NULL, 0 },
+};
+
+static const struct word log_level_words[] = {
+	{ "err", LOG_ERR },
+	{ "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+	{ NULL, 0 },
+};
+
+static const struct word bool_words[] = {
+	{ "yes", 1 }, { "no", 0 },
+	{ "true", 1 }, { "false", 0 },
+	{ "on", 1 }, { "off", 0 },
+	{ "1", 1 }, { "0", 0 },
+	{ NULL, 0 },
+};
+
+/* State of one parse, shared by the line reader and the key handler. */
+struct parse {
+	struct dyper_config cfg;	/* built here, copied out on success */
+	const char *text;
+	size_t len;
+	size_t pos;			/* start of the next line */
+	unsigned lineno;		/* of the line inih works on */
+	unsigned seen[N_KEYS];		/* line of each key, 0 if absent */
+	const char *key;		/* key being parsed, for messages */
+	unsigned err_line;		/* first error found by us, 0 if none */
+	char msg[MSG_LEN];
+	char quoted[3][QUOTE_LEN];	/* ring for q() */
+	unsigned next_quote;
+};
+
+/* --- small helpers -------------------------------------------------------- */
+
+/* The characters inih trims (isspace in the C locale), without locale. */
+static bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' || ch == '\r';
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool is_alpha(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static char ascii_lower(char ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+/* Case-insensitive in ASCII only, whatever the locale. */
+static bool word_eq(const char *a, const char *b)
+{
+	while (*a && ascii_lower(*a) == ascii_lower(*b)) {
+		a++;
+		b++;
+	}
+	return *a == '\0' && *b == '\0';
+}
+
+static const struct word *word_find(const struct word *w, const char *s)
+{
+	for (; w->name; w++)
+		if (word_eq(w->name, s))
+			return w;
+	return NULL;
+}
+
+static const char *word_name(const struct word *w, int value)
+{
+	for (; w->name; w++)
+		if (w->value == value)
+			return w->name;
+	return NULL;
+}
+
+/*
+ * @s (@n bytes) in double quotes, with quotes, backslashes and anything
+ * not printable ASCII escaped so that a message stays one clean line; cut
+ * after QUOTE_SHOWN bytes.  Valid until two more calls.
+ */
+static const char *qn(struct parse *p, const char *s, size_t n)
+{
+	char *buf = p->quoted[p->next_quote++ % 3];
+	size_t o = 0;
+
+	buf[o++] = '"';
+	for (size_t i = 0; i < n && i < QUOTE_SHOWN; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			o += (size_t)snprintf(buf + o, QUOTE_LEN - o, "\\x%02x", ch);
+		} else {
+			buf[o++] = (char)ch;
+		}
+	}
+	buf[o++] = '"';
+	if (n > QUOTE_SHOWN) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static const char *q(struct parse *p, const char *s)
+{
+	return qn(p, s, strlen(s));
+}
+
+/*
+ * Records the first error, at the current line, prefixed by the key being
+ * parsed.  Returns 0, inih's "handler failed".
+ */
+__attribute__((format(printf, 2, 3)))
+static int fail(struct parse *p, const char *fmt, ...)
+{
+	size_t o = 0;
+	va_list ap;
+
+	if (p->err_line)
+		return 0;
+	p->err_line = p->lineno ? p->lineno : 1;
+	if (p->key)
+		o = (size_t)snprintf(p->msg, sizeof(p->msg), "%s: ", p->key);
+	va_start(ap, fmt);
+	vsnprintf(p->msg + o, sizeof(p->msg) - o, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void *field(struct dyper_config *c, const struct conf_key *k)
+{
+	return (char *)c + k->off;
+}
+
+static const void *cfield(const struct dyper_config *c, const struct conf_key *k)
+{
+	return (const char *)c + k->off;
+}
+
+/* Decimal digits only, at most @max; -EINVAL for anything else, -ERANGE. */
+static int parse_decimal(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return -EINVAL;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* "250ms", "5s", "2m", "1h", "1d"; a plain number is seconds (as in the policy). */
+static int parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "", MS_PER_S }, { "ms", 1 }, { "s", MS_PER_S }, { "m", MS_PER_M },
+		{ "h", MS_PER_H }, { "d", MS_PER_D },
+	};
+	size_t n = 0;
+	uint64_t v;
+	int err;
+
+	while (is_digit(s[n]))
+		n++;
+	/* 10^10 days still fit in 64 bits as milliseconds. */
+	err = parse_decimal(s, n, 10000000000ull, &v);
+	if (err)
+		return err;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(s + n, units[i].unit) == 0) {
+			*ms = v * units[i].ms;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void format_duration(uint64_t ms, char *buf, size_t len)
+{
+	if (ms == 0)
+		snprintf(buf, len, "0");
+	else if (ms % MS_PER_D == 0)
+		snprintf(buf, len, "%" PRIu64 "d", ms / MS_PER_D);
+	else if (ms % MS_PER_H == 0)
+		snprintf(buf, len, "%" PRIu64 "h", ms / MS_PER_H);
+	else if (ms % MS_PER_M == 0)
+		snprintf(buf, len, "%" PRIu64 "m", ms / MS_PER_M);
+	else if (ms % MS_PER_S == 0)
+		snprintf(buf, len, "%" PRIu64 "s", ms / MS_PER_S);
+	else
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+}
+
+/* --- values --------------------------------------------------------------- */
+
+static int check_length(struct parse *p, const struct conf_key *k, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= k->size)
+		return fail(p, "expected at most %zu characters, found %zu in %s",
+			    k->size - 1, n, q(p, v));
+	return 1;
+}
+
+static int set_string(struct parse *p, const struct conf_key *k, const char *v)
+{
+	if (!check_length(p, k, v))
+		return 0;
+	/* Zero the tail too, so that equal configs are equal bytes. */
+	memset(field(&p->cfg, k), 0, k->size);
+	memcpy(field(&p->cfg, k), v, strlen(v));
+	return 1;
+}
+
+static int parse_name(struct parse *p, const struct conf_key *k, const char *v)
+{
+	bool ok = is_alpha(v[0]) || v[0] == '_';
+
+	for (size_t i = 1; ok && v[i]; i++)
+		ok = is_alpha(v[i]) || is_digit(v[i]) || v[i] == '_' || v[i] == '.' || v[i] == '-';
+	if (!ok)
+		return fail(p, "expected a user or group name (a letter or \"_\", then "
+			    "letters, digits, \".\", \"_\" or \"-\"), found %s", q(p, v));
+	return set_string(p, k, v);
+}
+
+/* Blanks are refused so that "path # comment" is an error, not a path. */
+static int parse_path(struct parse *p, const struct conf_key *k, const char *v)
+{
+	if (v[0] == '\0' && k->type == T_PATH_OPT)
+		return set_string(p, k, v);
+	if (v[0] != '/')
+		return fail(p, "expected an absolute path%s, found %s",
+			    k->type == T_PATH_OPT ? " or nothing" : "", q(p, v));
+	for (const char *s = v; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return fail(p, "expected a path without blanks or control "
+				    "characters, found %s", q(p, v));
+	return set_string(p, k, v);
+}
+
+/* nft's identifiers, less "/" which would be confusing in messages. */
+static int parse_table(struct parse *p, const struct conf_key *k, const char *v)
+{
+	bool ok = is_alpha(v[0]);
+
+	for (size_t i = 1; ok && v[i]; i++)
+		ok = is_alpha(v[i]) || is_digit(v[i]) || v[i] == '_' || v[i] == '.' || v[i] == '-';
+	if (!ok)
+		return fail(p, "expected a table name (a letter, then letters, digits, "
+			    "\".\", \"_\" or \"-\"), found %s", q(p, v));
+	return set_string(p, k, v);
+}
+
+static int parse_word(struct parse *p, const struct conf_key *k, const char *v,
+		      const struct word *words, const char *expected)
+{
+	const struct word *w = word_find(words, v);
+
+	if (!w)
+		return fail(p, "expected %s, found %s", expected, q(p, v));
+	*(int *)field(&p->cfg, k) = w->value;
+	return 1;
+}
+
+static int parse_owner(struct parse *p, const struct conf_key *k, const char *v)
+{
+	const struct word *w = word_find(bool_words, v);
+	enum nft_owner_mode mode;
+
+	if (word_eq(v, "auto"))
+		mode = NFT_OWNER_AUTO;
+	else if (w)
+		mode = w->value ? NFT_OWNER_ON : NFT_OWNER_OFF;
+	else
+		return fail(p, "expected auto, yes or no, found %s", q(p, v));
+	*(enum nft_owner_mode *)field(&p->cfg, k) = mode;
+	return 1;
+}
+
+static int parse_bool(struct parse *p, const struct conf_key *k, const char *v)
+{
+	const struct word *w = word_find(bool_words, v);
+
+	if (!w)
+		return fail(p, "expected yes or no (or true/false, on/off, 1/0), found %s",
+			    q(p, v));
+	*(bool *)field(&p->cfg, k) = w->value;
+	return 1;
+}
+
+static int parse_number(struct parse *p, const struct conf_key *k, const char *v)
+{
+	bool neg = v[0] == '-' && k->min < 0;
+	const char *digits = neg ? v + 1 : v;
+	uint64_t mag;
+	int64_t n;
+
+	if (parse_decimal(digits, strlen(digits), (uint64_t)INT64_MAX, &mag) ||
+	    (n = neg ? -(int64_t)mag : (int64_t)mag) < k->min || n > k->max)
+		return fail(p, "expected a number from %" PRId64 " to %" PRId64 ", found %s",
+			    k->min, k->max, q(p, v));
+	if (k->type == T_INT32)
+		*(int32_t *)field(&p->cfg, k) = (int32_t)n;
+	else
+		*(uint32_t *)field(&p->cfg, k) = (uint32_t)n;
+	return 1;
+}
+
+static int parse_duration_key(struct parse *p, const struct conf_key *k, const char *v)
+{
+	char lo[32], hi[32];
+	uint64_t ms;
+
+	if (parse_duration(v, &ms) || ms < (uint64_t)k->min || ms > (uint64_t)k->max) {
+		format_duration((uint64_t)k->min, lo, sizeof(lo));
+		format_duration((uint64_t)k->max, hi, sizeof(hi));
+		return fail(p, "expected a duration from %s to %s such as 250ms, 5s, 2m, 1h "
+			    "or 1d (a plain number is seconds), found %s", lo, hi, q(p, v));
+	}
+	*(uint32_t *)field(&p->cfg, k) = (uint32_t)ms;
+	return 1;
+}
+
+/* "21, 22,2811": ports 1..65535, each once; an empty value is no ports. */
+static int parse_ports(struct parse *p, const struct conf_key *k, const char *v)
+{
+	uint16_t *ports = field(&p->cfg, k);
+	size_t *count = (size_t *)((char *)&p->cfg + k->size);
+	uint16_t list[NFT_ENFORCER_MAX_PORTS];
+	size_t n = 0;
+
+	for (const char *s = v; *v; ) {
+		const char *end = strchr(s, ',');
+		const char *a = s, *b = end ? end : s + strlen(s);
+		uint64_t port;
+
+		while (a < b && is_space(*a))
+			a++;
+		while (b > a && is_space(b[-1]))
+			b--;
+		if (a == b)
+			return fail(p, "expected a port number before and after each "
+				    "comma, found %s", q(p, v));
+		if (parse_decimal(a, (size_t)(b - a), (uint64_t)k->max, &port) ||
+		    port < (uint64_t)k->min)
+			return fail(p, "expected port numbers from 1 to 65535, found %s",
+				    qn(p, a, (size_t)(b - a)));
+		for (size_t i = 0; i < n; i++)
+			if (list[i] == port)
+				return fail(p, "expected each port once, found %s twice",
+					    qn(p, a, (size_t)(b - a)));
+		if (n == NFT_ENFORCER_MAX_PORTS)
+			return fail(p, "expected at most %d ports, found more in %s",
+				    NFT_ENFORCER_MAX_PORTS, q(p, v));
+		list[n++] = (uint16_t)port;
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	memset(ports, 0, sizeof(list));
+	memcpy(ports, list, n * sizeof(list[0]));
+	*count = n;
+	return 1;
+}
+
+static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
+{
+	switch (k->type) {
+	case T_NAME:
+		return parse_name(p, k, v);
+	case T_SOCKET:
+	case T_PATH:
+	case T_PATH_OPT:
+		return parse_path(p, k, v);
+	case T_TABLE:
+		return parse_table(p, k, v);
+	case T_ON_EXIT:
+		return parse_word(p, k, v, on_exit_words, "keep or flush");
+	case T_LOG_LEVEL:
+		return parse_word(p, k, v, log_level_words,
+				  "err, warning, notice, info or debug");
+	case T_OWNER:
+		return parse_owner(p, k, v);
+	case T_BOOL:
+		return parse_bool(p, k, v);
+	case T_INT32:
+	case T_UINT32:
+		return parse_number(p, k, v);
+	case T_DURATION:
+		return parse_duration_key(p, k, v);
+	case T_PORTS:
+		return parse_ports(p, k, v);
+	}
+	return fail(p, "expected a known key type, found %d", (int)k->type);
+}
+
+/* --- inih glue ------------------------------------------------------------ */
+
+static int section_find(const char *s, size_t n)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (strlen(section_names[i]) == n && memcmp(section_names[i], s, n) == 0)
+			return i;
+	return -1;
+}
+
+static void section_list(char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < S_COUNT && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s[%s]",
+				      i == 0 ? "" : i == S_COUNT - 1 ? " or " : ", ",
+				      section_names[i]);
+}
+
+/*
+ * inih ignores what follows "]" and never shows the handler a section
+ * without keys; check header lines here, as inih finds the name: up to
+ * "]" or an inline comment.
+ */
+static void check_section_line(struct parse *p, const char *line)
+{
+	const char *end = line + 1, *rest;
+	bool was_space = false;
+	char names[64];
+
+	while (*end && *end != ']' && !(was_space && *end == ';')) {
+		was_space = is_space(*end);
+		end++;
+	}
+	if (*end != ']')
+		return;		/* inih reports the missing "]" */
+	rest = end + 1;
+	while (is_space(*rest))
+		rest++;
+	if (*rest && *rest != ';') {
+		fail(p, "expected nothing after \"]\" but a \";\" comment, found %s",
+		     qn(p, rest, strcspn(rest, "\r")));
+		return;
+	}
+	if (section_find(line + 1, (size_t)(end - line - 1)) < 0) {
+		section_list(names, sizeof(names));
+		fail(p, "expected a section %s, found %s", names,
+		     qn(p, line, (size_t)(end - line + 1)));
+	}
+}
+
+/*
+ * inih's reader: hands over one line at a time, so that p->lineno is the
+ * line inih works on when it calls the handler.  Leading blanks are
+ * dropped (inih would take an indented line for the continuation of the
+ * previous value); a line too long for inih's buffer stops the parse
+ * instead of being split; so does a NUL byte.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	const char *line = p->text + p->pos, *nl;
+	size_t len, skip = 0;
+	int line_max = num - 3;		/* room for "\r\n\0", as inih's fgets would want */
+
+	if (p->err_line || p->pos >= p->len)
+		return NULL;
+	if (num < 4) {
+		fail(p, "expected inih with a line buffer, found one of %d bytes", num);
+		return NULL;
+	}
+	nl = memchr(line, '\n', p->len - p->pos);
+	len = nl ? (size_t)(nl - line) : p->len - p->pos;
+	p->pos += len + (nl ? 1 : 0);
+	p->lineno++;
+
+	if (memchr(line, '\0', len)) {
+		fail(p, "expected text, found a NUL byte");
+		return NULL;
+	}
+	if (len > (size_t)line_max) {
+		fail(p, "expected a line of at most %d characters, found %zu", line_max, len);
+		return NULL;
+	}
+	if (p->lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+		skip = 3;	/* UTF-8 byte order mark */
+	while (skip < len && is_space(line[skip]))
+		skip++;
+	memcpy(str, line + skip, len - skip);
+	str[len - skip] = '\0';
+	if (str[0] == '[')
+		check_section_line(p, str);
+	return str;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	char list[512];
+	size_t o = 0;
+	int sec, found = -1, ok;
+
+	if (p->err_line)
+		return 1;	/* only the first error is reported */
+	if (!section[0])
+		return fail(p, "expected a section header such as [daemon] before the "
+			    "first key, found key %s", q(p, name));
+	sec = section_find(section, strlen(section));
+	if (sec < 0)	/* the header line has failed already; this is a backstop */
+		return fail(p, "expected a known section before key %s", q(p, name));
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].sec == (enum section)sec && strcmp(keys[i].name, name) == 0)
+			found = (int)i;
+	if (found < 0) {
+		list[0] = '\0';
+		for (size_t i = 0; i < N_KEYS && o < sizeof(list); i++)
+			if (keys[i].sec == (enum section)sec)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+						      o ? ", " : "", keys[i].name);
+		return fail(p, "expected a key of [%s] (%s), found %s", section, list,
+			    q(p, name));
+	}
+	if (p->seen[found])
+		return fail(p, "expected each key once, found %s again (first on line %u)",
+			    q(p, name), p->seen[found]);
+	p->seen[found] = p->lineno;
+	p->key = keys[found].name;
+	ok = parse_value(p, &keys[found], value);
+	p->key = NULL;
+	return ok;
+}
+
+/* Index of one of this file's own key names. */
+static size_t key_index(const char *name)
+{
+	size_t i = 0;
+
+	while (i < N_KEYS - 1 && strcmp(keys[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+/* Checks between keys, once every key is known. */
+static void check_config(struct parse *p)
+{
+	size_t a = key_index("agent_socket"), c = key_index("control_socket");
+
+	if (strcmp(p->cfg.agent_socket, p->cfg.control_socket) == 0) {
+		/* Blame the later of the two lines. */
+		bool ctl_later = p->seen[c] >= p->seen[a];
+
+		p->lineno = ctl_later ? p->seen[c] : p->seen[a];
+		p->key = keys[ctl_later ? c : a].name;
+		fail(p, "expected a path other than %s's, found %s for both",
+		     ctl_later ? "agent_socket" : "control_socket",
+		     q(p, p->cfg.agent_socket));
+		p->key = NULL;
+	}
+}
+
+/* Line @n of the text, without its leading and trailing blanks. */
+static const char *line_at(const struct parse *p, unsigned n, size_t *len)
+{
+	const char *s = p->text, *end = p->text + p->len, *nl;
+
+	for (unsigned i = 1; i < n && s < end; i++) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		s = nl ? nl + 1 : end;
+	}
+	nl = memchr(s, '\n', (size_t)(end - s));
+	*len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+	if (n == 1 && *len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+		s += 3;
+		*len -= 3;
+	}
+	while (*len && is_space(*s)) {
+		s++;
+		(*len)--;
+	}
+	while (*len && is_space(s[*len - 1]))
+		(*len)--;
+	return s;
+}
+
+static int parse_text(struct dyper_config *c, const char *text, size_t len,
+		      const char *name, char *err, size_t errlen)
+{
+	struct parse *p;
+	const char *line;
+	size_t n;
+	int ret;
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		set_error(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	dyper_config_defaults(&p->cfg);
+	p->text = text;
+	p->len = len;
+
+	ret = ini_parse_stream(read_line, p, on_key, p);
+	if (ret == -2) {
+		set_error(err, errlen, "%s: out of memory", name);
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (ret > 0 && (!p->err_line || (unsigned)ret < p->err_line)) {
+		/* A line inih could not split into a section or a key. */
+		p->err_line = 0;
+		p->lineno = (unsigned)ret;
+		line = line_at(p, p->lineno, &n);
+		if (line[0] == '[')
+			fail(p, "expected a section header like [daemon], found %s",
+			     qn(p, line, n));
+		else
+			fail(p, "expected \"key = value\", a [section] or a comment, "
+			     "found %s", qn(p, line, n));
+	}
+	if (!p->err_line)
+		check_config(p);
+	if (p->err_line) {
+		set_error(err, errlen, "%s:%u: %s", name, p->err_line, p->msg);
+		ret = -EINVAL;
+		goto out;
+	}
+	dyper_config_copy(c, &p->cfg);
+	ret = 0;
+out:
+	free(p);
+	return ret;
+}
+
+/* --- public --------------------------------------------------------------- */
+
+void dyper_config_defaults(struct dyper_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->user, "dyper");
+	strcpy(c->group, "dyper");
+	strcpy(c->agent_socket, "/run/dyper/agent.sock");
+	strcpy(c->control_socket, "/run/dyper/control.sock");
+	strcpy(c->policy, "/etc/dyper/policy");
+	c->on_exit = DYPER_ON_EXIT_KEEP;
+	c->log_level = LOG_INFO;
+
+	/* The same as nft_enforcer_config_init(), which conf/ does not link. */
+	strcpy(c->enforcer_table, NFT_ENFORCER_TABLE_DEFAULT);
+	c->enforcer.table = c->enforcer_table;
+	c->enforcer.priority = 0;
+	c->enforcer.allow_ping = false;
+	c->enforcer.counters = true;
+	c->enforcer.max_pinholes = NFT_ENFORCER_MAX_PINHOLES;
+	c->enforcer.log_rate = 5;
+	c->enforcer.log_prefix = NULL;
+	c->enforcer.owner = NFT_OWNER_AUTO;
+	c->reconcile_ms = 10 * MS_PER_S;
+	c->tamper_check_ms = 250;
+
+	c->capacity = 65536;
+	c->max_per_user = 1024;
+	c->queue_max = 4096;
+	c->queue_timeout_ms = 5 * MS_PER_S;
+	c->rate = 1000;
+	c->burst = 2000;
+	c->batch_max = 10000;
+	c->default_lifetime_ms = 0;
+}
+
+void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src)
+{
+	if (dst == src)
+		return;
+	memcpy(dst, src, sizeof(*dst));
+	dst->enforcer.table = dst->enforcer_table;
+}
+
+int dyper_config_parse(struct dyper_config *c, const char *text, const char *name,
+		       char *err, size_t errlen)
+{
+	if (!name)
+		name = "<string>";
+	if (!text) {
+		set_error(err, errlen, "%s: no text", name);
+		return -EINVAL;
+	}
+	return parse_text(c, text, strlen(text), name, err, errlen);
+}
+
+int dyper_config_load(struct dyper_config *c, const char *path, bool missing_ok,
+		      char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	ssize_t r;
+	int fd, ret;
+
+	/* O_NONBLOCK: a FIFO put in the file's place must not hang us. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT && missing_ok) {
+			dyper_config_defaults(c);
+			return 0;
+		}
+		set_error(err, errlen, "%s: cannot open: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		set_error(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_error(err, errlen, "%s: expected a regular file, found file type 0%o",
+			  path, (unsigned)(st.st_mode & S_IFMT));
+		ret = -EINVAL;
+		goto out;
+	}
+	/* This file decides what the firewall lets in. */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		set_error(err, errlen, "%s: expected a file only its owner can write, found "
+			  "mode 0%03o (chmod go-w %s)", path, (unsigned)(st.st_mode & 07777),
+			  path);
+		ret = -EPERM;
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		set_error(err, errlen, "%s: expected a file owned by root or uid %u, found "
+			  "uid %u", path, (unsigned)geteuid(), (unsigned)st.st_uid);
+		ret = -EPERM;
+		goto out;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		set_error(err, errlen, "%s: expected at most %d bytes, found %jd", path,
+			  CONFIG_FILE_MAX, (intmax_t)st.st_size);
+		ret = -EFBIG;
+		goto out;
+	}
+	/* Read to EOF rather than st_size: the file may change under us. */
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		set_error(err, errlen, "%s: out of memory", path);
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		r = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			set_error(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > CONFIG_FILE_MAX) {
+			set_error(err, errlen, "%s: expected at most %d bytes, found more",
+				  path, CONFIG_FILE_MAX);
+			ret = -EFBIG;
+			goto out;
+		}
+	}
+	ret = parse_text(c, buf, len, path, err, errlen);
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+/* --- writer --------------------------------------------------------------- */
+
+static void format_value(const struct dyper_config *c, const struct conf_key *k,
+			 char *buf, size_t len)
+{
+	const void *f = cfield(c, k);
+	const char *name;
+	size_t o = 0;
+
+	switch (k->type) {
+	case T_NAME:
+	case T_SOCKET:
+	case T_PATH:
+	case T_PATH_OPT:
+	case T_TABLE:
+		snprintf(buf, len, "%.*s", (int)k->size, (const char *)f);
+		break;
+	case T_ON_EXIT:
+	case T_LOG_LEVEL:
+		name = word_name(k->type == T_ON_EXIT ? on_exit_words : log_level_words,
+				 *(const int *)f);
+		/* An out-of-range value shows as a number, which will not parse back. */
+		if (name)
+			snprintf(buf, len, "%s", name);
+		else
+			snprintf(buf, len, "%d", *(const int *)f);
+		break;
+	case T_OWNER:
+		switch (*(const enum nft_owner_mode *)f) {
+		case NFT_OWNER_AUTO:
+			snprintf(buf, len, "auto");
+			break;
+		case NFT_OWNER_ON:
+			snprintf(buf, len, "yes");
+			break;
+		case NFT_OWNER_OFF:
+			snprintf(buf, len, "no");
+			break;
+		default:
+			snprintf(buf, len, "%d", *(const int *)f);
+		}
+		break;
+	case T_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)f ? "yes" : "no");
+		break;
+	case T_INT32:
+		snprintf(buf, len, "%" PRId32, *(const int32_t *)f);
+		break;
+	case T_UINT32:
+		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)f);
+		break;
+	case T_DURATION:
+		format_duration(*(const uint32_t *)f, buf, len);
+		break;
+	case T_PORTS: {
+		const uint16_t *ports = f;
+		size_t n = *(const size_t *)((const char *)c + k->size);
+
+		buf[0] = '\0';
+		for (size_t i = 0; i < n && i < NFT_ENFORCER_MAX_PORTS && o < len; i++)
+			o += (size_t)snprintf(buf + o, len - o, "%s%u", i ? "," : "",
+					      (unsigned)ports[i]);
+		break;
+	}
+	}
+}
+
+int dyper_config_write(const struct dyper_config *c, FILE *f)
+{
+	char value[DYPER_CONFIG_PATH_LEN + 64];
+	int sec = -1;
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if ((int)keys[i].sec != sec) {
+			sec = (int)keys[i].sec;
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", section_names[sec]);
+		}
+		format_value(c, &keys[i], value, sizeof(value));
+		/* Any value that parsed fits one line, written tightly. */
+		if (strlen(keys[i].name) + 3 + strlen(value) > CONFIG_LINE_MAX)
+			fprintf(f, "%s=%s\n", keys[i].name, value);
+		else
+			fprintf(f, "%s =%s%s\n", keys[i].name, value[0] ? " " : "", value);
+	}
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * conf/ — dyperd's configuration file, /etc/dyper/dyper.conf: INI read
+ * with inih into one plain struct.  A leaf: it knows the file format and
+ * the enforcer's config struct, nothing of what dyperd does with them.
+ *
+ * The parser is strict: unknown sections or keys, a key given twice, a
+ * value out of range or with trailing junk, a string too long for its
+ * buffer are errors, reported as "FILE:LINE: what was expected, what was
+ * found" with the bad token quoted.  Keys left out keep their defaults, so
+ * an empty file is a valid configuration.
+ *
+ * Value syntax: numbers are decimal; durations are a number with a unit
+ * ms, s, m, h or d (a plain number means seconds); booleans are yes/no,
+ * true/false, on/off or 1/0; lists are comma-separated; a line starting
+ * with `;` or `#`, or `;` after a blank, starts a comment.  A line holds
+ * at most 197 characters (inih's line buffer, 200 bytes as built by
+ * Debian); a longer one is an error, never split.
+ */
+#ifndef DYPER_CONF_CONFIG_H
+#define DYPER_CONF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nft/enforcer.h"
+
+#define DYPER_CONFIG_PATH	"/etc/dyper/dyper.conf"
+
+#define DYPER_CONFIG_NAME_LEN	64	/* user and group names */
+#define DYPER_CONFIG_SOCKET_LEN	108	/* sizeof(sockaddr_un.sun_path) */
+#define DYPER_CONFIG_PATH_LEN	4096	/* PATH_MAX */
+#define DYPER_CONFIG_TABLE_LEN	256	/* NFT_NAME_MAXLEN */
+
+enum dyper_on_exit {
+	DYPER_ON_EXIT_KEEP,	/* leave the table and its pinholes */
+	DYPER_ON_EXIT_FLUSH,	/* remove every pinhole, keep the table */
+};
+
+/*
+ * Self-referential: enforcer.table points at enforcer_table.  Copy with
+ * dyper_config_copy(), never with `=` or memcpy alone.
+ */
+struct dyper_config {
+	/* [daemon] */
+	char user[DYPER_CONFIG_NAME_LEN];	/* unprivileged user dyperd runs as */
+	char group[DYPER_CONFIG_NAME_LEN];	/* may connect to the agent socket */
+	char agent_socket[DYPER_CONFIG_SOCKET_LEN];
+	char control_socket[DYPER_CONFIG_SOCKET_LEN];
+	char policy[DYPER_CONFIG_PATH_LEN];
+	enum dyper_on_exit on_exit;
+	int log_level;				/* LOG_ERR .. LOG_DEBUG */
+	char event_log[DYPER_CONFIG_PATH_LEN];	/* JSON event lines; "": none */
+
+	/* [enforcer] */
+	char enforcer_table[DYPER_CONFIG_TABLE_LEN];
+	struct nft_enforcer_config enforcer;	/* .table = enforcer_table */
+	uint32_t reconcile_ms;			/* kernel vs. own table */
+	uint32_t tamper_check_ms;		/* ruleset generation poll */
+
+	/* [limits] */
+	uint32_t capacity;			/* open pinholes, all users */
+	uint32_t max_per_user;
+	uint32_t queue_max;			/* requests waiting while full */
+	uint32_t queue_timeout_ms;
+	uint32_t rate;				/* requests per second per channel */
+	uint32_t burst;
+	uint32_t batch_max;			/* operations per netlink transaction */
+	uint32_t default_lifetime_ms;		/* 0: until closed */
+};
+
+/* Fills @c with the defaults (those of the shipped conf/dyper.conf). */
+void dyper_config_defaults(struct dyper_config *c);
+
+/*
+ * Reads the file at @path into @c, starting from the defaults.  Returns 0;
+ * -ENOENT if the file does not exist, unless @missing_ok, in which case @c
+ * gets the defaults and 0 is returned; -EINVAL for a configuration error;
+ * -EPERM if the file is writable by others than its owner or owned by
+ * someone other than root or the caller; other -errno from reading.  On
+ * failure @c is unchanged and @err (if not NULL) holds one line saying
+ * "PATH:LINE: ..." or "PATH: ...".
+ */
+int dyper_config_load(struct dyper_config *c, const char *path, bool missing_ok,
+		      char *err, size_t errlen);
+
+/*
+ * The same from the NUL-terminated @text; @name stands for the file name
+ * in messages (NULL: "<string>").  0, -EINVAL or -ENOMEM; @c unchanged on
+ * failure.
+ */
+int dyper_config_parse(struct dyper_config *c, const char *text, const char *name,
+		       char *err, size_t errlen);
+
+/* Copies @src to @dst, pointing dst->enforcer.table at dst's own buffer. */
+void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src);
+
+/*
+ * Writes @c as a complete dyper.conf that parses back to the same values
+ * (for `dyperd --check-config` and tests).  0, or -EIO.
+ */
+int dyper_config_write(const struct dyper_config *c, FILE *f);
+
+#endif

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The agent channel: AF_UNIX SOCK_SEQPACKET, reachable by the wrapper's
+ * group only.  Identity comes from the kernel: SO_PEERCRED at connect (the
+ * wrapper's group is the delegate) and SCM_CREDENTIALS on every message
+ * (the process asking, after any fork or setuid).  Every OPEN carries the
+ * socket itself, which is checked against the request before the policy
+ * is asked.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "dyperd/daemon.h"
+#include "dyperd/log.h"
+#include "dyperd/verify.h"
+
+#define MAX_FDS		4	/* a request passes at most the socket and a reply socket */
+#define MSGS_PER_WAKE	64	/* fairness between channels */
+#define MAX_GROUPS	256
+
+int agent_listen(struct dyperd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.agent_socket;
+	struct group *gr = getgrnam(d->cfg.group);
+	struct stat st;
+	mode_t old;
+	int fd, err;
+
+	if (!gr) {
+		log_err("group \"%s\" does not exist: create it (groupadd --system %s) or set "
+			"group= in %s", d->cfg.group, d->cfg.group, d->config_path);
+		return -ENOENT;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("agent_socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	/* a stale socket from a previous run; never remove anything else */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket: remove it or change agent_socket", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old);
+	if (!err && (chown(path, 0, gr->gr_gid) || chmod(path, 0660)))
+		err = -errno;
+	if (!err && listen(fd, 256))
+		err = -errno;
+	if (err) {
+		log_err("cannot listen on %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	d->agent_lfd = fd;
+	return 0;
+}
+
+void agent_accept(struct dyperd *d)
+{
+	for (;;) {
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct channel *ch;
+		int one = 1, sndbuf = 4 * 1024 * 1024, fd;
+
+		fd = accept4(d->agent_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("accept on the agent socket: %s", strerror(errno));
+			return;
+		}
+		/* room for the replies to many pipelined requests (each reply
+		 * costs a whole skb of the send buffer) */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		ch = calloc(1, sizeof(*ch));
+		if (!ch || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ||
+		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+			log_warn("cannot set up an agent channel: %s", strerror(errno));
+			free(ch);
+			close(fd);
+			continue;
+		}
+		ch->tag.kind = EV_AGENT;
+		ch->fd = fd;
+		ch->serial = ++d->channel_serial;
+		ch->peer_pid = cr.pid;
+		ch->peer_uid = cr.uid;
+		ch->delegate_gid = cr.gid;
+		ch->tokens = d->cfg.burst;
+		ch->refill_ns = now_ns();
+		ev.data.ptr = ch;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			log_warn("epoll: %s", strerror(errno));
+			free(ch);
+			close(fd);
+			continue;
+		}
+		ch->next = d->channels;
+		d->channels = ch;
+		log_debug("channel %llu from pid %d uid %u gid %u", (unsigned long long)ch->serial,
+			  cr.pid, cr.uid, cr.gid);
+	}
+}
+
+void agent_close(struct dyperd *d, struct channel *ch)
+{
+	struct channel **p;
+
+	for (p = &d->channels; *p; p = &(*p)->next) {
+		if (*p == ch) {
+			*p = ch->next;
+			break;
+		}
+	}
+	engine_forget_channel(d, ch);
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
+	close(ch->fd);
+	log_debug("channel %llu closed", (unsigned long long)ch->serial);
+	free(ch);
+}
+
+static bool rate_ok(struct dyperd *d, struct channel *ch)
+{
+	uint64_t now = now_ns();
+
+	ch->tokens += (double)(now - ch->refill_ns) * d->cfg.rate / 1e9;
+	if (ch->tokens > d->cfg.burst)
+		ch->tokens = d->cfg.burst;
+	ch->refill_ns = now;
+	if (ch->tokens < 1)
+		return false;
+	ch->tokens -= 1;
+	return true;
+}
+
+/* The requester's executable; "" if it cannot be read (process gone). */
+static void read_exe(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Primary and supplementary groups of @pid, from /proc (for @group rules). */
+static size_t read_groups(pid_t pid, gid_t primary, uint32_t *gids, size_t max)
+{
+	char path[64], buf[8192], *p;
+	size_t n = 0;
+	ssize_t len;
+	int fd;
+
+	gids[n++] = primary;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return n;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return n;
+	buf[len] = '\0';
+	p = strstr(buf, "\nGroups:");
+	if (!p)
+		return n;
+	p += 8;
+	while (n < max) {
+		char *end;
+		unsigned long g = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		gids[n++] = (uint32_t)g;
+		p = end;
+	}
+	return n;
+}
+
+static void req_to_pinhole(const struct dyper_pinhole_req *req, struct pinhole *ph)
+{
+	memset(ph, 0, sizeof(*ph));
+	ph->family = req->family;
+	ph->proto = req->proto;
+	ph->remote_port = req->remote_port;
+	ph->local_port = req->local_port;
+	memcpy(ph->remote.raw, req->remote, 16);
+	memcpy(ph->local.raw, req->local, 16);
+}
+
+static int minute_of_day(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return tm.tm_hour * 60 + tm.tm_min;
+}
+
+static uint32_t min_nonzero(uint32_t a, uint32_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
+			const struct dyper_pinhole_req *req, int sockfd, struct reply_to *reply)
+{
+	struct policy_request pr = { 0 };
+	struct policy_decision dec;
+	struct sock_facts f;
+	struct pinhole ph;
+	char why[160], exe[4096], what[PINHOLE_STR_LEN];
+	uint32_t gids[MAX_GROUPS], lifetime;
+	const char *base;
+	int err;
+
+	req_to_pinhole(req, &ph);
+	pinhole_format(&ph, what, sizeof(what));
+	if (sockfd < 0) {
+		reply_send(d, reply, -EBADF, 0, 0, "an open request must pass its socket");
+		return;
+	}
+	err = verify_read_socket(sockfd, &f);
+	if (!err)
+		err = verify_request(&f, req, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "the passed descriptor is not a TCP/UDP socket");
+	if (err) {
+		d->st.denials++;
+		log_warn("refused %s for pid %d uid %u: %s", what, cr->pid, cr->uid, why);
+		log_event("deny", &ph, 0, why);
+		reply_send(d, reply, -EPERM, 0, 0, why);
+		return;
+	}
+	read_exe(cr->pid, exe, sizeof(exe));
+	base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	ph.owner.uid = cr->uid;
+	ph.owner.pid = (uint32_t)cr->pid;
+	ph.owner.sock_ino = f.ino;
+	ph.owner.sock_cookie = f.cookie;
+	ph.owner.created = (uint64_t)time(NULL);
+	/* the kernel's comm is as short: keep the start of the name */
+	memcpy(ph.owner.program, base, strnlen(base, sizeof(ph.owner.program) - 1));
+
+	pr.delegate_gid = ch->delegate_gid;
+	pr.uid = cr->uid;
+	pr.gids = gids;
+	pr.n_gids = read_groups(cr->pid, cr->gid, gids, MAX_GROUPS);
+	pr.program = exe[0] ? exe : NULL;
+	pr.family = req->family;
+	pr.proto = req->proto;
+	memcpy(pr.remote, req->remote, 16);
+	memcpy(pr.local, req->local, 16);
+	pr.remote_port = req->remote_port;
+	pr.local_port = req->local_port;
+	pr.minute_of_day = minute_of_day();
+	policy_check(d->policy, &pr, &dec);
+	if (!dec.allowed) {
+		d->st.denials++;
+		log_notice("denied %s for pid %d uid %u (%s): %s", what, cr->pid, cr->uid,
+			   exe[0] ? exe : "?", dec.why);
+		log_event("deny", &ph, 0, dec.why);
+		reply_send(d, reply, -EACCES, 0, 0, dec.why);
+		return;
+	}
+	if (table_user_count(&d->table, cr->uid) >= d->cfg.max_per_user) {
+		snprintf(why, sizeof(why), "user %u already holds %u pinholes (max_per_user)",
+			 cr->uid, d->cfg.max_per_user);
+		d->st.denials++;
+		log_notice("denied %s: %s", what, why);
+		log_event("deny", &ph, 0, why);
+		reply_send(d, reply, -EDQUOT, 0, 0, why);
+		return;
+	}
+	if (dec.max && table_rule_count(&d->table, cr->uid, dec.line) >= dec.max) {
+		snprintf(why, sizeof(why), "user %u holds %u pinholes under policy line %u (max=%u)",
+			 cr->uid, dec.max, dec.line, dec.max);
+		d->st.denials++;
+		log_notice("denied %s: %s", what, why);
+		log_event("deny", &ph, 0, why);
+		reply_send(d, reply, -EDQUOT, 0, 0, why);
+		return;
+	}
+	lifetime = min_nonzero(min_nonzero(req->lifetime_ms, dec.lifetime_ms),
+			       d->cfg.default_lifetime_ms);
+	if (req->lifetime_ms && dec.lifetime_ms && req->lifetime_ms > dec.lifetime_ms)
+		lifetime = dec.lifetime_ms;
+	log_info("open %s for pid %d uid %u (%s): %s", what, cr->pid, cr->uid, base, dec.why);
+	engine_request_open(d, &ph, dec.line, lifetime, req->flags & DYPER_REQ_ONESHOT, reply);
+}
+
+static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
+		   const char *buf, size_t len, int *fds, int nfds, bool *close_channel)
+{
+	struct reply_to reply = { .fd = -1, .ch = ch, .t_start_ns = now_ns() };
+	const struct dyper_pinhole_req *req;
+	struct dyper_hdr h = { 0 };
+	const void *payload;
+	int err;
+
+	d->st.requests++;
+	memcpy(&h, buf, len < sizeof(h) ? len : sizeof(h));
+	reply.msg_id = h.id;
+	err = dyper_msg_decode(buf, len, &h, &payload);
+	if (!err && (h.flags & DYPER_F_REPLY_FD)) {
+		if (nfds == 0) {
+			err = -EBADMSG;
+		} else {
+			reply.fd = fds[--nfds];
+			fds[nfds] = -1;
+		}
+	}
+	if (err) {
+		/* a peer that speaks something else is not served further */
+		log_warn("channel %llu (pid %d): bad message (%s): closing it",
+			 (unsigned long long)ch->serial, cr->pid, strerror(-err));
+		reply_send(d, &reply, err, 0, 0,
+			   err == -EPROTONOSUPPORT ? "unsupported protocol version" :
+			   err == -EOPNOTSUPP ? "unknown message type" : "malformed message");
+		*close_channel = true;
+		return;
+	}
+	if (!rate_ok(d, ch)) {
+		d->st.rate_limited++;
+		reply_send(d, &reply, -EAGAIN, 0, 0, "rate limit: too many requests on this channel");
+		return;
+	}
+	switch (h.type) {
+	case DYPER_MSG_HELLO:
+		reply_send(d, &reply, 0, 0, 0, "dyperd " DYPER_VERSION);
+		break;
+	case DYPER_MSG_BYE:
+		reply_send(d, &reply, 0, 0, 0, "bye");
+		*close_channel = true;
+		break;
+	case DYPER_MSG_OPEN:
+	case DYPER_MSG_CLOSE:
+		req = payload;
+		err = dyper_req_validate(req);
+		if (!err && req->family == AF_INET && !memcmp(req->local, "\0\0\0\0", 4))
+			err = -EINVAL;
+		if (err) {
+			reply_send(d, &reply, err, 0, 0, "invalid request fields");
+			break;
+		}
+		if (h.type == DYPER_MSG_OPEN) {
+			handle_open(d, ch, cr, req, nfds ? fds[0] : -1, &reply);
+		} else {
+			struct pinhole ph;
+
+			req_to_pinhole(req, &ph);
+			engine_request_close(d, &ph, cr->uid, &reply);
+		}
+		break;
+	default:
+		reply_send(d, &reply, -EOPNOTSUPP, 0, 0, "not a request");
+		break;
+	}
+	if (reply.fd >= 0)
+		close(reply.fd);
+}
+
+void agent_readable(struct dyperd *d, struct channel *ch)
+{
+	for (int m = 0; m < MSGS_PER_WAKE; m++) {
+		char buf[DYPER_MSG_MAX + 1];
+		union {
+			char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(MAX_FDS * sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		struct ucred cr = { .pid = 0 };
+		bool have_cr = false, close_channel = false;
+		int fds[MAX_FDS], nfds = 0;
+		ssize_t n;
+
+		n = recvmsg(ch->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			agent_close(d, ch);
+			return;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET)
+				continue;
+			if (c->cmsg_type == SCM_CREDENTIALS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+				have_cr = true;
+			} else if (c->cmsg_type == SCM_RIGHTS) {
+				size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+				for (size_t i = 0; i < k; i++) {
+					int fd;
+
+					memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+					if (nfds < MAX_FDS)
+						fds[nfds++] = fd;
+					else
+						close(fd);
+				}
+			}
+		}
+		if (!have_cr || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+			log_warn("channel %llu: message without credentials or truncated: closing it",
+				 (unsigned long long)ch->serial);
+			close_channel = true;
+		} else {
+			handle(d, ch, &cr, buf, (size_t)n, fds, nfds, &close_channel);
+		}
+		for (int i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (close_channel) {
+			agent_close(d, ch);
+			return;
+		}
+	}
+}

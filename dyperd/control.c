@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * dyperctl's socket: AF_UNIX SOCK_STREAM, mode 0600, root only (checked
+ * again with SO_PEERCRED).  One command line in, the answer out, then the
+ * connection closes.  The answer's first line is "OK" or "ERR"; the rest
+ * is text or, with -j, JSON.  dyperctl only prints it.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "dyperd/daemon.h"
+#include "dyperd/log.h"
+
+#define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
+
+int control_listen(struct dyperd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	struct stat st;
+	mode_t old;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket: remove it or change control_socket", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16) ? -errno : 0;
+	umask(old);
+	if (err) {
+		log_err("cannot listen on %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	d->control_lfd = fd;
+	return 0;
+}
+
+static void conn_free(struct dyperd *d, struct control_conn *c)
+{
+	struct control_conn **p;
+
+	for (p = &d->controls; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+void control_accept(struct dyperd *d)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct control_conn *c;
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+		int fd = accept4(d->control_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.uid != 0) {
+			log_warn("control connection from uid %u refused: root only", cr.uid);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->tag.kind = EV_CONTROL;
+		c->fd = fd;
+		ev.data.ptr = c;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = d->controls;
+		d->controls = c;
+	}
+}
+
+/* --- output ------------------------------------------------------------------ */
+
+struct out {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = o->cap - o->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(o->s ? o->s + o->len : NULL, o->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0 || o->oom)
+			return;
+		if ((size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t cap = o->cap ? o->cap : 4096;
+
+		while (cap < o->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = cap > OUT_MAX ? NULL : realloc(o->s, cap);
+
+		if (!p) {
+			o->oom = true;
+			return;
+		}
+		o->s = p;
+		o->cap = cap;
+	}
+}
+
+/* A JSON string literal of @s (no control characters in what we print,
+ * but program names come from users). */
+static void put_json_str(struct out *o, const char *s)
+{
+	put(o, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			put(o, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			put(o, "\\u%04x", ch);
+		else
+			put(o, "%c", ch);
+	}
+	put(o, "\"");
+}
+
+static const char *state_name(uint8_t s)
+{
+	return s == PH_PENDING ? "opening" : s == PH_CLOSING ? "closing" : "open";
+}
+
+/* --- list and show -------------------------------------------------------------- */
+
+struct counters_ctx {
+	struct dyperd *d;
+	uint64_t *packets, *bytes;
+};
+
+static int counters_cb(const struct pinhole_entry *pe, void *arg)
+{
+	struct counters_ctx *cc = arg;
+	int idx = table_find(&cc->d->table, &pe->ph);
+
+	if (idx >= 0) {
+		cc->packets[idx] = pe->packets;
+		cc->bytes[idx] = pe->bytes;
+	}
+	return 0;
+}
+
+static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
+		      uint64_t packets, uint64_t bytes, bool json, bool first)
+{
+	char r[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN], rs[64], ls[64], exp[32];
+	uint64_t now = now_ms();
+	uint64_t age = (now - e->created_ms) / 1000;
+	long long left = e->expires_ms ? (long long)(e->expires_ms - now) / 1000 : -1;
+	const char *proto = e->ph.proto == IPPROTO_TCP ? "tcp" : "udp";
+
+	inet_ntop(e->ph.family, e->ph.remote.raw, r, sizeof(r));
+	inet_ntop(e->ph.family, e->ph.local.raw, l, sizeof(l));
+	if (json) {
+		put(o, "%s{\"id\":%u,\"state\":\"%s\",\"proto\":\"%s\",\"remote\":\"%s\","
+		    "\"remote_port\":%u,\"local\":\"%s\",\"local_port\":%u,\"uid\":%" PRIu32
+		    ",\"pid\":%" PRIu32 ",\"program\":", first ? "" : ",", e->id,
+		    state_name(e->state), proto, r, e->ph.remote_port, l, e->ph.local_port,
+		    e->ph.owner.uid, e->ph.owner.pid);
+		put_json_str(o, e->ph.owner.program);
+		put(o, ",\"socket_inode\":%" PRIu64 ",\"age_s\":%" PRIu64 ",\"expires_s\":%lld,"
+		    "\"rule_line\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+		    e->ph.owner.sock_ino, age, left, e->rule_line, packets, bytes);
+		return;
+	}
+	snprintf(rs, sizeof(rs), e->ph.family == AF_INET6 ? "[%s]:%s" : "%s:%s", r,
+		 e->ph.remote_port ? "" : "*");
+	if (e->ph.remote_port)
+		snprintf(rs + strlen(rs), sizeof(rs) - strlen(rs), "%u", e->ph.remote_port);
+	snprintf(ls, sizeof(ls), e->ph.family == AF_INET6 ? "[%s]:%u" : "%s:%u", l,
+		 e->ph.local_port);
+	if (left >= 0)
+		snprintf(exp, sizeof(exp), "%llds", left);
+	else
+		snprintf(exp, sizeof(exp), "-");
+	put(o, "%-6u %-5s %-28s %-28s %-6" PRIu32 " %-7" PRIu32 " %-15s %6" PRIu64 "s %8s %9" PRIu64
+	    " %11" PRIu64 "%s\n", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
+	    e->ph.owner.program[0] ? e->ph.owner.program : "-", age, exp, packets, bytes,
+	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
+}
+
+static int cmd_list(struct dyperd *d, struct out *o, bool json, int only_id)
+{
+	uint64_t *packets = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
+	uint64_t *bytes = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
+	struct counters_ctx cc = { d, packets, bytes };
+	bool first = true;
+	int err = 0;
+
+	if (!packets || !bytes) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (nft_enforcer_dump(d->enf, counters_cb, &cc))
+		log_warn("list: no counters: %s", nft_enforcer_error(d->enf));
+	if (only_id >= 0) {
+		int idx = table_find_id(&d->table, (uint32_t)only_id);
+
+		if (idx < 0) {
+			err = -ENOENT;
+			goto out;
+		}
+		put_entry(o, d, &d->table.v[idx], packets[idx], bytes[idx], json, true);
+		if (json)
+			put(o, "\n");
+		goto out;
+	}
+	if (json)
+		put(o, "[");
+	else
+		put(o, "%-6s %-5s %-28s %-28s %-6s %-7s %-15s %7s %8s %9s %11s\n", "ID", "PROTO",
+		    "REMOTE", "LOCAL", "UID", "PID", "PROGRAM", "AGE", "EXPIRES", "PACKETS", "BYTES");
+	for (uint32_t i = 0; i < d->table.cap; i++) {
+		if (!d->table.v[i].used)
+			continue;
+		put_entry(o, d, &d->table.v[i], packets[i], bytes[i], json, first);
+		first = false;
+	}
+	if (json)
+		put(o, "]\n");
+	else
+		put(o, "%u pinhole%s\n", d->table.count, d->table.count == 1 ? "" : "s");
+out:
+	free(packets);
+	free(bytes);
+	return err;
+}
+
+/* --- stats ---------------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void cmd_stats(struct dyperd *d, struct out *o, bool json)
+{
+	const struct stats *st = &d->st;
+	uint32_t n = st->lat_n < LAT_RING ? st->lat_n : LAT_RING, lat[LAT_RING];
+	uint32_t p50 = 0, p99 = 0;
+	double mean = st->batches ? (double)st->batch_ops / (double)st->batches : 0;
+
+	memcpy(lat, st->lat_us, n * sizeof(*lat));
+	qsort(lat, n, sizeof(*lat), cmp_u32);
+	if (n) {
+		p50 = lat[(n - 1) / 2];
+		p99 = lat[(size_t)((n - 1) * 0.99)];
+	}
+#define STATS_FIELDS(X) \
+	X("pinholes", (uint64_t)d->table.count) X("capacity", (uint64_t)d->cfg.capacity) \
+	X("waiting", (uint64_t)d->n_waiting) X("requests", st->requests) \
+	X("opened", st->opens) X("closed", st->closes) X("denied", st->denials) \
+	X("refused", st->refusals) X("errors", st->errors) X("stale", st->stale) \
+	X("expired", st->expired) X("repairs", st->repairs) X("queued", st->queued) \
+	X("queue_timeouts", st->queue_timeouts) X("rate_limited", st->rate_limited) \
+	X("batches", st->batches) X("batch_max", st->batch_max) \
+	X("latency_p50_us", (uint64_t)p50) X("latency_p99_us", (uint64_t)p99)
+	if (json) {
+		bool first = true;
+#define J(name, v) put(o, "%s\"%s\":%" PRIu64, first ? "{" : ",", name, (uint64_t)(v)); first = false;
+		STATS_FIELDS(J)
+		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
+		    nft_enforcer_owned(d->enf) ? "true" : "false");
+	} else {
+#define T(name, v) put(o, "%-16s %" PRIu64 "\n", name, (uint64_t)(v));
+		STATS_FIELDS(T)
+		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
+		    nft_enforcer_owned(d->enf) ? "yes" : "no");
+	}
+}
+
+/* --- check ------------------------------------------------------------------------- */
+
+static int parse_addr(const char *s, uint8_t *family, uint8_t *out)
+{
+	if (inet_pton(AF_INET, s, out) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_port(const char *s, uint16_t *port, bool star)
+{
+	char *end;
+	unsigned long v;
+
+	if (star && !strcmp(s, "*")) {
+		*port = 0;
+		return 0;
+	}
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || v == 0 || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* check UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID] */
+static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, int argc)
+{
+	struct policy_request r = { .delegate_gid = 0 };
+	struct policy_decision dec;
+	uint8_t fam2;
+	uint32_t gid;
+	char rule[1024] = "";
+	char *end;
+
+	if (argc < 6) {
+		put(o, "usage: check UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]\n");
+		return -EINVAL;
+	}
+	r.uid = (uint32_t)strtoul(argv[0], &end, 10);
+	if (*end || argv[0][0] < '0' || argv[0][0] > '9') {
+		put(o, "check: UID must be numeric, found \"%s\"\n", argv[0]);
+		return -EINVAL;
+	}
+	if (!strcmp(argv[1], "tcp"))
+		r.proto = IPPROTO_TCP;
+	else if (!strcmp(argv[1], "udp"))
+		r.proto = IPPROTO_UDP;
+	else {
+		put(o, "check: expected tcp or udp, found \"%s\"\n", argv[1]);
+		return -EINVAL;
+	}
+	if (parse_addr(argv[2], &r.family, r.remote) || parse_addr(argv[4], &fam2, r.local) ||
+	    fam2 != r.family) {
+		put(o, "check: expected two addresses of one family, found \"%s\" and \"%s\"\n",
+		    argv[2], argv[4]);
+		return -EINVAL;
+	}
+	if (parse_port(argv[3], &r.remote_port, true) || parse_port(argv[5], &r.local_port, false)) {
+		put(o, "check: bad port \"%s\" or \"%s\"\n", argv[3], argv[5]);
+		return -EINVAL;
+	}
+	gid = r.delegate_gid;
+	for (int i = 6; i < argc; i++) {
+		if (!strncmp(argv[i], "program=", 8)) {
+			r.program = argv[i] + 8;
+		} else if (!strncmp(argv[i], "delegate=", 9)) {
+			gid = (uint32_t)strtoul(argv[i] + 9, &end, 10);
+			if (*end) {
+				put(o, "check: delegate must be a numeric gid, found \"%s\"\n", argv[i] + 9);
+				return -EINVAL;
+			}
+		} else {
+			put(o, "check: unknown option \"%s\"\n", argv[i]);
+			return -EINVAL;
+		}
+	}
+	r.delegate_gid = gid;
+	r.gids = &gid;
+	r.n_gids = 0;
+	{
+		time_t t = time(NULL);
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		r.minute_of_day = tm.tm_hour * 60 + tm.tm_min;
+	}
+	policy_check(d->policy, &r, &dec);
+	if (dec.line)
+		policy_rule_text(d->policy, dec.line, rule, sizeof(rule));
+	if (json) {
+		put(o, "{\"allowed\":%s,\"line\":%u,\"max\":%u,\"lifetime_ms\":%u,\"why\":",
+		    dec.allowed ? "true" : "false", dec.line, dec.max, dec.lifetime_ms);
+		put_json_str(o, dec.why);
+		put(o, ",\"rule\":");
+		put_json_str(o, rule);
+		put(o, "}\n");
+	} else {
+		put(o, "%s: %s\n", dec.allowed ? "allowed" : "denied", dec.why);
+		if (dec.line)
+			put(o, "rule %u: %s\n", dec.line, rule);
+	}
+	return 0;
+}
+
+/* --- dispatch -------------------------------------------------------------------------- */
+
+static void run(struct dyperd *d, struct control_conn *c, char *line)
+{
+	struct out o = { 0 };
+	char *argv[32], *save = NULL, *tok, msg[512];
+	int argc = 0, err = 0;
+	bool json = false;
+
+	for (tok = strtok_r(line, " \t", &save); tok && argc < 32; tok = strtok_r(NULL, " \t", &save)) {
+		if (!strcmp(tok, "-j") || !strcmp(tok, "--json"))
+			json = true;
+		else
+			argv[argc++] = tok;
+	}
+	if (argc == 0) {
+		err = -EINVAL;
+		put(&o, "no command\n");
+	} else if (!strcmp(argv[0], "list")) {
+		err = cmd_list(d, &o, json, -1);
+	} else if (!strcmp(argv[0], "show") && argc == 2) {
+		err = cmd_list(d, &o, json, atoi(argv[1]));
+		if (err == -ENOENT)
+			put(&o, "no pinhole with id %s\n", argv[1]);
+	} else if (!strcmp(argv[0], "close") && argc == 2) {
+		err = engine_close_id(d, (uint32_t)strtoul(argv[1], NULL, 10), msg, sizeof(msg));
+		if (json) {
+			put(&o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
+			put_json_str(&o, msg);
+			put(&o, "}\n");
+		} else {
+			put(&o, "%s\n", msg);
+		}
+	} else if (!strcmp(argv[0], "stats")) {
+		cmd_stats(d, &o, json);
+	} else if (!strcmp(argv[0], "reload")) {
+		err = dyperd_reload(d, msg, sizeof(msg));
+		if (json) {
+			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
+			put_json_str(&o, msg);
+			put(&o, "}\n");
+		} else {
+			put(&o, "%s\n", msg);
+		}
+	} else if (!strcmp(argv[0], "check")) {
+		err = cmd_check(d, &o, json, argv + 1, argc - 1);
+	} else {
+		err = -EINVAL;
+		put(&o, "unknown command \"%s\" (list, show ID, close ID, stats, reload, check)\n",
+		    argv[0]);
+	}
+	{
+		const char *head = o.oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
+		size_t hlen = strlen(head), blen = o.oom ? 0 : o.len;
+		char *all = malloc(hlen + blen + 1);
+
+		if (all) {
+			memcpy(all, head, hlen);
+			if (blen)
+				memcpy(all + hlen, o.s, blen);
+		}
+		free(o.s);
+		c->out = all;
+		c->out_len = all ? hlen + blen : 0;
+		c->out_off = 0;
+	}
+}
+
+static void flush_out(struct dyperd *d, struct control_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+
+				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+				return;
+			}
+			break;
+		}
+		c->out_off += (size_t)n;
+	}
+	conn_free(d, c);
+}
+
+void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
+{
+	char *nl;
+	ssize_t n;
+
+	if (c->out) {
+		flush_out(d, c);
+		return;
+	}
+	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		conn_free(d, c);
+		return;
+	}
+	c->in_len += (size_t)n;
+	c->in[c->in_len] = '\0';
+	nl = strchr(c->in, '\n');
+	if (!nl) {
+		if (c->in_len == sizeof(c->in) - 1)
+			conn_free(d, c);	/* no command is that long */
+		return;
+	}
+	*nl = '\0';
+	run(d, c, c->in);
+	if (!c->out) {
+		conn_free(d, c);
+		return;
+	}
+	flush_out(d, c);
+}

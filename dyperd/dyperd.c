@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * dyperd: Dyper's per-host controller.  Starts as root, creates its
+ * sockets and the enforcer table, recovers the pinholes the kernel still
+ * holds, drops to an unprivileged user keeping only CAP_NET_ADMIN (nftables,
+ * sock_diag) and CAP_SYS_PTRACE (/proc/PID/exe of other users' processes),
+ * then serves agents and dyperctl from one epoll loop.
+ */
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+
+#include "dyperd/daemon.h"
+#include "dyperd/diag.h"
+#include "dyperd/log.h"
+
+#define TICK_MS 100
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dyperd [OPTIONS]\n"
+		"Dyper's controller: opens pinholes for applications started with dyper-wrap.\n\n"
+		"  -c, --config FILE   configuration (default %s)\n"
+		"  -f, --foreground    stay in the foreground, log to stderr too\n"
+		"  -d, --debug         foreground with debug logging\n"
+		"      --check-config  check the configuration and the policy, then exit\n"
+		"  -V, --version       print the version\n"
+		"  -h, --help          this help\n\n"
+		"Signals: TERM/INT stop (on_exit = keep|flush), HUP reloads the policy.\n"
+		"See dyperd(8), dyper.conf(5), dyper-policy(5).\n", DYPER_CONFIG_PATH);
+}
+
+static int add_ev(struct dyperd *d, int fd, struct ev_tag *tag, enum ev_kind kind)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	tag->kind = kind;
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* Creates the directory of a socket path if it is missing (e.g. /run/dyper). */
+static void make_socket_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+}
+
+/*
+ * Switches to @uid/@gid keeping only the capabilities named above, then
+ * proves it: ids all changed, root not regainable, no other capability.
+ */
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	int rc;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN,
+		      CAP_SYS_PTRACE, -1);
+	if (uid == 0)
+		rc = capng_apply(CAPNG_SELECT_BOTH);
+	else
+		rc = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+	if (rc) {
+		log_err("cannot drop privileges (libcap-ng error %d)", rc);
+		return -EPERM;
+	}
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
+	    ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid) {
+		log_err("privilege drop did not take: uids %u/%u/%u gids %u/%u/%u", ru, eu, su,
+			rg, eg, sg);
+		return -EPERM;
+	}
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		log_err("privilege drop did not take: root can be regained");
+		return -EPERM;
+	}
+	capng_get_caps_process();
+	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
+	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN) ||
+	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) ||
+	    capng_have_capability(CAPNG_PERMITTED, CAP_DAC_OVERRIDE)) {
+		log_err("privilege drop did not take: unexpected capabilities");
+		return -EPERM;
+	}
+	/* nothing we exec (we exec nothing) may gain privileges */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return 0;
+}
+
+int dyperd_reload(struct dyperd *d, char *msg, size_t len)
+{
+	struct dyper_config nc;
+	struct policy *np;
+	char err[1024];
+	int rc;
+
+	rc = dyper_config_load(&nc, d->config_path, true, err, sizeof(err));
+	if (rc) {
+		snprintf(msg, len, "reload failed, old configuration kept: %s", err);
+		log_err("%s", msg);
+		return rc;
+	}
+	rc = policy_load(&np, nc.policy, err, sizeof(err));
+	if (rc) {
+		snprintf(msg, len, "reload failed, old policy kept: %s", err);
+		log_err("%s", msg);
+		return rc;
+	}
+	policy_free(d->policy);
+	d->policy = np;
+	/* what applies at once; sockets, user, group and the table need a restart */
+	d->cfg.capacity = nc.capacity;
+	d->cfg.max_per_user = nc.max_per_user;
+	d->cfg.queue_timeout_ms = nc.queue_timeout_ms;
+	d->cfg.rate = nc.rate;
+	d->cfg.burst = nc.burst;
+	d->cfg.batch_max = nc.batch_max;
+	d->cfg.default_lifetime_ms = nc.default_lifetime_ms;
+	d->cfg.reconcile_ms = nc.reconcile_ms;
+	d->cfg.tamper_check_ms = nc.tamper_check_ms;
+	d->cfg.log_level = nc.log_level;
+	d->cfg.on_exit = nc.on_exit;
+	log_set_level(nc.log_level);
+	if (strcmp(nc.event_log, d->cfg.event_log)) {
+		rc = log_events_open(nc.event_log);
+		if (rc)
+			log_err("cannot open event log %s: %s", nc.event_log, strerror(-rc));
+		else
+			snprintf(d->cfg.event_log, sizeof(d->cfg.event_log), "%s", nc.event_log);
+	}
+	snprintf(d->cfg.policy, sizeof(d->cfg.policy), "%s", nc.policy);
+	snprintf(msg, len, "reloaded: %zu policy rules from %s", policy_rule_count(np), nc.policy);
+	log_notice("%s", msg);
+	return 0;
+}
+
+static void on_destroyed(uint64_t cookie, void *arg)
+{
+	engine_socket_gone(arg, cookie);
+}
+
+static void handle_signal(struct dyperd *d)
+{
+	struct signalfd_siginfo si;
+	char msg[1200];
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			dyperd_reload(d, msg, sizeof(msg));
+		} else {
+			log_notice("signal %u: stopping", si.ssi_signo);
+			d->running = false;
+		}
+	}
+}
+
+static int loop(struct dyperd *d)
+{
+	struct epoll_event evs[64];
+
+	d->running = true;
+	while (d->running) {
+		int n = epoll_wait(d->epfd, evs, 64, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct ev_tag *tag = evs[i].data.ptr;
+			uint64_t ticks;
+
+			switch (tag->kind) {
+			case EV_SIGNAL:
+				handle_signal(d);
+				break;
+			case EV_TIMER:
+				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0)
+					engine_tick(d);
+				break;
+			case EV_AGENT_LISTEN:
+				agent_accept(d);
+				break;
+			case EV_AGENT:
+				/* the channel may be freed here: nothing after it */
+				agent_readable(d, (struct channel *)tag);
+				break;
+			case EV_CONTROL_LISTEN:
+				control_accept(d);
+				break;
+			case EV_CONTROL:
+				control_event(d, (struct control_conn *)tag, evs[i].events);
+				break;
+			case EV_DIAG:
+				if (diag_destroy_read(d->diag_fd, on_destroyed, d) == -ENOBUFS) {
+					log_warn("socket notifications were lost: reconciling");
+					d->need_reconcile = true;
+				}
+				break;
+			}
+		}
+		/* everything this iteration asked for: one transaction */
+		engine_commit(d);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static struct dyperd dd;
+	struct dyperd *d = &dd;
+	bool explicit_config = false, check_only = false, debug = false;
+	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
+	struct passwd *pw;
+	struct group *gr;
+	struct rlimit rl;
+	sigset_t mask;
+	char err[1024];
+	int c, rc;
+
+	snprintf(d->config_path, sizeof(d->config_path), "%s", DYPER_CONFIG_PATH);
+	while ((c = getopt_long(argc, argv, "c:fdVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			snprintf(d->config_path, sizeof(d->config_path), "%s", optarg);
+			explicit_config = true;
+			break;
+		case 'f':
+			d->foreground = true;
+			break;
+		case 'd':
+			d->foreground = debug = true;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'V':
+			printf("dyperd %s\n", DYPER_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dyperd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	rc = dyper_config_load(&d->cfg, d->config_path, !explicit_config, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "dyperd: %s\n", err);
+		return 1;
+	}
+	rc = policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "dyperd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
+		       policy_rule_count(d->policy));
+		policy_free(d->policy);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "dyperd: must start as root (it drops to user \"%s\" once set up)\n",
+			d->cfg.user);
+		return 1;
+	}
+	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);
+	pw = getpwnam(d->cfg.user);
+	gr = getgrnam(d->cfg.group);
+	if (!pw) {
+		log_err("user \"%s\" does not exist: create it (useradd --system --no-create-home "
+			"--shell /usr/sbin/nologin %s) or set user= in %s", d->cfg.user, d->cfg.user,
+			d->config_path);
+		return 1;
+	}
+	if (!gr) {
+		log_err("group \"%s\" does not exist: create it (groupadd --system %s) or set "
+			"group= in %s", d->cfg.group, d->cfg.group, d->config_path);
+		return 1;
+	}
+	if (d->cfg.event_log[0] && (rc = log_events_open(d->cfg.event_log))) {
+		log_err("cannot open the event log %s: %s", d->cfg.event_log, strerror(-rc));
+		return 1;
+	}
+	/* waiting requests hold their reply sockets: allow many descriptors */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
+	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = -1;
+	rc = nft_enforcer_open(&d->enf, &d->cfg.enforcer);
+	if (rc) {
+		log_err("%s", nft_enforcer_error(d->enf));
+		return 1;
+	}
+	d->diag_fd = diag_destroy_open();
+	if (d->diag_fd < 0) {
+		log_err("cannot subscribe to socket destroy notifications (sock_diag): %s",
+			strerror(-d->diag_fd));
+		return 1;
+	}
+	rc = engine_start(d);
+	if (rc)
+		return 1;
+	make_socket_dir(d->cfg.agent_socket);
+	make_socket_dir(d->cfg.control_socket);
+	if (agent_listen(d) || control_listen(d))
+		return 1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0 ||
+	    timerfd_settime(d->timerfd, 0, &its, NULL) ||
+	    add_ev(d, d->sigfd, &d->sig_tag, EV_SIGNAL) ||
+	    add_ev(d, d->timerfd, &d->timer_tag, EV_TIMER) ||
+	    add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
+	    add_ev(d, d->control_lfd, &d->control_tag, EV_CONTROL_LISTEN) ||
+	    add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG)) {
+		log_err("cannot set up the event loop: %s", strerror(errno));
+		return 1;
+	}
+	if (drop_privileges(pw->pw_uid, pw->pw_gid))
+		return 1;
+	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
+		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
+		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,
+		   d->cfg.user, policy_rule_count(d->policy));
+
+	rc = loop(d);
+	engine_stop(d);
+	nft_enforcer_free(d->enf);
+	policy_free(d->policy);
+	return rc ? 1 : 0;
+}

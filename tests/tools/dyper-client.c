@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * dyper-client: speaks the agent protocol to dyperd, for the integration
+ * tests (the real agent is preload/).  It binds a real socket, asks for a
+ * pinhole to it exactly as the agent does (the socket and a private reply
+ * socket passed with SCM_RIGHTS), then serves echo on it.
+ *
+ *   dyper-client [-s SOCK] open tcp|udp REMOTE RPORT|* LOCAL LPORT [options]
+ *     --hold SECONDS     keep the socket open and echo (default 0: exit at once)
+ *     --forge PORT       ask for PORT while passing the socket bound to LPORT
+ *     --no-fd            do not pass the socket at all
+ *     --lifetime MS      wished lifetime
+ *     --close            close the pinhole (CLOSE request) before exiting
+ *   dyper-client [-s SOCK] children N tcp REMOTE LOCAL BASEPORT
+ *     N children share one channel; each opens a pinhole to its own port at
+ *     the same moment; every reply must reach the child that asked.
+ *   dyper-client [-s SOCK] raw hex|badversion|badtype|short
+ *     sends a malformed message and prints the reply.
+ * Prints "ok ID LIFETIME" or "err ERRNO REASON"; exit 0 only for ok.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "dyperd/proto.h"
+
+static const char *sock_path = DYPER_AGENT_SOCKET;
+
+static int connect_dyperd(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "dyper-client: cannot connect to %s: %s\n", sock_path, strerror(errno));
+		exit(3);
+	}
+	return fd;
+}
+
+/* Sends one message with @fds (the reply socket last) and waits for the
+ * reply on @reply_fd (or the channel if -1). */
+static int transact(int ch, uint16_t type, const void *payload, size_t plen, int *fds,
+		    int nfds, bool reply_fd, struct dyper_reply *rep, uint32_t id)
+{
+	char buf[DYPER_MSG_MAX], rbuf[256];
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int pair[2] = { -1, -1 }, all[4], n = 0, len, wait_fd = ch;
+	struct pollfd pfd;
+	struct dyper_hdr h;
+	const void *p;
+	ssize_t r;
+
+	len = dyper_msg_encode(buf, sizeof(buf), type, reply_fd ? DYPER_F_REPLY_FD : 0, id,
+			       payload, plen);
+	if (len < 0)
+		return len;
+	for (int i = 0; i < nfds; i++)
+		all[n++] = fds[i];
+	if (reply_fd) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
+			return -errno;
+		all[n++] = pair[1];
+		wait_fd = pair[0];
+	}
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)len;
+	if (n) {
+		struct cmsghdr *c;
+
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+		memcpy(CMSG_DATA(c), all, (size_t)n * sizeof(int));
+	}
+	if (sendmsg(ch, &msg, MSG_NOSIGNAL) < 0)
+		return -errno;
+	if (pair[1] >= 0)
+		close(pair[1]);
+	pfd.fd = wait_fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) != 1)
+		return -ETIMEDOUT;
+	r = recv(wait_fd, rbuf, sizeof(rbuf), 0);
+	if (pair[0] >= 0)
+		close(pair[0]);
+	if (r <= 0)
+		return r ? -errno : -ECONNRESET;
+	if (dyper_msg_decode(rbuf, (size_t)r, &h, &p) || h.type != DYPER_MSG_REPLY)
+		return -EBADMSG;
+	if (h.id != id)
+		return -EPROTO;	/* the reply belongs to someone else */
+	memcpy(rep, p, sizeof(*rep));
+	return 0;
+}
+
+static int parse_addr(const char *s, int *family, uint8_t *out)
+{
+	if (inet_pton(AF_INET, s, out) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	fprintf(stderr, "dyper-client: bad address \"%s\"\n", s);
+	return -EINVAL;
+}
+
+static int bind_socket(int family, int proto, const uint8_t *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int one = 1, fd;
+
+	fd = socket(family, proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, 4);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		len = sizeof(*sin6);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) ||
+	    (proto == IPPROTO_TCP && listen(fd, 16))) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* Echo on @fd for @secs seconds (TCP: accept, echo one read). */
+static void serve(int fd, int proto, int secs)
+{
+	time_t end = time(NULL) + secs;
+
+	while (time(NULL) < end) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char buf[512];
+
+		if (poll(&pfd, 1, 200) != 1)
+			continue;
+		if (proto == IPPROTO_TCP) {
+			int c = accept(fd, NULL, NULL);
+			ssize_t n;
+
+			if (c < 0)
+				continue;
+			pfd.fd = c;
+			if (poll(&pfd, 1, 2000) == 1 && (n = read(c, buf, sizeof(buf))) > 0 &&
+			    write(c, buf, (size_t)n) < 0)
+				perror("write");
+			close(c);
+		} else {
+			struct sockaddr_storage from;
+			socklen_t flen = sizeof(from);
+			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+
+			if (n > 0)
+				sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, flen);
+		}
+	}
+}
+
+static int print_reply(int err, const struct dyper_reply *rep)
+{
+	if (err) {
+		printf("err %d transport: %s\n", err, strerror(-err));
+		return 1;
+	}
+	if (rep->status) {
+		printf("err %d %s\n", rep->status, rep->reason);
+		return 1;
+	}
+	printf("ok %u %u\n", rep->pinhole_id, rep->lifetime_ms);
+	return 0;
+}
+
+static int cmd_open(int argc, char **argv)
+{
+	struct dyper_pinhole_req req = { 0 };
+	struct dyper_reply rep;
+	int family, fam2, hold = 0, fd, ch, err, rc;
+	bool no_fd = false, do_close = false;
+	unsigned long forge = 0;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: open tcp|udp REMOTE RPORT|* LOCAL LPORT [options]\n");
+		return 2;
+	}
+	req.proto = !strcmp(argv[0], "udp") ? IPPROTO_UDP : IPPROTO_TCP;
+	if (parse_addr(argv[1], &family, req.remote) || parse_addr(argv[3], &fam2, req.local))
+		return 2;
+	req.family = (uint8_t)family;
+	req.remote_port = strcmp(argv[2], "*") ? (uint16_t)atoi(argv[2]) : 0;
+	req.local_port = (uint16_t)atoi(argv[4]);
+	for (int i = 5; i < argc; i++) {
+		if (!strcmp(argv[i], "--hold") && i + 1 < argc)
+			hold = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--forge") && i + 1 < argc)
+			forge = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--lifetime") && i + 1 < argc)
+			req.lifetime_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--no-fd"))
+			no_fd = true;
+		else if (!strcmp(argv[i], "--close"))
+			do_close = true;
+		else {
+			fprintf(stderr, "dyper-client: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	fd = bind_socket(fam2, req.proto, req.local, req.local_port);
+	if (fd < 0) {
+		fprintf(stderr, "dyper-client: bind: %s\n", strerror(-fd));
+		return 3;
+	}
+	if (forge)
+		req.local_port = (uint16_t)forge;
+	ch = connect_dyperd();
+	err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), &fd, no_fd ? 0 : 1, true, &rep, 1);
+	rc = print_reply(err, &rep);
+	fflush(stdout);
+	if (hold)
+		serve(fd, req.proto, hold);
+	if (do_close) {
+		err = transact(ch, DYPER_MSG_CLOSE, &req, sizeof(req), NULL, 0, true, &rep, 2);
+		rc |= print_reply(err, &rep);
+	}
+	close(fd);
+	return rc;
+}
+
+static int cmd_children(int argc, char **argv)
+{
+	struct dyper_pinhole_req req = { .proto = IPPROTO_TCP };
+	int family, fam2, n, ch, failed = 0;
+	pid_t *pids;
+	int base;
+
+	if (argc < 5)
+		return 2;
+	n = atoi(argv[0]);
+	if (n < 1 || n > 512 || parse_addr(argv[2], &family, req.remote) ||
+	    parse_addr(argv[3], &fam2, req.local))
+		return 2;
+	base = atoi(argv[4]);
+	req.family = (uint8_t)family;
+	ch = connect_dyperd();
+	pids = calloc((size_t)n, sizeof(*pids));
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct dyper_reply rep;
+			int fd, err;
+
+			req.local_port = (uint16_t)(base + i);
+			fd = bind_socket(fam2, IPPROTO_TCP, req.local, req.local_port);
+			if (fd < 0)
+				_exit(3);
+			/* half of them take the reply on the shared channel would race:
+			 * every child uses its own reply socket, as the agent does */
+			err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), &fd, 1, true, &rep,
+				       (uint32_t)(1000 + i));
+			_exit(err || rep.status ? 1 : 0);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int st;
+
+		waitpid(pids[i], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			failed++;
+	}
+	free(pids);
+	printf("children: %d ok, %d failed\n", n - failed, failed);
+	return failed ? 1 : 0;
+}
+
+static int cmd_raw(const char *what)
+{
+	struct dyper_hdr h = { .version = DYPER_PROTO_VERSION, .type = DYPER_MSG_HELLO,
+			       .len = sizeof(struct dyper_hello), .id = 7 };
+	char buf[64] = { 0 }, rbuf[256];
+	size_t len = sizeof(h) + sizeof(struct dyper_hello);
+	struct dyper_hdr rh;
+	const void *p;
+	struct pollfd pfd;
+	ssize_t r;
+	int ch = connect_dyperd();
+
+	if (!strcmp(what, "badversion"))
+		h.version = 99;
+	else if (!strcmp(what, "badtype"))
+		h.type = 77;
+	else if (!strcmp(what, "short"))
+		len = 5;
+	else if (strcmp(what, "hello"))
+		return 2;
+	memcpy(buf, &h, sizeof(h));
+	if (send(ch, buf, len, 0) < 0)
+		return 3;
+	pfd.fd = ch;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) != 1)
+		return 3;
+	r = recv(ch, rbuf, sizeof(rbuf), 0);
+	if (r > 0 && !dyper_msg_decode(rbuf, (size_t)r, &rh, &p)) {
+		const struct dyper_reply *rep = p;
+
+		printf("reply %d %s\n", rep->status, rep->reason);
+	}
+	/* then dyperd must have closed a channel that spoke nonsense */
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 2000) == 1 && recv(ch, rbuf, sizeof(rbuf), 0) == 0)
+		printf("closed\n");
+	else
+		printf("open\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 2 && !strcmp(argv[1], "-s")) {
+		sock_path = argv[2];
+		i = 3;
+	}
+	if (i >= argc) {
+		fprintf(stderr, "usage: dyper-client [-s SOCK] open|children|raw ...\n");
+		return 2;
+	}
+	if (!strcmp(argv[i], "open"))
+		return cmd_open(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "children"))
+		return cmd_children(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "raw") && i + 1 < argc)
+		return cmd_raw(argv[i + 1]);
+	fprintf(stderr, "dyper-client: unknown command %s\n", argv[i]);
+	return 2;
+}

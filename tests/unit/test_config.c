@@ -1,0 +1,764 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests for conf/: dyper.conf parsing, messages, files, writer. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "conf/config.h"
+
+#define ERR_LEN 1024
+
+/* Byte equality but for the self-pointer, which differs between copies. */
+static bool config_equal(const struct dyper_config *a, const struct dyper_config *b)
+{
+	static struct dyper_config x, y;
+
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	x.enforcer.table = NULL;
+	y.enforcer.table = NULL;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static void assert_table_ok(const struct dyper_config *c)
+{
+	assert_ptr_equal(c->enforcer.table, c->enforcer_table);
+}
+
+/* Parses @text, which must be valid; returns the config (static storage). */
+static struct dyper_config *parse_ok(const char *text)
+{
+	static struct dyper_config c;
+	char err[ERR_LEN] = "";
+	int ret = dyper_config_parse(&c, text, "t.conf", err, sizeof(err));
+
+	if (ret)
+		fail_msg("parse of <<%s>> failed: %d %s", text, ret, err);
+	assert_table_ok(&c);
+	return &c;
+}
+
+/* @text must fail with -EINVAL at @line, the message quoting @token. */
+static void parse_bad(const char *text, unsigned line, const char *token)
+{
+	struct dyper_config c, before;
+	char err[ERR_LEN] = "", prefix[32], found[256];
+	int ret;
+
+	dyper_config_defaults(&c);
+	c.rate = 4242;		/* must survive a failed parse */
+	dyper_config_copy(&before, &c);
+	ret = dyper_config_parse(&c, text, "t.conf", err, sizeof(err));
+	if (ret != -EINVAL)
+		fail_msg("<<%s>>: expected -EINVAL, got %d (%s)", text, ret, err);
+	snprintf(prefix, sizeof(prefix), "t.conf:%u: ", line);
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("<<%s>>: expected prefix \"%s\", got \"%s\"", text, prefix, err);
+	snprintf(found, sizeof(found), "found %s", token);
+	if (!strstr(err, "expected") || !strstr(err, found))
+		fail_msg("<<%s>>: expected \"expected ... %s\" in \"%s\"", text, found, err);
+	assert_true(config_equal(&c, &before));
+	assert_table_ok(&c);
+}
+
+/* --- defaults ----------------------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+	struct dyper_config c;
+	struct nft_enforcer_config nft;
+
+	memset(&c, 0xa5, sizeof(c));
+	dyper_config_defaults(&c);
+	assert_string_equal(c.user, "dyper");
+	assert_string_equal(c.group, "dyper");
+	assert_string_equal(c.agent_socket, "/run/dyper/agent.sock");
+	assert_string_equal(c.control_socket, "/run/dyper/control.sock");
+	assert_string_equal(c.policy, "/etc/dyper/policy");
+	assert_int_equal(c.on_exit, DYPER_ON_EXIT_KEEP);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_string_equal(c.event_log, "");
+	assert_table_ok(&c);
+	assert_string_equal(c.enforcer.table, "dyper");
+	assert_int_equal(c.reconcile_ms, 10000);
+	assert_int_equal(c.tamper_check_ms, 250);
+	assert_int_equal(c.capacity, 65536);
+	assert_int_equal(c.max_per_user, 1024);
+	assert_int_equal(c.queue_max, 4096);
+	assert_int_equal(c.queue_timeout_ms, 5000);
+	assert_int_equal(c.rate, 1000);
+	assert_int_equal(c.burst, 2000);
+	assert_int_equal(c.batch_max, 10000);
+	assert_int_equal(c.default_lifetime_ms, 0);
+
+	/* The enforcer part must agree with nft/'s own defaults. */
+	nft_enforcer_config_init(&nft);
+	assert_string_equal(c.enforcer.table, nft.table);
+	assert_int_equal(c.enforcer.priority, nft.priority);
+	assert_int_equal(c.enforcer.n_tcp_ports, nft.n_tcp_ports);
+	assert_int_equal(c.enforcer.n_udp_ports, nft.n_udp_ports);
+	assert_int_equal(c.enforcer.allow_ping, nft.allow_ping);
+	assert_int_equal(c.enforcer.counters, nft.counters);
+	assert_int_equal(c.enforcer.max_pinholes, nft.max_pinholes);
+	assert_int_equal(c.enforcer.log_rate, nft.log_rate);
+	assert_null(c.enforcer.log_prefix);
+	assert_int_equal(c.enforcer.owner, nft.owner);
+}
+
+static void test_empty(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"\n\n\n",
+		"; nothing here\n# nor here\n",
+		"[daemon]\n[enforcer]\n[limits]\n",
+		"[daemon] ; a comment\n   \n\t\n",
+		"\xef\xbb\xbf[daemon]\n",
+		"[limits]",			/* no final newline */
+	};
+	struct dyper_config def;
+
+	dyper_config_defaults(&def);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		assert_true(config_equal(parse_ok(texts[i]), &def));
+}
+
+/* --- a complete file ------------------------------------------------------ */
+
+static const char full_text[] =
+	"# every key, none at its default\n"
+	"[daemon]\n"
+	"user = dyperd\n"
+	"group = ftp-users\n"
+	"agent_socket = /run/dyper2/agent\n"
+	"control_socket = /run/dyper2/control\n"
+	"policy = /etc/dyper/site.policy\n"
+	"on_exit = flush\n"
+	"log_level = debug\n"
+	"event_log = /var/log/dyper/events.json\n"
+	"\n"
+	"[enforcer]\n"
+	"table = dyper_test\n"
+	"priority = -150\n"
+	"tcp_ports = 21, 22,2811 ,  5060\n"
+	"udp_ports = 69\n"
+	"allow_ping = yes\n"
+	"max_pinholes = 200000\n"
+	"log_rate = 0\n"
+	"owner = no\n"
+	"reconcile_interval = 2m\n"
+	"tamper_check_interval = 100ms\n"
+	"\n"
+	"[limits]\n"
+	"capacity = 100000\n"
+	"max_per_user = 50\n"
+	"queue_max = 0\n"
+	"queue_timeout = 2s\n"
+	"rate = 10\n"
+	"burst = 20\n"
+	"batch_max = 100000\n"
+	"default_lifetime = 1h\n";
+
+static void check_full(const struct dyper_config *c)
+{
+	assert_string_equal(c->user, "dyperd");
+	assert_string_equal(c->group, "ftp-users");
+	assert_string_equal(c->agent_socket, "/run/dyper2/agent");
+	assert_string_equal(c->control_socket, "/run/dyper2/control");
+	assert_string_equal(c->policy, "/etc/dyper/site.policy");
+	assert_int_equal(c->on_exit, DYPER_ON_EXIT_FLUSH);
+	assert_int_equal(c->log_level, LOG_DEBUG);
+	assert_string_equal(c->event_log, "/var/log/dyper/events.json");
+	assert_table_ok(c);
+	assert_string_equal(c->enforcer.table, "dyper_test");
+	assert_int_equal(c->enforcer.priority, -150);
+	assert_int_equal(c->enforcer.n_tcp_ports, 4);
+	assert_int_equal(c->enforcer.tcp_ports[0], 21);
+	assert_int_equal(c->enforcer.tcp_ports[1], 22);
+	assert_int_equal(c->enforcer.tcp_ports[2], 2811);
+	assert_int_equal(c->enforcer.tcp_ports[3], 5060);
+	assert_int_equal(c->enforcer.tcp_ports[4], 0);
+	assert_int_equal(c->enforcer.n_udp_ports, 1);
+	assert_int_equal(c->enforcer.udp_ports[0], 69);
+	assert_true(c->enforcer.allow_ping);
+	assert_int_equal(c->enforcer.max_pinholes, 200000);
+	assert_int_equal(c->enforcer.log_rate, 0);
+	assert_null(c->enforcer.log_prefix);
+	assert_int_equal(c->enforcer.owner, NFT_OWNER_OFF);
+	assert_int_equal(c->reconcile_ms, 120000);
+	assert_int_equal(c->tamper_check_ms, 100);
+	assert_int_equal(c->capacity, 100000);
+	assert_int_equal(c->max_per_user, 50);
+	assert_int_equal(c->queue_max, 0);
+	assert_int_equal(c->queue_timeout_ms, 2000);
+	assert_int_equal(c->rate, 10);
+	assert_int_equal(c->burst, 20);
+	assert_int_equal(c->batch_max, 100000);
+	assert_int_equal(c->default_lifetime_ms, 3600000);
+}
+
+/* Writes @c, parses it back and compares. */
+static void roundtrip(const struct dyper_config *c)
+{
+	struct dyper_config back;
+	char *text = NULL, err[ERR_LEN] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	assert_int_equal(dyper_config_write(c, f), 0);
+	assert_int_equal(fclose(f), 0);
+	if (dyper_config_parse(&back, text, "written", err, sizeof(err)))
+		fail_msg("written config does not parse: %s\n%s", err, text);
+	assert_true(config_equal(&back, c));
+	assert_table_ok(&back);
+	free(text);
+}
+
+static void test_full(void **state)
+{
+	struct dyper_config c, d;
+
+	dyper_config_copy(&c, parse_ok(full_text));
+	check_full(&c);
+	roundtrip(&c);
+	dyper_config_defaults(&d);
+	roundtrip(&d);
+}
+
+/* The shipped file: as is, the defaults; every "; key = value" line
+ * uncommented, still the defaults, and every key is there. */
+static void test_shipped_file(void **state)
+{
+	struct dyper_config def, c;
+	char err[ERR_LEN] = "", line[512], *text;
+	size_t len = 0, keys = 0;
+	FILE *f = fopen("conf/dyper.conf", "r");
+
+	if (!f)
+		fail_msg("conf/dyper.conf: %s (run from the top of the tree)", strerror(errno));
+	dyper_config_defaults(&def);
+	assert_int_equal(dyper_config_load(&c, "conf/dyper.conf", false, err, sizeof(err)), 0);
+	assert_true(config_equal(&c, &def));
+
+	text = calloc(1, 65536);
+	assert_non_null(text);
+	while (fgets(line, sizeof(line), f)) {
+		const char *s = line;
+
+		if (line[0] == ';' && line[1] == ' ' && line[2] >= 'a' && line[2] <= 'z' &&
+		    strstr(line, " =")) {
+			s = line + 2;
+			keys++;
+		}
+		assert_true(len + strlen(s) < 65536);
+		memcpy(text + len, s, strlen(s));
+		len += strlen(s);
+	}
+	fclose(f);
+	if (dyper_config_parse(&c, text, "conf/dyper.conf uncommented", err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(config_equal(&c, &def));
+	assert_int_equal(keys, 27);	/* every key, each once (else a duplicate error) */
+	free(text);
+}
+
+/* --- value syntax --------------------------------------------------------- */
+
+static void test_inline_comment(void **state)
+{
+	assert_int_equal(parse_ok("[limits]\nrate = 7 ; seven\n")->rate, 7);
+	assert_int_equal(parse_ok("[limits] ; limits\nrate=8\t; eight\n")->rate, 8);
+	assert_int_equal(parse_ok("[limits]\nrate: 9\n")->rate, 9);
+	assert_string_equal(parse_ok("[daemon]\nevent_log = /var/log/d.json ; json\n")->event_log,
+			    "/var/log/d.json");
+	parse_bad("[limits]\nrate = 7;x\n", 2, "\"7;x\"");
+	parse_bad("[limits]\nrate = 7 # seven\n", 2, "\"7 # seven\"");
+}
+
+static void test_booleans(void **state)
+{
+	static const struct { const char *v; bool b; } ok[] = {
+		{ "yes", true }, { "no", false }, { "true", true }, { "false", false },
+		{ "on", true }, { "off", false }, { "1", true }, { "0", false },
+		{ "YES", true }, { "Off", false }, { "True", true },
+	};
+	static const char *const bad[] = { "maybe", "2", "yess", "y", "n", "", "01", "tru" };
+	char text[128], tok[32];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[enforcer]\nallow_ping = %s\n", ok[i].v);
+		assert_int_equal(parse_ok(text)->enforcer.allow_ping, ok[i].b);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[enforcer]\n\nallow_ping = %s\n", bad[i]);
+		snprintf(tok, sizeof(tok), "\"%s\"", bad[i]);
+		parse_bad(text, 3, tok);
+	}
+}
+
+static void test_words(void **state)
+{
+	static const struct { const char *v; int level; } levels[] = {
+		{ "err", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "DEBUG", LOG_DEBUG },
+	};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\nlog_level = %s\n", levels[i].v);
+		assert_int_equal(parse_ok(text)->log_level, levels[i].level);
+	}
+	assert_int_equal(parse_ok("[daemon]\non_exit = keep\n")->on_exit, DYPER_ON_EXIT_KEEP);
+	assert_int_equal(parse_ok("[daemon]\non_exit = Flush\n")->on_exit, DYPER_ON_EXIT_FLUSH);
+	assert_int_equal(parse_ok("[enforcer]\nowner = auto\n")->enforcer.owner, NFT_OWNER_AUTO);
+	assert_int_equal(parse_ok("[enforcer]\nowner = yes\n")->enforcer.owner, NFT_OWNER_ON);
+	assert_int_equal(parse_ok("[enforcer]\nowner = on\n")->enforcer.owner, NFT_OWNER_ON);
+	assert_int_equal(parse_ok("[enforcer]\nowner = false\n")->enforcer.owner, NFT_OWNER_OFF);
+	parse_bad("[daemon]\nlog_level = warn\n", 2, "\"warn\"");
+	parse_bad("[enforcer]\nowner = automatic\n", 2, "\"automatic\"");
+}
+
+static void test_durations(void **state)
+{
+	static const struct { const char *key, *v; uint32_t ms; size_t off; } ok[] = {
+#define D(k, v, ms, f) { k, v, ms, offsetof(struct dyper_config, f) }
+		D("queue_timeout", "250ms", 250, queue_timeout_ms),
+		D("queue_timeout", "1ms", 1, queue_timeout_ms),
+		D("queue_timeout", "5s", 5000, queue_timeout_ms),
+		D("queue_timeout", "2m", 120000, queue_timeout_ms),
+		D("queue_timeout", "1h", 3600000, queue_timeout_ms),
+		D("queue_timeout", "7", 7000, queue_timeout_ms),
+		D("queue_timeout", "0007s", 7000, queue_timeout_ms),
+		D("default_lifetime", "0", 0, default_lifetime_ms),
+		D("default_lifetime", "0s", 0, default_lifetime_ms),
+		D("default_lifetime", "30d", 30u * 86400000u, default_lifetime_ms),
+		D("default_lifetime", "720h", 720u * 3600000u, default_lifetime_ms),
+#undef D
+	};
+	static const struct { const char *key, *v; } bad[] = {
+		{ "queue_timeout", "0" },		/* below 1ms */
+		{ "queue_timeout", "3601s" },		/* above 1h */
+		{ "queue_timeout", "5 s" },
+		{ "queue_timeout", "1.5s" },
+		{ "queue_timeout", "-1s" },
+		{ "queue_timeout", "5S" },
+		{ "queue_timeout", "s" },
+		{ "queue_timeout", "1w" },
+		{ "queue_timeout", "5sec" },
+		{ "queue_timeout", "99999999999999999999s" },
+		{ "default_lifetime", "31d" },
+		{ "default_lifetime", "18446744073709551616" },
+		{ "default_lifetime", "10000000000d" },
+	};
+	char text[128], tok[64];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct dyper_config *c;
+
+		snprintf(text, sizeof(text), "[limits]\n%s = %s\n", ok[i].key, ok[i].v);
+		c = parse_ok(text);
+		assert_int_equal(*(uint32_t *)((char *)c + ok[i].off), ok[i].ms);
+		roundtrip(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[limits]\n%s = %s\n", bad[i].key, bad[i].v);
+		snprintf(tok, sizeof(tok), "\"%s\"", bad[i].v);
+		parse_bad(text, 2, tok);
+	}
+	/* The message gives the range in the same syntax. */
+	{
+		struct dyper_config c;
+		char err[ERR_LEN];
+
+		assert_int_equal(dyper_config_parse(&c, "[enforcer]\ntamper_check_interval = 2h\n",
+						    "t.conf", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "from 10ms to 1h"));
+	}
+}
+
+static void test_numbers(void **state)
+{
+	assert_int_equal(parse_ok("[enforcer]\npriority = -400\n")->enforcer.priority, -400);
+	assert_int_equal(parse_ok("[enforcer]\npriority = 400\n")->enforcer.priority, 400);
+	assert_int_equal(parse_ok("[enforcer]\npriority = -0\n")->enforcer.priority, 0);
+	assert_int_equal(parse_ok("[enforcer]\nmax_pinholes = 16777216\n")->enforcer.max_pinholes,
+			 16777216);
+	assert_int_equal(parse_ok("[enforcer]\nlog_rate = 10000\n")->enforcer.log_rate, 10000);
+	assert_int_equal(parse_ok("[limits]\nqueue_max = 0\n")->queue_max, 0);
+	assert_int_equal(parse_ok("[limits]\ncapacity = 010\n")->capacity, 10);	/* not octal */
+	parse_bad("[limits]\nmax_per_user = -1\n", 2, "\"-1\"");
+	parse_bad("[limits]\nrate = 1e3\n", 2, "\"1e3\"");
+	parse_bad("[limits]\nrate = 1 000\n", 2, "\"1 000\"");
+	parse_bad("[enforcer]\npriority = --1\n", 2, "\"--1\"");
+	parse_bad("[enforcer]\npriority = -\n", 2, "\"-\"");
+}
+
+static void test_ports(void **state)
+{
+	char text[512];
+	size_t o;
+	struct dyper_config *c;
+
+	c = parse_ok("[enforcer]\ntcp_ports =\nudp_ports = 5060\n");
+	assert_int_equal(c->enforcer.n_tcp_ports, 0);
+	assert_int_equal(c->enforcer.n_udp_ports, 1);
+	assert_int_equal(c->enforcer.udp_ports[0], 5060);
+	c = parse_ok("[enforcer]\ntcp_ports = 1,65535\n");
+	assert_int_equal(c->enforcer.n_tcp_ports, 2);
+	assert_int_equal(c->enforcer.tcp_ports[1], 65535);
+
+	/* 64 ports fit (short ones, to stay within one line)... */
+	o = (size_t)snprintf(text, sizeof(text), "[enforcer]\ntcp_ports=");
+	for (int i = 1; i <= NFT_ENFORCER_MAX_PORTS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%d", i > 1 ? "," : "", i);
+	snprintf(text + o, sizeof(text) - o, "\n");
+	c = parse_ok(text);
+	assert_int_equal(c->enforcer.n_tcp_ports, NFT_ENFORCER_MAX_PORTS);
+	for (int i = 0; i < NFT_ENFORCER_MAX_PORTS; i++)
+		assert_int_equal(c->enforcer.tcp_ports[i], i + 1);
+	roundtrip(c);
+	/* ...65 do not. */
+	snprintf(text + o, sizeof(text) - o, ",65\n");
+	parse_bad(text, 2, "more in \"1,2,3");
+
+	parse_bad("[enforcer]\ntcp_ports = 22, 0\n", 2, "\"0\"");
+	parse_bad("[enforcer]\ntcp_ports = 22,,80\n", 2, "\"22,,80\"");
+	parse_bad("[enforcer]\ntcp_ports = 22,\n", 2, "\"22,\"");
+	parse_bad("[enforcer]\ntcp_ports = ,22\n", 2, "\",22\"");
+	parse_bad("[enforcer]\nudp_ports = 53, 53\n", 2, "\"53\" twice");
+	parse_bad("[enforcer]\nudp_ports = 65536\n", 2, "\"65536\"");
+	parse_bad("[enforcer]\ntcp_ports = 21-23\n", 2, "\"21-23\"");
+	parse_bad("[enforcer]\ntcp_ports = 21 22\n", 2, "\"21 22\"");
+	parse_bad("[enforcer]\ntcp_ports = ssh\n", 2, "\"ssh\"");
+}
+
+static void test_strings(void **state)
+{
+	char text[512], tok[300], name[64];
+
+	/* A name of 63 characters fits, 64 do not: never truncated. */
+	memset(name, 'u', 63);
+	name[63] = '\0';
+	snprintf(text, sizeof(text), "[daemon]\nuser = %s\n", name);
+	assert_string_equal(parse_ok(text)->user, name);
+	snprintf(text, sizeof(text), "[daemon]\nuser = %su\n", name);
+	snprintf(tok, sizeof(tok), "64 in \"%su\"", name);
+	parse_bad(text, 2, tok);
+
+	/* A socket path of 107 characters fits sun_path, 108 do not. */
+	memset(tok, 'a', sizeof(tok));
+	tok[0] = '/';
+	tok[107] = '\0';
+	snprintf(text, sizeof(text), "[daemon]\nagent_socket = %s\n", tok);
+	assert_string_equal(parse_ok(text)->agent_socket, tok);
+	tok[107] = 'a';
+	tok[108] = '\0';
+	snprintf(text, sizeof(text), "[daemon]\nagent_socket = %s\n", tok);
+	parse_bad(text, 2, "108 in \"/aaaa");
+
+	assert_string_equal(parse_ok("[daemon]\nuser = _dyper-1.x\n")->user, "_dyper-1.x");
+	assert_string_equal(parse_ok("[daemon]\nevent_log =\n")->event_log, "");
+	assert_string_equal(parse_ok("[enforcer]\ntable = d.y-p_r9\n")->enforcer.table, "d.y-p_r9");
+}
+
+/* --- errors ------------------------------------------------------------------ */
+
+static void test_errors(void **state)
+{
+	static const struct { const char *text; unsigned line; const char *token; } cases[] = {
+		{ "user = dyper\n", 1, "key \"user\"" },
+		{ "; c\n[daemon]\n[foo]\nuser = x\n", 3, "\"[foo]\"" },
+		{ "\n\n[ daemon ]\n", 3, "\"[ daemon ]\"" },
+		{ "[]\n", 1, "\"[]\"" },
+		{ "[limits] junk\n", 1, "\"junk\"" },
+		{ "[limits\nrate = 1\n", 1, "\"[limits\"" },
+		{ "\xef\xbb\xbf[limits\n", 1, "\"[limits\"" },
+		{ "[daemon]\nusr = x\n", 2, "\"usr\"" },
+		{ "[daemon]\nUser = x\n", 2, "\"User\"" },
+		{ "[daemon]\nrate = 5\n", 2, "\"rate\"" },
+		{ "[daemon]\nuser = a\n\nuser = b\n", 4, "\"user\" again (first on line 2)" },
+		{ "[limits]\nrate = 1\n[daemon]\nuser = a\n[limits]\nrate = 2\n", 6, "\"rate\" again" },
+		{ "[daemon]\nuser = 9lives\n", 2, "\"9lives\"" },
+		{ "[daemon]\ngroup = ftp users\n", 2, "\"ftp users\"" },
+		{ "[daemon]\nagent_socket = run/a.sock\n", 2, "\"run/a.sock\"" },
+		{ "[daemon]\npolicy = /etc/dyper/my policy\n", 2, "\"/etc/dyper/my policy\"" },
+		{ "[daemon]\npolicy =\n", 2, "\"\"" },
+		{ "[daemon]\non_exit = destroy\n", 2, "\"destroy\"" },
+		{ "[daemon]\nlog_level = verbose\n", 2, "\"verbose\"" },
+		{ "[daemon]\nlog_level = \"info\"\n", 2, "\"\\\"info\\\"\"" },
+		{ "[daemon]\nevent_log = events.json\n", 2, "\"events.json\"" },
+		{ "[daemon]\ncontrol_socket = /run/dyper/agent.sock\n", 2, "\"/run/dyper/agent.sock\"" },
+		{ "[daemon]\ncontrol_socket = /x\nagent_socket = /x\n", 3, "\"/x\"" },
+		{ "[enforcer]\ntable = 1dyper\n", 2, "\"1dyper\"" },
+		{ "[enforcer]\ntable = dy/per\n", 2, "\"dy/per\"" },
+		{ "[enforcer]\npriority = 401\n", 2, "\"401\"" },
+		{ "[enforcer]\npriority = -401\n", 2, "\"-401\"" },
+		{ "[enforcer]\nallow_ping = maybe\n", 2, "\"maybe\"" },
+		{ "[enforcer]\nmax_pinholes = 0\n", 2, "\"0\"" },
+		{ "[enforcer]\nmax_pinholes = 16777217\n", 2, "\"16777217\"" },
+		{ "[enforcer]\nlog_rate = 5x\n", 2, "\"5x\"" },
+		{ "[enforcer]\nlog_rate = 10001\n", 2, "\"10001\"" },
+		{ "[enforcer]\nowner = sometimes\n", 2, "\"sometimes\"" },
+		{ "[enforcer]\nreconcile_interval = 500ms\n", 2, "\"500ms\"" },
+		{ "[enforcer]\ntamper_check_interval = 5 s\n", 2, "\"5 s\"" },
+		{ "[limits]\ncapacity = 0x100\n", 2, "\"0x100\"" },
+		{ "[limits]\ncapacity = 16777217\n", 2, "\"16777217\"" },
+		{ "[limits]\nrate = +5\n", 2, "\"+5\"" },
+		{ "[limits]\nrate = 0\n", 2, "\"0\"" },
+		{ "[limits]\nburst = 99999999999999999999999\n", 2, "\"99999999999999999999999\"" },
+		{ "[limits]\nqueue_max = 1048577\n", 2, "\"1048577\"" },
+		{ "[limits]\nqueue_timeout = 0\n", 2, "\"0\"" },
+		{ "[limits]\ndefault_lifetime = 31d\n", 2, "\"31d\"" },
+		{ "[limits]\nbatch_max = 100001\n", 2, "\"100001\"" },
+		{ "[limits]\nrate =\n", 2, "\"\"" },
+		{ "[limits]\nrate\n", 2, "\"rate\"" },
+		{ "[limits]\n  = 5\n", 2, "\"\"" },
+		/* The first error wins, whoever finds it. */
+		{ "[limits]\nrate = 0\nburst = 0\n", 2, "\"0\"" },
+		{ "[limits]\ngarbage\nrate = 0\n", 2, "\"garbage\"" },
+		{ "[limits]\nrate = 0\ngarbage\n", 2, "\"0\"" },
+		{ "[bad]\ngarbage\n", 1, "\"[bad]\"" },
+		/* Messages stay one clean line: control bytes are escaped. */
+		{ "[daemon]\nuser = a\x01\x1b[31mb\n", 2, "\"a\\x01\\x1b[31mb\"" },
+		{ "[daemon]\nuser = d\xc3\xa9\n", 2, "\"d\\xc3\\xa9\"" },
+		{ "[daemon]\nuser = a\rb\n", 2, "\"a\\x0db\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_bad(cases[i].text, cases[i].line, cases[i].token);
+}
+
+static void test_error_text(void **state)
+{
+	struct dyper_config c;
+	char err[ERR_LEN], small[12];
+
+	/* The whole message, once, to pin the format down. */
+	assert_int_equal(dyper_config_parse(&c, "[limits]\nrate = 0\n", "/etc/dyper/dyper.conf",
+					    err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/etc/dyper/dyper.conf:2: rate: expected a number from 1 "
+			    "to 1000000, found \"0\"");
+	assert_int_equal(dyper_config_parse(&c, "[daemon]\nfoo = 1\n", NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "<string>:2: expected a key of [daemon] (user, group, "
+			    "agent_socket, control_socket, policy, on_exit, log_level, "
+			    "event_log), found \"foo\"");
+	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f:1: expected a section [daemon], [enforcer] or [limits], "
+			    "found \"[x]\"");
+
+	/* Small or absent buffers are fine. */
+	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "f:1: expect");
+	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", NULL, 0), -EINVAL);
+	assert_int_equal(dyper_config_parse(&c, NULL, "f", err, sizeof(err)), -EINVAL);
+
+	/* A long bad token is cut in the message. */
+	{
+		char text[256];
+
+		snprintf(text, sizeof(text), "[limits]\nrate = %0150d\n", 7);
+		assert_int_equal(dyper_config_parse(&c, text, "f", err, sizeof(err)), 0);
+		snprintf(text, sizeof(text), "[limits]\nrate = x%0150d\n", 7);
+		assert_int_equal(dyper_config_parse(&c, text, "f", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "0000\"..."));
+		assert_true(strlen(err) < 200);
+	}
+}
+
+static void test_lines(void **state)
+{
+	char text[512];
+	struct dyper_config *c;
+
+	/* CRLF, indentation, tabs. */
+	c = parse_ok("[daemon]\r\nuser = crlf\r\n\r\n  [limits]\r\n\trate = 3\r\n    burst = 4\n");
+	assert_string_equal(c->user, "crlf");
+	assert_int_equal(c->rate, 3);
+	assert_int_equal(c->burst, 4);
+
+	/* A section may be opened again; its keys still count once. */
+	c = parse_ok("[limits]\nrate = 5\n[daemon]\nuser = a\n[limits]\nburst = 6\n");
+	assert_int_equal(c->rate, 5);
+	assert_int_equal(c->burst, 6);
+
+	/* 197 characters fit; 198 are an error, not silently split. */
+	snprintf(text, sizeof(text), "[daemon]\nevent_log = /%0184d\n", 0);
+	assert_int_equal(strlen(strchr(text, '\n') + 1), 197 + 1);
+	assert_int_equal(strlen(parse_ok(text)->event_log), 185);
+	snprintf(text, sizeof(text), "[daemon]\n\nevent_log = /%0185d\n[limits]\nrate = 0\n", 0);
+	parse_bad(text, 3, "198");
+	/* The writer keeps such a line within the limit. */
+	snprintf(text, sizeof(text), "[daemon]\nevent_log=/%0186d\n", 0);
+	assert_int_equal(strlen(strchr(text, '\n') + 1), 197 + 1);
+	roundtrip(parse_ok(text));
+	snprintf(text, sizeof(text), "[daemon]\n;%0300d\n", 0);
+	parse_bad(text, 2, "301");
+}
+
+static void test_enforcer_struct(void **state)
+{
+	struct dyper_config a, b;
+
+	dyper_config_copy(&a, parse_ok(full_text));
+	assert_table_ok(&a);
+	assert_string_equal(a.enforcer.table, "dyper_test");
+
+	/* A copy points at its own buffer, not at the original's. */
+	dyper_config_copy(&b, &a);
+	assert_ptr_equal(b.enforcer.table, b.enforcer_table);
+	memset(&a, 0, sizeof(a));
+	assert_string_equal(b.enforcer.table, "dyper_test");
+	assert_int_equal(b.enforcer.n_tcp_ports, 4);
+	dyper_config_copy(&b, &b);
+	assert_table_ok(&b);
+
+	/* Parsing over a used struct leaves no trace of it. */
+	assert_int_equal(dyper_config_parse(&b, "[enforcer]\ntable = t\n", "t", NULL, 0), 0);
+	assert_table_ok(&b);
+	assert_string_equal(b.enforcer.table, "t");
+	assert_int_equal(b.enforcer.n_tcp_ports, 0);
+	assert_int_equal(b.enforcer.tcp_ports[0], 0);
+	assert_string_equal(b.user, "dyper");
+}
+
+/* --- files ------------------------------------------------------------------- */
+
+static char *write_temp(const char *data, size_t len, mode_t mode)
+{
+	char *path = strdup("/tmp/dyper-test-conf-XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void test_load(void **state)
+{
+	struct dyper_config c, def;
+	char err[ERR_LEN], want[256];
+	char *path;
+
+	dyper_config_defaults(&def);
+
+	path = write_temp(full_text, strlen(full_text), 0600);
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), 0);
+	check_full(&c);
+	unlink(path);
+
+	/* Missing: an error, or the defaults when that is fine. */
+	c.rate = 1;
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), -ENOENT);
+	snprintf(want, sizeof(want), "%s: cannot open: ", path);
+	assert_int_equal(strncmp(err, want, strlen(want)), 0);
+	assert_int_equal(c.rate, 1);
+	assert_int_equal(dyper_config_load(&c, path, true, err, sizeof(err)), 0);
+	assert_true(config_equal(&c, &def));
+	assert_table_ok(&c);
+	free(path);
+
+	/* Errors carry the path and the line. */
+	path = write_temp("[daemon]\n\n[limits]\nrate = fast\n",
+			  strlen("[daemon]\n\n[limits]\nrate = fast\n"), 0640);
+	assert_int_equal(dyper_config_load(&c, path, true, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:4: rate: expected a number from 1 to 1000000, "
+		 "found \"fast\"", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(path);
+
+	/* A NUL byte is not text. */
+	path = write_temp("[limits]\nrate = 5\0\n", 19, 0600);
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: expected text, found a NUL byte", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(path);
+
+	/* Only its owner may write it. */
+	path = write_temp("", 0, 0620);
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "mode 0620"));
+	unlink(path);
+	free(path);
+	path = write_temp("", 0, 0606);
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), -EPERM);
+	unlink(path);
+	free(path);
+
+	/* Not a regular file. */
+	assert_int_equal(dyper_config_load(&c, "/tmp", false, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "/tmp: expected a regular file"));
+
+	/* An empty file: the defaults. */
+	path = write_temp("", 0, 0644);
+	c.rate = 1;
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), 0);
+	assert_true(config_equal(&c, &def));
+	unlink(path);
+	free(path);
+}
+
+static void test_load_big(void **state)
+{
+	struct dyper_config c;
+	char err[ERR_LEN];
+	size_t len = (1 << 20) + 1;
+	char *data = malloc(len), *path;
+
+	assert_non_null(data);
+	memset(data, '\n', len);
+	path = write_temp(data, len, 0600);
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "expected at most 1048576 bytes"));
+	unlink(path);
+	free(path);
+	/* Exactly the limit is fine. */
+	path = write_temp(data, len - 1, 0600);
+	assert_int_equal(dyper_config_load(&c, path, false, err, sizeof(err)), 0);
+	unlink(path);
+	free(path);
+	free(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_shipped_file),
+		cmocka_unit_test(test_inline_comment),
+		cmocka_unit_test(test_booleans),
+		cmocka_unit_test(test_words),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_enforcer_struct),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_big),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
