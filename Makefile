@@ -57,6 +57,10 @@ CORE_SRC := $(filter-out $(DAEMON_SRC) dyperd/dyperctl.c,$(wildcard dyperd/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 CORE_LIB := $(B)/libdyper-core.a
 
+DYPERD   := $(B)/bin/dyperd
+DYPERCTL := $(B)/bin/dyperctl
+PROGS    := $(DYPERD) $(DYPERCTL)
+
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 KTEST_SRC  := $(wildcard tests/kernel/test_*.c)
@@ -94,10 +98,6 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
-DYPERD   := $(B)/bin/dyperd
-DYPERCTL := $(B)/bin/dyperctl
-PROGS    := $(DYPERD) $(DYPERCTL)
-
 $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
@@ -148,7 +148,7 @@ check: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
-test-bins: $(NFT_LIB) $(CONF_LIB) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
+test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
 
 unit-check: $(UNIT_BIN)
 	$(Q)B=$(B) tests/check.sh unit

@@ -225,6 +225,15 @@ static uint32_t min_nonzero(uint32_t a, uint32_t b)
 	return !a ? b : !b ? a : a < b ? a : b;
 }
 
+/* @ph as text for a log line: formatted on first use only, as most
+ * requests write no line. */
+static const char *what_str(const struct pinhole *ph, char *what)
+{
+	if (!what[0])
+		pinhole_format(ph, what, PINHOLE_STR_LEN);
+	return what;
+}
+
 static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			const struct dyper_pinhole_req *req, int sockfd, struct reply_to *reply)
 {
@@ -232,13 +241,12 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	struct policy_decision dec;
 	struct sock_facts f;
 	struct pinhole ph;
-	char why[160], exe[4096], what[PINHOLE_STR_LEN];
+	char why[160], exe[4096], what[PINHOLE_STR_LEN] = "";
 	uint32_t gids[MAX_GROUPS], lifetime;
 	const char *base;
 	int err;
 
 	req_to_pinhole(req, &ph);
-	pinhole_format(&ph, what, sizeof(what));
 	if (sockfd < 0) {
 		reply_send(d, reply, -EBADF, 0, 0, "an open request must pass its socket");
 		return;
@@ -250,14 +258,26 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		snprintf(why, sizeof(why), "the passed descriptor is not a TCP/UDP socket");
 	if (err) {
 		d->st.denials++;
-		log_warn("refused %s for pid %d uid %u: %s", what, cr->pid, cr->uid, why);
+		log_warn("refused %s for pid %d uid %u: %s", what_str(&ph, what), cr->pid,
+			 cr->uid, why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EPERM, 0, 0, why);
 		return;
 	}
-	read_exe(cr->pid, exe, sizeof(exe));
-	base = strrchr(exe, '/');
-	base = base ? base + 1 : exe;
+	/* The executable decides only through program= rules; otherwise it is
+	 * a label for logs and the kernel comment, and one readlink per
+	 * process and channel is enough. */
+	if (policy_uses_programs(d->policy) || ch->name_pid != cr->pid) {
+		read_exe(cr->pid, exe, sizeof(exe));
+		base = strrchr(exe, '/');
+		base = base ? base + 1 : exe;
+		memset(ch->name, 0, sizeof(ch->name));
+		memcpy(ch->name, base, strnlen(base, sizeof(ch->name) - 1));
+		ch->name_pid = cr->pid;
+	} else {
+		exe[0] = '\0';
+		base = ch->name;
+	}
 	ph.owner.uid = cr->uid;
 	ph.owner.pid = (uint32_t)cr->pid;
 	ph.owner.sock_ino = f.ino;
@@ -269,7 +289,14 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	pr.delegate_gid = ch->delegate_gid;
 	pr.uid = cr->uid;
 	pr.gids = gids;
-	pr.n_gids = read_groups(cr->pid, cr->gid, gids, MAX_GROUPS);
+	/* /proc/PID/status costs as much as the rest of an open: read the
+	 * supplementary groups only when a rule can look at them */
+	if (policy_uses_groups(d->policy)) {
+		pr.n_gids = read_groups(cr->pid, cr->gid, gids, MAX_GROUPS);
+	} else {
+		gids[0] = cr->gid;
+		pr.n_gids = 1;
+	}
 	pr.program = exe[0] ? exe : NULL;
 	pr.family = req->family;
 	pr.proto = req->proto;
@@ -281,8 +308,8 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	policy_check(d->policy, &pr, &dec);
 	if (!dec.allowed) {
 		d->st.denials++;
-		log_notice("denied %s for pid %d uid %u (%s): %s", what, cr->pid, cr->uid,
-			   exe[0] ? exe : "?", dec.why);
+		log_notice("denied %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
+			   cr->uid, exe[0] ? exe : base, dec.why);
 		log_event("deny", &ph, 0, dec.why);
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
@@ -291,7 +318,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		snprintf(why, sizeof(why), "user %u already holds %u pinholes (max_per_user)",
 			 cr->uid, d->cfg.max_per_user);
 		d->st.denials++;
-		log_notice("denied %s: %s", what, why);
+		log_notice("denied %s: %s", what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
@@ -300,16 +327,18 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		snprintf(why, sizeof(why), "user %u holds %u pinholes under policy line %u (max=%u)",
 			 cr->uid, dec.max, dec.line, dec.max);
 		d->st.denials++;
-		log_notice("denied %s: %s", what, why);
+		log_notice("denied %s: %s", what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
-	lifetime = min_nonzero(min_nonzero(req->lifetime_ms, dec.lifetime_ms),
-			       d->cfg.default_lifetime_ms);
-	if (req->lifetime_ms && dec.lifetime_ms && req->lifetime_ms > dec.lifetime_ms)
-		lifetime = dec.lifetime_ms;
-	log_info("open %s for pid %d uid %u (%s): %s", what, cr->pid, cr->uid, base, dec.why);
+	/* the rule's lifetime= caps the wish; default_lifetime only stands in
+	 * for a rule that sets none (dyper.conf) */
+	lifetime = min_nonzero(req->lifetime_ms,
+			       dec.lifetime_ms ? dec.lifetime_ms : d->cfg.default_lifetime_ms);
+	if (log_enabled(LOG_INFO))
+		log_info("open %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
+			 cr->uid, base, dec.why);
 	engine_request_open(d, &ph, dec.line, lifetime, req->flags & DYPER_REQ_ONESHOT, reply);
 }
 
@@ -384,63 +413,102 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 		close(reply.fd);
 }
 
+/* Takes the credentials and descriptors out of @msg; false if it is not
+ * a well-formed message of ours. */
+static bool take_cmsgs(struct msghdr *msg, struct ucred *cr, int *fds, int *nfds)
+{
+	bool have_cr = false;
+
+	*nfds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(*cr))) {
+			memcpy(cr, CMSG_DATA(c), sizeof(*cr));
+			have_cr = true;
+		} else if (c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (*nfds < MAX_FDS)
+					fds[(*nfds)++] = fd;
+				else
+					close(fd);
+			}
+		}
+	}
+	return have_cr && !(msg->msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+}
+
+#define RX_BATCH 16
+
+/* One received datagram and its ancillary data; static: one thread. */
+static struct rx {
+	char buf[DYPER_MSG_MAX + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+} rx[RX_BATCH];
+
 void agent_readable(struct dyperd *d, struct channel *ch)
 {
-	for (int m = 0; m < MSGS_PER_WAKE; m++) {
-		char buf[DYPER_MSG_MAX + 1];
-		union {
-			char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(MAX_FDS * sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-		struct ucred cr = { .pid = 0 };
-		bool have_cr = false, close_channel = false;
-		int fds[MAX_FDS], nfds = 0;
-		ssize_t n;
+	struct mmsghdr mm[RX_BATCH];
 
-		n = recvmsg(ch->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	/* recvmmsg: a short batch means drained, without one more call that
+	 * only says EAGAIN */
+	for (int round = 0; round < MSGS_PER_WAKE / RX_BATCH; round++) {
+		int n;
+
+		memset(mm, 0, sizeof(mm));
+		for (int i = 0; i < RX_BATCH; i++) {
+			rx[i].iov.iov_base = rx[i].buf;
+			rx[i].iov.iov_len = sizeof(rx[i].buf);
+			mm[i].msg_hdr.msg_iov = &rx[i].iov;
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = rx[i].ctl.buf;
+			mm[i].msg_hdr.msg_controllen = sizeof(rx[i].ctl.buf);
+		}
+		n = recvmmsg(ch->fd, mm, RX_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (n <= 0) {
 			agent_close(d, ch);
 			return;
 		}
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level != SOL_SOCKET)
-				continue;
-			if (c->cmsg_type == SCM_CREDENTIALS &&
-			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
-				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
-				have_cr = true;
-			} else if (c->cmsg_type == SCM_RIGHTS) {
-				size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (int i = 0; i < n; i++) {
+			struct ucred cr = { .pid = 0 };
+			bool close_channel = mm[i].msg_len == 0;	/* end of file */
+			int fds[MAX_FDS], nfds;
 
-				for (size_t i = 0; i < k; i++) {
-					int fd;
+			if (!take_cmsgs(&mm[i].msg_hdr, &cr, fds, &nfds) && !close_channel) {
+				log_warn("channel %llu: message without credentials or truncated: "
+					 "closing it", (unsigned long long)ch->serial);
+				close_channel = true;
+			} else if (!close_channel) {
+				handle(d, ch, &cr, rx[i].buf, mm[i].msg_len, fds, nfds, &close_channel);
+			}
+			for (int k = 0; k < nfds; k++)
+				if (fds[k] >= 0)
+					close(fds[k]);
+			if (close_channel) {
+				/* what came after it is not served: release its descriptors */
+				for (int j = i + 1; j < n; j++) {
+					struct ucred ignored;
 
-					memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-					if (nfds < MAX_FDS)
-						fds[nfds++] = fd;
-					else
-						close(fd);
+					if (take_cmsgs(&mm[j].msg_hdr, &ignored, fds, &nfds) || nfds)
+						for (int k = 0; k < nfds; k++)
+							close(fds[k]);
 				}
+				agent_close(d, ch);
+				return;
 			}
 		}
-		if (!have_cr || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
-			log_warn("channel %llu: message without credentials or truncated: closing it",
-				 (unsigned long long)ch->serial);
-			close_channel = true;
-		} else {
-			handle(d, ch, &cr, buf, (size_t)n, fds, nfds, &close_channel);
-		}
-		for (int i = 0; i < nfds; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-		if (close_channel) {
-			agent_close(d, ch);
+		if (n < RX_BATCH)
 			return;
-		}
 	}
 }

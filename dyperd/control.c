@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "dyperd/log.h"
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
+#define CHECK_MAX_GROUPS 256
 
 int control_listen(struct dyperd *d)
 {
@@ -196,7 +199,8 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 {
 	char r[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN], rs[64], ls[64], exp[32];
 	uint64_t now = now_ms();
-	uint64_t age = (now - e->created_ms) / 1000;
+	time_t wall = time(NULL);
+	uint64_t age = (uint64_t)wall > e->ph.owner.created ? (uint64_t)wall - e->ph.owner.created : 0;
 	long long left = e->expires_ms ? (long long)(e->expires_ms - now) / 1000 : -1;
 	const char *proto = e->ph.proto == IPPROTO_TCP ? "tcp" : "udp";
 
@@ -357,6 +361,7 @@ static int parse_port(const char *s, uint16_t *port, bool star)
 static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, int argc)
 {
 	struct policy_request r = { .delegate_gid = 0 };
+	uint32_t groups[CHECK_MAX_GROUPS];
 	struct policy_decision dec;
 	uint8_t fam2;
 	uint32_t gid;
@@ -364,7 +369,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 	char *end;
 
 	if (argc < 6) {
-		put(o, "usage: check UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]\n");
+		put(o, "usage: check UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]\n"
+		    "(the delegate defaults to the configured group; the user's groups come from the\n"
+		    "user database)\n");
 		return -EINVAL;
 	}
 	r.uid = (uint32_t)strtoul(argv[0], &end, 10);
@@ -390,7 +397,12 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		put(o, "check: bad port \"%s\" or \"%s\"\n", argv[3], argv[5]);
 		return -EINVAL;
 	}
-	gid = r.delegate_gid;
+	/* as an agent of this user, started through the wrapper, would ask */
+	{
+		struct group *gr = getgrnam(d->cfg.group);
+
+		gid = gr ? gr->gr_gid : 0;
+	}
 	for (int i = 6; i < argc; i++) {
 		if (!strncmp(argv[i], "program=", 8)) {
 			r.program = argv[i] + 8;
@@ -406,8 +418,17 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		}
 	}
 	r.delegate_gid = gid;
-	r.gids = &gid;
-	r.n_gids = 0;
+	/* the user's groups from the user database, for @group rules */
+	{
+		struct passwd *pw = getpwuid(r.uid);
+		int ng = CHECK_MAX_GROUPS;
+
+		if (pw && getgrouplist(pw->pw_name, pw->pw_gid, (gid_t *)groups, &ng) >= 0)
+			r.n_gids = (size_t)ng;
+		else
+			groups[r.n_gids++] = pw ? pw->pw_gid : r.uid;
+		r.gids = groups;
+	}
 	{
 		time_t t = time(NULL);
 		struct tm tm;

@@ -35,6 +35,8 @@ struct channel {
 	pid_t peer_pid;		/* SO_PEERCRED at connect: the wrapper */
 	uid_t peer_uid;
 	gid_t delegate_gid;	/* the wrapper's group: the delegate */
+	pid_t name_pid;		/* the last requester's pid and program name: */
+	char name[PINHOLE_PROGRAM_LEN];	/* a label only, re-read when policy needs it */
 	double tokens;		/* rate limit bucket */
 	uint64_t refill_ns;
 	struct channel *next;

@@ -150,7 +150,7 @@ int diag_live(struct cookie_set *out)
 		for (size_t p = 0; p < 2 && !err; p++)
 			err = dump_one(fd, fams[f], protos[p], out);
 	close(fd);
-	if (!err)
+	if (!err && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_u64);
 	return err;
 }

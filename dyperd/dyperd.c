@@ -36,12 +36,14 @@ static void usage(FILE *f)
 		"usage: dyperd [OPTIONS]\n"
 		"Dyper's controller: opens pinholes for applications started with dyper-wrap.\n\n"
 		"  -c, --config FILE   configuration (default %s)\n"
-		"  -f, --foreground    stay in the foreground, log to stderr too\n"
-		"  -d, --debug         foreground with debug logging\n"
+		"  -f, --foreground    log to stderr as well as syslog (dyperd never forks:\n"
+		"                      run it under systemd with Type=simple)\n"
+		"  -d, --debug         like -f, with debug logging\n"
 		"      --check-config  check the configuration and the policy, then exit\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
-		"Signals: TERM/INT stop (on_exit = keep|flush), HUP reloads the policy.\n"
+		"Signals: TERM/INT stop (on_exit = keep|flush), HUP reloads dyper.conf and the\n"
+		"policy (dyperctl reload does the same and reports errors).\n"
 		"See dyperd(8), dyper.conf(5), dyper-policy(5).\n", DYPER_CONFIG_PATH);
 }
 
@@ -113,8 +115,41 @@ static int drop_privileges(uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* Keys a reload cannot apply: name the ones that changed. */
+static void restart_keys(const struct dyper_config *o, const struct dyper_config *n,
+			 char *buf, size_t len)
+{
+	const struct nft_enforcer_config *a = &o->enforcer, *b = &n->enforcer;
+	struct { const char *name; bool changed; } keys[] = {
+		{ "user", strcmp(o->user, n->user) },
+		{ "group", strcmp(o->group, n->group) },
+		{ "agent_socket", strcmp(o->agent_socket, n->agent_socket) },
+		{ "control_socket", strcmp(o->control_socket, n->control_socket) },
+		{ "queue_max", o->queue_max != n->queue_max },
+		{ "table", strcmp(o->enforcer_table, n->enforcer_table) },
+		{ "priority", a->priority != b->priority },
+		{ "tcp_ports", a->n_tcp_ports != b->n_tcp_ports ||
+			       memcmp(a->tcp_ports, b->tcp_ports, sizeof(a->tcp_ports)) },
+		{ "udp_ports", a->n_udp_ports != b->n_udp_ports ||
+			       memcmp(a->udp_ports, b->udp_ports, sizeof(a->udp_ports)) },
+		{ "allow_ping", a->allow_ping != b->allow_ping },
+		{ "counters", a->counters != b->counters },
+		{ "max_pinholes", a->max_pinholes != b->max_pinholes },
+		{ "log_rate", a->log_rate != b->log_rate },
+		{ "owner", a->owner != b->owner },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].changed && used + strlen(keys[i].name) + 3 < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+						 keys[i].name);
+}
+
 int dyperd_reload(struct dyperd *d, char *msg, size_t len)
 {
+	char later[512], event_err[300];
 	struct dyper_config nc;
 	struct policy *np;
 	char err[1024];
@@ -134,6 +169,7 @@ int dyperd_reload(struct dyperd *d, char *msg, size_t len)
 	}
 	policy_free(d->policy);
 	d->policy = np;
+	restart_keys(&d->cfg, &nc, later, sizeof(later));
 	/* what applies at once; sockets, user, group and the table need a restart */
 	d->cfg.capacity = nc.capacity;
 	d->cfg.max_per_user = nc.max_per_user;
@@ -147,15 +183,19 @@ int dyperd_reload(struct dyperd *d, char *msg, size_t len)
 	d->cfg.log_level = nc.log_level;
 	d->cfg.on_exit = nc.on_exit;
 	log_set_level(nc.log_level);
+	event_err[0] = '\0';
 	if (strcmp(nc.event_log, d->cfg.event_log)) {
 		rc = log_events_open(nc.event_log);
 		if (rc)
-			log_err("cannot open event log %s: %s", nc.event_log, strerror(-rc));
+			snprintf(event_err, sizeof(event_err), "; cannot open the new event log: %s",
+				 strerror(-rc));
 		else
 			snprintf(d->cfg.event_log, sizeof(d->cfg.event_log), "%s", nc.event_log);
 	}
 	snprintf(d->cfg.policy, sizeof(d->cfg.policy), "%s", nc.policy);
-	snprintf(msg, len, "reloaded: %zu policy rules from %s", policy_rule_count(np), nc.policy);
+	snprintf(msg, len, "reloaded: %zu policy rules from %s%s%s%s", policy_rule_count(np),
+		 nc.policy, later[0] ? "; changed but applied only after a restart: " : "",
+		 later, event_err[0] ? event_err : "");
 	log_notice("%s", msg);
 	return 0;
 }

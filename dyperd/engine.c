@@ -21,6 +21,7 @@
 #include "dyperd/log.h"
 
 #define NO_ENTRY UINT32_MAX
+#define PENDING_KEEP 4096	/* queued operations kept allocated between commits */
 
 uint64_t now_ns(void)
 {
@@ -132,7 +133,7 @@ static void admit(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line
 	struct ph_entry *e;
 	int idx;
 
-	idx = table_add(&d->table, ph, rule_line, now, lifetime_ms ? now + lifetime_ms : 0);
+	idx = table_add(&d->table, ph, rule_line, lifetime_ms ? now + lifetime_ms : 0);
 	if (idx < 0) {
 		reply_err(d, reply, -ENOMEM, "dyperd is out of memory");
 		return;
@@ -352,9 +353,15 @@ void engine_commit(struct dyperd *d)
 	while (d->n_pending) {
 		size_t total = d->n_pending, bmax = d->cfg.batch_max;
 
-		ops = realloc(ops, (total < bmax ? total : bmax) * sizeof(*ops));
-		idx = realloc(idx, (total < bmax ? total : bmax) * sizeof(*idx));
-		if (!ops || !idx) {
+		size_t want = total < bmax ? total : bmax;
+		struct pinhole_op *nops = realloc(ops, want * sizeof(*ops));
+		size_t *nidx = nops ? realloc(idx, want * sizeof(*idx)) : NULL;
+
+		if (nops)
+			ops = nops;
+		if (nidx)
+			idx = nidx;
+		if (!nops || !nidx) {
 			log_err("out of memory committing %zu pinhole operations", total);
 			for (size_t i = 0; i < total; i++)
 				finish(d, &d->pending[i], -ENOMEM);
@@ -375,6 +382,13 @@ void engine_commit(struct dyperd *d)
 	}
 	free(ops);
 	free(idx);
+	/* a burst (a socket that held many pinholes, closed) must not keep its
+	 * peak of queued operations resident for good */
+	if (d->cap_pending > PENDING_KEEP) {
+		free(d->pending);
+		d->pending = NULL;
+		d->cap_pending = 0;
+	}
 }
 
 /* --- cleanup ------------------------------------------------------------------------ */
@@ -384,9 +398,45 @@ static void gone_cb(struct ph_table *t, uint32_t idx, void *arg)
 	close_entry(arg, idx, "its socket was closed");
 }
 
+/*
+ * Refuses and drops the waiting requests whose socket @gone says is
+ * closed: admitted later, they would open a pinhole to a socket that no
+ * longer exists, and nothing would close it before the next reconcile.
+ */
+static void drop_waiting(struct dyperd *d, bool (*gone)(uint64_t cookie, const void *arg),
+			 const void *arg)
+{
+	size_t keep = 0, q = d->cfg.queue_max;
+
+	for (size_t i = 0; i < d->n_waiting; i++) {
+		struct waiting *w = &d->waiting[(d->wait_head + i) % q];
+
+		if (gone(w->ph.owner.sock_cookie, arg)) {
+			reply_err(d, &w->reply, -ECONNRESET,
+				  "its socket was closed while the request waited");
+			continue;
+		}
+		if (keep != i)
+			d->waiting[(d->wait_head + keep) % q] = *w;
+		keep++;
+	}
+	d->n_waiting = keep;
+}
+
+static bool cookie_is(uint64_t cookie, const void *arg)
+{
+	return cookie == *(const uint64_t *)arg;
+}
+
+static bool cookie_dead(uint64_t cookie, const void *arg)
+{
+	return !cookie_set_has(arg, cookie);
+}
+
 void engine_socket_gone(struct dyperd *d, uint64_t cookie)
 {
 	table_each_cookie(&d->table, cookie, gone_cb, d);
+	drop_waiting(d, cookie_is, &cookie);
 }
 
 struct reconcile_ctx {
@@ -422,6 +472,7 @@ int engine_reconcile(struct dyperd *d)
 {
 	struct reconcile_ctx rc = { .d = d };
 	struct cookie_set live = { 0 };
+	bool full = d->need_reconcile;
 	int err;
 
 	d->need_reconcile = false;
@@ -432,11 +483,23 @@ int engine_reconcile(struct dyperd *d)
 		log_err("cannot list the live sockets: %s", strerror(-err));
 		return err;
 	}
-	err = nft_enforcer_dump(d->enf, reconcile_cb, &rc);
-	if (err) {
-		log_err("cannot dump the pinholes: %s", nft_enforcer_error(d->enf));
-		goto out;
+	/*
+	 * An owned table's elements change only through our commits and their
+	 * timeouts: without a reason to doubt them, check only that the
+	 * sockets still live (dumping 100k elements costs the loop ~0.6 s).
+	 */
+	if (full || !nft_enforcer_owned(d->enf)) {
+		err = nft_enforcer_dump(d->enf, reconcile_cb, &rc);
+		if (err) {
+			log_err("cannot dump the pinholes: %s", nft_enforcer_error(d->enf));
+			goto out;
+		}
+	} else {
+		for (uint32_t i = 0; i < d->table.cap; i++)
+			d->table.v[i].seen = true;
 	}
+	/* notifications may have been lost for waiting requests too */
+	drop_waiting(d, cookie_dead, &live);
 	/* in the kernel but not ours: leftovers or foreign elements */
 	for (size_t i = 0; i < rc.n_foreign; i++) {
 		struct pending *p = push(d, PINHOLE_DEL, NO_ENTRY, &rc.foreign[i]);
@@ -498,6 +561,7 @@ static void check_tamper(struct dyperd *d)
 	}
 	/* our own repair bumped the generation: don't count it as foreign */
 	nft_enforcer_foreign_change(d->enf, &changed);
+	d->need_reconcile = true;	/* a full one: elements may be gone too */
 	engine_reconcile(d);
 }
 
@@ -568,7 +632,7 @@ static int adopt_cb(const struct pinhole_entry *pe, void *arg)
 
 	if (pe->owner_known && cookie_set_has(ac->live, pe->ph.owner.sock_cookie) &&
 	    table_find(&d->table, &pe->ph) < 0) {
-		idx = table_add(&d->table, &pe->ph, 0, now,
+		idx = table_add(&d->table, &pe->ph, 0,
 				pe->ph.timeout_ms ? now + (pe->expires_ms ? pe->expires_ms : 1) : 0);
 		if (idx < 0)
 			return -ENOMEM;
@@ -599,7 +663,11 @@ int engine_start(struct dyperd *d)
 	}
 	log_info("table inet %s ready%s", d->cfg.enforcer.table,
 		 nft_enforcer_owned(d->enf) ? " (owned by dyperd: others cannot change it)" :
-		 " (not owned: this kernel has no persist flag; tampering is detected and repaired)");
+		 d->cfg.enforcer.owner == NFT_OWNER_OFF ?
+		 " (not owned: owner = no; tampering is detected and repaired)" :
+		 " (not owned: the kernel has no persist flag, or the existing table was made "
+		 "without it (delete it once while dyperd is stopped); tampering is detected "
+		 "and repaired)");
 	/* The destroy listener is already subscribed, so a socket that dies
 	 * from here on is either in this list or announced. */
 	err = diag_live(&live);

@@ -44,6 +44,11 @@ int log_events_open(const char *path)
 	return 0;
 }
 
+bool log_enabled(int level)
+{
+	return level <= log_level;
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	static const char *const names[] = { "emerg", "alert", "crit", "error",

@@ -17,6 +17,9 @@ int log_events_open(const char *path);
 
 __attribute__((format(printf, 2, 3)))
 void log_msg(int level, const char *fmt, ...);
+/* Whether a message at @level would be written: spares formatting its
+ * arguments on hot paths. */
+bool log_enabled(int level);
 
 /* One audit event: "open", "close", "deny", "stale", "expire", "repair".
  * @ph may be NULL (repair); @reason is free text. */

@@ -68,6 +68,8 @@ struct policy {
 	size_t n_gids, cap_gids;
 	struct policy_user *users;
 	size_t n_users, cap_users;
+	bool uses_groups;		/* some users[] entry is a @group */
+	bool uses_programs;		/* some rule has program= */
 	struct policy_net *nets;
 	size_t n_nets, cap_nets;
 	struct policy_ports *ports;
@@ -515,6 +517,7 @@ static int item_user(struct parser *ps, const char *s, size_t n, const char *wha
 		if (n == 1)
 			return expected(ps, what, s, n);
 		u.is_group = 1;
+		p->uses_groups = true;
 		ret = parse_id(ps, s + 1, n - 1, true, what, &u.id);
 	} else {
 		ret = parse_id(ps, s, n, false, what, &u.id);
@@ -703,6 +706,7 @@ static int parse_option(struct parser *ps, struct policy_rule *ru, const struct 
 		bad = glob_check(glob);
 		if (bad)
 			return expected(ps, bad, t->s, t->n);
+		ps->p->uses_programs = true;
 		return add_str(ps->p, v, vn, &ru->program);
 	}
 	case 1: {	/* max= */
@@ -982,6 +986,16 @@ out:
 size_t policy_rule_count(const struct policy *p)
 {
 	return p ? p->n_rules : 0;
+}
+
+bool policy_uses_groups(const struct policy *p)
+{
+	return p && p->uses_groups;
+}
+
+bool policy_uses_programs(const struct policy *p)
+{
+	return p && p->uses_programs;
 }
 
 /* --- matcher -------------------------------------------------------------- */

@@ -86,6 +86,14 @@ void policy_free(struct policy *p);
 /* Number of rules (comment and blank lines do not count). */
 size_t policy_rule_count(const struct policy *p);
 
+/* True when some rule names a @group in USER: only then can a decision
+ * depend on policy_request.gids, which costs dyperd a read of /proc. */
+bool policy_uses_groups(const struct policy *p);
+
+/* True when some rule has program=: only then must the requester's
+ * executable be read for every request. */
+bool policy_uses_programs(const struct policy *p);
+
 /* One request, as dyperd has verified it with the kernel. */
 struct policy_request {
 	uint32_t delegate_gid;		/* group of the channel */

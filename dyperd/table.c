@@ -163,26 +163,28 @@ uint32_t table_rule_count(const struct ph_table *t, uint32_t uid, uint32_t line)
 }
 
 int table_add(struct ph_table *t, const struct pinhole *ph, uint32_t rule_line,
-	      uint64_t now_ms, uint64_t expires_ms)
+	      uint64_t expires_ms)
 {
 	struct ph_entry *e;
 	uint32_t idx;
 
 	if (!t->free_head) {
-		uint32_t ncap = t->cap ? t->cap * 2 : 256;
-		struct ph_entry *v = realloc(t->v, ncap * sizeof(*v));
+		/* Slots come into use one at a time: what the doubling reserves
+		 * stays untouched, so resident memory follows the pinholes. */
+		if (t->cap == t->alloc) {
+			uint32_t nalloc = t->alloc ? t->alloc * 2 : 256;
+			struct ph_entry *v = realloc(t->v, nalloc * sizeof(*v));
 
-		if (!v)
-			return -ENOMEM;
-		memset(v + t->cap, 0, (ncap - t->cap) * sizeof(*v));
-		for (uint32_t i = ncap; i > t->cap; i--) {
-			v[i - 1].next_key = t->free_head;	/* free list reuses next_key */
-			t->free_head = i;
+			if (!v)
+				return -ENOMEM;
+			t->v = v;
+			t->alloc = nalloc;
 		}
-		t->v = v;
-		t->cap = ncap;
+		t->v[t->cap].used = false;
+		t->v[t->cap].next_key = 0;	/* free list reuses next_key */
+		t->free_head = ++t->cap;
 	}
-	if (t->count >= t->nbuckets && grow_buckets(t))
+	if (t->count >= 2 * t->nbuckets && grow_buckets(t))	/* chains of ~1.5 */
 		return -ENOMEM;
 	if (uid_add(t, ph->owner.uid, 1))
 		return -ENOMEM;
@@ -199,7 +201,6 @@ int table_add(struct ph_table *t, const struct pinhole *ph, uint32_t rule_line,
 	if (!t->next_id)
 		t->next_id = 1;
 	e->rule_line = rule_line;
-	e->created_ms = now_ms;
 	e->expires_ms = expires_ms;
 	e->used = true;
 	t->n_expiring += expires_ms != 0;

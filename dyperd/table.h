@@ -24,7 +24,6 @@ struct ph_entry {
 	struct pinhole ph;
 	uint32_t id;
 	uint32_t rule_line;	/* policy rule that granted it; 0: adopted after restart */
-	uint64_t created_ms;	/* monotonic */
 	uint64_t expires_ms;	/* monotonic; 0: no lifetime */
 	uint32_t next_key;	/* chains: entry index + 1, 0 ends */
 	uint32_t next_cookie;
@@ -36,7 +35,8 @@ struct ph_entry {
 
 struct ph_table {
 	struct ph_entry *v;
-	uint32_t cap;		/* slots in v */
+	uint32_t cap;		/* slots in v ever used: in use or on the free list */
+	uint32_t alloc;		/* slots allocated; those past cap never touched */
 	uint32_t count;		/* used slots */
 	uint32_t free_head;	/* index + 1 of a free slot, 0: none */
 	uint32_t *by_key;	/* buckets: entry index + 1 */
@@ -56,7 +56,7 @@ void table_free(struct ph_table *t);
 /* Adds a copy of @ph; returns its entry index, or -ENOMEM.  The caller
  * makes sure the key is not in the table yet. */
 int table_add(struct ph_table *t, const struct pinhole *ph, uint32_t rule_line,
-	      uint64_t now_ms, uint64_t expires_ms);
+	      uint64_t expires_ms);
 void table_del(struct ph_table *t, uint32_t idx);
 
 /* Entry index for @ph's key, or -1. */

@@ -35,23 +35,23 @@ int verify_read_socket(int fd, struct sock_facts *f)
 		return -ENOTSOCK;
 	f->ino = st.st_ino;
 	f->uid = st.st_uid;
-	err = getint(fd, SOL_SOCKET, SO_DOMAIN, &f->family) ?:
-	      getint(fd, SOL_SOCKET, SO_PROTOCOL, &f->proto) ?:
+	/* every call is a syscall on dyperd's hot path: the family comes
+	 * with the address */
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	f->family = ss.ss_family;
+	if (f->family != AF_INET && f->family != AF_INET6)
+		return -EAFNOSUPPORT;
+	err = getint(fd, SOL_SOCKET, SO_PROTOCOL, &f->proto) ?:
 	      getint(fd, SOL_SOCKET, SO_TYPE, &type);
 	if (err)
 		return err;
-	if (f->family != AF_INET && f->family != AF_INET6)
-		return -EAFNOSUPPORT;
 	if (!((f->proto == IPPROTO_TCP && type == SOCK_STREAM) ||
 	      (f->proto == IPPROTO_UDP && type == SOCK_DGRAM)))
 		return -EPROTONOSUPPORT;
-	if (getint(fd, SOL_SOCKET, SO_ACCEPTCONN, &v) == 0)
-		f->listening = v;
 	if (f->family == AF_INET6 && getint(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v) == 0)
 		f->v6only = v;
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &f->cookie, &clen))
-		return -errno;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
 		return -errno;
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;

@@ -16,7 +16,6 @@
 struct sock_facts {
 	int family;		/* AF_INET / AF_INET6 */
 	int proto;		/* IPPROTO_TCP / IPPROTO_UDP */
-	bool listening;
 	bool v6only;
 	uint8_t addr[16];	/* bound address, network order */
 	uint16_t port;		/* bound port, host order; 0: not bound */

@@ -1004,10 +1004,20 @@ static int chain_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-static int count_elem(const char *set, const struct elem_attrs *ea, void *arg)
+static int get_set(struct nft_enforcer *e, const char *name)
 {
-	(*(size_t *)arg)++;
-	return 0;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	char buf[512];
+
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, e->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_ACK, e->seq++);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return request(e, nlh, NULL, NULL);
 }
 
 struct keys_ctx {
@@ -1130,9 +1140,10 @@ int nft_enforcer_check(struct nft_enforcer *e, bool *intact)
 	}
 
 	for (size_t i = 0; nft_set_names[i]; i++) {
-		size_t count = 0;
-
-		err = dump_set(e, nft_set_names[i], count_elem, &count);
+		/* one GETSET each: dumping a big set only to see that it exists
+		 * would stall the caller (the kernel's hash walk restarts for
+		 * every dump message) */
+		err = get_set(e, nft_set_names[i]);
 		if (err == -ENOENT) {
 			fail(e, "set %s of table inet %s is gone", nft_set_names[i], e->table);
 			err = 0;

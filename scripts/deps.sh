@@ -14,12 +14,12 @@ if command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends \
 		build-essential pkg-config clang \
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
-		nftables iproute2 util-linux procps >/dev/null
+		nftables iproute2 util-linux procps man-db groff-base python3 >/dev/null
 elif command -v dnf >/dev/null 2>&1; then
 	echo "  DEPS    dnf install (Fedora/RHEL)"
 	dnf install -y -q gcc make pkgconf-pkg-config clang \
 		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel libcmocka-devel \
-		nftables iproute util-linux procps-ng
+		nftables iproute util-linux procps-ng man-db groff-base python3
 else
 	echo "make deps: neither apt-get nor dnf found; install by hand:" >&2
 	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2" >&2

@@ -24,6 +24,11 @@ run() {
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z-]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' | tail -n 1)
 	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z-]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
 	p=${p:-0} f=${f:-0}
+	if [ "$rc" -eq 77 ]; then
+		echo "   (skipped: $name could not run here)"
+		skipped=1
+		return
+	fi
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1	# crashed or failed before reporting
 	fi
@@ -35,6 +40,7 @@ if [ "$what" = unit ] || [ "$what" = all ]; then
 	for t in "$B"/tests/unit/test_*; do
 		[ -x "$t" ] && run "unit/$(basename "$t")" "$t"
 	done
+	run "doc/man pages" tests/doc-check.sh
 fi
 
 if [ "$what" = kernel ] || [ "$what" = all ]; then
@@ -59,6 +65,6 @@ if [ "$what" = kernel ] || [ "$what" = all ]; then
 fi
 
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
-[ "$skipped" = 0 ] || echo "note: kernel tests were skipped"
+[ "$skipped" = 0 ] || echo "note: some tests were skipped (see above)"
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

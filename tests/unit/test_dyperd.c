@@ -268,9 +268,9 @@ static void test_table_basic(void **state)
 	int ia, ib, ic;
 
 	assert_int_equal(table_init(&t), 0);
-	ia = table_add(&t, &a, 3, 100, 0);
-	ib = table_add(&t, &b, 3, 100, 500);
-	ic = table_add(&t, &c, 0, 100, 0);
+	ia = table_add(&t, &a, 3, 0);
+	ib = table_add(&t, &b, 3, 500);
+	ic = table_add(&t, &c, 0, 0);
 	assert_true(ia >= 0 && ib >= 0 && ic >= 0);
 	assert_int_equal(t.count, 3);
 	assert_int_equal(t.n_expiring, 1);
@@ -306,7 +306,7 @@ static void test_table_many(void **state)
 	assert_int_equal(table_init(&t), 0);
 	for (uint32_t i = 0; i < N; i++) {
 		ph = ph_n(i, 1000 + i % 10, i / 3);
-		assert_true(table_add(&t, &ph, 1 + i % 4, 0, 0) >= 0);
+		assert_true(table_add(&t, &ph, 1 + i % 4, 0) >= 0);
 	}
 	assert_int_equal(t.count, N);
 	for (uint32_t i = 0; i < N; i += 2) {
@@ -325,7 +325,7 @@ static void test_table_many(void **state)
 		assert_int_equal(table_user_count(&t, 1000 + u), u % 2 ? N / 10 : 0);
 	/* slots are reused, ids are not */
 	ph = ph_n(0, 5, 1);
-	int idx = table_add(&t, &ph, 0, 0, 0);
+	int idx = table_add(&t, &ph, 0, 0);
 
 	assert_true(idx >= 0);
 	assert_int_equal(t.v[idx].id, N + 1);

@@ -625,6 +625,24 @@ static void test_rule_text(void **state)
 	policy_free(p);
 }
 
+/* dyperd reads a requester's groups from /proc only when this says so */
+static void test_uses_groups(void **state)
+{
+	struct policy *p = parse_ok("allow * root,daemon * * * * *\n"
+				    "deny daemon * * * * * *\n");
+
+	assert_false(policy_uses_groups(p));
+	policy_free(p);
+	p = parse_ok("allow * * * * * * *\n"
+		     "deny * root,@nogroup * * * * *\n");
+	assert_true(policy_uses_groups(p));
+	policy_free(p);
+	p = parse_ok("");
+	assert_false(policy_uses_groups(p));
+	policy_free(p);
+	assert_false(policy_uses_groups(NULL));
+}
+
 static void test_line_matches(void **state)
 {
 	struct policy *p = parse_ok(P_DENY);
@@ -824,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_parse_nul_and_long_line),
 		cmocka_unit_test(test_rule_limit),
 		cmocka_unit_test(test_rule_text),
+		cmocka_unit_test(test_uses_groups),
 		cmocka_unit_test(test_line_matches),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_glob),
