@@ -20,6 +20,7 @@
 # 15 dyperctl; then the cases that restart dyperd with another
 # configuration: 9 owner flag and tamper repair, 10 limits, 14 on_exit.
 #
+# The network, the probes and the cleanup come from lib.sh (sourced).
 # Needs root.  Touches nothing outside its own namespaces and temp dir.
 # Binaries come from $B (default "build") relative to the repository root.
 # Output: "ok - ..." / "not ok - ..." per check, then
@@ -27,28 +28,15 @@
 # (77 when not root: skipped).
 
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-B=${B:-build}
-case $B in
-/*) BDIR=$B ;;
-*) BDIR=$ROOT/$B ;;
-esac
 DYPERD=$BDIR/bin/dyperd
 DYPERCTL=$BDIR/bin/dyperctl
 CLIENT=$BDIR/tests/tools/dyper-client
-PROBE=$BDIR/tests/tools/probe
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "dyperd.sh: must run as root (it creates network namespaces); skipped" >&2
-	exit 77
-fi
-for bin in "$DYPERD" "$DYPERCTL" "$CLIENT" "$PROBE"; do
-	if [ ! -x "$bin" ]; then
-		echo "dyperd.sh: $bin missing; build it: make && make test-bins" >&2
-		exit 2
-	fi
-done
+need_root
+need_bins "$DYPERD" "$DYPERCTL" "$CLIENT" "$PROBE"
 for tool in nft setpriv; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "dyperd.sh: $tool missing (apt-get install nftables util-linux)" >&2
@@ -63,182 +51,18 @@ for id in "user nobody" "group nogroup" "group daemon" "group root"; do
 	fi
 done
 
-NS_IN=dyt-$$-in
-NS_A=dyt-$$-a
-NS_B=dyt-$$-b
-NS_SW=dyt-$$-sw
-
-IN4=192.0.2.1
-A4=192.0.2.2
-B4=192.0.2.3
-IN6=2001:db8:1::1
-A6=2001:db8:1::2
-B6=2001:db8:1::3
-
-PASS_MS=2000		# budget for a probe that must get through
-DROP_MS=400		# how long a probe that must be dropped waits
 HOLD=30			# held pinholes: clients serve this long unless killed
 GONE_MS=100		# a closed socket's pinhole must be gone within this
 
-created_ns=()
-pids=()			# everything started in the background, killed by cleanup
-T=
 DPID=			# the running dyperd
 DLOG=			# its stderr
 
-# Waits at most 2 s until none of ours runs.
-wait_none_ours() {
-	local pid i alive
-
-	for ((i = 0; i < 20; i++)); do
-		alive=0
-		for pid in "${pids[@]}"; do
-			is_ours "$pid" && alive=1
-		done
-		[ $alive -eq 0 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-cleanup() {
-	local pid ns
-
-	for pid in "${pids[@]}"; do
-		sig TERM "$pid"
-	done
-	if ! wait_none_ours; then
-		for pid in "${pids[@]}"; do
-			sig KILL "$pid"
-		done
-		wait_none_ours
-	fi
-	for ns in "${created_ns[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	[ -n "$T" ] && rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-passed=0
-failed=0
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-
-# check DESC CMD...: ok if CMD succeeds.
-check() {
-	local desc=$1
-
-	shift
-	if "$@"; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		return 1
-	fi
-}
-
-# Shows a file's (last) lines as diagnostics under the last "not ok".
-diag() {
-	[ -s "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/#   /'
-}
-
-# Shows a string as diagnostics.
-diag_s() {
-	[ -n "$1" ] && sed 's/^/#   /' <<<"$1"
-}
-
-summary() {
-	echo "dyperd: $passed passed, $failed failed"
-	[ $failed -eq 0 ]
-}
-
-bail() {
-	not_ok "$*"
-	[ -n "$T" ] && diag "$T/cmd"
+# bail shows dyperd's log too.
+bail_diag() {
 	[ -n "$DLOG" ] && diag "$DLOG"
-	summary
-	exit 1
 }
 
-now_ms() {
-	local us=${EPOCHREALTIME/[.,]/}
-
-	echo $((us / 1000))
-}
-
-# started PID: remembers a background process for cleanup and disowns it,
-# so that bash reports nothing when it exits or is killed (the script's
-# last line stays its summary).
-started() {
-	pids+=("$1")
-	disown "$1"
-}
-
-# sig SIGNAL PID: signals PID only if it is still one of ours (running one
-# of our binaries), never a process that reused the number.
-sig() {
-	is_ours "$2" && kill "-$1" "$2" 2>/dev/null
-}
-
-is_ours() {
-	local cmd
-
-	is_alive "$1" || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
-	[[ $cmd == *"$BDIR/"* ]]
-}
-
-# True while @pid runs (a zombie does not count: it holds no sockets).
-is_alive() {
-	local s
-
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	[ -n "$s" ] && [ "${s%% *}" != Z ] && [ "${s%% *}" != X ]
-}
-
-# wait_exit PID MAX_MS: waits for PID to end and reaps it; 1 on timeout.
-wait_exit() {
-	local pid=$1 end=$(($(now_ms) + $2))
-
-	while is_alive "$pid"; do
-		[ "$(now_ms)" -ge $end ] && return 1
-		sleep 0.01
-	done
-	return 0
-}
-
-# poll MAX_MS STEP_S CMD...: runs CMD until it succeeds; sets WAITED (ms).
-WAITED=0
-poll() {
-	local max=$1 step=$2 t0
-
-	shift 2
-	t0=$(now_ms)
-	while :; do
-		if "$@"; then
-			WAITED=$(($(now_ms) - t0))
-			return 0
-		fi
-		WAITED=$(($(now_ms) - t0))
-		[ $WAITED -ge "$max" ] && return 1
-		sleep "$step"
-	done
-}
-
-T=$(mktemp -d /tmp/dyper-dyperd.XXXXXX) || bail "mktemp"
+start_test
 # dyperd re-reads its config and policy as nobody (reload): readable by all.
 chmod 755 "$T"
 CONF=$T/dyper.conf
@@ -247,30 +71,7 @@ ASOCK=$T/agent.sock
 CSOCK=$T/control.sock
 EVENTS=$T/events.json
 
-# --- the network ---------------------------------------------------------------
-
-run() {
-	"$@" >"$T/cmd" 2>&1 || bail "network setup: $*"
-}
-
-for ns in "$NS_IN" "$NS_A" "$NS_B" "$NS_SW"; do
-	run ip netns add "$ns"
-	created_ns+=("$ns")
-	run ip netns exec "$ns" sh -c '
-		echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad &&
-		echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'
-	run ip -n "$ns" link set lo up
-done
-run ip -n "$NS_SW" link add br0 type bridge mcast_snooping 0
-run ip -n "$NS_SW" link set br0 up
-for host in "in $NS_IN $IN4 $IN6" "a $NS_A $A4 $A6" "b $NS_B $B4 $B6"; do
-	read -r name ns addr4 addr6 <<<"$host"
-	run ip -n "$NS_SW" link add "p-$name" type veth peer name eth0 netns "$ns"
-	run ip -n "$NS_SW" link set "p-$name" master br0 up
-	run ip -n "$ns" addr add "$addr4/24" dev eth0
-	run ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
-	run ip -n "$ns" link set eth0 up
-done
+setup_network
 
 # --- configuration -------------------------------------------------------------
 
@@ -462,6 +263,7 @@ not_in_list() {
 
 # A string as an extended regular expression matching itself.
 re() {
+	# shellcheck disable=SC2001 # a bracket expression, not a ${//} pattern
 	sed 's/[][\.*^$+?(){}|]/\\&/g' <<<"$1"
 }
 
@@ -482,48 +284,7 @@ settle() {
 	fi
 }
 
-# --- traffic ---------------------------------------------------------------------------
-
-next_sport=41000
-
-probe() {
-	local sport=$next_sport
-
-	next_sport=$((next_sport + 1))
-	ip netns exec "$1" "$PROBE" try "$2" "$3" "$4" "$5" --sport "$sport" >"$T/probe" 2>&1
-}
-
-# expect_pass DESC NS PROTO DST PORT
-expect_pass() {
-	local desc=$1 rc
-
-	shift
-	probe "$1" "$2" "$3" "$4" "$PASS_MS"
-	rc=$?
-	if [ $rc -eq 0 ]; then
-		ok "$desc"
-	else
-		not_ok "$desc (probe exit $rc)"
-		diag "$T/probe"
-	fi
-}
-
-# expect_drop DESC NS PROTO DST PORT
-expect_drop() {
-	local desc=$1 rc
-
-	shift
-	probe "$1" "$2" "$3" "$4" "$DROP_MS"
-	rc=$?
-	if [ $rc -eq 1 ]; then
-		ok "$desc"
-	elif [ $rc -eq 0 ]; then
-		not_ok "$desc (it got through)"
-	else
-		not_ok "$desc (probe exit $rc)"
-		diag "$T/probe"
-	fi
-}
+# --- replies -----------------------------------------------------------------------------
 
 # expect_reply DESC GOT WANT-ERE
 expect_reply() {
@@ -579,14 +340,13 @@ fi
 
 PORT=8080
 OTHER=8081
-ip netns exec "$NS_IN" "$PROBE" serve tcp "$IN4" "$OTHER" 60 >"$T/serve-other" 2>&1 </dev/null &
-started $!
+serve tcp "$IN4" "$OTHER"
 client_bg c2 open tcp "$A4" '*' "$IN4" $PORT --hold $HOLD
 r=$(reply c2)
 expect_reply "2: dyper-client opens tcp $A4:* -> $IN4:$PORT" "$r" '^ok [0-9]+ 0$'
 check "2: the element is in pinholes4_any" in_kernel tcp "$A4" "$IN4" $PORT ||
 	diag_s "$(nft_in list set inet dyper pinholes4_any 2>&1)"
-poll 3000 0.05 grep -qx ready "$T/serve-other"
+wait_servers 3000
 expect_pass "2: A reaches $PORT through the pinhole" "$NS_A" tcp "$IN4" $PORT
 expect_drop "2: B does not reach $PORT" "$NS_B" tcp "$IN4" $PORT
 expect_drop "2: A does not reach $OTHER (listening, no pinhole)" "$NS_A" tcp "$IN4" $OTHER
@@ -624,7 +384,7 @@ gone_after() {
 	local desc=$1
 
 	shift
-	if poll 2000 0.01 not_in_kernel "$@" && [ $WAITED -le $GONE_MS ]; then
+	if poll 2000 0.01 not_in_kernel "$@" && [ "$WAITED" -le $GONE_MS ]; then
 		ok "$desc: gone from the kernel after $WAITED ms"
 	elif not_in_kernel "$@"; then
 		not_ok "$desc: gone from the kernel within $GONE_MS ms (took $WAITED ms)"
@@ -675,6 +435,7 @@ settle
 r=$(client_fg c4a open tcp "$A4" '*' "$IN4" 8100 --forge 8101)
 expect_reply "4: a request for 8101 passing a socket bound to 8100 is refused with EPERM" \
 	"$r" '^err -1 '
+# shellcheck disable=SC2016 # eval expands them when check runs
 check "4: nothing in the kernel for 8101 or 8100" \
 	eval 'not_in_kernel tcp "$A4" "$IN4" 8101 && not_in_kernel tcp "$A4" "$IN4" 8100'
 r=$(client_fg c4b open tcp "$A4" '*' "$IN4" 8102 --no-fd)
@@ -794,6 +555,7 @@ else
 	not_ok "8: two clients hold 8120 and 8121 (\"$r1\", \"$r2\")"
 fi
 stop_dyperd KILL
+# shellcheck disable=SC2016 # eval expands them when check runs
 check "8: dyperd killed with SIGKILL" eval '! is_alive "$DPID"'
 kill_client dead
 sleep 0.2
@@ -913,6 +675,7 @@ r1=$(reply c13t)
 r2=$(reply c13u)
 expect_reply "13: tcp [$A6]:* -> [$IN6]:8170 opens" "$r1" '^ok '
 expect_reply "13: udp [$A6]:* -> [$IN6]:8170 opens" "$r2" '^ok '
+# shellcheck disable=SC2016 # eval expands them when check runs
 check "13: both are in pinholes6_any" \
 	eval 'in_kernel tcp "$A6" "$IN6" 8170 && in_kernel udp "$A6" "$IN6" 8170'
 for proto in tcp udp; do
@@ -1031,7 +794,7 @@ rules_back() {
 }
 nrep=$(grep -c '"event":"repair"' "$EVENTS")
 if nft_in flush chain inet dyper input 2>"$T/cmd"; then
-	if poll 3000 0.02 rules_back && [ $WAITED -le 1000 ]; then
+	if poll 3000 0.02 rules_back && [ "$WAITED" -le 1000 ]; then
 		ok "9: nft flush chain inet dyper input: rules restored after $WAITED ms"
 	else
 		not_ok "9: nft flush chain inet dyper input: rules restored within 1 s ($WAITED ms)"
@@ -1050,7 +813,7 @@ fi
 expect_pass "9: A reaches 8130 after the repair" "$NS_A" tcp "$IN4" 8130
 nrep=$(grep -c '"event":"repair"' "$EVENTS")
 if nft_in delete element inet dyper pinholes4_any "{ $A4 . tcp . $IN4 . 8130 }" 2>"$T/cmd"; then
-	if poll 3000 0.02 in_kernel tcp "$A4" "$IN4" 8130 && [ $WAITED -le 1000 ]; then
+	if poll 3000 0.02 in_kernel tcp "$A4" "$IN4" 8130 && [ "$WAITED" -le 1000 ]; then
 		ok "9: nft delete element (8130): re-added after $WAITED ms"
 	else
 		not_ok "9: nft delete element (8130): re-added within 1 s ($WAITED ms)"
@@ -1078,7 +841,7 @@ if nft_in delete table inet dyper 2>"$T/cmd"; then
 	table_back() {
 		rules_back && in_kernel tcp "$A4" "$IN4" 8130
 	}
-	if poll 3000 0.02 table_back && [ $WAITED -le 1000 ]; then
+	if poll 3000 0.02 table_back && [ "$WAITED" -le 1000 ]; then
 		ok "9: nft delete table inet dyper: table and pinhole restored after $WAITED ms"
 	else
 		not_ok "9: nft delete table inet dyper: table and pinhole restored within 1 s ($WAITED ms)"
@@ -1090,7 +853,7 @@ else
 fi
 expect_pass "9: A reaches 8130 after the table's repair" "$NS_A" tcp "$IN4" 8130
 if nft_in add element inet dyper pinholes4_any "{ $B4 . tcp . $IN4 . 8131 }" 2>"$T/cmd"; then
-	if poll 3000 0.02 not_in_kernel tcp "$B4" "$IN4" 8131 && [ $WAITED -le 1000 ]; then
+	if poll 3000 0.02 not_in_kernel tcp "$B4" "$IN4" 8131 && [ "$WAITED" -le 1000 ]; then
 		ok "9: a foreign element (B -> 8131) added with nft is removed after $WAITED ms"
 	else
 		not_ok "9: a foreign element (B -> 8131) added with nft is removed within 1 s ($WAITED ms)"

@@ -10,6 +10,7 @@
 #        B (dyt-PID-b) -----+- br0 in dyt-PID-sw
 #       IN (dyt-PID-in) ---/      (the table lives in IN)
 #
+# The network, the probes and the cleanup come from lib.sh (sourced).
 # Needs root.  Touches nothing outside its own namespaces.  Binaries come
 # from $B (default "build") relative to the repository root.
 # Output: "ok - ..." / "not ok - ..." per case, then
@@ -17,38 +18,13 @@
 # (77 when not root: skipped).
 
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-B=${B:-build}
-case $B in
-/*) BDIR=$B ;;
-*) BDIR=$ROOT/$B ;;
-esac
 NFT=$BDIR/tests/tools/dyper-nft
-PROBE=$BDIR/tests/tools/probe
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "traffic.sh: must run as root (it creates network namespaces); skipped" >&2
-	exit 77
-fi
-for bin in "$NFT" "$PROBE"; do
-	if [ ! -x "$bin" ]; then
-		echo "traffic.sh: $bin missing; build it: make $B/tests/tools/$(basename "$bin")" >&2
-		exit 2
-	fi
-done
-
-NS_IN=dyt-$$-in
-NS_A=dyt-$$-a
-NS_B=dyt-$$-b
-NS_SW=dyt-$$-sw
-
-IN4=192.0.2.1
-A4=192.0.2.2
-B4=192.0.2.3
-IN6=2001:db8:1::1
-A6=2001:db8:1::2
-B6=2001:db8:1::3
+need_root
+need_bins "$NFT" "$PROBE"
 
 PORT=8080		# what the pinholes open
 OTHER=8081		# a listening port no pinhole opens
@@ -58,116 +34,12 @@ CTL_UDP=53
 EXACT_SPORT=40001	# exact-remote-port pinholes
 OTHER_SPORT=40002
 TIMEOUT_MS=1500		# timed pinholes
-PASS_MS=2000		# budget for a probe that must get through
-DROP_MS=400		# how long a probe that must be dropped waits
-SERVE_S=60		# servers exit by themselves after this, whatever happens
 
-created_ns=()
-pids=()
-LOG=
-
-cleanup() {
-	local pid ns i
-
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for ((i = 0; i < 20; i++)); do
-		local alive=0
-		for pid in "${pids[@]}"; do
-			kill -0 "$pid" 2>/dev/null && alive=1
-		done
-		[ $alive -eq 0 ] && break
-		sleep 0.1
-	done
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	for ns in "${created_ns[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	[ -n "$LOG" ] && rm -rf "$LOG"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-passed=0
-failed=0
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-
-# Shows a file's lines as diagnostics under the last "not ok".
-diag() {
-	[ -s "$1" ] && sed 's/^/#   /' "$1"
-}
-
-summary() {
-	echo "traffic: $passed passed, $failed failed"
-	[ $failed -eq 0 ]
-}
-
-# Setting up the network failed: nothing after it would mean anything.
-bail() {
-	not_ok "$*"
-	[ -n "$LOG" ] && diag "$LOG/cmd"
-	summary
-	exit 1
-}
-
-LOG=$(mktemp -d /tmp/dyper-traffic.XXXXXX) || bail "mktemp"
-
-# --- the network -------------------------------------------------------------
-
-# Runs a setup command, its output kept for bail().
-run() {
-	"$@" >"$LOG/cmd" 2>&1 || bail "network setup: $*"
-}
-
-for ns in "$NS_IN" "$NS_A" "$NS_B" "$NS_SW"; do
-	run ip netns add "$ns"
-	created_ns+=("$ns")
-	# No duplicate address detection: addresses usable at once.
-	run ip netns exec "$ns" sh -c '
-		echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad &&
-		echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'
-	run ip -n "$ns" link set lo up
-done
-
-run ip -n "$NS_SW" link add br0 type bridge mcast_snooping 0
-run ip -n "$NS_SW" link set br0 up
-# host namespace, its address on the segment
-for host in "in $NS_IN $IN4 $IN6" "a $NS_A $A4 $A6" "b $NS_B $B4 $B6"; do
-	read -r name ns addr4 addr6 <<<"$host"
-	run ip -n "$NS_SW" link add "p-$name" type veth peer name eth0 netns "$ns"
-	run ip -n "$NS_SW" link set "p-$name" master br0 up
-	run ip -n "$ns" addr add "$addr4/24" dev eth0
-	run ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
-	run ip -n "$ns" link set eth0 up
-done
+start_test
+setup_network
 
 # --- servers on IN -------------------------------------------------------------
 
-# serve PROTO ADDR PORT: an echo server on IN, in the background.
-serve() {
-	local out="$LOG/serve-$1-$2-$3"
-
-	ip netns exec "$NS_IN" "$PROBE" serve "$1" "$2" "$3" "$SERVE_S" >"$out" 2>&1 &
-	pids+=($!)
-	servers+=("$out")
-}
-
-servers=()
 for addr in "$IN4" "$IN6"; do
 	for port in "$PORT" "$OTHER" "$TPORT"; do
 		serve tcp "$addr" "$port"
@@ -176,77 +48,15 @@ for addr in "$IN4" "$IN6"; do
 	serve tcp "$addr" "$CTL_TCP"
 	serve udp "$addr" "$CTL_UDP"
 done
+wait_servers 5000 || bail "echo servers did not start within 5 s"
 
-# Every server says "ready" once it listens; wait at most 5 s for all.
-for ((i = 0; i < 50; i++)); do
-	waiting=0
-	for out in "${servers[@]}"; do
-		grep -qx ready "$out" 2>/dev/null || waiting=1
-	done
-	[ $waiting -eq 0 ] && break
-	sleep 0.1
-done
-if [ "$waiting" -ne 0 ]; then
-	for out in "${servers[@]}"; do
-		grep -qx ready "$out" 2>/dev/null || cat "$out" >>"$LOG/cmd"
-	done
-	bail "echo servers did not start within 5 s"
-fi
-
-# --- probes ----------------------------------------------------------------------
-
-# Every probe gets a source port of its own unless it names one: a new
-# connection each time, never an old conntrack entry (UDP "flows" above all).
-next_sport=41000
-
-# probe NS PROTO DST PORT TIMEOUT_MS [SPORT]: the probe's exit status.
-probe() {
-	local sport=${6:-}
-
-	if [ -z "$sport" ]; then
-		sport=$next_sport
-		next_sport=$((next_sport + 1))
-	fi
-	ip netns exec "$1" "$PROBE" try "$2" "$3" "$4" "$5" --sport "$sport" >"$LOG/probe" 2>&1
-}
-
-# expect_pass DESC NS PROTO DST PORT [SPORT]
-expect_pass() {
-	local desc=$1 rc
-
-	shift
-	probe "$1" "$2" "$3" "$4" "$PASS_MS" "${5:-}"
-	rc=$?
-	if [ $rc -eq 0 ]; then
-		ok "$desc"
-	else
-		not_ok "$desc (probe exit $rc)"
-		diag "$LOG/probe"
-	fi
-}
-
-# expect_drop DESC NS PROTO DST PORT [SPORT]
-expect_drop() {
-	local desc=$1 rc
-
-	shift
-	probe "$1" "$2" "$3" "$4" "$DROP_MS" "${5:-}"
-	rc=$?
-	if [ $rc -eq 1 ]; then
-		ok "$desc"
-	elif [ $rc -eq 0 ]; then
-		not_ok "$desc (it got through)"
-	else
-		not_ok "$desc (probe exit $rc)"
-		diag "$LOG/probe"
-	fi
-}
+# --- helpers ---------------------------------------------------------------------
 
 # dyper-nft in IN; success is silent, failure is a case that failed.
 nft_in() {
-	if ! ip netns exec "$NS_IN" "$NFT" "$@" >"$LOG/nft" 2>&1; then
+	if ! ip netns exec "$NS_IN" "$NFT" "$@" >"$T/nft" 2>&1; then
 		not_ok "dyper-nft $*"
-		diag "$LOG/nft"
+		diag "$T/nft"
 		return 1
 	fi
 }
@@ -364,12 +174,6 @@ for fam in 4 6; do
 		combos+=("$fam $proto")
 	done
 done
-
-now_ms() {
-	local us=${EPOCHREALTIME/[.,]/}
-
-	echo $((us / 1000))
-}
 
 t_added=$(now_ms)
 for c in "${combos[@]}"; do

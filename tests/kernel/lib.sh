@@ -1,0 +1,367 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+#
+# lib.sh: what the kernel shell tests share.  SOURCED, never run: it is not
+# executable, so tests/check.sh (which runs every executable
+# tests/kernel/*.sh) leaves it alone.  A test starts with
+#
+#	set -u
+#	. "$(dirname "$0")/lib.sh"
+#	need_root
+#	need_bins "$PROBE" ...
+#	start_test		# cleanup traps, the temp dir $T
+#	setup_network		# the namespaces below
+#
+# and ends with "summary", which prints "NAME: N passed, N failed" (NAME is
+# the script's name without ".sh") and fails if anything failed.
+#
+#        A (dyt-PID-a) ----\
+#        B (dyt-PID-b) -----+- br0 in dyt-PID-sw
+#       IN (dyt-PID-in) ---/
+#
+# PID is the test's own, so that runs never share a namespace.  The cleanup
+# on exit (success, failure, INT, TERM, HUP) kills only the processes the
+# test started with "started" (and only while they still run one of its
+# binaries), deletes only the namespaces it created and its temp dir.
+# Nothing here touches the root namespace's firewall or interfaces.
+
+TEST_NAME=$(basename "$0" .sh)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${B:-build}
+case $B in
+/*) BDIR=$B ;;
+*) BDIR=$ROOT/$B ;;
+esac
+PROBE=$BDIR/tests/tools/probe
+
+# the network (setup_network); $$ makes the names this run's own
+NS_IN=dyt-$$-in
+NS_A=dyt-$$-a
+NS_B=dyt-$$-b
+NS_SW=dyt-$$-sw
+
+IN4=192.0.2.1
+A4=192.0.2.2
+B4=192.0.2.3
+IN6=2001:db8:1::1
+A6=2001:db8:1::2
+B6=2001:db8:1::3
+
+PASS_MS=2000		# budget for a probe that must get through
+DROP_MS=400		# how long a probe that must be dropped waits
+SERVE_S=60		# probe servers exit by themselves after this, whatever happens
+
+created_ns=()		# deleted by cleanup
+pids=()			# everything started in the background, killed by cleanup
+servers=()		# the output files of the probe servers (serve)
+T=			# the temp dir (start_test)
+
+# --- preconditions -------------------------------------------------------------
+
+# need_root: exits 77 (skipped) unless root.
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$TEST_NAME.sh: must run as root (it creates network namespaces); skipped" >&2
+		exit 77
+	fi
+}
+
+# need_bins BIN...: exits 2 unless every BIN is built.
+need_bins() {
+	local bin
+
+	for bin in "$@"; do
+		if [ ! -x "$bin" ]; then
+			echo "$TEST_NAME.sh: $bin missing; build it: make B=$B test-bins" >&2
+			exit 2
+		fi
+	done
+}
+
+# --- results ---------------------------------------------------------------------
+
+passed=0
+failed=0
+
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $*"
+}
+
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $*"
+}
+
+# check DESC CMD...: ok if CMD succeeds.
+check() {
+	local desc=$1
+
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		return 1
+	fi
+}
+
+# diag FILE [N]: a file's last N (20) lines as diagnostics under the last
+# "not ok".
+diag() {
+	[ -s "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/#   /'
+}
+
+# diag_s STRING: a string's lines as diagnostics.
+diag_s() {
+	local line
+
+	[ -n "$1" ] || return 1
+	while IFS= read -r line; do
+		echo "#   $line"
+	done <<<"$1"
+}
+
+summary() {
+	echo "$TEST_NAME: $passed passed, $failed failed"
+	[ $failed -eq 0 ]
+}
+
+# bail DESC: setting up failed, nothing after it would mean anything.  Shows
+# the last setup command's output, and whatever the test's bail_diag shows
+# if it defines one.
+bail() {
+	not_ok "$*"
+	[ -n "$T" ] && diag "$T/cmd" 50
+	declare -F bail_diag >/dev/null && bail_diag
+	summary
+	exit 1
+}
+
+# --- time and processes ------------------------------------------------------------
+
+now_ms() {
+	local us=${EPOCHREALTIME/[.,]/}
+
+	echo $((us / 1000))
+}
+
+# poll MAX_MS STEP_S CMD...: runs CMD until it succeeds; sets WAITED (ms).
+WAITED=0
+poll() {
+	local max=$1 step=$2 t0
+
+	shift 2
+	t0=$(now_ms)
+	while :; do
+		if "$@"; then
+			WAITED=$(($(now_ms) - t0))
+			return 0
+		fi
+		WAITED=$(($(now_ms) - t0))
+		[ $WAITED -ge "$max" ] && return 1
+		sleep "$step"
+	done
+}
+
+# started PID: remembers a background process for cleanup and disowns it,
+# so that bash reports nothing when it exits or is killed (the script's
+# last line stays its summary).
+started() {
+	pids+=("$1")
+	disown "$1"
+}
+
+# True while PID runs (a zombie does not count: it holds no sockets).
+is_alive() {
+	local s
+
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	[ -n "$s" ] && [ "${s%% *}" != Z ] && [ "${s%% *}" != X ]
+}
+
+# is_ours PID: PID runs, is a child of this script and runs one of our
+# binaries: never a process that reused the number.
+is_ours() {
+	local s cmd
+
+	is_alive "$1" || return 1
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }		# "STATE PPID ..."
+	s=${s#* }
+	[ "${s%% *}" = $$ ] || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+	[[ $cmd == *"$BDIR/"* ]]
+}
+
+# sig SIGNAL PID: signals PID only if it is still one of ours.
+sig() {
+	is_ours "$2" && kill "-$1" "$2" 2>/dev/null
+}
+
+# wait_exit PID MAX_MS: waits for PID to end and reaps it; 1 on timeout.
+wait_exit() {
+	local pid=$1 end=$(($(now_ms) + $2))
+
+	while is_alive "$pid"; do
+		[ "$(now_ms)" -ge $end ] && return 1
+		sleep 0.01
+	done
+	return 0
+}
+
+# Waits at most 2 s until none of ours runs.
+wait_none_ours() {
+	local pid i alive
+
+	for ((i = 0; i < 20; i++)); do
+		alive=0
+		for pid in "${pids[@]}"; do
+			is_ours "$pid" && alive=1
+		done
+		[ $alive -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cleanup() {
+	local pid ns
+
+	for pid in "${pids[@]}"; do
+		sig TERM "$pid"
+	done
+	if ! wait_none_ours; then
+		for pid in "${pids[@]}"; do
+			sig KILL "$pid"
+		done
+		wait_none_ours
+	fi
+	for ns in "${created_ns[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$T" ] && rm -rf "$T"
+}
+
+# start_test: installs the cleanup, then makes the temp dir $T.
+start_test() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	T=$(mktemp -d "/tmp/dyper-$TEST_NAME.XXXXXX") || bail "mktemp"
+}
+
+# --- the network -------------------------------------------------------------------
+
+# run CMD...: a setup command, its output kept in $T/cmd for bail.
+run() {
+	"$@" >"$T/cmd" 2>&1 || bail "network setup: $*"
+}
+
+# setup_network: the namespaces, the bridge and the hosts' addresses.
+setup_network() {
+	local ns host name addr4 addr6
+
+	for ns in "$NS_IN" "$NS_A" "$NS_B" "$NS_SW"; do
+		run ip netns add "$ns"
+		created_ns+=("$ns")
+		# No duplicate address detection: addresses usable at once.
+		run ip netns exec "$ns" sh -c '
+			echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad &&
+			echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'
+		run ip -n "$ns" link set lo up
+	done
+	run ip -n "$NS_SW" link add br0 type bridge mcast_snooping 0
+	run ip -n "$NS_SW" link set br0 up
+	# host namespace, its address on the segment
+	for host in "in $NS_IN $IN4 $IN6" "a $NS_A $A4 $A6" "b $NS_B $B4 $B6"; do
+		read -r name ns addr4 addr6 <<<"$host"
+		run ip -n "$NS_SW" link add "p-$name" type veth peer name eth0 netns "$ns"
+		run ip -n "$NS_SW" link set "p-$name" master br0 up
+		run ip -n "$ns" addr add "$addr4/24" dev eth0
+		run ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
+		run ip -n "$ns" link set eth0 up
+	done
+}
+
+# --- probe servers on IN -----------------------------------------------------------
+
+# serve PROTO ADDR PORT: an echo server on IN, in the background, for
+# SERVE_S seconds at most.
+serve() {
+	local out="$T/serve-$1-$2-$3"
+
+	ip netns exec "$NS_IN" "$PROBE" serve "$1" "$2" "$3" "$SERVE_S" >"$out" 2>&1 </dev/null &
+	started $!
+	servers+=("$out")
+}
+
+# Every server says "ready" once it listens.
+servers_ready() {
+	local out
+
+	for out in "${servers[@]}"; do
+		grep -qx ready "$out" 2>/dev/null || return 1
+	done
+}
+
+# wait_servers MAX_MS: waits at most MAX_MS until every server listens; 1
+# if one does not, the output of those that do not then added to $T/cmd
+# (for bail).
+wait_servers() {
+	local out
+
+	poll "$1" 0.05 servers_ready && return 0
+	for out in "${servers[@]}"; do
+		grep -qx ready "$out" 2>/dev/null || cat "$out" >>"$T/cmd"
+	done
+	return 1
+}
+
+# --- probes ------------------------------------------------------------------------
+
+# Every probe gets a source port of its own unless it names one: a new
+# connection each time, never an old conntrack entry (UDP "flows" above all).
+next_sport=41000
+
+# probe NS PROTO DST PORT TIMEOUT_MS [SPORT]: the probe's exit status.
+probe() {
+	local sport=${6:-}
+
+	if [ -z "$sport" ]; then
+		sport=$next_sport
+		next_sport=$((next_sport + 1))
+	fi
+	ip netns exec "$1" "$PROBE" try "$2" "$3" "$4" "$5" --sport "$sport" >"$T/probe" 2>&1
+}
+
+# expect_probe pass|drop DESC NS PROTO DST PORT [SPORT]: ok if the probe
+# gets through (pass, within PASS_MS) or times out (drop, after DROP_MS).
+expect_probe() {
+	local desc=$2 want=0 ms=$PASS_MS rc
+
+	[ "$1" = drop ] && want=1 ms=$DROP_MS
+	shift 2
+	probe "$1" "$2" "$3" "$4" "$ms" "${5:-}"
+	rc=$?
+	if [ $rc -eq $want ]; then
+		ok "$desc"
+	elif [ $rc -eq 0 ]; then
+		not_ok "$desc (it got through)"
+	else
+		not_ok "$desc (probe exit $rc)"
+		diag "$T/probe"
+	fi
+}
+
+# expect_pass DESC NS PROTO DST PORT [SPORT]
+expect_pass() {
+	expect_probe pass "$@"
+}
+
+# expect_drop DESC NS PROTO DST PORT [SPORT]
+expect_drop() {
+	expect_probe drop "$@"
+}
