@@ -5,6 +5,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 B       ?= build
@@ -59,7 +60,11 @@ CORE_LIB := $(B)/libdyper-core.a
 
 DYPERD   := $(B)/bin/dyperd
 DYPERCTL := $(B)/bin/dyperctl
-PROGS    := $(DYPERD) $(DYPERCTL)
+WRAP     := $(B)/bin/dyper-wrap
+PROGS    := $(DYPERD) $(DYPERCTL) $(WRAP)
+# Where dyper-wrap finds the agent unless told otherwise (-p).
+PRELOAD_PATH := $(LIBDIR)/dyper/libdyper-preload.so
+PRELOAD  := $(B)/lib/libdyper-preload.so
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
@@ -72,7 +77,7 @@ BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
 .PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean
 all: check-deps
-	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(PROGS) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(PROGS) $(PRELOAD) $(TOOL_BIN)
 
 help:
 	@echo "make            build"
@@ -80,7 +85,7 @@ help:
 	@echo "make bench      benchmarks (root; network namespaces only)"
 	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
 	@echo "make deps       install build and test dependencies (root; apt-get or dnf)"
-	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= DESTDIR="
+	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= LIBDIR= DESTDIR="
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
@@ -103,10 +108,30 @@ $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
+# The agent: a guest in other programs, exporting only what it interposes.
+# Never sanitized: an ASan runtime cannot be preloaded into programs built
+# without it (the unit tests and fuzzers cover its protocol code).
+PRELOAD_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
+PRELOAD_SRC := preload/agent.c dyperd/proto.c
+$(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(PRELOAD_CFLAGS) -fvisibility=hidden -shared -Wl,-z,defs \
+		-Wl,-z,relro,-z,now -o $@ $(PRELOAD_SRC) -ldl -lpthread
+
 $(DYPERCTL): $(B)/dyperd/dyperctl.o $(B)/dyperd/proto.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# dyper-wrap: wrap/ with the wire protocol and the config reader (for
+# agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
+$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o $(CONF_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(B)/wrap/dyper-wrap.o: override CPPFLAGS += -DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\"
 
 # --- build rules -----------------------------------------------------------
 $(B)/%.o: %.c
@@ -148,7 +173,7 @@ check: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
-test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
+test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
 
 unit-check: $(UNIT_BIN)
 	$(Q)B=$(B) tests/check.sh unit

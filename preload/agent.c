@@ -1,0 +1,959 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libdyper-preload.so: the interposition agent (paper §3.2).  A guest in
+ * someone else's process: it observes socket calls, asks dyperd for a
+ * pinhole when an auxiliary port is bound, and otherwise stays out of the
+ * way (no output unless DYPER_DEBUG, errno preserved, no allocation or
+ * locks on paths a signal handler can reach, re-entry guarded).
+ *
+ * What it infers:
+ *  - the control port: a bind to a non-loopback address while no control
+ *    peer is known (a server's listening port);
+ *  - the control peer: whoever a control connection talks to.  A thread's
+ *    current peer is set by accept() on a control port, by connect() (the
+ *    first outbound connection makes a client), by a datagram received on
+ *    a control port, and by every read from a control connection: the
+ *    command that leads to an auxiliary bind is read just before it, so
+ *    multiplexed servers keep their concurrency (no one-socket-per-poll
+ *    limit as in the paper) and threads need no hand-off beyond
+ *    pthread_create();
+ *  - an auxiliary port: any later bind to a non-loopback address; its
+ *    pinhole admits the current peer (any remote port) to it.
+ * Closing needs no bookkeeping across processes: dyperd closes a pinhole
+ * when the kernel destroys its socket, i.e. after the last close() in any
+ * process, exit, exec or crash; fork, dup and SCM_RIGHTS hand-offs are
+ * exact by construction.  The agent itself closes early only one-shot
+ * pinholes (DYPER_ONESHOT=1: a TCP auxiliary listener's pinhole is closed
+ * once it has accepted its connection; conntrack carries the flow).
+ */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/close_range.h>
+
+#include "dyperd/proto.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* glibc's fortified entry points: declared only when _FORTIFY_SOURCE is on,
+ * called by every program built with it (most of Debian). */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *sa, socklen_t *len);
+#define MAX_FD 65536		/* sockets above are not tracked: no pinholes */
+#define REPLY_TIMEOUT_MS 10000
+
+enum fd_kind {
+	FD_NONE,
+	FD_CONTROL_PORT,	/* a bound port with no peer known: a server's */
+	FD_CONTROL_CONN,	/* a connection to a control peer */
+	FD_AUX,			/* a socket with a pinhole */
+};
+
+struct addr {
+	uint8_t family;		/* AF_INET or AF_INET6; 0: none */
+	uint8_t a[16];		/* network order; IPv4 in the first 4 bytes */
+};
+
+struct peer {
+	struct addr remote;
+	struct addr local;	/* our address on that connection */
+};
+
+struct fdinfo {
+	uint8_t kind;
+	struct peer peer;			/* FD_CONTROL_CONN */
+	struct dyper_pinhole_req req;		/* FD_AUX */
+};
+
+static struct fdinfo fds[MAX_FD];
+static int channel = -1;
+static bool debug, deny_warn, oneshot;
+static bool server_role;		/* a control port has seen a peer */
+static struct peer client_peer;		/* the client's control channel */
+static __thread struct peer t_peer;	/* this thread's current control peer */
+static __thread int in_agent;		/* re-entry guard */
+static uint32_t next_id;
+static bool sealed;			/* channel made close-on-exec */
+
+/* --- the real functions --------------------------------------------------------- */
+
+static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+static int (*real_accept)(int, struct sockaddr *, socklen_t *);
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+static ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
+static ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
+static ssize_t (*real_recv)(int, void *, size_t, int);
+static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_read_chk)(int, void *, size_t, size_t);
+static ssize_t (*real_recv_chk)(int, void *, size_t, size_t, int);
+static ssize_t (*real_recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+				    socklen_t *);
+static int (*real_close)(int);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_close_range)(unsigned int, unsigned int, int);
+static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+
+static void resolve_all(void)
+{
+#define R(name) real_##name = dlsym(RTLD_NEXT, #name)
+	R(bind); R(connect); R(accept); R(accept4); R(sendto); R(sendmsg);
+	R(recvfrom); R(recvmsg); R(recv); R(read); R(close); R(dup); R(dup2); R(dup3);
+	R(fcntl); R(close_range); R(pthread_create);
+#undef R
+	real_read_chk = dlsym(RTLD_NEXT, "__read_chk");
+	real_recv_chk = dlsym(RTLD_NEXT, "__recv_chk");
+	real_recvfrom_chk = dlsym(RTLD_NEXT, "__recvfrom_chk");
+}
+
+static inline void resolve(void)
+{
+	pthread_once(&resolved, resolve_all);
+}
+
+__attribute__((format(printf, 1, 2)))
+static void dbg(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n, e = errno;
+
+	if (!debug)
+		return;
+	n = snprintf(buf, sizeof(buf), "dyper-agent[%d]: ", getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(2, buf, (size_t)n) < 0)
+		(void)0;
+	errno = e;
+}
+
+/* --- addresses ------------------------------------------------------------------ */
+
+static bool to_addr(const struct sockaddr *sa, socklen_t len, struct addr *a, uint16_t *port)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(a, 0, sizeof(*a));
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+
+		a->family = AF_INET;
+		memcpy(a->a, &s->sin_addr, 4);
+		*port = ntohs(s->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+
+		/* a v4-mapped peer is an IPv4 peer */
+		if (!memcmp(&s->sin6_addr, mapped, 12)) {
+			a->family = AF_INET;
+			memcpy(a->a, (const uint8_t *)&s->sin6_addr + 12, 4);
+		} else {
+			a->family = AF_INET6;
+			memcpy(a->a, &s->sin6_addr, 16);
+		}
+		*port = ntohs(s->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static bool is_zero(const struct addr *a)
+{
+	for (int i = 0; i < (a->family == AF_INET ? 4 : 16); i++)
+		if (a->a[i])
+			return false;
+	return true;
+}
+
+static bool is_loopback(const struct addr *a)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+
+	return a->family == AF_INET ? a->a[0] == 127 : !memcmp(a->a, lo6, 16);
+}
+
+static bool sock_name(int fd, bool peer, struct addr *a, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
+		return false;
+	return to_addr((struct sockaddr *)&ss, len, a, port);
+}
+
+static int sock_int(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) ? -1 : v;
+}
+
+/* The address this host sends from towards @remote (no packet is sent). */
+static bool local_towards(const struct addr *remote, struct addr *local)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	uint16_t port;
+	int s, ok;
+
+	if (remote->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(9);
+		memcpy(&sin->sin_addr, remote->a, 4);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(9);
+		memcpy(&sin6->sin6_addr, remote->a, 16);
+		len = sizeof(*sin6);
+	}
+	s = socket(remote->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return false;
+	ok = real_connect(s, (struct sockaddr *)&ss, len) == 0 && sock_name(s, false, local, &port);
+	real_close(s);
+	return ok;
+}
+
+static struct fdinfo *info(int fd)
+{
+	return fd >= 0 && fd < MAX_FD ? &fds[fd] : NULL;
+}
+
+/* --- talking to dyperd ---------------------------------------------------------- */
+
+/*
+ * Sends one request, passing @sock (or -1) and a private reply socket, so
+ * that the answer reaches exactly this thread of this process even when
+ * the channel is shared after fork.  With @wait false the reply socket is
+ * closed at once (fire and forget).  Returns the reply's status.
+ */
+static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, bool wait,
+	       struct dyper_reply *rep)
+{
+	char buf[DYPER_MSG_MAX], rbuf[sizeof(struct dyper_hdr) + sizeof(struct dyper_reply)];
+	union {
+		char b[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b };
+	struct cmsghdr *c;
+	int pair[2], all[2], n = 0, len, err = 0;
+	uint32_t id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
+		return -errno;
+	len = dyper_msg_encode(buf, sizeof(buf), type, DYPER_F_REPLY_FD, id, req, sizeof(*req));
+	if (len < 0) {
+		err = len;
+		goto out;
+	}
+	if (sock >= 0)
+		all[n++] = sock;
+	all[n++] = pair[1];
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)len;
+	msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), all, (size_t)n * sizeof(int));
+	while (real_sendmsg(channel, &msg, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR) {
+			err = -errno;
+			goto out;
+		}
+	}
+	real_close(pair[1]);
+	pair[1] = -1;
+	if (!wait)
+		goto out;
+	for (;;) {
+		struct pollfd pfd = { .fd = pair[0], .events = POLLIN };
+		struct dyper_hdr h;
+		const void *p;
+		ssize_t r;
+		int pr = poll(&pfd, 1, REPLY_TIMEOUT_MS);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			err = pr ? -errno : -ETIMEDOUT;
+			break;
+		}
+		r = real_recv(pair[0], rbuf, sizeof(rbuf), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) ||
+		    h.type != DYPER_MSG_REPLY || h.id != id) {
+			err = -EPROTO;
+			break;
+		}
+		memcpy(rep, p, sizeof(*rep));
+		rep->reason[sizeof(rep->reason) - 1] = '\0';
+		err = rep->status;
+		break;
+	}
+out:
+	real_close(pair[0]);
+	if (pair[1] >= 0)
+		real_close(pair[1]);
+	return err;
+}
+
+/* The peer an auxiliary socket is meant for, in this thread. */
+static const struct peer *current_peer(void)
+{
+	if (t_peer.remote.family)
+		return &t_peer;
+	if (client_peer.remote.family)
+		return &client_peer;
+	return NULL;
+}
+
+/* Asks for a pinhole admitting @p to the (bound) socket @fd. */
+static int open_pinhole(int fd, int proto, const struct peer *p)
+{
+	struct dyper_pinhole_req req = { .family = p->remote.family, .proto = (uint8_t)proto };
+	struct fdinfo *fi = info(fd);
+	struct dyper_reply rep = { .status = 0 };
+	struct addr bound;
+	uint16_t port;
+	int err;
+
+	if (!fi || !sock_name(fd, false, &bound, &port) || !port)
+		return 0;
+	memcpy(req.remote, p->remote.a, 16);
+	req.local_port = port;
+	if (bound.family == p->remote.family && !is_zero(&bound)) {
+		memcpy(req.local, bound.a, 16);
+	} else if (p->local.family == p->remote.family && !is_zero(&p->local)) {
+		memcpy(req.local, p->local.a, 16);
+	} else {
+		struct addr via;
+
+		if (!local_towards(&p->remote, &via))
+			return 0;
+		memcpy(req.local, via.a, 16);
+	}
+	if (oneshot && proto == IPPROTO_TCP)
+		req.flags = DYPER_REQ_ONESHOT;
+	err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
+	if (err) {
+		dbg("pinhole for fd %d port %u refused: %s (%s)", fd, port, strerror(-err),
+		    rep.reason);
+		return err;
+	}
+	fi->kind = FD_AUX;
+	fi->req = req;
+	dbg("pinhole %u open: fd %d port %u", rep.pinhole_id, fd, port);
+	return 0;
+}
+
+static int sock_proto(int fd)
+{
+	int p = sock_int(fd, SO_PROTOCOL);
+
+	return p == IPPROTO_TCP || p == IPPROTO_UDP ? p : -1;
+}
+
+/* --- the observations ---------------------------------------------------------- */
+
+/*
+ * From the first socket call on, the channel is close-on-exec: a shell
+ * escape or helper the application runs later does not inherit it (paper
+ * §4.1).  Before that, an exec is a launcher handing over to the real
+ * program.  dyperd's verification and program= rules are what bound the
+ * channel's power either way.
+ */
+static inline void seal(void)
+{
+	if (!sealed) {
+		sealed = true;
+		real_fcntl(channel, F_SETFD, FD_CLOEXEC);
+	}
+}
+
+static int on_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct fdinfo *fi = info(fd);
+	const struct peer *p;
+	struct addr a;
+	uint16_t port;
+	int proto;
+
+	seal();
+
+	if (!fi || !to_addr(sa, len, &a, &port) || is_loopback(&a))
+		return 0;
+	proto = sock_proto(fd);
+	if (proto < 0)
+		return 0;
+	p = current_peer();
+	if (!p) {
+		/* no one to admit yet: a control port */
+		fi->kind = FD_CONTROL_PORT;
+		dbg("fd %d: control port %u", fd, port);
+		return 0;
+	}
+	return open_pinhole(fd, proto, p);
+}
+
+static void set_peer(struct peer *p, const struct addr *remote, const struct addr *local)
+{
+	p->remote = *remote;
+	if (local && local->family == remote->family)
+		p->local = *local;
+	else
+		memset(&p->local, 0, sizeof(p->local));
+}
+
+static void on_accept(int lfd, int fd)
+{
+	struct fdinfo *li = info(lfd), *fi = info(fd);
+	struct addr remote, local;
+	uint16_t port;
+
+	seal();
+
+	if (!li || !fi)
+		return;
+	memset(fi, 0, sizeof(*fi));
+	if (li->kind == FD_CONTROL_PORT) {
+		if (!sock_name(fd, true, &remote, &port) || is_loopback(&remote))
+			return;
+		sock_name(fd, false, &local, &port);
+		server_role = true;
+		fi->kind = FD_CONTROL_CONN;
+		set_peer(&fi->peer, &remote, &local);
+		t_peer = fi->peer;
+		dbg("fd %d: control connection accepted", fd);
+	} else if (li->kind == FD_AUX && oneshot && li->req.proto == IPPROTO_TCP) {
+		struct dyper_reply rep;
+
+		/* the flow is established: conntrack carries it, no pinhole needed */
+		ask(DYPER_MSG_CLOSE, &li->req, -1, false, &rep);
+		li->kind = FD_NONE;
+		dbg("fd %d: one-shot pinhole closed", lfd);
+	}
+}
+
+/* The first outbound connection from an unconnected state is a client's
+ * control channel. */
+static void on_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct fdinfo *fi = info(fd);
+	struct addr remote, local;
+	uint16_t port;
+
+	seal();
+
+	if (!fi || !to_addr(sa, len, &remote, &port) || is_loopback(&remote) || is_zero(&remote))
+		return;
+	if (sock_proto(fd) != IPPROTO_TCP)
+		return;
+	sock_name(fd, false, &local, &port);
+	fi->kind = FD_CONTROL_CONN;
+	set_peer(&fi->peer, &remote, &local);
+	t_peer = fi->peer;
+	if (!server_role && !client_peer.remote.family) {
+		client_peer = fi->peer;
+		dbg("fd %d: client control channel", fd);
+	}
+}
+
+/*
+ * A datagram leaving an unconnected UDP socket: if it is the process's
+ * first outbound contact, that peer is the control peer, and the answers
+ * may come from any of its ports (TFTP answers from a new one): the socket
+ * needs a pinhole before the datagram leaves.
+ */
+static int on_sendto(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct fdinfo *fi = info(fd);
+	struct addr remote, local;
+	uint16_t port;
+
+	seal();
+
+	if (!fi || fi->kind == FD_AUX || server_role || client_peer.remote.family)
+		return 0;
+	if (!to_addr(sa, len, &remote, &port) || is_loopback(&remote) || is_zero(&remote))
+		return 0;
+	if (sock_proto(fd) != IPPROTO_UDP)
+		return 0;
+	if (!sock_name(fd, false, &local, &port))
+		return 0;
+	if (!port) {
+		struct sockaddr_storage any = { .ss_family = sock_int(fd, SO_DOMAIN) };
+
+		/* bind it now, as the kernel would on send, to know the port */
+		if (real_bind(fd, (struct sockaddr *)&any, any.ss_family == AF_INET6 ?
+			      sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)))
+			return 0;
+	}
+	set_peer(&client_peer, &remote, NULL);
+	local_towards(&remote, &client_peer.local);
+	t_peer = client_peer;
+	dbg("fd %d: client control channel (udp)", fd);
+	return open_pinhole(fd, IPPROTO_UDP, &client_peer);
+}
+
+/* Something was read from @fd: a control connection's command, or a
+ * datagram to a control port (whose sender becomes the peer). */
+static inline void on_read(int fd, const struct sockaddr *from, socklen_t len)
+{
+	struct fdinfo *fi = info(fd);
+
+	if (!fi)
+		return;
+	if (fi->kind == FD_CONTROL_CONN) {
+		t_peer = fi->peer;
+	} else if (fi->kind == FD_CONTROL_PORT && from) {
+		struct addr remote, local;
+		uint16_t port;
+
+		if (!to_addr(from, len, &remote, &port) || is_loopback(&remote))
+			return;
+		server_role = true;
+		if (!sock_name(fd, false, &local, &port) || is_zero(&local) ||
+		    local.family != remote.family)
+			local_towards(&remote, &local);
+		set_peer(&t_peer, &remote, &local);
+	}
+}
+
+static void copy_info(int from, int to)
+{
+	struct fdinfo *a = info(from), *b = info(to);
+
+	if (b)
+		*b = a ? *a : (struct fdinfo){ 0 };
+}
+
+/* --- the interposed functions ---------------------------------------------------- */
+
+#define GUARDED() (channel < 0 || in_agent)
+
+EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int ret, e, err;
+
+	resolve();
+	ret = real_bind(fd, sa, len);
+	if (ret || GUARDED())
+		return ret;
+	e = errno;
+	in_agent++;
+	err = on_bind(fd, sa, len);
+	in_agent--;
+	if (err && !deny_warn) {
+		errno = EACCES;
+		return -1;
+	}
+	errno = e;
+	return 0;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int ret, e;
+
+	resolve();
+	ret = real_connect(fd, sa, len);
+	if (GUARDED() || (ret && errno != EINPROGRESS))
+		return ret;
+	e = errno;
+	in_agent++;
+	on_connect(fd, sa, len);
+	in_agent--;
+	errno = e;
+	return ret;
+}
+
+/* After accept: classify the new descriptor; errno as accept left it. */
+static int accepted(int lfd, int fd)
+{
+	int e;
+
+	if (fd < 0 || GUARDED())
+		return fd;
+	e = errno;
+	in_agent++;
+	on_accept(lfd, fd);
+	in_agent--;
+	errno = e;
+	return fd;
+}
+
+EXPORT int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	resolve();
+	return accepted(lfd, real_accept4(lfd, sa, len, flags));
+}
+
+EXPORT int accept(int lfd, struct sockaddr *sa, socklen_t *len)
+{
+	resolve();
+	return accepted(lfd, real_accept(lfd, sa, len));
+}
+
+static int before_send(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int err;
+
+	if (!sa || GUARDED())
+		return 0;
+	in_agent++;
+	err = on_sendto(fd, sa, len);
+	in_agent--;
+	return err && !deny_warn ? -EACCES : 0;
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
+		      socklen_t len)
+{
+	int e, err;
+
+	resolve();
+	e = errno;
+	err = before_send(fd, sa, len);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	errno = e;
+	return real_sendto(fd, buf, n, flags, sa, len);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	int e, err;
+
+	resolve();
+	e = errno;
+	err = msg ? before_send(fd, msg->msg_name, msg->msg_namelen) : 0;
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	errno = e;
+	return real_sendmsg(fd, msg, flags);
+}
+
+/* Reads: cheap unless @fd is a control socket (one array lookup). */
+static inline void after_read(int fd, ssize_t n, const struct sockaddr *from, socklen_t len)
+{
+	int e;
+
+	if (n < 0 || GUARDED() || fd < 0 || fd >= MAX_FD || fds[fd].kind == FD_NONE ||
+	    fds[fd].kind == FD_AUX)
+		return;
+	e = errno;
+	in_agent++;
+	on_read(fd, from, len);
+	in_agent--;
+	errno = e;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+
+	resolve();
+	r = real_read(fd, buf, n);
+	after_read(fd, r, NULL, 0);
+	return r;
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	ssize_t r;
+
+	resolve();
+	r = real_read_chk(fd, buf, n, buflen);
+	after_read(fd, r, NULL, 0);
+	return r;
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	ssize_t r;
+
+	resolve();
+	r = real_recv(fd, buf, n, flags);
+	after_read(fd, r, NULL, 0);
+	return r;
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	ssize_t r;
+
+	resolve();
+	r = real_recv_chk(fd, buf, n, buflen, flags);
+	after_read(fd, r, NULL, 0);
+	return r;
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
+			socklen_t *len)
+{
+	struct sockaddr_storage own;
+	socklen_t own_len = sizeof(own);
+	ssize_t r;
+
+	resolve();
+	/* a control port's sender matters even if the caller does not ask */
+	if (!sa && fd >= 0 && fd < MAX_FD && fds[fd].kind == FD_CONTROL_PORT) {
+		r = real_recvfrom(fd, buf, n, flags, (struct sockaddr *)&own, &own_len);
+		after_read(fd, r, (struct sockaddr *)&own, own_len);
+		return r;
+	}
+	r = real_recvfrom(fd, buf, n, flags, sa, len);
+	after_read(fd, r, sa, len ? *len : 0);
+	return r;
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+			      struct sockaddr *sa, socklen_t *len)
+{
+	ssize_t r;
+
+	resolve();
+	r = real_recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
+	after_read(fd, r, sa, len ? *len : 0);
+	return r;
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	resolve();
+	r = real_recvmsg(fd, msg, flags);
+	after_read(fd, r, msg ? msg->msg_name : NULL, msg && msg->msg_name ? msg->msg_namelen : 0);
+	return r;
+}
+
+/* --- descriptors: keep the table in step, and the channel alive ----------------- */
+
+/* The application may close or overwrite every descriptor it did not open
+ * (daemons do): the channel moves out of the way and survives. */
+static void move_channel(void)
+{
+	int fd = real_fcntl(channel, F_DUPFD_CLOEXEC, 64);
+
+	if (fd >= 0) {
+		real_close(channel);
+		channel = fd;
+	}
+}
+
+EXPORT int close(int fd)
+{
+	resolve();
+	if (fd >= 0 && fd == channel && !in_agent)
+		return 0;	/* ours: it stays, and the app sees a successful close */
+	if (fd >= 0 && fd < MAX_FD)
+		fds[fd].kind = FD_NONE;
+	return real_close(fd);
+}
+
+EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int ret;
+
+	resolve();
+	if (channel >= 0 && !(flags & CLOSE_RANGE_CLOEXEC) &&
+	    (unsigned int)channel >= first && (unsigned int)channel <= last) {
+		ret = (unsigned int)channel > first ?
+		      real_close_range(first, (unsigned int)channel - 1, flags) : 0;
+		if (ret == 0 && (unsigned int)channel < last)
+			ret = real_close_range((unsigned int)channel + 1, last, flags);
+	} else {
+		ret = real_close_range(first, last, flags);
+	}
+	if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+		for (unsigned int fd = first; fd <= last && fd < MAX_FD; fd++)
+			if ((int)fd != channel)
+				fds[fd].kind = FD_NONE;
+	return ret;
+}
+
+EXPORT int dup(int old)
+{
+	int fd;
+
+	resolve();
+	fd = real_dup(old);
+	if (fd >= 0)
+		copy_info(old, fd);
+	return fd;
+}
+
+EXPORT int dup2(int old, int new)
+{
+	int fd;
+
+	resolve();
+	if (new == channel && new != old && channel >= 0)
+		move_channel();
+	fd = real_dup2(old, new);
+	if (fd >= 0 && old != new)
+		copy_info(old, fd);
+	return fd;
+}
+
+EXPORT int dup3(int old, int new, int flags)
+{
+	int fd;
+
+	resolve();
+	if (new == channel && new != old && channel >= 0)
+		move_channel();
+	fd = real_dup3(old, new, flags);
+	if (fd >= 0)
+		copy_info(old, fd);
+	return fd;
+}
+
+static int fcntl_common(int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);	/* int and pointer args alike on Linux ABIs */
+	int ret;
+
+	resolve();
+	ret = real_fcntl(fd, cmd, arg);
+	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		copy_info(fd, ret);
+	return ret;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, cmd);
+	ret = fcntl_common(fd, cmd, ap);
+	va_end(ap);
+	return ret;
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, cmd);
+	ret = fcntl_common(fd, cmd, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* --- threads: a new thread starts with its creator's control peer --------------- */
+
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+	struct peer peer;
+};
+
+static void *thread_start(void *p)
+{
+	struct start s = *(struct start *)p;
+
+	free(p);
+	t_peer = s.peer;
+	return s.fn(s.arg);
+}
+
+EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+			  void *arg)
+{
+	struct start *s;
+	int ret;
+
+	resolve();
+	if (channel < 0 || !t_peer.remote.family)
+		return real_pthread_create(t, attr, fn, arg);
+	s = malloc(sizeof(*s));
+	if (!s)
+		return real_pthread_create(t, attr, fn, arg);
+	s->fn = fn;
+	s->arg = arg;
+	s->peer = t_peer;
+	ret = real_pthread_create(t, attr, thread_start, s);
+	if (ret)
+		free(s);
+	return ret;
+}
+
+/* --- start ---------------------------------------------------------------------- */
+
+__attribute__((constructor))
+static void agent_init(void)
+{
+	const char *env = getenv(DYPER_CHANNEL_ENV), *v;
+	char *end;
+	long fd;
+
+	resolve();
+	debug = getenv("DYPER_DEBUG") != NULL;
+	v = getenv("DYPER_ON_DENY");
+	deny_warn = v && !strcmp(v, "warn");
+	v = getenv("DYPER_ONESHOT");
+	oneshot = v && !strcmp(v, "1");
+	if (!env)
+		return;
+	fd = strtol(env, &end, 10);
+	if (*end || fd < 0 || fd >= MAX_FD)
+		return;
+	if (sock_int((int)fd, SO_DOMAIN) != AF_UNIX || sock_int((int)fd, SO_TYPE) != SOCK_SEQPACKET) {
+		dbg("%s=%s is not a channel to dyperd: inactive", DYPER_CHANNEL_ENV, env);
+		return;
+	}
+	/* Sealed close-on-exec at the first socket call (see seal()): until
+	 * then an exec hands it on, so that wrapper scripts and launchers
+	 * that exec the real program keep working. */
+	channel = (int)fd;
+	dbg("active on channel fd %d", channel);
+}
