@@ -53,7 +53,7 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 		       struct sockaddr *sa, socklen_t *len);
 #define MAX_FD 65536		/* sockets above are not tracked: no pinholes */
-#define REPLY_TIMEOUT_MS 10000
+#define REPLY_TIMEOUT_MS 30000	/* default; dyperd may queue a request (queue_timeout) */
 
 enum fd_kind {
 	FD_NONE,
@@ -81,6 +81,7 @@ struct fdinfo {
 static struct fdinfo fds[MAX_FD];
 static int channel = -1;
 static bool debug, deny_warn, oneshot;
+static int reply_timeout_ms = REPLY_TIMEOUT_MS;
 static bool server_role;		/* a control port has seen a peer */
 static struct peer client_peer;		/* the client's control channel */
 static __thread struct peer t_peer;	/* this thread's current control peer */
@@ -131,14 +132,15 @@ static inline void resolve(void)
 	pthread_once(&resolved, resolve_all);
 }
 
-__attribute__((format(printf, 1, 2)))
-static void dbg(const char *fmt, ...)
+/* One line on stderr: only for DYPER_DEBUG, or what DYPER_ON_DENY=warn asks. */
+__attribute__((format(printf, 2, 3)))
+static void say(bool on, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 	int n, e = errno;
 
-	if (!debug)
+	if (!on)
 		return;
 	n = snprintf(buf, sizeof(buf), "dyper-agent[%d]: ", getpid());
 	va_start(ap, fmt);
@@ -310,7 +312,7 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 		struct dyper_hdr h;
 		const void *p;
 		ssize_t r;
-		int pr = poll(&pfd, 1, REPLY_TIMEOUT_MS);
+		int pr = poll(&pfd, 1, reply_timeout_ms);
 
 		if (pr < 0 && errno == EINTR)
 			continue;
@@ -377,13 +379,13 @@ static int open_pinhole(int fd, int proto, const struct peer *p)
 		req.flags = DYPER_REQ_ONESHOT;
 	err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
 	if (err) {
-		dbg("pinhole for fd %d port %u refused: %s (%s)", fd, port, strerror(-err),
+		say(debug, "pinhole for fd %d port %u refused: %s (%s)", fd, port, strerror(-err),
 		    rep.reason);
 		return err;
 	}
 	fi->kind = FD_AUX;
 	fi->req = req;
-	dbg("pinhole %u open: fd %d port %u", rep.pinhole_id, fd, port);
+	say(debug, "pinhole %u open: fd %d port %u", rep.pinhole_id, fd, port);
 	return 0;
 }
 
@@ -430,7 +432,7 @@ static int on_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!p) {
 		/* no one to admit yet: a control port */
 		fi->kind = FD_CONTROL_PORT;
-		dbg("fd %d: control port %u", fd, port);
+		say(debug, "fd %d: control port %u", fd, port);
 		return 0;
 	}
 	return open_pinhole(fd, proto, p);
@@ -464,14 +466,14 @@ static void on_accept(int lfd, int fd)
 		fi->kind = FD_CONTROL_CONN;
 		set_peer(&fi->peer, &remote, &local);
 		t_peer = fi->peer;
-		dbg("fd %d: control connection accepted", fd);
+		say(debug, "fd %d: control connection accepted", fd);
 	} else if (li->kind == FD_AUX && oneshot && li->req.proto == IPPROTO_TCP) {
 		struct dyper_reply rep;
 
 		/* the flow is established: conntrack carries it, no pinhole needed */
 		ask(DYPER_MSG_CLOSE, &li->req, -1, false, &rep);
 		li->kind = FD_NONE;
-		dbg("fd %d: one-shot pinhole closed", lfd);
+		say(debug, "fd %d: one-shot pinhole closed", lfd);
 	}
 }
 
@@ -495,7 +497,7 @@ static void on_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	t_peer = fi->peer;
 	if (!server_role && !client_peer.remote.family) {
 		client_peer = fi->peer;
-		dbg("fd %d: client control channel", fd);
+		say(debug, "fd %d: client control channel", fd);
 	}
 }
 
@@ -532,7 +534,7 @@ static int on_sendto(int fd, const struct sockaddr *sa, socklen_t len)
 	set_peer(&client_peer, &remote, NULL);
 	local_towards(&remote, &client_peer.local);
 	t_peer = client_peer;
-	dbg("fd %d: client control channel (udp)", fd);
+	say(debug, "fd %d: client control channel (udp)", fd);
 	return open_pinhole(fd, IPPROTO_UDP, &client_peer);
 }
 
@@ -584,6 +586,9 @@ EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 	in_agent++;
 	err = on_bind(fd, sa, len);
 	in_agent--;
+	if (err && deny_warn)
+		say(true, "no pinhole for fd %d: %s (DYPER_ON_DENY=warn: bind succeeds)", fd,
+		    strerror(-err));
 	if (err && !deny_warn) {
 		errno = EACCES;
 		return -1;
@@ -818,6 +823,16 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	return ret;
 }
 
+/* glibc's closefrom() calls the close_range system call directly. */
+EXPORT void closefrom(int lowfd)
+{
+	if (lowfd < 0)
+		lowfd = 0;
+	if (close_range((unsigned int)lowfd, ~0U, 0))
+		for (int fd = lowfd; fd < MAX_FD; fd++)
+			close(fd);
+}
+
 EXPORT int dup(int old)
 {
 	int fd;
@@ -937,23 +952,31 @@ static void agent_init(void)
 	long fd;
 
 	resolve();
-	debug = getenv("DYPER_DEBUG") != NULL;
+	v = getenv("DYPER_DEBUG");
+	debug = v && *v && strcmp(v, "0");
 	v = getenv("DYPER_ON_DENY");
 	deny_warn = v && !strcmp(v, "warn");
 	v = getenv("DYPER_ONESHOT");
 	oneshot = v && !strcmp(v, "1");
+	v = getenv("DYPER_TIMEOUT_MS");
+	if (v) {
+		long t = strtol(v, &end, 10);
+
+		if (!*end && t > 0 && t <= 3600000)
+			reply_timeout_ms = (int)t;
+	}
 	if (!env)
 		return;
 	fd = strtol(env, &end, 10);
 	if (*end || fd < 0 || fd >= MAX_FD)
 		return;
 	if (sock_int((int)fd, SO_DOMAIN) != AF_UNIX || sock_int((int)fd, SO_TYPE) != SOCK_SEQPACKET) {
-		dbg("%s=%s is not a channel to dyperd: inactive", DYPER_CHANNEL_ENV, env);
+		say(debug, "%s=%s is not a channel to dyperd: inactive", DYPER_CHANNEL_ENV, env);
 		return;
 	}
 	/* Sealed close-on-exec at the first socket call (see seal()): until
 	 * then an exec hands it on, so that wrapper scripts and launchers
 	 * that exec the real program keep working. */
 	channel = (int)fd;
-	dbg("active on channel fd %d", channel);
+	say(debug, "active on channel fd %d", channel);
 }

@@ -1337,8 +1337,9 @@ out:
 	if (pts[0].ran) {
 		print_table(pts, rss_start, after);
 		if (dump_ms >= 0)
-			printf("   one dump of the %u pinholes: %.0f ms; dyperd's loop does one every "
-			       "reconcile_interval (10 s by default)\n", PRESENT, dump_ms);
+			printf("   one dump of the %u pinholes: %.0f ms; dyperd dumps only at start, "
+			       "for dyperctl list, and on reconcile when its table is not owned\n",
+			       PRESENT, dump_ms);
 		print_targets(pts);
 	}
 	remove_files();

@@ -224,6 +224,24 @@ if wait_line "$LAST" ready 3000; then
 	r=$(head -n1 "$LAST")
 	check "udp without the wrapper: dropped ($r)" test "$r" = timeout
 fi
+no_pinholes_left "after UDP"
+
+# --- refusals: DYPER_ON_DENY -----------------------------------------------------------
+printf 'deny * * * %s * * *\nallow * * * * * * 1024-65535\n' "$B4" >"$T/policy"
+check "a policy denying B is loaded" ctl reload
+server wrap fork DYPER_ON_DENY=warn
+two_clients "$IN4"
+check "warn: A still gets its data ($RA)" got "$RA"
+check "warn: B, denied, gets nothing ($RB)" failed_ "$RB"
+check "warn: the server's bind succeeded and the agent said why on stderr" \
+	grep -q "no pinhole for fd .*DYPER_ON_DENY=warn" "$SERVER"
+stop_server
+server wrap fork
+two_clients "$IN4"
+check "error (default): B's auxiliary bind failed with EACCES in the server" \
+	grep -q "Permission denied" "$SERVER"
+check "error (default): A unaffected ($RA)" got "$RA"
+stop_server
 no_pinholes_left "at the end"
 
 summary
