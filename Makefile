@@ -181,7 +181,7 @@ unit-check: $(UNIT_BIN)
 kernel-check: $(KTEST_BIN) $(TOOL_BIN)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
-bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(DYPERD)
+bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
 
 # --- fuzzing ----------------------------------------------------------------

@@ -114,6 +114,7 @@ static int (*real_close_range)(unsigned int, unsigned int, int);
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+static bool resolved_all;	/* set (release) when resolve_all() is done */
 
 static void resolve_all(void)
 {
@@ -125,11 +126,15 @@ static void resolve_all(void)
 	real_read_chk = dlsym(RTLD_NEXT, "__read_chk");
 	real_recv_chk = dlsym(RTLD_NEXT, "__recv_chk");
 	real_recvfrom_chk = dlsym(RTLD_NEXT, "__recvfrom_chk");
+	__atomic_store_n(&resolved_all, true, __ATOMIC_RELEASE);
 }
 
+/* Every interposed call starts here: one load once resolved, not a call
+ * into libc's pthread_once(). */
 static inline void resolve(void)
 {
-	pthread_once(&resolved, resolve_all);
+	if (__builtin_expect(!__atomic_load_n(&resolved_all, __ATOMIC_ACQUIRE), 0))
+		pthread_once(&resolved, resolve_all);
 }
 
 /* One line on stderr: only for DYPER_DEBUG, or what DYPER_ON_DENY=warn asks. */
@@ -683,13 +688,14 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return real_sendmsg(fd, msg, flags);
 }
 
-/* Reads: cheap unless @fd is a control socket (one array lookup). */
+/* Reads: cheap unless @fd is a control socket (one array lookup, before
+ * the guard's thread-local, which costs a call into ld.so). */
 static inline void after_read(int fd, ssize_t n, const struct sockaddr *from, socklen_t len)
 {
 	int e;
 
-	if (n < 0 || GUARDED() || fd < 0 || fd >= MAX_FD || fds[fd].kind == FD_NONE ||
-	    fds[fd].kind == FD_AUX)
+	if (n < 0 || fd < 0 || fd >= MAX_FD || fds[fd].kind == FD_NONE ||
+	    fds[fd].kind == FD_AUX || GUARDED())
 		return;
 	e = errno;
 	in_agent++;
