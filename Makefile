@@ -163,7 +163,9 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(CORE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(CORE_LIB) $(NFT_LIB)
+# Only the benchmarks themselves: tests/bench/util/ is their shared code.
+$(BENCH_BIN): $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/tests/bench/util/bench.o \
+		$(CORE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Runs each benchmark binary given as argument (default: $B/tests/bench/*)
+# Runs each benchmark binary given as argument (default: the executable
+# files in $B/tests/bench/, not its util/ folder: that is their shared code)
 # in a network namespace of its own, made by `unshare -n` and gone when the
 # benchmark exits: the benchmarks rewrite nftables, and the host's own
 # firewall must never see that.  Each run is bounded by BENCH_TIMEOUT
@@ -20,7 +21,9 @@ for tool in unshare timeout; do
 	fi
 done
 if [ $# -eq 0 ]; then
-	set -- "$B"/tests/bench/*
+	for f in "$B"/tests/bench/*; do
+		[ -f "$f" ] && [ -x "$f" ] && set -- "$@" "$f"
+	done
 fi
 
 # The benchmarks find nft through NFT; an empty one makes them skip it.
@@ -37,7 +40,7 @@ fi
 
 failed=0
 for bench in "$@"; do
-	if [ ! -x "$bench" ]; then
+	if [ ! -f "$bench" ] || [ ! -x "$bench" ]; then
 		echo "run-bench.sh: $bench: not an executable (run 'make bench')" >&2
 		failed=1
 		continue

@@ -49,22 +49,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "dyperd/proto.h"
 #include "nft/enforcer.h"
-
-#define NS			1000000000ull
-#define MS			1000000ull
+#include "tests/bench/util/bench.h"
 
 /* 1. the fast path */
 #define N_BIND			20000		/* binds (and closes) per run */
@@ -83,7 +78,6 @@
 #define PH_SECS			20		/* the child stops sampling after this */
 
 /* Time budgets, in seconds: even all used up, well under two minutes. */
-#define T_START			10
 #define T_PART1			45		/* no new round after this */
 #define T_CHILD			30		/* one child, at most */
 #define T_TOTAL			90
@@ -114,65 +108,10 @@ static char self_exe[PATH_MAX], agent_lib[PATH_MAX], wrap_bin[PATH_MAX], dyperd_
 static char **env_plain, **env_inactive;
 
 /* What the signal handler must undo: kept in plain static storage. */
-static volatile pid_t dyperd_pid = -1, child_pid = -1;
-static char dir_path[64], conf_path[96], policy_path[96], agent_path[96], control_path[96],
-	    log_path[96];
+static volatile pid_t child_pid = -1;
+static struct bench_dyperd dyperd = BENCH_DYPERD_INIT;
 
 extern char **environ;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-__attribute__((format(printf, 1, 2)))
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "agent_bench: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	return -1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted @v (ns), in microseconds. */
-static double pct_us(const uint64_t *v, size_t n, double p)
-{
-	size_t r = (size_t)ceil(p / 100.0 * (double)n);
-
-	if (n == 0)
-		return NAN;
-	return (double)v[r ? r - 1 : 0] / 1000.0;
-}
-
-/* Sorts @v in place. */
-static double median(double *v, size_t n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ==== the measuring child ====================================================== */
 
@@ -262,16 +201,16 @@ static int run_bind_close(unsigned n, struct series *bind_s, struct series *clos
 
 		if (tcp_sockets(fds, k))
 			return -1;
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (unsigned i = 0; i < k; i++)
 			if (bind(fds[i], (struct sockaddr *)&sin, sizeof(sin))) {
 				close_all(fds, k);
 				return child_fail("bind 127.0.0.1:0: %s", strerror(errno));
 			}
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		for (unsigned i = 0; i < k; i++)
 			close(fds[i]);
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		series_add(bind_s, t1 - t0, k);
 		series_add(close_s, t2 - t1, k);
 		done += k;
@@ -294,13 +233,13 @@ static int run_connect(unsigned n, int lfd, const struct sockaddr_in *sa, struct
 			return -1;
 		for (unsigned i = 0; i < k; i++)
 			setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (unsigned i = 0; i < k; i++)
 			if (connect(fds[i], (const struct sockaddr *)sa, sizeof(*sa))) {
 				close_all(fds, k);
 				return child_fail("connect 127.0.0.1: %s", strerror(errno));
 			}
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		for (unsigned i = 0; i < k; i++) {
 			int a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -341,11 +280,11 @@ static int run_read(unsigned n, struct series *s)
 			}
 			put += (size_t)w;
 		}
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (unsigned i = 0; i < k && !err; i++)
 			if (read(p[0], buf, sizeof(buf)) != READ_SIZE)
 				err = child_fail("short read from the pipe");
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		series_add(s, t1 - t0, k);
 		done += k;
 	}
@@ -362,7 +301,7 @@ static int run_unix(unsigned n, struct series *s)
 
 	for (unsigned done = 0; done < n;) {
 		unsigned k = n - done < BATCH ? n - done : BATCH;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		for (unsigned i = 0; i < k; i++) {
 			int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -375,7 +314,7 @@ static int run_unix(unsigned n, struct series *s)
 			}
 			close(fd);
 		}
-		series_add(s, now_ns() - t0, k);
+		series_add(s, bench_now_ns() - t0, k);
 		done += k;
 	}
 	return 0;
@@ -428,7 +367,8 @@ static int child_calls(void)
 		      run_read(N_READ, &s[OP_READ]) ?:
 		      run_unix(N_UNIX, &s[OP_UNIX]);
 		for (int op = 0; op < N_OPS && !err; op++)
-			report("call %s %.3f %.3f\n", ops[op].key, median(s[op].per_call, s[op].n),
+			report("call %s %.3f %.3f\n", ops[op].key,
+			       bench_median(s[op].per_call, s[op].n),
 			       (double)s[op].ns / (double)s[op].calls);
 	}
 	close(lfd);
@@ -458,9 +398,9 @@ static int aux_socket(int *fd)
 
 static void report_pct(const char *what, uint64_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_u64);
-	report("pinhole %s %zu %.1f %.1f %.1f %.1f\n", what, n, pct_us(v, n, 50), pct_us(v, n, 90),
-	       pct_us(v, n, 99), pct_us(v, n, 100));
+	bench_sort_u64(v, n);
+	report("pinhole %s %zu %.1f %.1f %.1f %.1f\n", what, n, bench_pct_us(v, n, 50),
+	       bench_pct_us(v, n, 90), bench_pct_us(v, n, 99), bench_pct_us(v, n, 100));
 }
 
 /*
@@ -475,7 +415,7 @@ static int child_pinhole(void)
 	socklen_t len = sizeof(ctl);
 	uint64_t *bind_ns = calloc(PH_SAMPLES, sizeof(uint64_t));
 	uint64_t *both_ns = calloc(PH_SAMPLES, sizeof(uint64_t));
-	uint64_t deadline = now_ns() + PH_SECS * NS;
+	uint64_t deadline = bench_now_ns() + PH_SECS * NS;
 	int lfd = -1, cfd = -1, fd = -1, err = -1;
 	size_t n = 0;
 
@@ -497,20 +437,20 @@ static int child_pinhole(void)
 	}
 	if (read_command(cfd) < 0)
 		goto out;
-	for (unsigned i = 0; i < PH_WARMUP + PH_SAMPLES && now_ns() < deadline; i++) {
+	for (unsigned i = 0; i < PH_WARMUP + PH_SAMPLES && bench_now_ns() < deadline; i++) {
 		uint64_t t0, t1, t2;
 
 		if (aux_socket(&fd))
 			goto out;
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (bind(fd, (struct sockaddr *)&aux, sizeof(aux))) {
 			child_fail("bind %s:0 (sample %u): %s", LOCAL_ADDR, i, strerror(errno));
 			goto out;
 		}
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		close(fd);
 		fd = -1;
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		if (i < PH_WARMUP)
 			continue;
 		bind_ns[n] = t1 - t0;
@@ -565,240 +505,20 @@ static int child_main(const char *what, const char *fd)
 
 /* ==== the parent: namespace, files, dyperd ====================================== */
 
-/*
- * The benchmark rewrites nftables: never in the host's own namespace.
- * PID 1's namespace may not be ours to look at (a container): then a
- * namespace with any interface but lo is not the fresh one we want either.
- */
-static int check_netns(void)
-{
-	struct if_nameindex *ifs;
-	struct stat self, init;
-	int err = 0;
-
-	if (stat("/proc/self/ns/net", &self) == 0 && stat("/proc/1/ns/net", &init) == 0 &&
-	    self.st_ino == init.st_ino && self.st_dev == init.st_dev)
-		return fail("this is PID 1's network namespace: run me through tests/run-bench.sh "
-			    "(or unshare -n)");
-	ifs = if_nameindex();
-	if (!ifs)
-		return fail("cannot list the network interfaces: %s", strerror(errno));
-	for (struct if_nameindex *i = ifs; i->if_index && !err; i++)
-		if (strcmp(i->if_name, "lo"))
-			err = fail("interface %s exists: this is not a fresh network namespace; run "
-				   "me through tests/run-bench.sh (or unshare -n)", i->if_name);
-	if_freenameindex(ifs);
-	return err;
-}
-
-/* Runs `ip ARGS...`; 0 or -1. */
-static int run_ip(const char *a1, const char *a2, const char *a3, const char *a4,
-		  const char *a5, const char *a6)
-{
-	static const char *const paths[] = { "ip", "/usr/sbin/ip", "/sbin/ip" };
-	char *argv[] = { "ip", (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5,
-			 (char *)a6, NULL };
-	int status, err = ENOENT;
-	pid_t pid;
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		err = posix_spawnp(&pid, paths[i], NULL, NULL, argv, env_plain);
-		if (err != ENOENT)
-			break;
-	}
-	if (err)
-		return fail("cannot run ip: %s", strerror(err));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return fail("waitpid: %s", strerror(errno));
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return fail("ip %s %s %s %s ... failed", a1, a2, a3, a4 ? a4 : "");
-	return 0;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return fail("cannot create %s: %s", path, strerror(errno));
-	if (fputs(text, f) < 0)
-		err = -1;
-	if (fclose(f))
-		err = -1;
-	return err ? fail("cannot write %s", path) : 0;
-}
-
-/* The shipped defaults but for the paths, a permissive policy, limits
- * that a benchmark does not run into, and no periodic reconcile landing in
- * some samples and not others. */
+/* Limits that a benchmark does not run into.  The policy allows
+ * everything: the wrapper connects as root, not setgid, so the delegate is
+ * group 0. */
 static int write_config(void)
 {
-	char conf[1024];
-
-	snprintf(dir_path, sizeof(dir_path), "/tmp/agent_bench.XXXXXX");
-	if (!mkdtemp(dir_path)) {
-		dir_path[0] = '\0';
-		return fail("mkdtemp: %s", strerror(errno));
-	}
-	snprintf(conf_path, sizeof(conf_path), "%s/dyper.conf", dir_path);
-	snprintf(policy_path, sizeof(policy_path), "%s/policy", dir_path);
-	snprintf(agent_path, sizeof(agent_path), "%s/agent.sock", dir_path);
-	snprintf(control_path, sizeof(control_path), "%s/control.sock", dir_path);
-	snprintf(log_path, sizeof(log_path), "%s/dyperd.log", dir_path);
-	snprintf(conf, sizeof(conf),
-		 "# written by agent_bench\n"
-		 "[daemon]\n"
-		 "user = nobody\n"
-		 "group = nogroup\n"
-		 "agent_socket = %s\n"
-		 "control_socket = %s\n"
-		 "policy = %s\n"
-		 "on_exit = flush\n"
-		 "log_level = notice\n"
-		 "[enforcer]\n"
-		 "reconcile_interval = 1h\n"
-		 "[limits]\n"
-		 "max_per_user = 65536\n"
-		 "rate = 1000000\n"
-		 "burst = 1000000\n",
-		 agent_path, control_path, policy_path);
-	/* the wrapper connects as root, not setgid: the delegate is group 0 */
-	if (write_file(policy_path, "# written by agent_bench: everything\n"
-				    "allow * * * * * * *\n"))
-		return -1;
-	return write_file(conf_path, conf);
-}
-
-static void remove_files(void)
-{
-	const char *files[] = { conf_path, policy_path, agent_path, control_path, log_path };
-
-	if (!dir_path[0])
-		return;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		unlink(files[i]);
-	rmdir(dir_path);
+	return bench_dyperd_setup(&dyperd, "notice", "", "max_per_user = 65536\n");
 }
 
 static void on_signal(int sig)
 {
 	if (child_pid > 0)
 		kill(child_pid, SIGKILL);
-	if (dyperd_pid > 0)
-		kill(dyperd_pid, SIGKILL);
-	remove_files();
+	bench_dyperd_abort(&dyperd);
 	_exit(128 + sig);
-}
-
-static bool agent_socket_answers(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agent_path);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* The last lines of dyperd's log, to explain a failure. */
-static void show_log(void)
-{
-	char buf[4096];
-	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
-	off_t size;
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		fprintf(stderr, "--- end of dyperd's log ---\n%s---\n", buf);
-	}
-}
-
-static int start_dyperd(void)
-{
-	uint64_t deadline = now_ns() + (uint64_t)T_START * NS;
-	pid_t pid;
-	int st;
-
-	pid = fork();
-	if (pid < 0)
-		return fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		char *argv[] = { "dyperd", "-f", "-c", conf_path, NULL };
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execve(dyperd_bin, argv, env_plain);
-		fprintf(stderr, "agent_bench: cannot run %s: %s\n", dyperd_bin, strerror(errno));
-		_exit(127);
-	}
-	dyperd_pid = pid;
-	while (now_ns() < deadline) {
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			dyperd_pid = -1;
-			show_log();
-			return fail("dyperd exited at start (status 0x%x)", st);
-		}
-		if (agent_socket_answers())
-			return 0;
-		usleep(10000);
-	}
-	show_log();
-	return fail("dyperd did not listen on %s within %d s", agent_path, T_START);
-}
-
-/* SIGTERM, then what on_exit = flush does; SIGKILL if it hangs.  0 when
- * dyperd exited 0. */
-static int stop_dyperd(void)
-{
-	pid_t pid = dyperd_pid;
-	uint64_t deadline = now_ns() + 10 * NS;
-	int st = 0;
-
-	if (pid <= 0)
-		return 0;
-	kill(pid, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR) {
-			dyperd_pid = -1;
-			return fail("waitpid: %s", strerror(errno));
-		}
-		if (now_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			dyperd_pid = -1;
-			return fail("dyperd did not stop within 10 s of SIGTERM: killed");
-		}
-		usleep(10000);
-	}
-	dyperd_pid = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		show_log();
-		return fail("dyperd stopped with status 0x%x", st);
-	}
-	return 0;
 }
 
 /* --- kernel truth, and dyperd's own count ------------------------------------ */
@@ -825,30 +545,18 @@ static int view_cb(const struct pinhole_entry *pe, void *arg)
 	return 0;
 }
 
-/* Dumps dyperd's pinhole sets from the kernel into @kv; 0 or -1. */
+/* Dumps dyperd's pinhole sets from the kernel into @kv; 0 or -errno. */
 static int kernel_view(struct kernel_view *kv)
 {
-	struct nft_enforcer_config cfg;
-	struct nft_enforcer *e = NULL;
-	int err;
-
 	kv->n = 0;
 	kv->found = false;
-	nft_enforcer_config_init(&cfg);
-	err = nft_enforcer_open(&e, &cfg);
-	if (!err)
-		err = nft_enforcer_dump(e, view_cb, kv);
-	if (err)
-		fail("cannot dump the kernel's pinholes: %s", e ? nft_enforcer_error(e) :
-		     strerror(-err));
-	nft_enforcer_free(e);
-	return err ? -1 : 0;
+	return bench_kernel_dump(view_cb, kv);
 }
 
 /* Waits up to @secs until the kernel holds no pinhole; 0 or -1. */
 static int wait_kernel_empty(unsigned secs)
 {
-	uint64_t deadline = now_ns() + (uint64_t)secs * NS;
+	uint64_t deadline = bench_now_ns() + (uint64_t)secs * NS;
 	struct kernel_view kv = { 0 };
 
 	for (;;) {
@@ -856,9 +564,9 @@ static int wait_kernel_empty(unsigned secs)
 			return -1;
 		if (kv.n == 0)
 			return 0;
-		if (now_ns() > deadline)
-			return fail("%zu pinholes still in the kernel %u s after their sockets "
-				    "closed", kv.n, secs);
+		if (bench_now_ns() > deadline)
+			return bench_fail("%zu pinholes still in the kernel %u s after their "
+					  "sockets closed", kv.n, secs);
 		usleep(20000);
 	}
 }
@@ -871,7 +579,7 @@ struct ctl_stats {
 /* `dyperctl stats`: dyperd's own count of opens and closes; 0 or -1. */
 static int dyperctl_stats(struct ctl_stats *s)
 {
-	char *argv[] = { "dyperctl", "-s", control_path, "stats", NULL };
+	char *argv[] = { "dyperctl", "-s", dyperd.control, "stats", NULL };
 	char buf[4096], *line, *save = NULL;
 	posix_spawn_file_actions_t fa;
 	size_t len = 0;
@@ -880,7 +588,7 @@ static int dyperctl_stats(struct ctl_stats *s)
 
 	memset(s, 0, sizeof(*s));
 	if (pipe2(p, O_CLOEXEC))
-		return fail("pipe: %s", strerror(errno));
+		return bench_fail("pipe: %s", strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
 	err = posix_spawn(&pid, dyperctl_bin, &fa, NULL, argv, env_plain);
@@ -888,7 +596,7 @@ static int dyperctl_stats(struct ctl_stats *s)
 	close(p[1]);
 	if (err) {
 		close(p[0]);
-		return fail("cannot run %s: %s", dyperctl_bin, strerror(err));
+		return bench_fail("cannot run %s: %s", dyperctl_bin, strerror(err));
 	}
 	for (;;) {
 		ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
@@ -904,7 +612,7 @@ static int dyperctl_stats(struct ctl_stats *s)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return fail("dyperctl stats failed (status 0x%x)", st);
+		return bench_fail("dyperctl stats failed (status 0x%x)", st);
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char key[32];
 		uint64_t v;
@@ -924,7 +632,7 @@ static int dyperctl_stats(struct ctl_stats *s)
 		else if (!strcmp(key, "latency_p99_us"))
 			s->lat_p99 = v;
 	}
-	return found == 4 ? 0 : fail("dyperctl stats: no opened/closed/stale/pinholes lines");
+	return found == 4 ? 0 : bench_fail("dyperctl stats: no opened/closed/stale/pinholes lines");
 }
 
 /* --- running children -------------------------------------------------------- */
@@ -967,16 +675,16 @@ static int child_start(struct child *c, enum run_mode mode, const char *what)
 	memset(c, 0, sizeof(*c));
 	c->pid = -1;
 	c->fd = -1;
-	c->deadline = now_ns() + (uint64_t)T_CHILD * NS;
+	c->deadline = bench_now_ns() + (uint64_t)T_CHILD * NS;
 	if (c->deadline > total_end)
 		c->deadline = total_end;
 	if (pipe2(p, O_CLOEXEC))
-		return fail("pipe: %s", strerror(errno));
+		return bench_fail("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);
-		return fail("fork: %s", strerror(errno));
+		return bench_fail("fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		int w = dup(p[1]);	/* without close-on-exec */
@@ -990,8 +698,8 @@ static int child_start(struct child *c, enum run_mode mode, const char *what)
 		signal(SIGHUP, SIG_DFL);
 		snprintf(fdarg, sizeof(fdarg), "%d", w);
 		if (mode == RUN_AGENT) {
-			char *argv[] = { "dyper-wrap", "-s", agent_path, "-p", agent_lib, self_exe,
-					 "--child", (char *)what, fdarg, NULL };
+			char *argv[] = { "dyper-wrap", "-s", dyperd.agent, "-p", agent_lib,
+					 self_exe, "--child", (char *)what, fdarg, NULL };
 
 			execve(wrap_bin, argv, env_plain);
 		} else {
@@ -1016,7 +724,7 @@ static int child_line(struct child *c, char *line, size_t size)
 	for (;;) {
 		char *nl = memchr(c->buf, '\n', c->len);
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		uint64_t now = now_ns();
+		uint64_t now = bench_now_ns();
 		ssize_t n;
 		int r;
 
@@ -1029,23 +737,25 @@ static int child_line(struct child *c, char *line, size_t size)
 			return 1;
 		}
 		if (c->len == sizeof(c->buf))
-			return fail("child %d: report line too long", (int)c->pid);
+			return bench_fail("child %d: report line too long", (int)c->pid);
 		if (now >= c->deadline)
-			return fail("child %d: no report for too long: out of time", (int)c->pid);
+			return bench_fail("child %d: no report for too long: out of time",
+					  (int)c->pid);
 		r = poll(&pfd, 1, (int)((c->deadline - now) / MS) + 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return fail("poll: %s", strerror(errno));
+			return bench_fail("poll: %s", strerror(errno));
 		if (r == 0)
 			continue;
 		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail("reading the child's reports: %s", strerror(errno));
+			return bench_fail("reading the child's reports: %s", strerror(errno));
 		if (n == 0)
-			return c->len ? fail("child %d: last line unterminated", (int)c->pid) : 0;
+			return c->len ? bench_fail("child %d: last line unterminated",
+						   (int)c->pid) : 0;
 		c->len += (size_t)n;
 	}
 }
@@ -1064,7 +774,7 @@ static int child_end(struct child *c, bool kill_it)
 	for (;;) {
 		pid_t r;
 
-		if (kill_it || now_ns() > c->deadline + NS) {
+		if (kill_it || bench_now_ns() > c->deadline + NS) {
 			kill(c->pid, SIGKILL);
 			kill_it = false;
 		}
@@ -1078,7 +788,9 @@ static int child_end(struct child *c, bool kill_it)
 		usleep(2000);
 	}
 	c->pid = child_pid = -1;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : fail("child failed (status 0x%x)", st);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	return bench_fail("child failed (status 0x%x)", st);
 }
 
 /* "agent preload=P channel=C sealed=S": is the child what @mode says? */
@@ -1088,17 +800,19 @@ static int check_agent_line(const char *line, enum run_mode mode)
 	bool ok;
 
 	if (sscanf(line, "agent preload=%d channel=%d sealed=%d", &pre, &ch, &sealed) != 3)
-		return fail("child report: unexpected line \"%s\"", line);
+		return bench_fail("child report: unexpected line \"%s\"", line);
 	if (mode == RUN_PLAIN)
 		ok = !pre && !ch;
 	else if (mode == RUN_INACTIVE)
 		ok = pre && !ch;
 	else
 		ok = pre && ch && sealed;
-	return ok ? 0 : fail("the %s child is not what it should be: LD_PRELOAD %s, channel %s%s",
-			     mode_names[mode], pre ? "the agent" : "unset", ch ? "open" : "none",
-			     ch ? (sealed ? ", sealed by the agent" : ", not sealed: agent inactive")
-				: "");
+	if (ok)
+		return 0;
+	return bench_fail("the %s child is not what it should be: LD_PRELOAD %s, channel %s%s",
+			  mode_names[mode], pre ? "the agent" : "unset", ch ? "open" : "none",
+			  ch ? (sealed ? ", sealed by the agent" : ", not sealed: agent inactive")
+			     : "");
 }
 
 /* --- 1. the fast path -------------------------------------------------------- */
@@ -1136,13 +850,13 @@ static int calls_child(struct calls_result *r, enum run_mode mode)
 			continue;
 		}
 		if (sscanf(line, "call %31s %lf %lf", key, &v, &mean) != 3) {
-			err = fail("child report: unexpected line \"%s\"", line);
+			err = bench_fail("child report: unexpected line \"%s\"", line);
 			break;
 		}
 		for (op = 0; op < N_OPS && strcmp(ops[op].key, key); op++)
 			;
 		if (op == N_OPS || r->runs[mode][op] >= MAX_RUNS) {
-			err = fail("child report: unexpected line \"%s\"", line);
+			err = bench_fail("child report: unexpected line \"%s\"", line);
 			break;
 		}
 		r->mean[mode][op][r->runs[mode][op]] = mean;
@@ -1153,20 +867,21 @@ static int calls_child(struct calls_result *r, enum run_mode mode)
 	if (child_end(&c, err != 0))
 		err = -1;
 	if (!err && !agent_seen)
-		err = fail("the %s child did not say whether the agent was there", mode_names[mode]);
+		err = bench_fail("the %s child did not say whether the agent was there",
+				 mode_names[mode]);
 	return err;
 }
 
 static int bench_calls(struct calls_result *r)
 {
-	uint64_t end = now_ns() + (uint64_t)T_PART1 * NS;
+	uint64_t end = bench_now_ns() + (uint64_t)T_PART1 * NS;
 	struct ctl_stats s0, s1;
 
 	memset(r, 0, sizeof(*r));
 	if (dyperctl_stats(&s0))
 		return -1;
-	for (unsigned round = 0; round < ROUNDS && (round == 0 || now_ns() < end); round++) {
-		uint64_t t = now_ns();
+	for (unsigned round = 0; round < ROUNDS && (round == 0 || bench_now_ns() < end); round++) {
+		uint64_t t = bench_now_ns();
 
 		/* in turn, so that a slow spell of the VM hits all three alike;
 		 * who goes first rotates */
@@ -1176,7 +891,7 @@ static int bench_calls(struct calls_result *r)
 		r->rounds++;
 		if (round == 0)
 			printf("   round 1 (plain, agent and inactive child) took %.1f s\n",
-			       (double)(now_ns() - t) / NS);
+			       (double)(bench_now_ns() - t) / NS);
 	}
 	printf("   %u rounds\n", r->rounds);
 	for (int m = 0; m < N_MODES; m++)
@@ -1187,21 +902,21 @@ static int bench_calls(struct calls_result *r)
 			/* paired by round before the sort below */
 			for (size_t i = 0; i < n; i++)
 				q[i] = r->ns[m][op][i] / r->ns[RUN_PLAIN][op][i];
-			r->ratio[m][op] = median(q, n);
+			r->ratio[m][op] = bench_median(q, n);
 			r->ratio_min[m][op] = n ? q[0] : NAN;
 			r->ratio_max[m][op] = n ? q[n - 1] : NAN;
 		}
 	for (int m = 0; m < N_MODES; m++)
 		for (int op = 0; op < N_OPS; op++) {
-			r->med[m][op] = median(r->ns[m][op], r->runs[m][op]);
-			r->med_mean[m][op] = median(r->mean[m][op], r->runs[m][op]);
+			r->med[m][op] = bench_median(r->ns[m][op], r->runs[m][op]);
+			r->med_mean[m][op] = bench_median(r->mean[m][op], r->runs[m][op]);
 		}
 	/* the agent had nothing to ask dyperd for: loopback and AF_UNIX only */
 	if (dyperctl_stats(&s1))
 		return -1;
 	if (s1.opened != s0.opened)
-		return fail("the agent opened %" PRIu64 " pinholes for loopback or AF_UNIX sockets",
-			    s1.opened - s0.opened);
+		return bench_fail("the agent opened %" PRIu64 " pinholes for loopback or AF_UNIX "
+				  "sockets", s1.opened - s0.opened);
 	return 0;
 }
 
@@ -1230,11 +945,11 @@ static int connect_control(uint16_t port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return fail("socket: %s", strerror(errno));
+		return bench_fail("socket: %s", strerror(errno));
 	if (bind(fd, (struct sockaddr *)&from, sizeof(from)) ||
 	    connect(fd, (struct sockaddr *)&to, sizeof(to))) {
-		fail("control connection %s -> %s:%u: %s", PEER_ADDR, LOCAL_ADDR, port,
-		     strerror(errno));
+		bench_fail("control connection %s -> %s:%u: %s", PEER_ADDR, LOCAL_ADDR, port,
+			   strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -1272,17 +987,17 @@ static int bench_pinhole(struct pinhole_result *r, enum run_mode mode)
 		return -1;
 	got = child_line(&c, line, sizeof(line));
 	if (got <= 0 || sscanf(line, "listening %u", &port) != 1) {
-		err = got < 0 ? -1 : fail("pinhole child: expected \"listening PORT\"");
+		err = got < 0 ? -1 : bench_fail("pinhole child: expected \"listening PORT\"");
 		goto out;
 	}
 	cfd = connect_control((uint16_t)port);
 	if (cfd < 0 || write(cfd, "g", 1) != 1) {
-		err = cfd < 0 ? -1 : fail("control connection: %s", strerror(errno));
+		err = cfd < 0 ? -1 : bench_fail("control connection: %s", strerror(errno));
 		goto out;
 	}
 	got = child_line(&c, line, sizeof(line));
 	if (got <= 0 || sscanf(line, "holding %u", &port) != 1) {
-		err = got < 0 ? -1 : fail("pinhole child: expected \"holding PORT\"");
+		err = got < 0 ? -1 : bench_fail("pinhole child: expected \"holding PORT\"");
 		goto out;
 	}
 	/* the last samples' closes may still be on their way to dyperd */
@@ -1297,7 +1012,7 @@ static int bench_pinhole(struct pinhole_result *r, enum run_mode mode)
 	r->held_found = kv.found;
 	snprintf(r->held_what, sizeof(r->held_what), "%s", kv.what);
 	if (err || write(cfd, "x", 1) != 1) {
-		err = err ? err : fail("control connection: %s", strerror(errno));
+		err = err ? err : bench_fail("control connection: %s", strerror(errno));
 		goto out;
 	}
 	while (!err && (got = child_line(&c, line, sizeof(line))) > 0) {
@@ -1305,13 +1020,14 @@ static int bench_pinhole(struct pinhole_result *r, enum run_mode mode)
 			err = check_agent_line(line, mode);
 			agent_seen = true;
 		} else if (parse_pct(line, r)) {
-			err = fail("pinhole child: unexpected line \"%s\"", line);
+			err = bench_fail("pinhole child: unexpected line \"%s\"", line);
 		}
 	}
 	if (got < 0)
 		err = -1;
 	if (!err && (!agent_seen || !r->bind.n))
-		err = fail("the %s pinhole child did not report everything", mode_names[mode]);
+		err = bench_fail("the %s pinhole child did not report everything",
+				 mode_names[mode]);
 out:
 	if (child_end(&c, err != 0))
 		err = -1;
@@ -1331,7 +1047,8 @@ static int bench_pinholes(struct pinhole_result *plain, struct pinhole_result *a
 		return -1;
 	printf("   plain: %zu binds, p50 %.1f us\n", plain->bind.n, plain->bind.p50);
 	if (plain->held_kernel)
-		return fail("without the agent the kernel holds %zu pinholes", plain->held_kernel);
+		return bench_fail("without the agent the kernel holds %zu pinholes",
+				  plain->held_kernel);
 	if (bench_pinhole(agent, RUN_AGENT))
 		return -1;
 	printf("   through the agent: %zu binds, p50 %.1f us\n", agent->bind.n, agent->bind.p50);
@@ -1349,32 +1066,17 @@ static int bench_pinholes(struct pinhole_result *plain, struct pinhole_result *a
 	printf("   dyperd's own time per request, receipt to reply (its last 4096): p50 %" PRIu64
 	       " us, p99 %" PRIu64 " us\n", s1.lat_p50, s1.lat_p99);
 	if (agent->held_kernel != 1 || !agent->held_found)
-		return fail("the kernel did not hold just the held socket's pinhole (tcp %s:* -> "
-			    "%s:port)", PEER_ADDR, LOCAL_ADDR);
+		return bench_fail("the kernel did not hold just the held socket's pinhole "
+				  "(tcp %s:* -> %s:port)", PEER_ADDR, LOCAL_ADDR);
 	if (s1.opened - s0.opened != want ||
 	    s1.closed - s0.closed + s1.stale - s0.stale != want || s1.pinholes)
-		return fail("dyperd counted %" PRIu64 " opens and %" PRIu64 " closes, expected %"
-			    PRIu64 " each", s1.opened - s0.opened,
-			    s1.closed - s0.closed + s1.stale - s0.stale, want);
+		return bench_fail("dyperd counted %" PRIu64 " opens and %" PRIu64 " closes, "
+				  "expected %" PRIu64 " each", s1.opened - s0.opened,
+				  s1.closed - s0.closed + s1.stale - s0.stale, want);
 	return 0;
 }
 
 /* --- report ------------------------------------------------------------------ */
-
-static int n_fail;
-
-__attribute__((format(printf, 2, 3)))
-static void target(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("   [%s] ", pass ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	n_fail += !pass;
-}
 
 static void print_calls(const struct calls_result *r)
 {
@@ -1422,13 +1124,16 @@ static void print_targets(const struct calls_result *c, bool calls_ran,
 		for (int op = 0; op < N_OPS; op++) {
 			double ratio = c->ratio[RUN_AGENT][op];
 
-			target(ratio <= 1.1, "%s: agent/plain %.3fx  (<= 1.1x)", ops[op].label, ratio);
+			bench_target(ratio <= 1.1, "%s: agent/plain %.3fx  (<= 1.1x)",
+				     ops[op].label, ratio);
 		}
 	if (a->ran) {
-		target(a->bind.p50 <= 100, "pinhole bind p50: %.1f us  (<= 100 us)", a->bind.p50);
-		target(a->bind.p99 <= 500, "pinhole bind p99: %.1f us  (<= 500 us)", a->bind.p99);
+		bench_target(a->bind.p50 <= 100, "pinhole bind p50: %.1f us  (<= 100 us)",
+			     a->bind.p50);
+		bench_target(a->bind.p99 <= 500, "pinhole bind p99: %.1f us  (<= 500 us)",
+			     a->bind.p99);
 	}
-	printf("   %d target(s) missed\n", n_fail);
+	bench_targets_missed();
 }
 
 /* --- main -------------------------------------------------------------------- */
@@ -1441,13 +1146,12 @@ static int build_path(char *out, const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", b, rel);
 	if (!realpath(path, out))
-		return fail("%s: %s (build it: make test-bins)", path, strerror(errno));
+		return bench_fail("%s: %s (build it: make test-bins)", path, strerror(errno));
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	static struct calls_result calls;
 	struct pinhole_result ph_plain, ph_agent;
 	struct utsname u;
@@ -1463,13 +1167,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	t_begin = now_ns();
+	t_begin = bench_now_ns();
 	memset(&ph_plain, 0, sizeof(ph_plain));
 	memset(&ph_agent, 0, sizeof(ph_agent));
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	bench_on_signals(on_signal);
 	inet_pton(AF_INET, LOCAL_ADDR, &local_addr);
 	inet_pton(AF_INET, PEER_ADDR, &peer_addr);
 	uname(&u);
@@ -1481,7 +1182,7 @@ int main(int argc, char **argv)
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	env_plain = env_make(environ, NULL);
 	if (n <= 0 || !env_plain) {
-		fail("cannot find my own executable or build the environment");
+		bench_fail("cannot find my own executable or build the environment");
 		goto out;
 	}
 	self_exe[n] = '\0';
@@ -1499,17 +1200,17 @@ int main(int argc, char **argv)
 	printf("agent_bench: the agent %s, through %s, with %s\n", agent_lib, wrap_bin, dyperd_bin);
 	printf("kernel %s %s, %ld CPUs online\n", u.release, u.machine,
 	       sysconf(_SC_NPROCESSORS_ONLN));
-	if (check_netns())
+	if (bench_check_netns())
 		goto out;
 	/* a fresh namespace has lo down and no address of ours */
-	if (run_ip("link", "set", "lo", "up", NULL, NULL) ||
-	    run_ip("addr", "add", LOCAL_ADDR "/32", "dev", "lo", NULL) ||
-	    run_ip("addr", "add", PEER_ADDR "/32", "dev", "lo", NULL))
+	if (bench_ip(env_plain, "link", "set", "lo", "up", NULL) ||
+	    bench_ip(env_plain, "addr", "add", LOCAL_ADDR "/32", "dev", "lo", NULL) ||
+	    bench_ip(env_plain, "addr", "add", PEER_ADDR "/32", "dev", "lo", NULL))
 		goto out;
-	if (write_config() || start_dyperd())
+	if (write_config() || bench_dyperd_start(&dyperd, dyperd_bin, env_plain))
 		goto out;
 	printf("dyperd pid %d: policy \"allow * * * * * * *\", rate/burst 1000000, "
-	       "log_level notice\n", (int)dyperd_pid);
+	       "log_level notice\n", (int)dyperd.pid);
 
 	printf("\n1. the fast path: %d rounds of plain, agent (dyper-wrap) and inactive "
 	       "(LD_PRELOAD only) children, %d runs each\n", ROUNDS, CHILD_REPS);
@@ -1525,9 +1226,9 @@ int main(int argc, char **argv)
 out:
 	if (child_pid > 0)
 		kill(child_pid, SIGKILL);
-	if (stop_dyperd())
+	if (bench_dyperd_stop(&dyperd))
 		err = -1;
-	remove_files();
+	bench_dyperd_remove(&dyperd);
 	if (calls_ran)
 		print_calls(&calls);
 	if (ph_plain.ran && ph_agent.ran)
@@ -1537,6 +1238,6 @@ out:
 	free(env_plain);
 	free(env_inactive);
 	printf("\nagent_bench: %s after %.1f s\n", err ? "FAILED" : "done",
-	       (double)(now_ns() - t_begin) / NS);
+	       (double)(bench_now_ns() - t_begin) / NS);
 	return err ? 1 : 0;
 }

@@ -37,34 +37,22 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 
 #include "dyperd/proto.h"
 #include "nft/enforcer.h"
-
-#define NS			1000000000ull
-#define MS			1000000ull
+#include "tests/bench/util/bench.h"
 
 #define PRESENT			100000u		/* pinholes present at the second point */
 #define CAPACITY		300000u		/* capacity, max_per_user, max_pinholes */
@@ -79,7 +67,6 @@
 #define SETTLE_MS		500		/* idle before each latency point */
 
 /* Time budgets, in seconds: even all used up, under two and a half minutes. */
-#define T_START			10
 #define T_LATENCY		10		/* per point */
 #define T_FILL			40
 #define T_CLEANUP		20
@@ -102,312 +89,37 @@ static uint64_t t_begin;
 static struct in_addr local_addr;
 
 /* What the signal handler must undo: kept in plain static storage. */
-static volatile pid_t dyperd_pid = -1;
-static char dir_path[64], conf_path[96], policy_path[96], agent_path[96],
-	    control_path[96], log_path[96];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
+static struct bench_dyperd dyperd = BENCH_DYPERD_INIT;
 
 static bool out_of_budget(void)
 {
-	return now_ns() - t_begin > (uint64_t)T_TOTAL * NS;
-}
-
-/* "1,234,567" */
-static const char *grouped(double v, char *buf, size_t len)
-{
-	char digits[32];
-	size_t n, o = 0;
-
-	snprintf(digits, sizeof(digits), "%.0f", v < 0 || isnan(v) ? 0 : v);
-	n = strlen(digits);
-	for (size_t i = 0; i < n && o + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-__attribute__((format(printf, 1, 2)))
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "dyperd_bench: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	return -1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted @v (ns), in microseconds. */
-static double pct_us(const uint64_t *v, size_t n, double p)
-{
-	size_t r = (size_t)ceil(p / 100.0 * (double)n);
-
-	if (n == 0)
-		return NAN;
-	return (double)v[r ? r - 1 : 0] / 1000.0;
+	return bench_now_ns() - t_begin > (uint64_t)T_TOTAL * NS;
 }
 
 /* --- the namespace, the files, dyperd ------------------------------------ */
 
-/*
- * The benchmark rewrites nftables: never in the host's own namespace.
- * PID 1's namespace may not be ours to look at (a container): then a
- * namespace with any interface but lo is not the fresh one we want either.
- */
-static int check_netns(void)
-{
-	struct if_nameindex *ifs;
-	struct stat self, init;
-	int err = 0;
-
-	if (stat("/proc/self/ns/net", &self) == 0 && stat("/proc/1/ns/net", &init) == 0 &&
-	    self.st_ino == init.st_ino && self.st_dev == init.st_dev)
-		return fail("this is PID 1's network namespace: run me through tests/run-bench.sh "
-			    "(or unshare -n)");
-	ifs = if_nameindex();
-	if (!ifs)
-		return fail("cannot list the network interfaces: %s", strerror(errno));
-	for (struct if_nameindex *i = ifs; i->if_index && !err; i++)
-		if (strcmp(i->if_name, "lo"))
-			err = fail("interface %s exists: this is not a fresh network namespace; run "
-				   "me through tests/run-bench.sh (or unshare -n)", i->if_name);
-	if_freenameindex(ifs);
-	return err;
-}
-
 extern char **environ;
 
-/* Runs `ip ARGS...`; 0 or -1. */
-static int run_ip(const char *a1, const char *a2, const char *a3, const char *a4,
-		  const char *a5, const char *a6)
+static const char *log_level(void)
 {
-	static const char *const paths[] = { "ip", "/usr/sbin/ip", "/sbin/ip" };
-	char *argv[] = { "ip", (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5,
-			 (char *)a6, NULL };
-	int status, err = ENOENT;
-	pid_t pid;
+	const char *s = getenv("DYPERD_BENCH_LOG_LEVEL");
 
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		err = posix_spawnp(&pid, paths[i], NULL, NULL, argv, environ);
-		if (err != ENOENT)
-			break;
-	}
-	if (err)
-		return fail("cannot run ip: %s", strerror(err));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return fail("waitpid: %s", strerror(errno));
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return fail("ip %s %s %s ... failed", a1, a2, a3);
-	return 0;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return fail("cannot create %s: %s", path, strerror(errno));
-	if (fputs(text, f) < 0)
-		err = -1;
-	if (fclose(f))
-		err = -1;
-	return err ? fail("cannot write %s", path) : 0;
+	return s ? s : "notice";
 }
 
 static int write_config(void)
 {
-	char conf[2048];
+	char enforcer[64], limits[96];
 
-	snprintf(dir_path, sizeof(dir_path), "/tmp/dyperd_bench.XXXXXX");
-	if (!mkdtemp(dir_path))
-		return fail("mkdtemp: %s", strerror(errno));
-	snprintf(conf_path, sizeof(conf_path), "%s/dyper.conf", dir_path);
-	snprintf(policy_path, sizeof(policy_path), "%s/policy", dir_path);
-	snprintf(agent_path, sizeof(agent_path), "%s/agent.sock", dir_path);
-	snprintf(control_path, sizeof(control_path), "%s/control.sock", dir_path);
-	snprintf(log_path, sizeof(log_path), "%s/dyperd.log", dir_path);
-	snprintf(conf,
-		 sizeof(conf),
-		 "# written by dyperd_bench\n"
-		 "[daemon]\n"
-		 "user = nobody\n"
-		 "group = nogroup\n"
-		 "agent_socket = %s\n"
-		 "control_socket = %s\n"
-		 "policy = %s\n"
-		 "on_exit = flush\n"
-		 "log_level = %s\n"
-		 "[enforcer]\n"
-		 "max_pinholes = %u\n"
-		 "reconcile_interval = 1h\n"
-		 "[limits]\n"
-		 "capacity = %u\n"
-		 "max_per_user = %u\n"
-		 "rate = 1000000\n"
-		 "burst = 1000000\n",
-		 agent_path, control_path, policy_path,
-		 getenv("DYPERD_BENCH_LOG_LEVEL") ? getenv("DYPERD_BENCH_LOG_LEVEL") : "notice",
-		 CAPACITY, CAPACITY, CAPACITY);
-	if (write_file(policy_path, "# written by dyperd_bench: everything\n"
-				    "allow * * * * * * *\n"))
-		return -1;
-	return write_file(conf_path, conf);
-}
-
-static void remove_files(void)
-{
-	const char *files[] = { conf_path, policy_path, agent_path, control_path, log_path };
-
-	if (!dir_path[0])
-		return;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		unlink(files[i]);
-	rmdir(dir_path);
+	snprintf(enforcer, sizeof(enforcer), "max_pinholes = %u\n", CAPACITY);
+	snprintf(limits, sizeof(limits), "capacity = %u\nmax_per_user = %u\n", CAPACITY, CAPACITY);
+	return bench_dyperd_setup(&dyperd, log_level(), enforcer, limits);
 }
 
 static void on_signal(int sig)
 {
-	if (dyperd_pid > 0)
-		kill(dyperd_pid, SIGKILL);
-	remove_files();
+	bench_dyperd_abort(&dyperd);
 	_exit(128 + sig);
-}
-
-static int connect_agent(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agent_path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* The last lines of dyperd's log, to explain a failure. */
-static void show_log(void)
-{
-	char buf[4096];
-	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
-	off_t size;
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		fprintf(stderr, "--- end of dyperd's log ---\n%s---\n", buf);
-	}
-}
-
-static int start_dyperd(const char *bin)
-{
-	uint64_t deadline = now_ns() + (uint64_t)T_START * NS;
-	pid_t pid;
-	int st;
-
-	pid = fork();
-	if (pid < 0)
-		return fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execl(bin, "dyperd", "-f", "-c", conf_path, (char *)NULL);
-		fprintf(stderr, "dyperd_bench: cannot run %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	dyperd_pid = pid;
-	while (now_ns() < deadline) {
-		int fd;
-
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			dyperd_pid = -1;
-			show_log();
-			return fail("dyperd exited at start (status 0x%x)", st);
-		}
-		fd = connect_agent();
-		if (fd >= 0) {
-			close(fd);
-			return 0;
-		}
-		usleep(10000);
-	}
-	show_log();
-	return fail("dyperd did not listen on %s within %d s", agent_path, T_START);
-}
-
-/* SIGTERM, then what on_exit = flush does; SIGKILL if it hangs.  0 when
- * dyperd exited 0. */
-static int stop_dyperd(void)
-{
-	pid_t pid = dyperd_pid;
-	uint64_t deadline = now_ns() + 10 * NS;
-	int st = 0;
-
-	if (pid <= 0)
-		return 0;
-	kill(pid, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR) {
-			dyperd_pid = -1;
-			return fail("waitpid: %s", strerror(errno));
-		}
-		if (now_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			dyperd_pid = -1;
-			return fail("dyperd did not stop within 10 s of SIGTERM: killed");
-		}
-		usleep(10000);
-	}
-	dyperd_pid = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		show_log();
-		return fail("dyperd stopped with status 0x%x", st);
-	}
-	return 0;
 }
 
 /* A "Key:   123 kB" line of /proc/PID/status, in KiB; 0 if unknown. */
@@ -468,37 +180,26 @@ static int count_cb(const struct pinhole_entry *pe, void *arg)
 /* Pinholes in dyperd's table in the kernel, or -1. */
 static long kernel_pinholes(void)
 {
-	struct nft_enforcer_config cfg;
-	struct nft_enforcer *e = NULL;
 	size_t n = 0;
-	int err;
 
-	nft_enforcer_config_init(&cfg);
-	err = nft_enforcer_open(&e, &cfg);
-	if (!err)
-		err = nft_enforcer_dump(e, count_cb, &n);
-	if (err)
-		fail("cannot count the kernel's pinholes: %s", e ? nft_enforcer_error(e) :
-		     strerror(-err));
-	nft_enforcer_free(e);
-	return err ? -1 : (long)n;
+	return bench_kernel_dump(count_cb, &n) ? -1 : (long)n;
 }
 
 /* Waits until the kernel holds @want pinholes; how long it took, or -1. */
 static double wait_kernel_count(long want, unsigned secs)
 {
-	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)secs * NS;
+	uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)secs * NS;
 	long n;
 
 	for (;;) {
 		n = kernel_pinholes();
 		if (n == want)
-			return (double)(now_ns() - t0) / 1e6;
-		if (n < 0 || now_ns() > deadline)
+			return (double)(bench_now_ns() - t0) / 1e6;
+		if (n < 0 || bench_now_ns() > deadline)
 			break;
 		usleep(20000);
 	}
-	fail("the kernel holds %ld pinholes, expected %ld", n, want);
+	bench_fail("the kernel holds %ld pinholes, expected %ld", n, want);
 	return -1;
 }
 
@@ -632,39 +333,40 @@ static int bench_latency(struct lat_result *r, uint64_t *open_ns, uint64_t *clos
 
 	memset(r, 0, sizeof(*r));
 	usleep(SETTLE_MS * 1000);
-	ch = connect_agent();
+	ch = bench_dyperd_connect(&dyperd);
 	sock = listen_socket(LAT_PORT);
 	if (ch < 0 || sock < 0) {
-		err = fail("latency: cannot connect or bind: %s", strerror(-(ch < 0 ? ch : sock)));
+		err = bench_fail("latency: cannot connect or bind: %s",
+				 strerror(-(ch < 0 ? ch : sock)));
 		goto out;
 	}
-	deadline = now_ns() + (uint64_t)T_LATENCY * NS;
-	cpu0 = proc_cpu_ns(dyperd_pid);
-	for (uint32_t s = 0; s < LAT_WARMUP + LAT_SAMPLES && now_ns() < deadline; s++) {
+	deadline = bench_now_ns() + (uint64_t)T_LATENCY * NS;
+	cpu0 = proc_cpu_ns(dyperd.pid);
+	for (uint32_t s = 0; s < LAT_WARMUP + LAT_SAMPLES && bench_now_ns() < deadline; s++) {
 		/* 192.0.2.x, ports 1.. : a new key every time */
 		uint32_t remote = htonl(0xc0000200u | (s & 0xff));
 		uint64_t t0, t1, t2;
 
 		make_req(&req, remote, (uint16_t)(s / 256 + 1), LAT_PORT);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
 		if (!err)
 			err = wait_reply(ch, ID_LAT + 2 * s, &rep);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (err || rep.status) {
-			err = fail("latency: open %u: %s", s, req_error(err, &rep));
+			err = bench_fail("latency: open %u: %s", s, req_error(err, &rep));
 			goto out;
 		}
 		err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
 		if (!err)
 			err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		if (err || rep.status) {
-			err = fail("latency: close %u: %s", s, req_error(err, &rep));
+			err = bench_fail("latency: close %u: %s", s, req_error(err, &rep));
 			goto out;
 		}
 		if (s < LAT_WARMUP) {
-			cpu0 = proc_cpu_ns(dyperd_pid);
+			cpu0 = proc_cpu_ns(dyperd.pid);
 			continue;
 		}
 		open_ns[n] = t1 - t0;
@@ -672,15 +374,15 @@ static int bench_latency(struct lat_result *r, uint64_t *open_ns, uint64_t *clos
 		n++;
 	}
 	r->samples = n;
-	r->cpu_us = n ? (double)(proc_cpu_ns(dyperd_pid) - cpu0) / 1000.0 / (double)n : NAN;
-	qsort(open_ns, n, sizeof(*open_ns), cmp_u64);
-	qsort(close_ns, n, sizeof(*close_ns), cmp_u64);
-	r->open_p50 = pct_us(open_ns, n, 50);
-	r->open_p90 = pct_us(open_ns, n, 90);
-	r->open_p99 = pct_us(open_ns, n, 99);
-	r->open_max = pct_us(open_ns, n, 100);
-	r->close_p50 = pct_us(close_ns, n, 50);
-	r->close_p99 = pct_us(close_ns, n, 99);
+	r->cpu_us = n ? (double)(proc_cpu_ns(dyperd.pid) - cpu0) / 1000.0 / (double)n : NAN;
+	bench_sort_u64(open_ns, n);
+	bench_sort_u64(close_ns, n);
+	r->open_p50 = bench_pct_us(open_ns, n, 50);
+	r->open_p90 = bench_pct_us(open_ns, n, 90);
+	r->open_p99 = bench_pct_us(open_ns, n, 99);
+	r->open_max = bench_pct_us(open_ns, n, 100);
+	r->close_p50 = bench_pct_us(close_ns, n, 50);
+	r->close_p99 = bench_pct_us(close_ns, n, 99);
 out:
 	if (ch >= 0)
 		close(ch);
@@ -780,7 +482,7 @@ static void *driver_run(void *arg)
 					 req_error(err, &rep));
 				goto out;
 			}
-			t = now_ns();
+			t = bench_now_ns();
 			d->ops += t >= d->count_from && t < d->stop;
 			if (c->opening) {
 				err = client_send(c, false);
@@ -822,20 +524,20 @@ static int bench_throughput(unsigned nclients, struct tp_result *r)
 	memset(drv, 0, sizeof(drv));
 	r->clients = nclients;
 	if (!cl)
-		return fail("out of memory");
+		return bench_fail("out of memory");
 	for (unsigned i = 0; i < nclients; i++)
 		cl[i].ch = cl[i].sock = -1;
 	for (unsigned i = 0; i < nclients; i++) {
 		cl[i].port = (uint16_t)(TP_PORT + i);
-		cl[i].ch = connect_agent();
+		cl[i].ch = bench_dyperd_connect(&dyperd);
 		cl[i].sock = listen_socket(cl[i].port);
 		if (cl[i].ch < 0 || cl[i].sock < 0) {
-			err = fail("throughput: client %u: cannot connect or bind: %s", i,
-				   strerror(-(cl[i].ch < 0 ? cl[i].ch : cl[i].sock)));
+			err = bench_fail("throughput: client %u: cannot connect or bind: %s", i,
+					 strerror(-(cl[i].ch < 0 ? cl[i].ch : cl[i].sock)));
 			goto out;
 		}
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	from = t0 + TP_WARMUP_MS * MS;
 	stop = from + TP_SLICE_MS * MS;
 	cpu0 = 0;
@@ -851,25 +553,25 @@ static int bench_throughput(unsigned nclients, struct tp_result *r)
 	}
 	for (unsigned t = 0; t < nthreads; t++) {
 		if (pthread_create(&drv[t].th, NULL, driver_run, &drv[t])) {
-			err = fail("pthread_create failed");
+			err = bench_fail("pthread_create failed");
 			break;
 		}
 		started++;
 	}
 	/* CPU shares over the counted slice only */
-	while (now_ns() < from)
+	while (bench_now_ns() < from)
 		usleep(1000);
-	cpu0 = proc_cpu_ns(dyperd_pid);
+	cpu0 = proc_cpu_ns(dyperd.pid);
 	self0 = self_cpu_ns();
-	while (now_ns() < stop)
+	while (bench_now_ns() < stop)
 		usleep(1000);
-	r->dyperd_cpu = (double)(proc_cpu_ns(dyperd_pid) - cpu0) / (double)(TP_SLICE_MS * MS);
+	r->dyperd_cpu = (double)(proc_cpu_ns(dyperd.pid) - cpu0) / (double)(TP_SLICE_MS * MS);
 	r->client_cpu = (double)(self_cpu_ns() - self0) / (double)(TP_SLICE_MS * MS);
 	for (unsigned t = 0; t < started; t++) {
 		pthread_join(drv[t].th, NULL);
 		r->ops_per_s += (double)drv[t].ops * 1000.0 / TP_SLICE_MS;
 		if (drv[t].err && !err)
-			err = fail("throughput, %u clients: %s", nclients, drv[t].why);
+			err = bench_fail("throughput, %u clients: %s", nclients, drv[t].why);
 	}
 out:
 	for (unsigned i = 0; i < nclients; i++) {
@@ -884,13 +586,6 @@ out:
 
 /* --- 4. the reconcile's stall ---------------------------------------------------- */
 
-static const char *nft_cmd(void)
-{
-	const char *s = getenv("NFT");
-
-	return s && *s ? s : "nft";
-}
-
 /*
  * Bumps the ruleset generation as another program would (a table made
  * and deleted in one transaction): dyperd's next tamper check (<= 250 ms)
@@ -899,18 +594,11 @@ static const char *nft_cmd(void)
  */
 static pid_t foreign_change(void)
 {
-	char *argv[] = { (char *)nft_cmd(), "add table inet dyperd_bench_probe; "
+	char *argv[] = { (char *)bench_nft_cmd(), "add table inet dyperd_bench_probe; "
 			 "delete table inet dyperd_bench_probe", NULL };
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int err;
 
-	if (posix_spawn_file_actions_init(&fa))
-		return -1;
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	return err ? -1 : pid;
+	return bench_spawn(&pid, argv[0], argv, environ, true) ? -1 : pid;
 }
 
 struct stall_result {
@@ -924,46 +612,47 @@ struct stall_result {
  * ruleset: the slowest request shows how long dyperd's loop stood still. */
 static int bench_stall(struct stall_result *r)
 {
-	uint64_t t_change = now_ns() + 300 * MS, end = t_change + 2 * NS, t_max = 0;
+	uint64_t t_change = bench_now_ns() + 300 * MS, end = t_change + 2 * NS, t_max = 0;
 	uint64_t worst = 0;
 	pid_t nft = -1;
 	struct dyper_pinhole_req req;
 	struct dyper_reply rep;
-	int ch, sock, st, err = 0;
+	int ch, sock, err = 0;
 
 	memset(r, 0, sizeof(*r));
-	ch = connect_agent();
+	ch = bench_dyperd_connect(&dyperd);
 	sock = listen_socket(LAT_PORT);
 	if (ch < 0 || sock < 0) {
-		err = fail("stall: cannot connect or bind: %s", strerror(-(ch < 0 ? ch : sock)));
+		err = bench_fail("stall: cannot connect or bind: %s",
+				 strerror(-(ch < 0 ? ch : sock)));
 		goto out;
 	}
-	for (uint32_t s = 0; now_ns() < end && s < 1000000; s++) {
+	for (uint32_t s = 0; bench_now_ns() < end && s < 1000000; s++) {
 		uint64_t t1, t2, t3;
 
-		if (nft < 0 && now_ns() >= t_change) {
-			t_change = now_ns();
+		if (nft < 0 && bench_now_ns() >= t_change) {
+			t_change = bench_now_ns();
 			nft = foreign_change();
 			if (nft < 0)
 				break;
 		}
 		make_req(&req, htonl(0xc0000200u | (s & 0xff)), (uint16_t)(s / 256 % 65535 + 1),
 			 LAT_PORT);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
 		if (!err)
 			err = wait_reply(ch, ID_LAT + 2 * s, &rep);
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		if (err || rep.status) {
-			err = fail("stall: open: %s", req_error(err, &rep));
+			err = bench_fail("stall: open: %s", req_error(err, &rep));
 			goto out;
 		}
 		err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
 		if (!err)
 			err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
-		t3 = now_ns();
+		t3 = bench_now_ns();
 		if (err || rep.status) {
-			err = fail("stall: close: %s", req_error(err, &rep));
+			err = bench_fail("stall: close: %s", req_error(err, &rep));
 			goto out;
 		}
 		r->requests += 2;
@@ -972,17 +661,15 @@ static int bench_stall(struct stall_result *r)
 			t_max = t3;
 		}
 		/* seen it: a stall of over 5 ms after the change, and 300 ms since */
-		if (nft > 0 && t_max > t_change && worst > 5 * MS && now_ns() > t_max + 300 * MS)
+		if (nft > 0 && t_max > t_change && worst > 5 * MS &&
+		    bench_now_ns() > t_max + 300 * MS)
 			break;
 	}
-	if (nft > 0) {
-		while (waitpid(nft, &st, 0) < 0 && errno == EINTR)
-			;
-		r->ran = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	}
+	if (nft > 0)
+		r->ran = bench_wait(nft) == 0;
 	if (!r->ran)
 		printf("   %s could not change the ruleset: reconcile stall not measured\n",
-		       nft_cmd());
+		       bench_nft_cmd());
 	r->max_ms = (double)worst / 1e6;
 	r->after_ms = t_max > t_change ? (double)(t_max - t_change) / 1e6 : NAN;
 out:
@@ -1008,13 +695,13 @@ static void fill_req(struct dyper_pinhole_req *req, uint32_t i)
  */
 static int fill(int ch, int sock, uint32_t want, double *secs)
 {
-	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)T_FILL * NS;
+	uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)T_FILL * NS;
 	uint32_t sent = 0, done = 0;
 	int big = 8 << 20;
 	uint8_t *got = calloc(want, 1);
 
 	if (!got)
-		return fail("out of memory");
+		return bench_fail("out of memory");
 	/* requests in flight are charged to our send buffer */
 	if (setsockopt(ch, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)))
 		setsockopt(ch, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
@@ -1024,10 +711,10 @@ static int fill(int ch, int sock, uint32_t want, double *secs)
 		uint32_t id;
 		int err;
 
-		if (now_ns() > deadline) {
+		if (bench_now_ns() > deadline) {
 			free(got);
-			return fail("fill: only %u of %u pinholes open after %d s", done, want,
-				    T_FILL);
+			return bench_fail("fill: only %u of %u pinholes open after %d s", done,
+					  want, T_FILL);
 		}
 		/* replies first: dyperd drops those our queue has no room for */
 		while ((err = recv_reply(ch, MSG_DONTWAIT, &id, &rep)) == 0) {
@@ -1035,18 +722,18 @@ static int fill(int ch, int sock, uint32_t want, double *secs)
 
 			if (id < ID_FILL || i >= sent || got[i]) {
 				free(got);
-				return fail("fill: unexpected reply id %u", id);
+				return bench_fail("fill: unexpected reply id %u", id);
 			}
 			if (rep.status) {
 				free(got);
-				return fail("fill: open %u: %s", i, req_error(0, &rep));
+				return bench_fail("fill: open %u: %s", i, req_error(0, &rep));
 			}
 			got[i] = 1;
 			done++;
 		}
 		if (err != -EAGAIN) {
 			free(got);
-			return fail("fill: %s", strerror(-err));
+			return bench_fail("fill: %s", strerror(-err));
 		}
 		for (int k = 0; k < 64 && sent < want && sent - done < FILL_WINDOW; k++) {
 			struct dyper_pinhole_req req;
@@ -1057,7 +744,7 @@ static int fill(int ch, int sock, uint32_t want, double *secs)
 				break;
 			if (err) {
 				free(got);
-				return fail("fill: send: %s", strerror(-err));
+				return bench_fail("fill: send: %s", strerror(-err));
 			}
 			sent++;
 		}
@@ -1067,31 +754,16 @@ static int fill(int ch, int sock, uint32_t want, double *secs)
 			pfd.events |= POLLOUT;
 		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) == 0) {
 			free(got);
-			return fail("fill: no reply for %d ms with %u requests in flight",
-				    REPLY_TIMEOUT_MS, sent - done);
+			return bench_fail("fill: no reply for %d ms with %u requests in flight",
+					  REPLY_TIMEOUT_MS, sent - done);
 		}
 	}
 	free(got);
-	*secs = (double)(now_ns() - t0) / NS;
+	*secs = (double)(bench_now_ns() - t0) / NS;
 	return 0;
 }
 
 /* --- report ------------------------------------------------------------------- */
-
-static int n_fail;
-
-__attribute__((format(printf, 2, 3)))
-static void target(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("   [%s] ", pass ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	n_fail += !pass;
-}
 
 struct point {
 	bool ran;
@@ -1136,7 +808,8 @@ static void print_table(const struct point *p, unsigned long rss_start,
 			 tp_clients[t] > 1 ? "s" : "");
 		printf("   %-36s", label);
 		for (size_t i = 0; i < 2; i++)
-			printf(" %17s", p[i].ran ? grouped(p[i].tp[t].ops_per_s, a, sizeof(a)) : "-");
+			printf(" %17s",
+			       p[i].ran ? bench_grouped(p[i].tp[t].ops_per_s, a, sizeof(a)) : "-");
 		printf("\n");
 		snprintf(label, sizeof(label), "  CPU dyperd / clients, %u", tp_clients[t]);
 		printf("   %-36s", label);
@@ -1175,15 +848,16 @@ static void print_targets(const struct point *p)
 	if (p[0].ran && p[0].tp[N_TP - 1].ops_per_s < tp256)
 		tp256 = p[0].tp[N_TP - 1].ops_per_s;
 	printf("\nTargets (with %u pinholes present)\n", PRESENT);
-	target(f->ran && f->lat.open_p50 <= 50, "open p50: %.1f us  (<= 50 us)", f->lat.open_p50);
-	target(f->ran && f->lat.open_p99 <= 250, "open p99: %.1f us  (<= 250 us)",
-	       f->lat.open_p99);
-	target(f->ran && tp256 >= 200000,
-	       "256 clients: %s opens+closes/s, the lower of both points  (>= 200,000/s)",
-	       grouped(tp256, a, sizeof(a)));
-	target(f->ran && f->rss_kib <= 16 * 1024, "dyperd resident: %.1f MiB  (<= 16 MiB)",
-	       f->rss_kib / 1024.0);
-	printf("   %d target(s) missed\n", n_fail);
+	bench_target(f->ran && f->lat.open_p50 <= 50, "open p50: %.1f us  (<= 50 us)",
+		     f->lat.open_p50);
+	bench_target(f->ran && f->lat.open_p99 <= 250, "open p99: %.1f us  (<= 250 us)",
+		     f->lat.open_p99);
+	bench_target(f->ran && tp256 >= 200000,
+		     "256 clients: %s opens+closes/s, the lower of both points  (>= 200,000/s)",
+		     bench_grouped(tp256, a, sizeof(a)));
+	bench_target(f->ran && f->rss_kib <= 16 * 1024, "dyperd resident: %.1f MiB  (<= 16 MiB)",
+		     f->rss_kib / 1024.0);
+	bench_targets_missed();
 }
 
 /* --- main --------------------------------------------------------------------- */
@@ -1208,7 +882,7 @@ static int run_point(struct point *p, uint64_t *open_ns, uint64_t *close_ns, siz
 		if (err)
 			return err;
 		printf("   throughput, %3u clients: %s opens+closes/s (dyperd %.0f%% CPU)\n",
-		       tp_clients[t], grouped(p->tp[t].ops_per_s, a, sizeof(a)),
+		       tp_clients[t], bench_grouped(p->tp[t].ops_per_s, a, sizeof(a)),
 		       100 * p->tp[t].dyperd_cpu);
 	}
 	err = bench_stall(&p->stall);
@@ -1220,8 +894,8 @@ static int run_point(struct point *p, uint64_t *open_ns, uint64_t *close_ns, siz
 	/* every client closed what it opened: the kernel must say so too */
 	if (wait_kernel_count((long)present, 5) < 0)
 		return -1;
-	p->rss_kib = proc_status_kib(dyperd_pid, "VmRSS");
-	p->hwm_kib = proc_status_kib(dyperd_pid, "VmHWM");
+	p->rss_kib = proc_status_kib(dyperd.pid, "VmRSS");
+	p->hwm_kib = proc_status_kib(dyperd.pid, "VmHWM");
 	p->ran = true;
 	return 0;
 }
@@ -1234,7 +908,6 @@ int main(void)
 	uint64_t *open_ns = calloc(LAT_WARMUP + LAT_SAMPLES, sizeof(uint64_t));
 	uint64_t *close_ns = calloc(LAT_WARMUP + LAT_SAMPLES, sizeof(uint64_t));
 	unsigned long rss_start = 0;
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct rlimit rl;
 	struct utsname u;
 	double fill_s = 0, cleanup_ms = -1, dump_ms = -1;
@@ -1242,22 +915,19 @@ int main(void)
 	int err = -1, fill_ch = -1, fill_sock = -1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	t_begin = now_ns();
+	t_begin = bench_now_ns();
 	memset(pts, 0, sizeof(pts));
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	bench_on_signals(on_signal);
 	inet_pton(AF_INET, LOCAL_ADDR, &local_addr);
 	uname(&u);
 	printf("dyperd_bench: %s end to end through its agent socket\n", bin);
 	printf("kernel %s %s, %ld CPUs online; client threads %d\n", u.release, u.machine,
 	       sysconf(_SC_NPROCESSORS_ONLN), TP_THREADS);
 
-	if (!open_ns || !close_ns || check_netns())
+	if (!open_ns || !close_ns || bench_check_netns())
 		goto out;
 	if (access(bin, X_OK)) {
-		fail("%s: %s (build it: make; or set DYPERD)", bin, strerror(errno));
+		bench_fail("%s: %s (build it: make; or set DYPERD)", bin, strerror(errno));
 		goto out;
 	}
 	/* 256 clients hold a channel and a socket each */
@@ -1266,32 +936,31 @@ int main(void)
 		if (rl.rlim_cur < 4 * MAX_CLIENTS + 64)
 			rl.rlim_cur = rl.rlim_max = 4 * MAX_CLIENTS + 64;
 		if (setrlimit(RLIMIT_NOFILE, &rl)) {
-			fail("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+			bench_fail("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
 			goto out;
 		}
 	}
 	/* a fresh namespace has lo down and no address of ours */
-	if (run_ip("link", "set", "lo", "up", NULL, NULL) ||
-	    run_ip("addr", "add", LOCAL_ADDR "/32", "dev", "lo", NULL))
+	if (bench_ip(environ, "link", "set", "lo", "up", NULL) ||
+	    bench_ip(environ, "addr", "add", LOCAL_ADDR "/32", "dev", "lo", NULL))
 		goto out;
-	if (write_config() || start_dyperd(bin))
+	if (write_config() || bench_dyperd_start(&dyperd, bin, environ))
 		goto out;
 	usleep(200 * 1000);
-	rss_start = proc_status_kib(dyperd_pid, "VmRSS");
+	rss_start = proc_status_kib(dyperd.pid, "VmRSS");
 	printf("dyperd pid %d: policy \"allow * * * * * * *\", capacity %u, rate/burst 1000000, "
-	       "log_level %s\n", (int)dyperd_pid, CAPACITY,
-	       getenv("DYPERD_BENCH_LOG_LEVEL") ? getenv("DYPERD_BENCH_LOG_LEVEL") : "notice");
+	       "log_level %s\n", (int)dyperd.pid, CAPACITY, log_level());
 
 	if (run_point(&pts[0], open_ns, close_ns, 0))
 		goto out;
 
 	printf("\nfilling: %u pinholes on one socket, %d requests in flight\n", PRESENT,
 	       FILL_WINDOW);
-	fill_ch = connect_agent();
+	fill_ch = bench_dyperd_connect(&dyperd);
 	fill_sock = listen_socket(FILL_PORT);
 	if (fill_ch < 0 || fill_sock < 0) {
-		fail("fill: cannot connect or bind: %s",
-		     strerror(-(fill_ch < 0 ? fill_ch : fill_sock)));
+		bench_fail("fill: cannot connect or bind: %s",
+			   strerror(-(fill_ch < 0 ? fill_ch : fill_sock)));
 		goto out;
 	}
 	if (fill(fill_ch, fill_sock, PRESENT, &fill_s))
@@ -1301,16 +970,16 @@ int main(void)
 	printf("   %u opens in %.2f s: %.0f opens/s, pipelined; the kernel holds all of them\n",
 	       PRESENT, fill_s, PRESENT / fill_s);
 	{
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 
 		if (kernel_pinholes() != PRESENT)
 			goto out;
-		dump_ms = (double)(now_ns() - t) / 1e6;
+		dump_ms = (double)(bench_now_ns() - t) / 1e6;
 		printf("   one dump of the kernel's pinhole sets (as dyperd's reconcile and table "
 		       "check read them): %.0f ms\n", dump_ms);
 	}
 	if (out_of_budget()) {
-		fail("out of time (%d s) before the second point", T_TOTAL);
+		bench_fail("out of time (%d s) before the second point", T_TOTAL);
 		goto out;
 	}
 	if (run_point(&pts[1], open_ns, close_ns, PRESENT))
@@ -1322,8 +991,8 @@ int main(void)
 	cleanup_ms = wait_kernel_count(0, T_CLEANUP);
 	if (cleanup_ms < 0)
 		goto out;
-	after[0] = proc_status_kib(dyperd_pid, "VmRSS");
-	after[1] = proc_status_kib(dyperd_pid, "VmHWM");
+	after[0] = proc_status_kib(dyperd.pid, "VmRSS");
+	after[1] = proc_status_kib(dyperd.pid, "VmHWM");
 	printf("\n   closing the socket that held %u pinholes: all gone from the kernel in %.0f ms\n",
 	       PRESENT, cleanup_ms);
 	err = 0;
@@ -1332,7 +1001,7 @@ out:
 		close(fill_ch);
 	if (fill_sock >= 0)
 		close(fill_sock);
-	if (stop_dyperd())
+	if (bench_dyperd_stop(&dyperd))
 		err = -1;
 	if (pts[0].ran) {
 		print_table(pts, rss_start, after);
@@ -1342,10 +1011,10 @@ out:
 			       PRESENT, dump_ms);
 		print_targets(pts);
 	}
-	remove_files();
+	bench_dyperd_remove(&dyperd);
 	free(open_ns);
 	free(close_ns);
 	printf("\ndyperd_bench: %s after %.1f s\n", err ? "FAILED" : "done",
-	       (double)(now_ns() - t_begin) / NS);
+	       (double)(bench_now_ns() - t_begin) / NS);
 	return err ? 1 : 0;
 }

@@ -18,11 +18,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <math.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +25,10 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <arpa/inet.h>
 
 #include "nft/enforcer.h"
+#include "tests/bench/util/bench.h"
 
 #define REPS			5		/* repetitions per throughput point */
 #define MAX_PINHOLES		2000000u	/* per set, so that 1M fits */
@@ -42,7 +37,6 @@
 #define LAT_WARMUP		200
 #define LAT_SETTLE_MS		1000		/* idle before each latency point */
 #define NFT_PROC_UPDATES	50		/* per repetition: REPS x 50 = 250 */
-#define NS			1000000000ull
 
 /* Time budgets per phase, in seconds; together well under run-bench.sh's. */
 #define T_THROUGHPUT		20		/* per batch size */
@@ -61,31 +55,6 @@ static const size_t fill_points[] = { 0, 100000, 1000000 };
 #define N_POINTS		(sizeof(fill_points) / sizeof(fill_points[0]))
 
 static uint64_t bench_start;		/* owner.created of every pinhole */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-/* "1,234,567": rates are easier to compare with the targets that way. */
-static const char *grouped(double v, char *buf, size_t len)
-{
-	char digits[32];
-	size_t n, o = 0;
-
-	snprintf(digits, sizeof(digits), "%.0f", v < 0 ? 0 : v);
-	n = strlen(digits);
-	for (size_t i = 0; i < n && o + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 /*
  * Pinhole number @i, distinct for every i below 256 * 65535 * 254: remote
@@ -140,7 +109,7 @@ static int report(struct nft_enforcer *e, const char *what, int err)
 static int commit_batches(struct nft_enforcer *e, struct pinhole_op *ops, size_t n,
 			  size_t batch, uint64_t limit_ns, size_t *done, uint64_t *ns)
 {
-	uint64_t start = now_ns(), t = start;
+	uint64_t start = bench_now_ns(), t = start;
 	int err;
 
 	*done = 0;
@@ -148,46 +117,13 @@ static int commit_batches(struct nft_enforcer *e, struct pinhole_op *ops, size_t
 		size_t k = n - *done < batch ? n - *done : batch;
 
 		err = nft_enforcer_commit(e, ops + *done, k);
-		t = now_ns();
+		t = bench_now_ns();
 		if (err)
 			return err;
 		*done += k;
 	}
 	*ns = t - start;
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of @n values; sorts them.  NAN when there are none. */
-static double median(double *v, size_t n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Nearest-rank percentile of sorted @v, in microseconds. */
-static double pct_us(const uint64_t *v, size_t n, double p)
-{
-	size_t r = (size_t)ceil(p / 100.0 * (double)n);
-
-	if (n == 0)
-		return NAN;
-	return (double)v[r ? r - 1 : 0] / 1000.0;
 }
 
 /* --- 1. throughput ------------------------------------------------------- */
@@ -221,7 +157,7 @@ static int bench_throughput(struct nft_enforcer *e, struct tp_result *res)
 	for (size_t s = 0; s < N_SIZES; s++) {
 		struct tp_result *r = &res[s];
 		double add[REPS], del[REPS];
-		uint64_t deadline = now_ns() + T_THROUGHPUT * NS;
+		uint64_t deadline = bench_now_ns() + T_THROUGHPUT * NS;
 		char a[32], d[32], lo[32], hi[32];
 
 		memset(r, 0, sizeof(*r));
@@ -230,7 +166,7 @@ static int bench_throughput(struct nft_enforcer *e, struct tp_result *res)
 		mixed_ops(ops, r->ops, 0);
 		/* rep -1 warms up: buffers grown, caches and kernel slabs filled */
 		for (int rep = -1; rep < REPS; rep++) {
-			uint64_t left = now_ns() < deadline ? deadline - now_ns() : 0;
+			uint64_t left = bench_now_ns() < deadline ? deadline - bench_now_ns() : 0;
 			uint64_t t_add, t_del;
 			size_t added, deleted;
 
@@ -260,16 +196,16 @@ static int bench_throughput(struct nft_enforcer *e, struct tp_result *res)
 			del[r->reps] = (double)deleted * NS / (double)t_del;
 			r->reps++;
 		}
-		r->add = median(add, (size_t)r->reps);
-		r->del = median(del, (size_t)r->reps);
+		r->add = bench_median(add, (size_t)r->reps);
+		r->del = bench_median(del, (size_t)r->reps);
 		if (r->reps) {
 			r->add_lo = add[0];
 			r->add_hi = add[r->reps - 1];
 		}
 		printf("   %6zu %7zu %14s %14s %10.2f %10.2f   %s..%s%s\n", r->batch, r->ops,
-		       grouped(r->add, a, sizeof(a)), grouped(r->del, d, sizeof(d)),
-		       1e6 / r->add, 1e6 / r->del, grouped(r->add_lo, lo, sizeof(lo)),
-		       grouped(r->add_hi, hi, sizeof(hi)),
+		       bench_grouped(r->add, a, sizeof(a)), bench_grouped(r->del, d, sizeof(d)),
+		       1e6 / r->add, 1e6 / r->del, bench_grouped(r->add_lo, lo, sizeof(lo)),
+		       bench_grouped(r->add_hi, hi, sizeof(hi)),
 		       r->reps < REPS ? "  (fewer repetitions: out of time)" : "");
 		fflush(stdout);
 	}
@@ -291,10 +227,10 @@ struct lat_result {
 static int fill(struct nft_enforcer *e, struct pinhole_op *ops, size_t *have, size_t want,
 		uint64_t deadline, uint64_t *ns)
 {
-	uint64_t start = now_ns();
+	uint64_t start = bench_now_ns();
 	int err = 0;
 
-	while (*have < want && now_ns() < deadline) {
+	while (*have < want && bench_now_ns() < deadline) {
 		size_t k = want - *have < FILL_BATCH ? want - *have : FILL_BATCH;
 
 		for (size_t i = 0; i < k; i++) {
@@ -306,7 +242,7 @@ static int fill(struct nft_enforcer *e, struct pinhole_op *ops, size_t *have, si
 			break;
 		*have += k;
 	}
-	*ns += now_ns() - start;
+	*ns += bench_now_ns() - start;
 	return err;
 }
 
@@ -314,26 +250,26 @@ static int fill(struct nft_enforcer *e, struct pinhole_op *ops, size_t *have, si
 static int sample_latency(struct nft_enforcer *e, uint64_t *add_ns, uint64_t *del_ns,
 			  size_t *n)
 {
-	uint64_t deadline = now_ns() + T_LATENCY * NS;
+	uint64_t deadline = bench_now_ns() + T_LATENCY * NS;
 	struct pinhole_op op;
 	int err;
 
 	*n = 0;
-	for (uint32_t s = 0; s < LAT_WARMUP + LAT_SAMPLES && now_ns() < deadline; s++) {
+	for (uint32_t s = 0; s < LAT_WARMUP + LAT_SAMPLES && bench_now_ns() < deadline; s++) {
 		uint64_t t0, t1, t2, t3;
 
 		memset(&op, 0, sizeof(op));
 		op.type = PINHOLE_ADD;
 		bench_pinhole(IDX_LAT + s, false, &op.ph);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = nft_enforcer_commit(e, &op, 1);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (err)
 			return report(e, "latency add", err);
 		op.type = PINHOLE_DEL;
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		err = nft_enforcer_commit(e, &op, 1);
-		t3 = now_ns();
+		t3 = bench_now_ns();
 		if (err)
 			return report(e, "latency delete", err);
 		if (s < LAT_WARMUP)
@@ -361,14 +297,14 @@ static int latency_point(struct nft_enforcer *e, uint64_t *add_ns, uint64_t *del
 	err = sample_latency(e, add_ns, del_ns, &r->samples);
 	if (err)
 		return err;
-	qsort(add_ns, r->samples, sizeof(*add_ns), cmp_u64);
-	qsort(del_ns, r->samples, sizeof(*del_ns), cmp_u64);
-	r->add_p50 = pct_us(add_ns, r->samples, 50);
-	r->add_p90 = pct_us(add_ns, r->samples, 90);
-	r->add_p99 = pct_us(add_ns, r->samples, 99);
-	r->add_max = pct_us(add_ns, r->samples, 100);
-	r->del_p50 = pct_us(del_ns, r->samples, 50);
-	r->del_p99 = pct_us(del_ns, r->samples, 99);
+	bench_sort_u64(add_ns, r->samples);
+	bench_sort_u64(del_ns, r->samples);
+	r->add_p50 = bench_pct_us(add_ns, r->samples, 50);
+	r->add_p90 = bench_pct_us(add_ns, r->samples, 90);
+	r->add_p99 = bench_pct_us(add_ns, r->samples, 99);
+	r->add_max = bench_pct_us(add_ns, r->samples, 100);
+	r->del_p50 = bench_pct_us(del_ns, r->samples, 50);
+	r->del_p99 = bench_pct_us(del_ns, r->samples, 99);
 	printf("   %8zu %7zu %6.1f us %6.1f us %6.1f us %6.0f us %6.1f us %6.1f us%s%s\n",
 	       r->present, r->samples, r->add_p50, r->add_p90, r->add_p99, r->add_max,
 	       r->del_p50, r->del_p99, note,
@@ -381,7 +317,7 @@ static int bench_latency(struct nft_enforcer *e, struct lat_result *res)
 	struct pinhole_op *ops = calloc(FILL_BATCH, sizeof(*ops));
 	uint64_t *add_ns = calloc(LAT_SAMPLES, sizeof(*add_ns));
 	uint64_t *del_ns = calloc(LAT_SAMPLES, sizeof(*del_ns));
-	uint64_t deadline = now_ns() + T_FILL * NS, fill_ns = 0, t;
+	uint64_t deadline = bench_now_ns() + T_FILL * NS, fill_ns = 0, t;
 	struct lat_result again;
 	size_t have = 0;
 	char a[32], b[32];
@@ -409,20 +345,20 @@ static int bench_latency(struct nft_enforcer *e, struct lat_result *res)
 		if (err)
 			goto out;
 	}
-	t = now_ns();
+	t = bench_now_ns();
 	err = nft_enforcer_flush(e);
 	if (err) {
 		report(e, "flush", err);
 		goto out;
 	}
-	t = now_ns() - t;
+	t = bench_now_ns() - t;
 	/* the empty set again: shows how much of a difference is noise */
 	err = latency_point(e, add_ns, del_ns, 0, "  (after the flush)", &again);
 	if (err)
 		goto out;
 	printf("\n   fill: %s pinholes in %.2f s (%s added/s); flush of all of them: %.1f ms\n",
-	       grouped((double)have, a, sizeof(a)), (double)fill_ns / NS,
-	       grouped(fill_ns ? (double)have * NS / (double)fill_ns : 0, b, sizeof(b)),
+	       bench_grouped((double)have, a, sizeof(a)), (double)fill_ns / NS,
+	       bench_grouped(fill_ns ? (double)have * NS / (double)fill_ns : 0, b, sizeof(b)),
 	       (double)t / 1e6);
 out:
 	free(ops);
@@ -435,35 +371,18 @@ out:
 
 extern char **environ;
 
-static const char *nft_cmd(void)
-{
-	const char *s = getenv("NFT");
-
-	return s && *s ? s : "nft";
-}
-
 /* Runs nft with @args (stdout discarded); 0, or -errno / -ECHILD on failure. */
 static int run_nft(const char *const *args)
 {
-	char *argv[8] = { (char *)nft_cmd() };
-	posix_spawn_file_actions_t fa;
-	int status, err, n = 1;
+	char *argv[8] = { (char *)bench_nft_cmd() };
 	pid_t pid;
+	int err, n = 1;
 
 	for (; args[n - 1] && n < 7; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	if (posix_spawn_file_actions_init(&fa))
-		return -ENOMEM;
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (err)
-		return -err;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+	err = bench_spawn(&pid, argv[0], argv, environ, true);
+	return err ? err : bench_wait(pid);
 }
 
 /* "198.51.100.7 . tcp . 203.0.113.2 . 4711 comment \"uid ...\"" */
@@ -523,7 +442,7 @@ static int bench_nft(struct nft_enforcer *e, const char *table, struct nft_resul
 	int fd, reps = 0, err;
 
 	memset(res, 0, sizeof(*res));
-	printf("\n3. Baseline: the same updates through the nft command (%s)\n", nft_cmd());
+	printf("\n3. Baseline: the same updates through the nft command (%s)\n", bench_nft_cmd());
 	if (run_nft(version)) {
 		printf("   nft is not installed or does not run (set NFT=path): baseline skipped\n");
 		return 0;
@@ -534,10 +453,10 @@ static int bench_nft(struct nft_enforcer *e, const char *table, struct nft_resul
 
 	/* (a) one process per update */
 	for (int rep = 0; rep < REPS; rep++) {
-		uint64_t deadline = now_ns() + T_NFT * NS / REPS, t0 = now_ns();
+		uint64_t deadline = bench_now_ns() + T_NFT * NS / REPS, t0 = bench_now_ns();
 		size_t k = 0;
 
-		for (; k < NFT_PROC_UPDATES && now_ns() < deadline; k++) {
+		for (; k < NFT_PROC_UPDATES && bench_now_ns() < deadline; k++) {
 			char cmd[512];
 			const char *args[] = { cmd, NULL };
 
@@ -553,7 +472,7 @@ static int bench_nft(struct nft_enforcer *e, const char *table, struct nft_resul
 				return err;
 			}
 		}
-		per[reps++] = (double)(now_ns() - t0) / 1000.0 / (double)k;
+		per[reps++] = (double)(bench_now_ns() - t0) / 1000.0 / (double)k;
 		res->proc_updates += k;
 		err = nft_enforcer_flush(e);
 		if (err)
@@ -561,10 +480,10 @@ static int bench_nft(struct nft_enforcer *e, const char *table, struct nft_resul
 		if (k < NFT_PROC_UPDATES)
 			break;
 	}
-	res->proc_us = median(per, (size_t)reps);
+	res->proc_us = bench_median(per, (size_t)reps);
 	printf("   %-34s %8s %12s %14s\n", "method", "updates", "us/update", "updates/s");
 	printf("   %-34s %8zu %12.1f %14s\n", "nft add element, 1 process each",
-	       res->proc_updates, res->proc_us, grouped(1e6 / res->proc_us, a, sizeof(a)));
+	       res->proc_updates, res->proc_us, bench_grouped(1e6 / res->proc_us, a, sizeof(a)));
 
 	/* (b) one nft -f per batch */
 	fd = mkstemp(path);
@@ -573,12 +492,12 @@ static int bench_nft(struct nft_enforcer *e, const char *table, struct nft_resul
 	close(fd);
 	for (size_t s = 0; s < 2; s++) {
 		const char *args[] = { "-f", path, NULL };
-		uint64_t deadline = now_ns() + T_NFT * NS;
+		uint64_t deadline = bench_now_ns() + T_NFT * NS;
 		double rate[REPS];
 		char label[64];
 
 		reps = 0;
-		for (int rep = 0; rep < REPS && now_ns() < deadline; rep++) {
+		for (int rep = 0; rep < REPS && bench_now_ns() < deadline; rep++) {
 			uint64_t t0;
 
 			err = write_nft_file(path, table, IDX_NFT, nft_file_sizes[s]);
@@ -586,24 +505,25 @@ static int bench_nft(struct nft_enforcer *e, const char *table, struct nft_resul
 				fprintf(stderr, "nft_bench: writing %s: %s\n", path, strerror(-err));
 				goto out;
 			}
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			err = run_nft(args);
 			if (err) {
 				fprintf(stderr, "nft_bench: nft -f of %zu elements failed\n",
 					nft_file_sizes[s]);
 				goto out;
 			}
-			rate[reps++] = (double)nft_file_sizes[s] * NS / (double)(now_ns() - t0);
+			rate[reps++] = (double)nft_file_sizes[s] * NS /
+				       (double)(bench_now_ns() - t0);
 			err = nft_enforcer_flush(e);
 			if (err) {
 				report(e, "flush", err);
 				goto out;
 			}
 		}
-		res->file_rate[s] = median(rate, (size_t)reps);
+		res->file_rate[s] = bench_median(rate, (size_t)reps);
 		snprintf(label, sizeof(label), "nft -f, %zu elements per file", nft_file_sizes[s]);
 		printf("   %-34s %8zu %12.2f %14s%s\n", label, (size_t)reps * nft_file_sizes[s],
-		       1e6 / res->file_rate[s], grouped(res->file_rate[s], a, sizeof(a)),
+		       1e6 / res->file_rate[s], bench_grouped(res->file_rate[s], a, sizeof(a)),
 		       reps < REPS ? "  (out of time)" : "");
 		fflush(stdout);
 	}
@@ -614,21 +534,6 @@ out:
 }
 
 /* --- targets ------------------------------------------------------------- */
-
-static int n_fail;
-
-__attribute__((format(printf, 2, 3)))
-static void target(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("   [%s] ", pass ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	n_fail += !pass;
-}
 
 static void print_targets(const struct tp_result *tp, const struct lat_result *lat,
 			  const struct nft_result *nr)
@@ -641,26 +546,28 @@ static void print_targets(const struct tp_result *tp, const struct lat_result *l
 	for (size_t s = 0; s < N_SIZES; s++) {
 		if (tp[s].batch < 1000)
 			continue;
-		target(tp[s].add >= 1e6, "add, batch %5zu: %13s/s  (>= 1,000,000/s)",
-		       tp[s].batch, grouped(tp[s].add, a, sizeof(a)));
-		target(tp[s].del >= 1e6, "del, batch %5zu: %13s/s  (>= 1,000,000/s)",
-		       tp[s].batch, grouped(tp[s].del, a, sizeof(a)));
+		bench_target(tp[s].add >= 1e6, "add, batch %5zu: %13s/s  (>= 1,000,000/s)",
+			     tp[s].batch, bench_grouped(tp[s].add, a, sizeof(a)));
+		bench_target(tp[s].del >= 1e6, "del, batch %5zu: %13s/s  (>= 1,000,000/s)",
+			     tp[s].batch, bench_grouped(tp[s].del, a, sizeof(a)));
 	}
-	target(full && l1m->add_p50 <= 20, "single add p50 with %zu present: %.1f us  (<= 20 us)",
-	       l1m->present, l1m->add_p50);
-	target(full && l1m->add_p99 <= 100, "single add p99 with %zu present: %.1f us  (<= 100 us)",
-	       l1m->present, l1m->add_p99);
-	target(full && l1m->add_p50 <= 1.5 * l0->add_p50,
-	       "p50 with %zu present / p50 with 0: %.2fx  (<= 1.5x)",
-	       l1m->present, l1m->add_p50 / l0->add_p50);
+	bench_target(full && l1m->add_p50 <= 20,
+		     "single add p50 with %zu present: %.1f us  (<= 20 us)",
+		     l1m->present, l1m->add_p50);
+	bench_target(full && l1m->add_p99 <= 100,
+		     "single add p99 with %zu present: %.1f us  (<= 100 us)",
+		     l1m->present, l1m->add_p99);
+	bench_target(full && l1m->add_p50 <= 1.5 * l0->add_p50,
+		     "p50 with %zu present / p50 with 0: %.2fx  (<= 1.5x)",
+		     l1m->present, l1m->add_p50 / l0->add_p50);
 	if (nr->available)
-		target(nr->proc_us >= 50 * (1e6 / tp[0].add),
-		       "per update, library batch 1 vs one nft process: %.1f us vs %.0f us "
-		       "= %.0fx faster  (>= 50x)", 1e6 / tp[0].add, nr->proc_us,
-		       nr->proc_us / (1e6 / tp[0].add));
+		bench_target(nr->proc_us >= 50 * (1e6 / tp[0].add),
+			     "per update, library batch 1 vs one nft process: %.1f us vs %.0f us "
+			     "= %.0fx faster  (>= 50x)", 1e6 / tp[0].add, nr->proc_us,
+			     nr->proc_us / (1e6 / tp[0].add));
 	else
 		printf("   [SKIP] library vs one nft process per update: nft not available\n");
-	printf("   %d target(s) missed\n", n_fail);
+	bench_targets_missed();
 }
 
 /* --- main ---------------------------------------------------------------- */
@@ -692,7 +599,7 @@ int main(void)
 	struct nft_result nr = { 0 };
 	struct nft_enforcer *e = NULL;
 	struct utsname u;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int err;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -755,10 +662,11 @@ int main(void)
 					printf("   %-34s %8zu %12.2f %14s  (%.0fx nft -f)\n",
 					       tp[k].batch == 1000 ? "library, batch 1000" :
 					       "library, batch 10000", tp[k].ops * REPS,
-					       1e6 / tp[k].add, grouped(tp[k].add, a, sizeof(a)),
+					       1e6 / tp[k].add,
+					       bench_grouped(tp[k].add, a, sizeof(a)),
 					       tp[k].add / nr.file_rate[s]);
 		printf("   %-34s %8zu %12.2f %14s  (%.0fx nft process)\n", "library, batch 1",
-		       tp[0].ops * REPS, 1e6 / tp[0].add, grouped(tp[0].add, a, sizeof(a)),
+		       tp[0].ops * REPS, 1e6 / tp[0].add, bench_grouped(tp[0].add, a, sizeof(a)),
 		       nr.proc_us / (1e6 / tp[0].add));
 	}
 	print_targets(tp, lat, &nr);
@@ -767,7 +675,7 @@ int main(void)
 
 		if (tp_nc[k].batch >= 1000)
 			printf("   [info] counters = no: add, batch %5zu: %s/s (%.1fx the rate with counters)\n",
-			       tp_nc[k].batch, grouped(tp_nc[k].add, a, sizeof(a)),
+			       tp_nc[k].batch, bench_grouped(tp_nc[k].add, a, sizeof(a)),
 			       tp_nc[k].add / tp[k].add);
 	}
 	err = nft_enforcer_destroy(e);
@@ -776,6 +684,6 @@ int main(void)
 out:
 	nft_enforcer_free(e);
 	printf("\nnft_bench: %s after %.1f s\n", err ? "FAILED" : "done",
-	       (double)(now_ns() - t0) / NS);
+	       (double)(bench_now_ns() - t0) / NS);
 	return err ? 1 : 0;
 }
