@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <linux/close_range.h>
 
@@ -88,6 +89,7 @@ static __thread struct peer t_peer;	/* this thread's current control peer */
 static __thread int in_agent;		/* re-entry guard */
 static uint32_t next_id;
 static bool sealed;			/* channel made close-on-exec */
+static int max_port_fd = -1;		/* highest FD_CONTROL_PORT so far */
 
 /* --- the real functions --------------------------------------------------------- */
 
@@ -112,6 +114,10 @@ static int (*real_dup3)(int, int, int);
 static int (*real_fcntl)(int, int, ...);
 static int (*real_close_range)(unsigned int, unsigned int, int);
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execv)(const char *, char *const[]);
+static int (*real_execvp)(const char *, char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
 static bool resolved_all;	/* set (release) when resolve_all() is done */
@@ -121,7 +127,7 @@ static void resolve_all(void)
 #define R(name) real_##name = dlsym(RTLD_NEXT, #name)
 	R(bind); R(connect); R(accept); R(accept4); R(sendto); R(sendmsg);
 	R(recvfrom); R(recvmsg); R(recv); R(read); R(close); R(dup); R(dup2); R(dup3);
-	R(fcntl); R(close_range); R(pthread_create);
+	R(fcntl); R(close_range); R(pthread_create); R(execve); R(execv); R(execvp); R(execvpe);
 #undef R
 	real_read_chk = dlsym(RTLD_NEXT, "__read_chk");
 	real_recv_chk = dlsym(RTLD_NEXT, "__recv_chk");
@@ -437,6 +443,8 @@ static int on_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!p) {
 		/* no one to admit yet: a control port */
 		fi->kind = FD_CONTROL_PORT;
+		if (fd > max_port_fd)
+			max_port_fd = fd;
 		say(debug, "fd %d: control port %u", fd, port);
 		return 0;
 	}
@@ -482,6 +490,25 @@ static void on_accept(int lfd, int fd)
 	}
 }
 
+/*
+ * Mixed mode (iperf's dual test): a listener bound before the process's
+ * first outbound connection, by another thread, looked like a control
+ * port.  Nothing has reached it yet (no server role), so now that the
+ * process is a client it is an auxiliary port for the client's peer.
+ */
+static void adopt_ports(void)
+{
+	for (int fd = 0; fd <= max_port_fd; fd++) {
+		int proto;
+
+		if (fds[fd].kind != FD_CONTROL_PORT)
+			continue;
+		proto = sock_proto(fd);
+		if (proto > 0 && open_pinhole(fd, proto, &client_peer) == 0)
+			say(debug, "fd %d: control port taken as auxiliary for the client's peer", fd);
+	}
+}
+
 /* The first outbound connection from an unconnected state is a client's
  * control channel. */
 static void on_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -503,6 +530,7 @@ static void on_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!server_role && !client_peer.remote.family) {
 		client_peer = fi->peer;
 		say(debug, "fd %d: client control channel", fd);
+		adopt_ports();
 	}
 }
 
@@ -948,6 +976,162 @@ EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	return ret;
 }
 
+/* --- exec: a program re-executing itself keeps the channel ------------------------ */
+
+/* Is @path (searched in PATH when @search and it has no slash) the very
+ * program running now? */
+static bool same_program(const char *path, bool search)
+{
+	struct stat self, st;
+	const char *dirs, *e;
+	char buf[4096];
+
+	if (!path || stat("/proc/self/exe", &self))
+		return false;
+	if (!search || strchr(path, '/'))
+		return !stat(path, &st) && st.st_dev == self.st_dev && st.st_ino == self.st_ino;
+	dirs = getenv("PATH");
+	for (dirs = dirs ? dirs : "/bin:/usr/bin"; ; dirs = e + 1) {
+		size_t n;
+
+		e = strchrnul(dirs, ':');
+		n = (size_t)(e - dirs);
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? dirs : ".", path) <
+		    (int)sizeof(buf) && !stat(buf, &st))
+			return st.st_dev == self.st_dev && st.st_ino == self.st_ino;
+		if (!*e)
+			return false;
+	}
+}
+
+/*
+ * Daemons that fork and exec themselves for each session (GridFTP's
+ * server) must keep the channel: the new image finds its control
+ * connection among the inherited sockets (rebuild()).  Anything else the
+ * program execs stays sealed off.  Returns whether the channel was opened
+ * up; the environment names its current number.
+ */
+static bool before_exec(const char *path, bool search)
+{
+	char n[16];
+
+	if (channel < 0 || !sealed || !same_program(path, search))
+		return false;
+	snprintf(n, sizeof(n), "%d", channel);
+	setenv(DYPER_CHANNEL_ENV, n, 1);
+	real_fcntl(channel, F_SETFD, 0);
+	say(debug, "exec of this same program: the channel goes along");
+	return true;
+}
+
+static void after_exec_failed(bool opened)
+{
+	if (opened)
+		real_fcntl(channel, F_SETFD, FD_CLOEXEC);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	bool opened;
+	int r, e;
+
+	resolve();
+	opened = before_exec(path, false);
+	r = real_execv(path, argv);
+	e = errno;
+	after_exec_failed(opened);
+	errno = e;
+	return r;
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	bool opened;
+	int r, e;
+
+	resolve();
+	opened = before_exec(file, true);
+	r = real_execvp(file, argv);
+	e = errno;
+	after_exec_failed(opened);
+	errno = e;
+	return r;
+}
+
+/* With an environment of the caller's own, ours is added only if missing. */
+static int exec_env(const char *path, char *const argv[], char *const envp[], bool search)
+{
+	bool opened = before_exec(path, search), have = false;
+	size_t n = 0;
+	int r, e;
+
+	for (; envp && envp[n]; n++)
+		have |= !strncmp(envp[n], DYPER_CHANNEL_ENV "=", sizeof(DYPER_CHANNEL_ENV));
+	if (opened && !have && n < 4096) {
+		char *env2[n + 2], var[sizeof(DYPER_CHANNEL_ENV) + 16];
+
+		snprintf(var, sizeof(var), "%s=%d", DYPER_CHANNEL_ENV, channel);
+		for (size_t i = 0; i < n; i++)
+			env2[i] = envp[i];
+		env2[n] = var;
+		env2[n + 1] = NULL;
+		r = search ? real_execvpe(path, argv, env2) : real_execve(path, argv, env2);
+	} else {
+		r = search ? real_execvpe(path, argv, envp) : real_execve(path, argv, envp);
+	}
+	e = errno;
+	after_exec_failed(opened);
+	errno = e;
+	return r;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	resolve();
+	return exec_env(path, argv, envp, false);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	resolve();
+	return exec_env(file, argv, envp, true);
+}
+
+/*
+ * After an exec that kept the channel, the sockets inherited tell what was
+ * going on: a connection to an external peer is a control connection (its
+ * peer becomes the current one), a listener on an external address a
+ * control port.
+ */
+static void rebuild(void)
+{
+	for (int fd = 0; fd < 1024; fd++) {
+		struct addr remote, local;
+		uint16_t port;
+		struct stat st;
+		int proto;
+
+		if (fd == channel || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+			continue;
+		proto = sock_proto(fd);
+		if (proto < 0 || !sock_name(fd, false, &local, &port) || is_loopback(&local))
+			continue;
+		if (sock_int(fd, SO_ACCEPTCONN) == 1) {
+			fds[fd].kind = FD_CONTROL_PORT;
+			if (fd > max_port_fd)
+				max_port_fd = fd;
+		} else if (proto == IPPROTO_TCP && sock_name(fd, true, &remote, &port) &&
+			   !is_loopback(&remote)) {
+			fds[fd].kind = FD_CONTROL_CONN;
+			set_peer(&fds[fd].peer, &remote, &local);
+			if (!t_peer.remote.family)
+				t_peer = fds[fd].peer;
+			server_role = true;
+			say(debug, "fd %d: inherited control connection", fd);
+		}
+	}
+}
+
 /* --- start ---------------------------------------------------------------------- */
 
 __attribute__((constructor))
@@ -985,4 +1169,5 @@ static void agent_init(void)
 	 * that exec the real program keep working. */
 	channel = (int)fd;
 	say(debug, "active on channel fd %d", channel);
+	rebuild();
 }

@@ -7,21 +7,37 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make deps: installing packages needs root: run 'sudo make deps'" >&2
 	exit 1
 fi
+# The real applications of the end-to-end test (tests/e2e/apps.sh): it starts
+# each server itself, inside its own network namespaces.
 if command -v apt-get >/dev/null 2>&1; then
 	export DEBIAN_FRONTEND=noninteractive
 	echo "  DEPS    apt-get install (Debian/Ubuntu)"
+	# vsftpd and tftpd-hpa would start their own services on the host: a
+	# policy-rc.d that refuses every start, for this install only (unless
+	# the machine has one already)
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\n# make deps: start no service while installing\nexit 101\n' \
+			>/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends \
 		build-essential pkg-config clang \
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
-		nftables iproute2 util-linux procps man-db groff-base python3 >/dev/null
+		nftables iproute2 util-linux procps man-db groff-base python3 \
+		vsftpd lftp curl tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
+		globus-gridftp-server-progs globus-gass-copy-progs >/dev/null
 elif command -v dnf >/dev/null 2>&1; then
 	echo "  DEPS    dnf install (Fedora/RHEL)"
 	dnf install -y -q gcc make pkgconf-pkg-config clang \
 		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel libcmocka-devel \
-		nftables iproute util-linux procps-ng man-db groff-base python3
+		nftables iproute util-linux procps-ng man-db groff-base python3 \
+		vsftpd lftp curl tftp tftp-server iperf python3-pyftpdlib openssl \
+		globus-gridftp-server-progs globus-gass-copy-progs
 else
 	echo "make deps: neither apt-get nor dnf found; install by hand:" >&2
 	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2" >&2
+	echo "  and for tests/e2e: vsftpd, lftp, curl, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy)" >&2
 	exit 1
 fi

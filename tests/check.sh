@@ -21,8 +21,8 @@ run() {
 	out=$("$@" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z-]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' | tail -n 1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z-]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z0-9-]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' | tail -n 1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z0-9-]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
 	p=${p:-0} f=${f:-0}
 	if [ "$rc" -eq 77 ]; then
 		echo "   (skipped: $name could not run here)"
@@ -61,6 +61,9 @@ if [ "$what" = kernel ] || [ "$what" = all ]; then
 		for t in tests/kernel/*.sh; do
 			[ -x "$t" ] && run "kernel/$(basename "$t")" env B="$B" "$t"
 		done
+		# real applications (vsftpd, lftp, curl, tftp-hpa, iperf, pyftpdlib,
+		# GridFTP) through dyper-wrap, and failing without it
+		run "e2e/apps.sh" env B="$B" tests/e2e/apps.sh
 	fi
 fi
 
