@@ -89,15 +89,17 @@ wait_line() {	# FILE PATTERN MAX_MS
 	poll "$3" 0.05 grep -qs "$2" "$1"
 }
 
-# server MODE ...: the application on IN; MODE wrap, plain or byhand
+# server HOW MODEL [VAR=VALUE...]: the application on IN; HOW is wrap,
+# plain or byhand
 server() {
-	local how=$1 model=$2 env=${3:-}
+	local how=$1 model=$2
 
+	shift 2
 	case $how in
-	wrap) app "$NS_IN" env ${env:+"$env"} "$WRAP" -s "$T/agent.sock" -p "$AGENT" \
+	wrap) app "$NS_IN" env "$@" "$WRAP" -s "$T/agent.sock" -p "$AGENT" \
 		python3 "$APP" server "$model" $CTRL 8 ;;
-	plain) app "$NS_IN" env ${env:+"$env"} python3 "$APP" server "$model" $CTRL 8 ;;
-	byhand) app "$NS_IN" env ${env:+"$env"} LD_PRELOAD="$AGENT" DYPER_CHANNEL_FD=0 \
+	plain) app "$NS_IN" env "$@" python3 "$APP" server "$model" $CTRL 8 ;;
+	byhand) app "$NS_IN" env "$@" LD_PRELOAD="$AGENT" DYPER_CHANNEL_FD=0 \
 		python3 "$APP" server "$model" $CTRL 8 ;;
 	esac
 	SERVER=$LAST
@@ -178,6 +180,31 @@ for how in CLOSEALL=1 CLOBBER=1; do
 	stop_server
 done
 
+# --- one-shot: a TCP auxiliary listener's pinhole closes once it has accepted ----------
+pinhole_present() {
+	! pinhole_sets_empty
+}
+for mode in oneshot kept; do
+	if [ $mode = oneshot ]; then
+		server wrap fork DYPER_ONESHOT=1 HOLD_AUX=3
+	else
+		server wrap fork HOLD_AUX=3
+	fi
+	app "$NS_A" python3 "$APP" pasv "$IN4" $CTRL
+	wait_line "$LAST" '^\(ok\|bad\|fail\)' 8000
+	r=$(head -n1 "$LAST")
+	# the server still holds its auxiliary listener for 3 s
+	if [ $mode = oneshot ]; then
+		check "one-shot: A got its data ($r)" got "$r"
+		check "one-shot: the pinhole is gone while the listener is still held" \
+			poll 1000 0.05 pinhole_sets_empty
+	else
+		check "without one-shot: A got its data ($r)" got "$r"
+		check "without one-shot: the pinhole stays while the listener is held" pinhole_present
+	fi
+	stop_server
+done
+
 # --- the negative side ------------------------------------------------------------------
 server plain fork
 two_clients "$IN4"
@@ -187,8 +214,8 @@ server byhand fork
 two_clients "$IN4"
 check "LD_PRELOAD set by hand, no channel: A fails ($RA)" failed_ "$RA"
 stop_server
-check "dyperd granted nothing to them (still 6+2+4 opens)" \
-	test "$(grep -c '"event":"open"' "$T/events.json")" -eq 12
+check "dyperd granted nothing to them (still 6+2+4+2 opens)" \
+	test "$(grep -c '"event":"open"' "$T/events.json")" -eq 14
 
 # --- the client model: active mode, the external server connects back ---------------
 app "$NS_A" python3 "$APP" active-server 2020 8

@@ -41,6 +41,8 @@ def serve_pasv(conn):
         d.close()
     except OSError:
         pass
+    # HOLD_AUX: keep the listener a while after serving (one-shot test)
+    time.sleep(float(os.environ.get("HOLD_AUX", "0")))
     aux.close()
 
 
