@@ -186,6 +186,7 @@ kernel-check: $(KTEST_BIN) $(TOOL_BIN)
 
 bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
+	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
 
 # --- fuzzing ----------------------------------------------------------------
 # Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and

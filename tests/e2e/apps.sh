@@ -57,6 +57,24 @@
 # that proves that what makes them fail otherwise is the table alone.
 # The wrapper runs are skipped in that mode.
 #
+# E2E_BENCH=1 runs no case but the benchmark (the paper's Table 1, called by
+# `make bench`): the extra milliseconds of a 100 MB passive FTP download
+# through Dyper compared with the same download with the ports statically
+# open.  E2E_BENCH_N rounds (default 15, at least 7 for the report to count);
+# each round downloads the file once per way, by curl from A over IPv4, the
+# order of the two alternating from round to round:
+#   open   the E2E_OPEN_ALL=1 baseline: dyperd with owner = no, the accept
+#          rule for 1024-65535 inserted, vsftpd started without the wrapper
+#   dyper  dyperd with the default configuration (the least-privilege table,
+#          no static rule), vsftpd started through dyper-wrap
+# dyperd (and vsftpd) are restarted whenever the way changes; everything
+# else is the same.  The time is curl's own time_total; every download is
+# checked by sha256.  It reports each way's median, the difference of the
+# medians and the median of the per-round differences (ms), then
+# "bench: PASS" or "bench: FAIL" against the target (E2E_BENCH_TARGET_MS,
+# default 1 ms, for the difference of the medians).  Only an error (a
+# failed or corrupt download, dyperd not starting) makes it exit nonzero.
+#
 # E2E_CASES="1 3" runs only those cases; E2E_KEEP=1 keeps the temp directory
 # (configurations, every program's log) for a look afterwards.
 #
@@ -87,8 +105,21 @@ OPEN_ALL=${E2E_OPEN_ALL:-0}
 NEG_S=${E2E_TIMEOUT:-10}	# a transfer that must fail gets this long
 PASS_S=30			# a transfer that must pass gets at most this long
 CASES=${E2E_CASES:-1 2 3 4 5 6}
+BENCH=${E2E_BENCH:-0}
+BENCH_N=${E2E_BENCH_N:-15}
+BENCH_TARGET_MS=${E2E_BENCH_TARGET_MS:-1}
+FILE_MB=20			# the size of the file every case moves
+[ "$BENCH" = 1 ] && FILE_MB=100
 PY=/usr/bin/python3		# Debian's python: python3-pyftpdlib is installed for it
 
+if [ "$BENCH" = 1 ] && [ "$OPEN_ALL" = 1 ]; then
+	echo "apps.sh: E2E_BENCH=1 runs the E2E_OPEN_ALL=1 baseline itself: unset E2E_OPEN_ALL" >&2
+	exit 2
+fi
+if [ "$BENCH" = 1 ] && ! [[ $BENCH_N =~ ^[1-9][0-9]*$ ]]; then
+	echo "apps.sh: E2E_BENCH_N=$BENCH_N: a positive number of rounds expected" >&2
+	exit 2
+fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "apps.sh: must run as root (it creates network namespaces); skipped" >&2
 	exit 77
@@ -132,6 +163,7 @@ created_etc=()		# /etc/netns/NAME directories this run made
 made_etc_netns=0	# 1 if this run made /etc/netns itself
 groups_started=()	# process groups (setsid) of everything started in the background
 T=
+BOUT=			# E2E_BENCH=1: where curl writes, a mktemp -d in /dev/shm
 
 now_ms() {
 	local us=${EPOCHREALTIME/[.,]/}
@@ -210,6 +242,7 @@ cleanup() {
 		rmdir "$d" 2>/dev/null
 	done
 	[ $made_etc_netns = 1 ] && rmdir /etc/netns 2>/dev/null
+	[ -n "$BOUT" ] && rm -rf "$BOUT"
 	if [ -n "$T" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			echo "# E2E_KEEP=1: logs kept in $T" >&2
@@ -380,23 +413,28 @@ CSOCK=$T/control.sock
 EVENTS=$T/events.json
 DLOG=$LOGD/dyperd.log
 
-{
-	echo "# apps.sh: IN's least-privilege table, control ports 21 and 2811 only"
-	echo "[daemon]"
-	echo "user = nobody"
-	echo "group = ${E2E_GROUP:-daemon}"
-	echo "agent_socket = $ASOCK"
-	echo "control_socket = $CSOCK"
-	echo "policy = $POL"
-	echo "event_log = $EVENTS"
-	echo "[enforcer]"
-	echo "tcp_ports = 21, 2811"
-	if [ "$OPEN_ALL" = 1 ]; then
-		# the baseline's extra rule is a foreign change: keep it
-		echo "owner = no"
-		echo "tamper_check_interval = 1h"
-	fi
-} >"$CONF"
+# write_conf FILE OPEN-ALL: dyperd's configuration; OPEN-ALL 1: the baseline's.
+write_conf() {
+	{
+		echo "# apps.sh: IN's least-privilege table, control ports 21 and 2811 only"
+		echo "[daemon]"
+		echo "user = nobody"
+		echo "group = ${E2E_GROUP:-daemon}"
+		echo "agent_socket = $ASOCK"
+		echo "control_socket = $CSOCK"
+		echo "policy = $POL"
+		echo "event_log = $EVENTS"
+		echo "[enforcer]"
+		echo "tcp_ports = 21, 2811"
+		if [ "$2" = 1 ]; then
+			# the baseline's extra rule is a foreign change: keep it
+			echo "owner = no"
+			echo "tamper_check_interval = 1h"
+		fi
+	} >"$1"
+	chmod 644 "$1"
+}
+write_conf "$CONF" "$OPEN_ALL"
 {
 	echo "# apps.sh: pinholes for the external segment to unprivileged ports"
 	echo "allow * * * 198.51.100.0/24 * * 1024-65535"
@@ -468,7 +506,11 @@ pinhole_state() {
 	nft_in list set inet dyper pinholes6_any 2>&1 | grep -A3 elements
 }
 
-if [ "$OPEN_ALL" = 1 ]; then
+# open_all_insert: the E2E_OPEN_ALL rules, after the control-port rule of a
+# dyperd that runs with the baseline's configuration (owner = no).
+open_all_insert() {
+	local h
+
 	# dyperd's first tamper check runs at its first tick (100 ms): after
 	# that, the next one is an hour away
 	sleep 0.5
@@ -479,12 +521,16 @@ if [ "$OPEN_ALL" = 1 ]; then
 	run nft_in add rule inet dyper input position "$h" tcp dport 1024-65535 accept
 	sleep 0.5
 	[ "$(open_all_rules)" = 2 ] || bail "E2E_OPEN_ALL: dyperd removed the rules (see $DLOG)"
+}
+
+if [ "$OPEN_ALL" = 1 ]; then
+	open_all_insert
 	ok "E2E_OPEN_ALL=1: ports 1024-65535 statically open (tcp and udp) in IN's table"
 fi
 
 # --- the file -------------------------------------------------------------------------
 
-head -c 20M /dev/urandom >"$PUB/f.bin" || bail "making the 20 MB file"
+head -c "${FILE_MB}M" /dev/urandom >"$PUB/f.bin" || bail "making the $FILE_MB MB file"
 chmod 644 "$PUB/f.bin"
 SUM=$(sha256sum <"$PUB/f.bin" | cut -d' ' -f1)
 
@@ -1216,9 +1262,166 @@ case6() {
 	done
 }
 
+# --- E2E_BENCH=1: the extra time of a 100 MB download through Dyper --------------------
+
+BMODE=			# the way dyperd and vsftpd run now: open or dyper
+BMS=			# the last download's time_total (ms)
+BWALL=			# ... and its wall time from starting curl to its exit (ms)
+
+# bench_way WAY: dyperd (restarted unless it runs this way already) and a
+# vsftpd on IN's IPv4 address for WAY, then one download that is not
+# measured, so that every measured one comes after a warm-up.
+bench_way() {
+	local way=$1 conf=$CONF
+
+	[ "$BMODE" = "$way" ] && return 0
+	stop_servers
+	stop_groups "$DPID"
+	if [ "$way" = open ]; then
+		conf=$T/dyper-open.conf
+		[ -f "$conf" ] || write_conf "$conf" 1
+	fi
+	bg_start "$DLOG.$way" "$NS_IN" "$DYPERD" -c "$conf" -f
+	DPID=$BGPID
+	poll 5000 0.05 ctl_quiet stats || bail "bench: dyperd ($way) did not start (see $DLOG.$way)"
+	if [ "$way" = open ]; then
+		open_all_insert
+		PFX=()
+	else
+		# the baseline's rules must not survive into the least-privilege table
+		poll 2000 0.05 test "$(open_all_rules)" = 0 ||
+			bail "bench: the E2E_OPEN_ALL rules are still in the table under dyperd's own configuration"
+		wrapped_prefix
+	fi
+	BMODE=$way
+	vsftpd_conf "$T/bench-$way.conf" "$IN4" 21 plain
+	serve "bench-vsftpd-$way" "$NS_IN" "${PFX[@]}" vsftpd "$T/bench-$way.conf"
+	wait_listen "bench: vsftpd ($way)" "$NS_IN" tcp "$IN4" 21 "$LOGD/bench-vsftpd-$way.log" ||
+		bail "bench: vsftpd ($way) does not listen"
+	bench_get "warm-$way" || bail "bench: the warm-up download ($way) failed"
+}
+
+# bench_get NAME: one download by curl from A in the current way; sets BMS
+# and BWALL; 1 (not ok) when it fails, is corrupt, or the pinholes are not as
+# the way wants them (dyper: dyperd opened at least one; open: none).
+bench_get() {
+	local name=$1 o0 o1 t0 t1 got
+
+	o0=$(events open)
+	t0=${EPOCHREALTIME/[.,]/}
+	xfer "$name" "$NS_A" 35 curl -sS --max-time 30 -o "$BOUT/$name" -w '%{time_total}\n' "ftp://$IN4/f.bin"
+	xwait
+	t1=${EPOCHREALTIME/[.,]/}
+	o1=$(events open)
+	got=$(sum_of "$BOUT/$name")
+	rm -f "$BOUT/$name"
+	if [ "${XRC[$name]}" != 0 ] || [ "$got" != "$SUM" ]; then
+		not_ok "bench: $name: curl from A must download the $FILE_MB MB file (exit ${XRC[$name]}, sha256 $got)"
+		diag "$LOGD/$name.log"
+		return 1
+	fi
+	BMS=$(tail -n 1 "$LOGD/$name.log" | awk '$1 ~ /^[0-9.]+$/ {printf "%.3f", $1 * 1000}')
+	BWALL=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.3f", d / 1000}')
+	if [ -z "$BMS" ]; then
+		not_ok "bench: $name: no time_total from curl"
+		diag "$LOGD/$name.log"
+		return 1
+	fi
+	if [ "$BMODE" = dyper ] && [ "$o1" -le "$o0" ]; then
+		not_ok "bench: $name: through dyper-wrap, but dyperd opened no pinhole"
+		return 1
+	fi
+	if [ "$BMODE" = open ] && [ "$o1" -ne "$o0" ]; then
+		not_ok "bench: $name: ports statically open, but dyperd opened a pinhole"
+		return 1
+	fi
+	return 0
+}
+
+# median NUMBER...: the median, 3 decimals.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1}
+		END {if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m}'
+}
+
+# sub A B: A - B with a sign, 3 decimals.
+sub() {
+	awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.3f", a - b}'
+}
+
+bench() {
+	local r way ms_open=() ms_dyper=() wall_open=() wall_dyper=() diffs=() wdiffs=()
+	local t t0 bad=0 mo md ww verdict min max
+	local -A ms wall
+
+	for t in vsftpd curl; do
+		have "$t" || bail "bench: $t not installed (make deps)"
+	done
+	[ -x "$WRAP" ] || bail "bench: $WRAP not built (make)"
+	[ -f "$AGENT" ] || bail "bench: $AGENT not built (make)"
+	# curl writes to memory: no disk writeback in the middle of a measurement
+	BOUT=$(mktemp -d /dev/shm/dyper-bench.XXXXXX 2>/dev/null) && chmod 1777 "$BOUT" || BOUT=$OUT
+	echo "# bench: $FILE_MB MB passive FTP download, vsftpd on IN, curl from A (IPv4), $BENCH_N rounds"
+	t0=$(now_ms)
+	for ((r = 1; r <= BENCH_N; r++)); do
+		if [ $(($(now_ms) - t0)) -gt 150000 ]; then
+			not_ok "bench: stopped after $((r - 1)) rounds: 150 s have gone"
+			break
+		fi
+		# the order alternates: open dyper, dyper open, open dyper, ...
+		if ((r % 2)); then set -- open dyper; else set -- dyper open; fi
+		for way in "$@"; do
+			bench_way "$way"
+			bench_get "bench-$r-$way" || { bad=1; break 2; }
+			ms[$way]=$BMS
+			wall[$way]=$BWALL
+		done
+		ms_open+=("${ms[open]}")
+		ms_dyper+=("${ms[dyper]}")
+		wall_open+=("${wall[open]}")
+		wall_dyper+=("${wall[dyper]}")
+		diffs+=("$(sub "${ms[dyper]}" "${ms[open]}")")
+		wdiffs+=("$(sub "${wall[dyper]}" "${wall[open]}")")
+		echo "# bench: round $r ($1 first): open ${ms[open]} ms, dyper ${ms[dyper]} ms, dyper - open ${diffs[-1]} ms (wall: ${wall[open]}, ${wall[dyper]} ms)"
+	done
+	stop_servers
+	if [ ${#diffs[@]} -eq 0 ]; then
+		not_ok "bench: no round completed"
+		return
+	fi
+	[ $bad = 0 ] && ok "bench: $((2 * ${#diffs[@]})) downloads (and warm-ups) complete, sha256 matches, pinholes only through dyper-wrap"
+	mo=$(median "${ms_open[@]}")
+	md=$(median "${ms_dyper[@]}")
+	min=$(printf '%s\n' "${diffs[@]}" | sort -g | head -n1)
+	max=$(printf '%s\n' "${diffs[@]}" | sort -g | tail -n1)
+	echo "bench: $FILE_MB MB FTP download (curl time_total), ${#diffs[@]} rounds:"
+	echo "bench:   ports statically open:  median $mo ms"
+	echo "bench:   through Dyper:          median $md ms"
+	echo "bench:   difference of medians:  $(sub "$md" "$mo") ms"
+	echo "bench:   per-round differences:  median $(median "${diffs[@]}") ms (min $min, max $max)"
+	ww=$(sub "$(median "${wall_dyper[@]}")" "$(median "${wall_open[@]}")")
+	echo "bench:   wall time (curl start to exit): open $(median "${wall_open[@]}") ms, Dyper $(median "${wall_dyper[@]}") ms, difference $ww ms, paired median $(median "${wdiffs[@]}") ms"
+	verdict=$(awk -v d="$(sub "$md" "$mo")" -v t="$BENCH_TARGET_MS" 'BEGIN {print (d + 0 <= t + 0) ? "PASS" : "FAIL"}')
+	if [ ${#diffs[@]} -lt 7 ]; then
+		verdict="FAIL (only ${#diffs[@]} rounds, 7 wanted)"
+	fi
+	echo "bench: $verdict: Dyper adds $(sub "$md" "$mo") ms to a $FILE_MB MB FTP transfer (target <= $BENCH_TARGET_MS ms; the paper: about 30 ms with iptables)"
+}
+
 # --- run ------------------------------------------------------------------------------
 
 t_start=$(now_ms)
+if [ "$BENCH" = 1 ]; then
+	bench
+	if kill -0 "$DPID" 2>/dev/null; then
+		ok "dyperd still runs after the benchmark ($((($(now_ms) - t_start) / 1000)) s)"
+	else
+		not_ok "dyperd still runs after the benchmark"
+		diag "$DLOG.$BMODE"
+	fi
+	summary
+	exit
+fi
 for c in 1 2 3 4 5 6; do
 	want_case "$c" && "case$c"
 done
