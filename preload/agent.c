@@ -115,8 +115,6 @@ static int (*real_fcntl)(int, int, ...);
 static int (*real_close_range)(unsigned int, unsigned int, int);
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 static int (*real_execve)(const char *, char *const[], char *const[]);
-static int (*real_execv)(const char *, char *const[]);
-static int (*real_execvp)(const char *, char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
@@ -127,7 +125,7 @@ static void resolve_all(void)
 #define R(name) real_##name = dlsym(RTLD_NEXT, #name)
 	R(bind); R(connect); R(accept); R(accept4); R(sendto); R(sendmsg);
 	R(recvfrom); R(recvmsg); R(recv); R(read); R(close); R(dup); R(dup2); R(dup3);
-	R(fcntl); R(close_range); R(pthread_create); R(execve); R(execv); R(execvp); R(execvpe);
+	R(fcntl); R(close_range); R(pthread_create); R(execve); R(execvpe);
 #undef R
 	real_read_chk = dlsym(RTLD_NEXT, "__read_chk");
 	real_recv_chk = dlsym(RTLD_NEXT, "__recv_chk");
@@ -1030,41 +1028,19 @@ static void after_exec_failed(bool opened)
 		real_fcntl(channel, F_SETFD, FD_CLOEXEC);
 }
 
-EXPORT int execv(const char *path, char *const argv[])
-{
-	bool opened;
-	int r, e;
-
-	resolve();
-	opened = before_exec(path, false);
-	r = real_execv(path, argv);
-	e = errno;
-	after_exec_failed(opened);
-	errno = e;
-	return r;
-}
-
-EXPORT int execvp(const char *file, char *const argv[])
-{
-	bool opened;
-	int r, e;
-
-	resolve();
-	opened = before_exec(file, true);
-	r = real_execvp(file, argv);
-	e = errno;
-	after_exec_failed(opened);
-	errno = e;
-	return r;
-}
-
-/* With an environment of the caller's own, ours is added only if missing. */
+/*
+ * Every exec: @envp NULL means the process's own environment, read after
+ * before_exec() (whose setenv may move it); a caller's own environment
+ * gets the channel's variable added if it lacks it.
+ */
 static int exec_env(const char *path, char *const argv[], char *const envp[], bool search)
 {
 	bool opened = before_exec(path, search), have = false;
 	size_t n = 0;
 	int r, e;
 
+	if (!envp)
+		envp = environ;
 	for (; envp && envp[n]; n++)
 		have |= !strncmp(envp[n], DYPER_CHANNEL_ENV "=", sizeof(DYPER_CHANNEL_ENV));
 	if (opened && !have && n < 4096) {
@@ -1088,7 +1064,19 @@ static int exec_env(const char *path, char *const argv[], char *const envp[], bo
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	resolve();
-	return exec_env(path, argv, envp, false);
+	return exec_env(path, argv, envp ? envp : (char *const[]){ NULL }, false);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	resolve();
+	return exec_env(path, argv, NULL, false);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	resolve();
+	return exec_env(file, argv, NULL, true);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])

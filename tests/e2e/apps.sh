@@ -91,6 +91,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TEST_NAME=e2e
+. "$ROOT/tests/report.sh"
 B=${B:-build}
 case $B in
 /*) BDIR=$B ;;
@@ -164,12 +166,6 @@ made_etc_netns=0	# 1 if this run made /etc/netns itself
 groups_started=()	# process groups (setsid) of everything started in the background
 T=
 BOUT=			# E2E_BENCH=1: where curl writes, a mktemp -d in /dev/shm
-
-now_ms() {
-	local us=${EPOCHREALTIME/[.,]/}
-
-	echo $((us / 1000))
-}
 
 # group_alive PGID: some process is still in that process group.
 group_alive() {
@@ -255,62 +251,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
-
-passed=0
-failed=0
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-
-skip() {
-	echo "skip - $*"
-}
-
-# Shows a file's last lines as diagnostics under the last "not ok".
-diag() {
-	[ -s "$1" ] && tail -n "${2:-15}" "$1" | sed 's/^/#   /'
-}
-
-diag_s() {
-	[ -n "$1" ] && sed 's/^/#   /' <<<"$1"
-}
-
-summary() {
-	echo "e2e: $passed passed, $failed failed"
-	[ $failed -eq 0 ]
-}
-
-bail() {
-	not_ok "$*"
-	[ -n "$T" ] && diag "$T/cmd"
-	summary
-	exit 1
-}
-
-# poll MAX_MS STEP_S CMD...: runs CMD until it succeeds; WAITED is the time (ms).
-WAITED=0
-poll() {
-	local max=$1 step=$2 t0
-
-	shift 2
-	t0=$(now_ms)
-	while :; do
-		if "$@"; then
-			WAITED=$(($(now_ms) - t0))
-			return 0
-		fi
-		WAITED=$(($(now_ms) - t0))
-		[ $WAITED -ge "$max" ] && return 1
-		sleep "$step"
-	done
-}
 
 want_case() {
 	[[ " $CASES " == *" $1 "* ]]

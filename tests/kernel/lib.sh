@@ -25,8 +25,8 @@
 # binaries), deletes only the namespaces it created and its temp dir.
 # Nothing here touches the root namespace's firewall or interfaces.
 
-TEST_NAME=$(basename "$0" .sh)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/report.sh"
 B=${B:-build}
 case $B in
 /*) BDIR=$B ;;
@@ -78,91 +78,7 @@ need_bins() {
 	done
 }
 
-# --- results ---------------------------------------------------------------------
-
-passed=0
-failed=0
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-
-# check DESC CMD...: ok if CMD succeeds.
-check() {
-	local desc=$1
-
-	shift
-	if "$@"; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		return 1
-	fi
-}
-
-# diag FILE [N]: a file's last N (20) lines as diagnostics under the last
-# "not ok".
-diag() {
-	[ -s "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/#   /'
-}
-
-# diag_s STRING: a string's lines as diagnostics.
-diag_s() {
-	local line
-
-	[ -n "$1" ] || return 1
-	while IFS= read -r line; do
-		echo "#   $line"
-	done <<<"$1"
-}
-
-summary() {
-	echo "$TEST_NAME: $passed passed, $failed failed"
-	[ $failed -eq 0 ]
-}
-
-# bail DESC: setting up failed, nothing after it would mean anything.  Shows
-# the last setup command's output, and whatever the test's bail_diag shows
-# if it defines one.
-bail() {
-	not_ok "$*"
-	[ -n "$T" ] && diag "$T/cmd" 50
-	declare -F bail_diag >/dev/null && bail_diag
-	summary
-	exit 1
-}
-
 # --- time and processes ------------------------------------------------------------
-
-now_ms() {
-	local us=${EPOCHREALTIME/[.,]/}
-
-	echo $((us / 1000))
-}
-
-# poll MAX_MS STEP_S CMD...: runs CMD until it succeeds; sets WAITED (ms).
-WAITED=0
-poll() {
-	local max=$1 step=$2 t0
-
-	shift 2
-	t0=$(now_ms)
-	while :; do
-		if "$@"; then
-			WAITED=$(($(now_ms) - t0))
-			return 0
-		fi
-		WAITED=$(($(now_ms) - t0))
-		[ $WAITED -ge "$max" ] && return 1
-		sleep "$step"
-	done
-}
 
 # started PID: remembers a background process for cleanup and disowns it,
 # so that bash reports nothing when it exits or is killed (the script's
