@@ -56,6 +56,7 @@ enum key_type {
 	T_BOOL,
 	T_INT32,
 	T_UINT32,
+	T_MARK,		/* uint32_t, 0x hexadecimal or decimal */
 	T_DURATION,	/* stored as uint32_t milliseconds */
 	T_PORTS,	/* uint16_t[NFT_ENFORCER_MAX_PORTS] + size_t count */
 };
@@ -93,6 +94,7 @@ static const struct conf_key keys[] = {
 	{ S_ENFORCER, "max_pinholes", T_UINT32, FIELD(enforcer.max_pinholes), 1, 16777216 },
 	{ S_ENFORCER, "log_rate", T_UINT32, FIELD(enforcer.log_rate), 0, 10000 },
 	{ S_ENFORCER, "owner", T_OWNER, FIELD(enforcer.owner), 0, 0 },
+	{ S_ENFORCER, "mark", T_MARK, FIELD(enforcer.mark), 0, UINT32_MAX },
 	{ S_ENFORCER, "reconcile_interval", T_DURATION, FIELD(reconcile_ms),
 	  MS_PER_S, MS_PER_D },
 	{ S_ENFORCER, "tamper_check_interval", T_DURATION, FIELD(tamper_check_ms),
@@ -462,6 +464,33 @@ static int parse_number(struct parse *p, const struct conf_key *k, const char *v
 	return 1;
 }
 
+/* A packet mark: "0x10" (1 to 8 hex digits) or decimal, as nft writes marks. */
+static int parse_mark(struct parse *p, const struct conf_key *k, const char *v)
+{
+	uint64_t mark = 0;
+	size_t n = strlen(v);
+	int err = 0;
+
+	if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') && n <= 10) {
+		for (size_t i = 2; i < n && !err; i++) {
+			const char *hex = "0123456789abcdef";
+			const char *d = strchr(hex, v[i] | 0x20);
+
+			if (!d || !*d)
+				err = -EINVAL;
+			else
+				mark = mark * 16 + (uint64_t)(d - hex);
+		}
+	} else {
+		err = parse_decimal(v, n, UINT32_MAX, &mark);
+	}
+	if (err)
+		return fail(p, "expected a packet mark, 0 (none) or a 32-bit number such as "
+			    "0x10, found %s", q(p, v));
+	*(uint32_t *)field(&p->cfg, k) = (uint32_t)mark;
+	return 1;
+}
+
 static int parse_duration_key(struct parse *p, const struct conf_key *k, const char *v)
 {
 	char lo[32], hi[32];
@@ -542,6 +571,8 @@ static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 	case T_INT32:
 	case T_UINT32:
 		return parse_number(p, k, v);
+	case T_MARK:
+		return parse_mark(p, k, v);
 	case T_DURATION:
 		return parse_duration_key(p, k, v);
 	case T_PORTS:
@@ -808,6 +839,7 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->enforcer.log_rate = 5;
 	c->enforcer.log_prefix = NULL;
 	c->enforcer.owner = NFT_OWNER_AUTO;
+	c->enforcer.mark = 0;
 	c->reconcile_ms = 10 * MS_PER_S;
 	c->tamper_check_ms = 250;
 
@@ -975,6 +1007,9 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 		break;
 	case T_UINT32:
 		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)f);
+		break;
+	case T_MARK:
+		snprintf(buf, len, "%#" PRIx32, *(const uint32_t *)f);
 		break;
 	case T_DURATION:
 		format_duration(*(const uint32_t *)f, buf, len);

@@ -137,6 +137,7 @@ static void restart_keys(const struct dyper_config *o, const struct dyper_config
 		{ "max_pinholes", a->max_pinholes != b->max_pinholes },
 		{ "log_rate", a->log_rate != b->log_rate },
 		{ "owner", a->owner != b->owner },
+		{ "mark", a->mark != b->mark },
 	};
 	size_t used = 0;
 

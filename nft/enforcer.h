@@ -107,6 +107,9 @@ struct nft_enforcer_config {
 	uint32_t log_rate;		/* logged drops per second; 0: no log */
 	const char *log_prefix;		/* NULL: "dyper drop: " */
 	enum nft_owner_mode owner;
+	uint32_t mark;			/* 0: none; else OR-ed into the packet mark
+					 * of what a pinhole or control port
+					 * accepts, for other rulesets to accept */
 };
 
 struct nft_enforcer;

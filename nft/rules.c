@@ -136,9 +136,24 @@ static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set)
 	return add_expr(r, e);
 }
 
+/* reg1 = (reg1 & @mask) ^ @xor, on 32 bits. */
+static int e_bitwise(struct nftnl_rule *r, uint32_t mask, uint32_t xor)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+	}
+	return add_expr(r, e);
+}
+
 static int e_ct_state_any(struct nftnl_rule *r, uint32_t bits)
 {
-	struct nftnl_expr *ct = nftnl_expr_alloc("ct"), *bw;
+	struct nftnl_expr *ct = nftnl_expr_alloc("ct");
 	uint32_t zero = 0;
 
 	if (ct) {
@@ -147,17 +162,7 @@ static int e_ct_state_any(struct nftnl_rule *r, uint32_t bits)
 	}
 	if (add_expr(r, ct))
 		return -ENOMEM;
-	bw = nftnl_expr_alloc("bitwise");
-	if (bw) {
-		nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-		nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
-		nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
-	}
-	if (add_expr(r, bw))
-		return -ENOMEM;
-	return e_cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
+	return e_bitwise(r, bits, 0) ?: e_cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
 }
 
 static int e_verdict(struct nftnl_rule *r, int verdict)
@@ -174,6 +179,28 @@ static int e_verdict(struct nftnl_rule *r, int verdict)
 static int e_simple(struct nftnl_rule *r, const char *name)
 {
 	return add_expr(r, nftnl_expr_alloc(name));
+}
+
+/* meta mark set meta mark | @mark: the bits of other users of the mark stay. */
+static int e_mark_or(struct nftnl_rule *r, uint32_t mark)
+{
+	struct nftnl_expr *e;
+	int err = e_meta(r, NFT_META_MARK, NFT_REG_1) ?: e_bitwise(r, ~mark, mark);
+
+	if (err)
+		return err;
+	e = nftnl_expr_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	}
+	return add_expr(r, e);
+}
+
+/* Accepts what Dyper decided to admit, marking it first when configured. */
+static int e_admit(struct nftnl_rule *r, const struct nft_enforcer_config *c)
+{
+	return (c->mark ? e_mark_or(r, c->mark) : 0) ?: e_verdict(r, NF_ACCEPT);
 }
 
 static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
@@ -227,7 +254,7 @@ static int r_control(struct nftnl_rule *r, const struct nft_enforcer_config *c, 
 	return match_l4proto(r, (uint8_t)proto) ?:
 	       e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1) ?:
 	       e_lookup(r, NFT_REG_1, proto == IPPROTO_TCP ? NFT_SET_CTL_TCP : NFT_SET_CTL_UDP) ?:
-	       e_verdict(r, NF_ACCEPT);
+	       e_admit(r, c);
 }
 
 /*
@@ -258,7 +285,7 @@ static int r_pinholes(struct nftnl_rule *r, const struct nft_enforcer_config *c,
 	reg += alen / 4;
 	err = err ?: e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(reg));
 	return err ?: e_lookup(r, reg32(0), pinhole_set_name(v6 ? AF_INET6 : AF_INET, any)) ?:
-	       e_verdict(r, NF_ACCEPT);
+	       e_admit(r, c);
 }
 
 static int r_log(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)

@@ -220,6 +220,46 @@ for c in "${combos[@]}"; do
 	expect_drop "$what: A to $TPORT dropped once the pinhole expired" "$NS_A" "$proto" "$in" $TPORT
 done
 
+# --- another ruleset that drops: the mark lets it accept what Dyper admits --------------
+#
+# nftables runs every base chain on the hook: a drop in another table wins over
+# Dyper's accept.  With a mark, that table can accept what Dyper admitted.
+
+MARK=0x10
+ip netns exec "$NS_IN" nft -f - <<EOF
+table inet fw {
+	chain input {
+		type filter hook input priority 10; policy drop;
+		ct state established,related accept
+		meta mark & $MARK == $MARK accept
+	}
+}
+EOF
+for c in "${combos[@]}"; do
+	read -r fam proto <<<"$c"
+	use_family "$fam"
+	what="$proto $(fam_name "$in")"
+	[ "$proto" = tcp ] && ctl=$CTL_TCP || ctl=$CTL_UDP
+	nft_in -T "$CTL_TCP" -U "$CTL_UDP" setup
+	nft_in add "$proto" "$a" '*' "$in" $PORT
+	expect_drop "$what: without a mark, another table's drop wins over the pinhole" \
+		"$NS_A" "$proto" "$in" $PORT
+	expect_drop "$what: ... and over the control port" "$NS_A" "$proto" "$in" "$ctl"
+	nft_in -M $MARK -T "$CTL_TCP" -U "$CTL_UDP" setup
+	expect_pass "$what: mark $MARK set, the other table accepts the pinhole's packets" \
+		"$NS_A" "$proto" "$in" $PORT
+	expect_pass "$what: ... and the control port's" "$NS_A" "$proto" "$in" "$ctl"
+	expect_drop "$what: ... and still drops what Dyper drops" "$NS_A" "$proto" "$in" $OTHER
+	nft_in del "$proto" "$a" '*' "$in" $PORT
+done
+if out=$(ip netns exec "$NS_IN" "$NFT" -M $MARK -T "$CTL_TCP" -U "$CTL_UDP" check 2>&1) &&
+	[ "$out" = intact ]; then
+	ok "dyper-nft check with the mark: table intact"
+else
+	not_ok "dyper-nft check with the mark: $out"
+fi
+ip netns exec "$NS_IN" nft delete table inet fw
+
 # --- gone: the table was what dropped ------------------------------------------------------
 
 if nft_in destroy; then

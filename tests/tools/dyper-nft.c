@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		"  -m, --max N       pinholes per set\n"
 		"  -o, --owner MODE  auto|on|off\n"
 		"  -p, --ping        accept echo requests\n"
+		"  -M, --mark MARK   OR MARK into the packet mark of admitted packets\n"
 		"      --uid N --pid N --prog NAME   owner of added pinholes\n");
 }
 
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 		{ "max", required_argument, NULL, 'm' },
 		{ "owner", required_argument, NULL, 'o' },
 		{ "ping", no_argument, NULL, 'p' },
+		{ "mark", required_argument, NULL, 'M' },
 		{ "uid", required_argument, NULL, 1 },
 		{ "pid", required_argument, NULL, 2 },
 		{ "prog", required_argument, NULL, 3 },
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 	int c, err;
 
 	nft_enforcer_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "t:T:U:m:o:ph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:T:U:m:o:pM:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			cfg.table = optarg;
@@ -152,6 +154,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			cfg.allow_ping = true;
+			break;
+		case 'M':
+			cfg.mark = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		case 1:
 			owner.uid = (uint32_t)strtoul(optarg, NULL, 10);

@@ -114,6 +114,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.enforcer.log_rate, nft.log_rate);
 	assert_null(c.enforcer.log_prefix);
 	assert_int_equal(c.enforcer.owner, nft.owner);
+	assert_int_equal(c.enforcer.mark, nft.mark);
 }
 
 static void test_empty(void **state)
@@ -270,7 +271,7 @@ static void test_shipped_file(void **state)
 	if (dyper_config_parse(&c, text, "conf/dyper.conf uncommented", err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_true(config_equal(&c, &def));
-	assert_int_equal(keys, 27);	/* every key, each once (else a duplicate error) */
+	assert_int_equal(keys, 28);	/* every key, each once (else a duplicate error) */
 	free(text);
 }
 
@@ -405,6 +406,18 @@ static void test_numbers(void **state)
 	parse_bad("[enforcer]\npriority = -\n", 2, "\"-\"");
 }
 
+static void test_mark(void **state)
+{
+	assert_int_equal(parse_ok("[enforcer]\nmark = 0\n")->enforcer.mark, 0);
+	assert_int_equal(parse_ok("[enforcer]\nmark = 0x10\n")->enforcer.mark, 0x10);
+	assert_int_equal(parse_ok("[enforcer]\nmark = 0XdeadBEEF\n")->enforcer.mark,
+			 0xdeadbeef);
+	assert_int_equal(parse_ok("[enforcer]\nmark = 4294967295\n")->enforcer.mark,
+			 0xffffffff);
+	assert_int_equal(parse_ok("[enforcer]\nmark = 010\n")->enforcer.mark, 10);
+	roundtrip(parse_ok("[enforcer]\nmark = 0xdeadbeef\n"));
+}
+
 static void test_ports(void **state)
 {
 	char text[512];
@@ -511,6 +524,12 @@ static void test_errors(void **state)
 		{ "[enforcer]\nlog_rate = 5x\n", 2, "\"5x\"" },
 		{ "[enforcer]\nlog_rate = 10001\n", 2, "\"10001\"" },
 		{ "[enforcer]\nowner = sometimes\n", 2, "\"sometimes\"" },
+		{ "[enforcer]\nmark = 0x\n", 2, "\"0x\"" },
+		{ "[enforcer]\nmark = 0x100000000\n", 2, "\"0x100000000\"" },
+		{ "[enforcer]\nmark = 4294967296\n", 2, "\"4294967296\"" },
+		{ "[enforcer]\nmark = 0x1g\n", 2, "\"0x1g\"" },
+		{ "[enforcer]\nmark = -1\n", 2, "\"-1\"" },
+		{ "[enforcer]\nmark = 0x-1\n", 2, "\"0x-1\"" },
 		{ "[enforcer]\nreconcile_interval = 500ms\n", 2, "\"500ms\"" },
 		{ "[enforcer]\ntamper_check_interval = 5 s\n", 2, "\"5 s\"" },
 		{ "[limits]\ncapacity = 0x100\n", 2, "\"0x100\"" },
@@ -750,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_mark),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_errors),
