@@ -7,6 +7,15 @@ CFLAGS  ?= -O2 -g
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 DESTDIR ?=
+# Install layout (`make install`, dyper.spec).  The config directory stays
+# /etc whatever the prefix: dyperd and dyper-wrap look there by default.
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+SYSCONFDIR  ?= /etc
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKG_CONFIG ?= pkg-config
 B       ?= build
 VERSION := 0.1.0
@@ -54,7 +63,9 @@ CONF_LIB := $(B)/libdyper-conf.a
 # dyperd's modules that tests link; the daemon's event loop and the two
 # programs' main files go only into the programs.
 DAEMON_SRC := dyperd/dyperd.c dyperd/agent.c dyperd/engine.c dyperd/control.c
-CORE_SRC := $(filter-out $(DAEMON_SRC) dyperd/dyperctl.c,$(wildcard dyperd/*.c))
+# dyperctl's own: its main and doctor (which reads the system, never dyperd's).
+CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
+CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 CORE_LIB := $(B)/libdyper-core.a
 
@@ -62,8 +73,10 @@ DYPERD   := $(B)/bin/dyperd
 DYPERCTL := $(B)/bin/dyperctl
 WRAP     := $(B)/bin/dyper-wrap
 PROGS    := $(DYPERD) $(DYPERCTL) $(WRAP)
-# Where dyper-wrap finds the agent unless told otherwise (-p).
+# Where dyper-wrap finds the agent unless told otherwise (-p), and where
+# `dyperctl doctor` looks for the agent and the wrapper.
 PRELOAD_PATH := $(LIBDIR)/dyper/libdyper-preload.so
+WRAP_PATH    := $(BINDIR)/dyper-wrap
 PRELOAD  := $(B)/lib/libdyper-preload.so
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -75,7 +88,8 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean
+.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
+	install uninstall dist rpm demo
 all: check-deps
 	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(PROGS) $(PRELOAD) $(TOOL_BIN)
 
@@ -83,8 +97,13 @@ help:
 	@echo "make            build"
 	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root)"
 	@echo "make bench      benchmarks (root; network namespaces only)"
+	@echo "make demo       a guided tour: passive FTP through Dyper between two namespaces (root)"
 	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
 	@echo "make deps       install build and test dependencies (root; apt-get or dnf)"
+	@echo "make install    install under PREFIX (/usr/local), config in /etc/dyper (never overwritten)"
+	@echo "make uninstall  remove what install laid out; config files you changed are kept"
+	@echo "make dist       $(B)/dyper-$(VERSION).tar.gz of the tracked source"
+	@echo "make rpm        build the RPM from that tarball into $(B)/rpm (rpmbuild)"
 	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= LIBDIR= DESTDIR="
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
@@ -120,10 +139,20 @@ $(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h
 	$(Q)$(CC) $(CPPFLAGS) $(PRELOAD_CFLAGS) -fvisibility=hidden -shared -Wl,-z,defs \
 		-Wl,-z,relro,-z,now -o $@ $(PRELOAD_SRC) -ldl -lpthread
 
-$(DYPERCTL): $(B)/dyperd/dyperctl.o $(B)/dyperd/proto.o
+# dyperctl: a client of dyperd, and for doctor a reader of the config, the
+# policy and the nftables ruleset.
+$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(B)/dyperd/doctor.o $(B)/dyperd/dyperctl.o: override CPPFLAGS += \
+	-DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\" -DDYPER_WRAP_PATH=\"$(WRAP_PATH)\"
+# the unit test of doctor's judgments: doctor.o before the libraries it uses
+$(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o \
+		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
 # dyper-wrap: wrap/ with the wire protocol and the config reader (for
 # agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
@@ -187,6 +216,134 @@ kernel-check: $(KTEST_BIN) $(TOOL_BIN)
 bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
+
+# A guided tour for newcomers (scripts/demo.sh), in two network namespaces of
+# its own; root is checked first, before anything is installed or built.
+demo:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make demo: the demo creates network namespaces: run it as: sudo make demo" >&2; exit 1; fi
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)B=$(B) scripts/demo.sh
+
+# --- install and packaging ---------------------------------------------------
+# `make install` lays out what dyper.spec packages; with PREFIX=/usr and
+# LIBDIR set to rpm's %{_libdir}, the same paths.  It never overwrites a
+# config file in SYSCONFDIR/dyper.  dyper-wrap is installed 2711 (others may
+# run it, not read it) and group dyper, which only root can give and only
+# once the group exists (systemd-sysusers makes it from dyper.sysusers); a
+# DESTDIR install never uses this machine's group; installing as root to
+# this machine creates user and group first, as the RPM does.  Otherwise it is
+# installed 0711 without the setgid bit, and make says what root must run.
+# `make uninstall` removes every file install laid out, except a config
+# file that differs from the shipped one: the admin's edits stay, like
+# rpm's %config(noreplace) (make says which files it kept).
+DOCDIR   ?= $(PREFIX)/share/doc/dyper
+INSTALL  ?= install
+RPMBUILD ?= rpmbuild
+# Without an rpm database that knows the build dependencies (rpmbuild on
+# Debian), they cannot be checked: --nodeps.
+RPMBUILD_FLAGS ?= $(shell rpm -q rpm >/dev/null 2>&1 || echo --nodeps)
+DIST     := $(B)/dyper-$(VERSION).tar.gz
+RPM_TOP  := $(abspath $(B)/rpm)
+UNIT     := $(B)/conf/dyperd.service
+CONFIGS  := conf/dyper.conf conf/policy
+MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
+# Every path install lays out, for uninstall (configs separately).
+INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap \
+	$(LIBDIR)/dyper/libdyper-preload.so $(UNITDIR)/dyperd.service \
+	$(SYSUSERSDIR)/dyper.conf $(TMPFILESDIR)/dyper.conf $(DOCDIR)/README.md \
+	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+.PHONY: programs FORCE
+# What install needs, without `all`'s check for the test tools (rpmbuild).
+programs: $(PROGS) $(PRELOAD) $(UNIT)
+
+# The install paths compiled into the programs and the unit: rewritten
+# (and so rebuilding those) only when they change.
+PATHS := $(B)/install-paths
+$(PATHS): FORCE
+	@mkdir -p $(@D)
+	@echo "$(SBINDIR) $(PRELOAD_PATH) $(WRAP_PATH)" | cmp -s - $@ || \
+		echo "$(SBINDIR) $(PRELOAD_PATH) $(WRAP_PATH)" >$@
+FORCE:
+$(B)/wrap/dyper-wrap.o $(B)/dyperd/doctor.o $(B)/dyperd/dyperctl.o: $(PATHS)
+
+$(UNIT): conf/dyperd.service.in $(PATHS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
+
+install: programs
+	$(Q)set -e; d='$(DESTDIR)'; \
+	$(INSTALL) -d $$d$(SBINDIR) $$d$(BINDIR) $$d$(LIBDIR)/dyper $$d$(UNITDIR) \
+		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR); \
+	$(INSTALL) -m 0755 $(DYPERD) $(DYPERCTL) $$d$(SBINDIR)/; \
+	$(INSTALL) -m 0755 $(PRELOAD) $$d$(LIBDIR)/dyper/; \
+	$(INSTALL) -m 0644 $(UNIT) $$d$(UNITDIR)/dyperd.service; \
+	$(INSTALL) -m 0644 conf/dyper.sysusers $$d$(SYSUSERSDIR)/dyper.conf; \
+	$(INSTALL) -m 0644 conf/dyper.tmpfiles $$d$(TMPFILESDIR)/dyper.conf; \
+	$(INSTALL) -m 0644 README.md $$d$(DOCDIR)/; \
+	for m in $(MANPAGES); do \
+		s=$${m##*.}; $(INSTALL) -d $$d$(MANDIR)/man$$s; \
+		$(INSTALL) -m 0644 $$m $$d$(MANDIR)/man$$s/; \
+	done; \
+	for c in $(CONFIGS); do \
+		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
+		if [ ! -e $$t ]; then $(INSTALL) -m 0644 $$c $$t; \
+		elif ! cmp -s $$c $$t; then echo "make install: kept $$t (yours differs from $$c)"; fi; \
+	done; \
+	if [ -z "$$d" ] && [ "$$(id -u)" = 0 ] && ! getent group dyper >/dev/null && \
+		command -v systemd-sysusers >/dev/null; then \
+		echo "make install: creating the dyper user and group: systemd-sysusers $(SYSUSERSDIR)/dyper.conf"; \
+		systemd-sysusers $(SYSUSERSDIR)/dyper.conf; \
+	fi; \
+	if [ -z "$$d" ] && [ "$$(id -u)" = 0 ] && getent group dyper >/dev/null; then \
+		$(INSTALL) -m 2711 -o root -g dyper $(WRAP) $(BINDIR)/dyper-wrap; \
+	else \
+		$(INSTALL) -m 0711 $(WRAP) $$d$(BINDIR)/dyper-wrap; \
+		echo "make install: dyper-wrap is not setgid dyper yet: as root, once group dyper exists" \
+			"(systemd-sysusers), run: chgrp dyper $(BINDIR)/dyper-wrap && chmod 2711 $(BINDIR)/dyper-wrap"; \
+	fi
+
+uninstall:
+	$(Q)d='$(DESTDIR)'; \
+	for f in $(INSTALLED); do rm -f $$d$$f; done; \
+	for c in $(CONFIGS); do \
+		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
+		if cmp -s $$c $$t; then rm -f $$t; \
+		elif [ -e $$t ]; then echo "make uninstall: kept $$t (it differs from $$c)"; fi; \
+	done; \
+	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) 2>/dev/null; \
+	rmdir $$d$(SYSCONFDIR)/dyper 2>/dev/null; :
+
+# The tracked files (git ls-files, with their working-tree contents; new
+# files count once added), or outside git every file but the build
+# directories; reproducible: names sorted, owner root, dates of the last commit.
+dist:
+	@mkdir -p $(B)
+	@$(if $(Q),echo "  DIST    $(DIST)")
+	$(Q)set -e; mtime=@$$(stat -c %Y Makefile); \
+	ingit=$$([ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && echo 1 || :); \
+	[ -z "$$ingit" ] || mtime=@$$(git log -1 --format=%ct); \
+	if [ -n "$$ingit" ]; then git ls-files -z; \
+	else find . \( -name .git -o -name 'build*' -o -path './$(B)' \) -prune -o -type f -printf '%P\0'; fi | \
+		xargs -0 -r sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - --sort=name --mtime=$$mtime --owner=0 --group=0 --numeric-owner \
+			--transform 's,^,dyper-$(VERSION)/,' -cf - | gzip -n >$(DIST).tmp; \
+	mv $(DIST).tmp $(DIST)
+
+# The RPM, built by rpmbuild from the spec and the sources in dist's
+# tarball, into $(B)/rpm/RPMS and SRPMS.
+rpm: dist
+	$(Q)command -v $(RPMBUILD) >/dev/null || { echo "make rpm: $(RPMBUILD) is missing" \
+		"(apt-get install rpm, or dnf install rpm-build)" >&2; exit 1; }
+	$(Q)rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)/SOURCES $(RPM_TOP)/SPECS
+	$(Q)cp $(DIST) $(RPM_TOP)/SOURCES/
+	$(Q)tar -xzOf $(DIST) dyper-$(VERSION)/dyper.spec >$(RPM_TOP)/SPECS/dyper.spec || \
+		{ echo "make rpm: $(DIST) has no dyper.spec (is it tracked? git add it)" >&2; exit 1; }
+	$(Q)tar -xzOf $(DIST) dyper-$(VERSION)/conf/dyper.sysusers >$(RPM_TOP)/SOURCES/dyper.sysusers
+	$(Q)$(RPMBUILD) -ba $(RPMBUILD_FLAGS) --define "_topdir $(RPM_TOP)" \
+		$(if $(Q),--quiet) $(RPM_TOP)/SPECS/dyper.spec
 
 # --- fuzzing ----------------------------------------------------------------
 # Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and

@@ -29,6 +29,29 @@
 #define MSGS_PER_WAKE	64	/* fairness between channels */
 #define MAX_GROUPS	256
 
+/*
+ * Gives the new agent socket @path to root and group @gid.  Started
+ * without root (as user= with the group of the unit's Group=) the socket
+ * stays ours and changes group only if it lacks @gid, which we must then
+ * be a member of.
+ */
+static int agent_socket_owner(struct dyperd *d, const char *path, gid_t gid)
+{
+	struct stat st;
+
+	if (geteuid() == 0)
+		return chown(path, 0, gid) ? -errno : 0;
+	if (stat(path, &st))
+		return -errno;
+	if (st.st_gid != gid && chown(path, (uid_t)-1, gid)) {
+		log_err("cannot give %s to group \"%s\": %s; start dyperd with that group "
+			"(Group= in dyperd.service) or as root", path, d->cfg.group,
+			strerror(errno));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int agent_listen(struct dyperd *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -62,7 +85,9 @@ int agent_listen(struct dyperd *d)
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old);
-	if (!err && (chown(path, 0, gr->gr_gid) || chmod(path, 0660)))
+	if (!err)
+		err = agent_socket_owner(d, path, gr->gr_gid);
+	if (!err && chmod(path, 0660))
 		err = -errno;
 	if (!err && listen(fd, 256))
 		err = -errno;

@@ -156,18 +156,10 @@ static void put(struct out *o, const char *fmt, ...)
  * but program names come from users). */
 static void put_json_str(struct out *o, const char *s)
 {
-	put(o, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	char esc[8192];
 
-		if (ch == '"' || ch == '\\')
-			put(o, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			put(o, "\\u%04x", ch);
-		else
-			put(o, "%c", ch);
-	}
-	put(o, "\"");
+	json_escape(esc, sizeof(esc), s);
+	put(o, "\"%s\"", esc);
 }
 
 static const char *state_name(uint8_t s)

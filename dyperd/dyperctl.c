@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * dyperctl: dyperd's admin command.  A thin client: it sends one command
- * line over dyperd's root-only control socket and prints the answer.
+ * line over dyperd's root-only control socket and prints the answer.  One
+ * command is local: doctor (dyperd/doctor.c) looks at the system itself.
  */
 
 #include <errno.h>
@@ -11,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
+#include "conf/config.h"
+#include "dyperd/doctor.h"
 #include "dyperd/proto.h"
 
 static const struct command {
@@ -21,54 +22,95 @@ static const struct command {
 	const char *args;
 	int min_args, max_args;
 	const char *help;
+	bool local;			/* not sent to dyperd */
 } commands[] = {
 	{ "list", "", 0, 0, "every pinhole: id, 5-tuple, owner uid/pid/program, age, expiry, "
-			     "packets and bytes" },
-	{ "show", "ID", 1, 1, "one pinhole" },
-	{ "close", "ID", 1, 1, "close a pinhole now" },
+			     "packets and bytes", false },
+	{ "show", "ID", 1, 1, "one pinhole", false },
+	{ "close", "ID", 1, 1, "close a pinhole now", false },
 	{ "stats", "", 0, 0, "counts of pinholes, requests, denials, batches, and the "
-			      "request latency (p50/p99)" },
+			      "request latency (p50/p99)", false },
 	{ "reload", "", 0, 0, "re-read dyper.conf and the policy; a bad policy is refused and "
-			       "the old one kept" },
+			       "the old one kept", false },
 	{ "check", "UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]", 6, 8,
-	  "would this request be allowed, and by which policy rule?" },
+	  "would this request be allowed, and by which policy rule?", false },
+	{ "doctor", "[--wrapper PATH] [--agent PATH]", 0, 4,
+	  "check the live system (dyperd, its table, other firewalls, the wrapper, the agent,\n"
+	  "the policy) and say what is wrong and what to do; runs without dyperd.\n"
+	  "  --wrapper PATH  the wrapper to check (default " DYPER_WRAP_PATH ")\n"
+	  "  --agent PATH    the agent to check (default " DYPER_PRELOAD_PATH ")\n"
+	  "Exit status 0 when no check failed (warnings allowed), 1 otherwise.", true },
 	{ NULL }
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dyperctl [-j] [-s SOCKET] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: dyperctl [-j] [-c CONFIG] [-s SOCKET] COMMAND [ARGS]\n\n"
 		   "  -j, --json         JSON output\n"
+		   "  -c, --config PATH  dyper.conf to read (default %s): doctor's settings,\n"
+		   "                     and the control socket unless -s is given\n"
 		   "  -s, --socket PATH  dyperd's control socket (default %s)\n"
 		   "  -h, --help         this help; COMMAND --help for one command\n\ncommands:\n",
-		DYPER_CONTROL_SOCKET);
+		DYPER_CONFIG_PATH, DYPER_CONTROL_SOCKET);
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(f, "  %-7s %s\n", c->name, c->args);
-	fprintf(f, "\nExit status: 0 done, 1 refused or failed, 2 usage, 3 dyperd unreachable.\n"
-		   "See dyperctl(8).\n");
+	fprintf(f, "\nExit status: 0 done, 1 refused or failed (doctor: a check failed), 2 usage,\n"
+		   "3 dyperd unreachable.  See dyperctl(8).\n");
+}
+
+static void command_usage(FILE *f, const struct command *cmd)
+{
+	fprintf(f, "usage: dyperctl [-j] %s %s\n", cmd->name, cmd->args);
+}
+
+/* doctor [-j] [--wrapper PATH] [--agent PATH], the arguments after "doctor"
+ * in @argv[0..@argc). */
+static int doctor(const struct command *cmd, int argc, char **argv, struct doctor_opts *o)
+{
+	for (int i = 0; i < argc; i++) {
+		const char **dst = !strcmp(argv[i], "--wrapper") ? &o->wrapper :
+				   !strcmp(argv[i], "--agent") ? &o->agent : NULL;
+
+		if (dst && i + 1 < argc) {
+			*dst = argv[++i];
+		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			o->json = true;
+		} else {
+			fprintf(stderr, "dyperctl: doctor: unexpected argument \"%s\"\n", argv[i]);
+			command_usage(stderr, cmd);
+			return 2;
+		}
+	}
+	return doctor_run(o, stdout);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = DYPER_CONTROL_SOCKET;
+	static struct dyper_config cfg;
+	struct doctor_opts dopts = { .config = DYPER_CONFIG_PATH };
+	const char *path = NULL;
 	const struct command *cmd;
-	char line[4096], buf[65536];
+	char line[4096], buf[65536], cerr[1024];
 	bool json = false, first = true, err = false;
 	size_t len = 0;
 	ssize_t n;
 	int c, fd, nargs;
 
-	while ((c = getopt_long(argc, argv, "+js:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jc:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'c':
+			dopts.config = optarg;
+			dopts.config_given = true;
 			break;
 		case 's':
 			path = optarg;
@@ -95,18 +137,36 @@ int main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	for (int i = optind + 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: dyperctl [-j] %s %s\n%s\n", cmd->name, cmd->args, cmd->help);
+			command_usage(stdout, cmd);
+			printf("%s\n", cmd->help);
 			return 0;
 		}
+		if (cmd->local)
+			continue;
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			json = true;
 			nargs--;
 		}
 	}
+	if (cmd->local) {
+		dopts.json = json;
+		dopts.socket = path;
+		return doctor(cmd, nargs, argv + optind + 1, &dopts);
+	}
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
-		fprintf(stderr, "usage: dyperctl [-j] %s %s\n", cmd->name, cmd->args);
+		command_usage(stderr, cmd);
 		return 2;
 	}
+	/* with -c, the control socket set there (dyperd's own) */
+	if (!path && dopts.config_given) {
+		if (dyper_config_load(&cfg, dopts.config, false, cerr, sizeof(cerr))) {
+			fprintf(stderr, "dyperctl: %s\n", cerr);
+			return 1;
+		}
+		path = cfg.control_socket;
+	}
+	if (!path)
+		path = DYPER_CONTROL_SOCKET;
 	len = (size_t)snprintf(line, sizeof(line), "%s%s", cmd->name, json ? " -j" : "");
 	for (int i = optind + 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
@@ -123,14 +183,13 @@ int main(int argc, char **argv)
 	}
 	line[len++] = '\n';
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	fd = doctor_connect(path);
+	if (fd == -ENAMETOOLONG) {
 		fprintf(stderr, "dyperctl: socket path too long\n");
 		return 2;
 	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
+	if (fd < 0) {
+		int e = -fd;
 
 		fprintf(stderr, "dyperctl: cannot reach dyperd at %s: %s\n", path, strerror(e));
 		if (e == ENOENT || e == ECONNREFUSED)

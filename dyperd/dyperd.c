@@ -4,7 +4,9 @@
  * sockets and the enforcer table, recovers the pinholes the kernel still
  * holds, drops to an unprivileged user keeping only CAP_NET_ADMIN (nftables,
  * sock_diag) and CAP_SYS_PTRACE (/proc/PID/exe of other users' processes),
- * then serves agents and dyperctl from one epoll loop.
+ * then serves agents and dyperctl from one epoll loop.  It may also start
+ * as that user already holding the two (systemd's User= with
+ * AmbientCapabilities=, as dyperd.service does): then there is no id to switch.
  */
 
 #include <cap-ng.h>
@@ -71,24 +73,66 @@ static void make_socket_dir(const char *path)
 }
 
 /*
+ * 0 if dyperd holds CAP_NET_ADMIN and CAP_SYS_PTRACE (effective and
+ * permitted) and no other capability; ambient ones count as others only if
+ * @ambient is false.
+ */
+static int caps_only_ours(bool ambient)
+{
+	capng_get_caps_process();
+	for (unsigned int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		const int ours = cap == CAP_NET_ADMIN || cap == CAP_SYS_PTRACE;
+
+		if (capng_have_capability(CAPNG_EFFECTIVE, cap) != ours ||
+		    capng_have_capability(CAPNG_PERMITTED, cap) != ours ||
+		    (!ours && capng_have_capability(CAPNG_INHERITABLE, cap)) ||
+		    (!ambient && capng_have_capability(CAPNG_AMBIENT, cap)))
+			return -EPERM;
+	}
+	return 0;
+}
+
+/* libcap-ng's state: our two capabilities only, to apply. */
+static void want_ours(void)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN,
+		      CAP_SYS_PTRACE, -1);
+}
+
+/*
  * Switches to @uid/@gid keeping only the capabilities named above, then
  * proves it: ids all changed, root not regainable, no other capability.
+ * Started already as @uid/@gid (the caller checked), nothing is switched,
+ * and capset() is called only if more than ours is held, so that a unit's
+ * system call filter may forbid it.  The bounding set then stays as it was
+ * (clearing it needs CAP_SETPCAP), which grants nothing: dyperd execs
+ * nothing, and sets no_new_privs below.
  */
 static int drop_privileges(uid_t uid, gid_t gid)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
-	int rc;
+	int rc = 0;
 
-	capng_clear(CAPNG_SELECT_BOTH);
-	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN,
-		      CAP_SYS_PTRACE, -1);
-	if (uid == 0)
-		rc = capng_apply(CAPNG_SELECT_BOTH);
-	else
-		rc = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+	if (geteuid() != 0) {
+		if (caps_only_ours(true)) {
+			want_ours();
+			rc = capng_apply(CAPNG_SELECT_CAPS);
+		}
+		/* ambient capabilities would pass to anything exec'd */
+		if (!rc && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+			rc = -errno;
+	} else {
+		want_ours();
+		if (uid == 0)
+			rc = capng_apply(CAPNG_SELECT_BOTH);
+		else
+			rc = capng_change_id((int)uid, (int)gid,
+					     CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+	}
 	if (rc) {
-		log_err("cannot drop privileges (libcap-ng error %d)", rc);
+		log_err("cannot drop privileges (error %d)", rc);
 		return -EPERM;
 	}
 	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
@@ -101,17 +145,46 @@ static int drop_privileges(uid_t uid, gid_t gid)
 		log_err("privilege drop did not take: root can be regained");
 		return -EPERM;
 	}
-	capng_get_caps_process();
-	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
-	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN) ||
-	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) ||
-	    capng_have_capability(CAPNG_PERMITTED, CAP_DAC_OVERRIDE)) {
+	if (caps_only_ours(false)) {
 		log_err("privilege drop did not take: unexpected capabilities");
 		return -EPERM;
 	}
 	/* nothing we exec (we exec nothing) may gain privileges */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return 0;
+}
+
+/*
+ * Started without root: only as @pw with the same real, effective and saved
+ * uid and one gid throughout (systemd's User= and Group=), holding the two
+ * capabilities.  Sets *@gid to that gid.
+ */
+static int check_start_ids(const struct passwd *pw, gid_t *gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
+		return -errno;
+	if (ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid) {
+		log_err("must start as root, or as user \"%s\" (uid %u) holding CAP_NET_ADMIN "
+			"and CAP_SYS_PTRACE; running as uid %u", pw->pw_name, pw->pw_uid, eu);
+		return -EPERM;
+	}
+	if (rg != eg || eg != sg) {
+		log_err("started as \"%s\" with mixed gids %u/%u/%u: start with one group",
+			pw->pw_name, rg, eg, sg);
+		return -EPERM;
+	}
+	capng_get_caps_process();
+	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
+	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_PTRACE)) {
+		log_err("started as \"%s\" without CAP_NET_ADMIN and CAP_SYS_PTRACE: give it "
+			"both (AmbientCapabilities=), or start dyperd as root", pw->pw_name);
+		return -EPERM;
+	}
+	*gid = eg;
 	return 0;
 }
 
@@ -293,6 +366,7 @@ int main(int argc, char **argv)
 	struct group *gr;
 	struct rlimit rl;
 	sigset_t mask;
+	gid_t gid;
 	char err[1024];
 	int c, rc;
 
@@ -345,11 +419,6 @@ int main(int argc, char **argv)
 		policy_free(d->policy);
 		return 0;
 	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "dyperd: must start as root (it drops to user \"%s\" once set up)\n",
-			d->cfg.user);
-		return 1;
-	}
 	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);
 	pw = getpwnam(d->cfg.user);
 	gr = getgrnam(d->cfg.group);
@@ -359,6 +428,9 @@ int main(int argc, char **argv)
 			d->config_path);
 		return 1;
 	}
+	gid = pw->pw_gid;
+	if (geteuid() != 0 && check_start_ids(pw, &gid))
+		return 1;
 	if (!gr) {
 		log_err("group \"%s\" does not exist: create it (groupadd --system %s) or set "
 			"group= in %s", d->cfg.group, d->cfg.group, d->config_path);
@@ -413,7 +485,7 @@ int main(int argc, char **argv)
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
-	if (drop_privileges(pw->pw_uid, pw->pw_gid))
+	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
 	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",

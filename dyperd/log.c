@@ -66,8 +66,7 @@ void log_msg(int level, const char *fmt, ...)
 		fprintf(stderr, "dyperd: %s: %s\n", names[level & 7], buf);
 }
 
-/* Appends @s to @out as a JSON string body, escaping what JSON requires. */
-static size_t json_str(char *out, size_t cap, const char *s)
+size_t json_escape(char *out, size_t cap, const char *s)
 {
 	size_t n = 0;
 
@@ -96,7 +95,7 @@ void log_event(const char *event, const struct pinhole *ph, unsigned id, const c
 	if (event_fd < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	json_str(esc, sizeof(esc), reason ? reason : "");
+	json_escape(esc, sizeof(esc), reason ? reason : "");
 	if (!ph) {
 		n = snprintf(line, sizeof(line),
 			     "{\"time\":%lld.%03ld,\"event\":\"%s\",\"reason\":\"%s\"}\n",
@@ -104,7 +103,7 @@ void log_event(const char *event, const struct pinhole *ph, unsigned id, const c
 	} else {
 		inet_ntop(ph->family, ph->remote.raw, r, sizeof(r));
 		inet_ntop(ph->family, ph->local.raw, l, sizeof(l));
-		json_str(prog, sizeof(prog), ph->owner.program);
+		json_escape(prog, sizeof(prog), ph->owner.program);
 		n = snprintf(line, sizeof(line),
 			     "{\"time\":%lld.%03ld,\"event\":\"%s\",\"id\":%u,\"uid\":%" PRIu32
 			     ",\"pid\":%" PRIu32 ",\"program\":\"%s\",\"proto\":\"%s\","

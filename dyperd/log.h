@@ -25,6 +25,11 @@ bool log_enabled(int level);
  * @ph may be NULL (repair); @reason is free text. */
 void log_event(const char *event, const struct pinhole *ph, unsigned id, const char *reason);
 
+/* @s as the body of a JSON string into @out (@cap > 0 bytes, always
+ * terminated), escaping what JSON requires; what does not fit is left
+ * out.  Returns the length written.  Used by dyperctl too. */
+size_t json_escape(char *out, size_t cap, const char *s);
+
 #define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...)	log_msg(LOG_NOTICE, __VA_ARGS__)

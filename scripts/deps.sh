@@ -22,7 +22,8 @@ if command -v apt-get >/dev/null 2>&1; then
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends \
+	# rpm: rpmbuild, for tests/pkg/rpm.sh (on Debian the rpm package has it)
+	apt-get install -y -qq --no-install-recommends rpm \
 		build-essential pkg-config clang \
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
 		nftables iproute2 util-linux procps man-db groff-base python3 \

@@ -532,11 +532,11 @@ int main(int argc, char **argv)
 		    "start dyperd)", sock);
 	if (fd == -EACCES && wgid == rgid)
 		die("dyper-wrap cannot reach dyperd: it must be installed setgid to the agent "
-		    "socket's group (chgrp dyper dyper-wrap; chmod 2755 dyper-wrap)");
+		    "socket's group (chgrp dyper dyper-wrap; chmod 2711 dyper-wrap)");
 	if (fd == -EACCES)
 		die("dyper-wrap cannot reach dyperd: %s is not open to dyper-wrap's group %u: it "
 		    "must be installed setgid to the agent socket's group (group = in dyper.conf; "
-		    "chgrp GROUP dyper-wrap; chmod 2755 dyper-wrap)", sock, (unsigned)wgid);
+		    "chgrp GROUP dyper-wrap; chmod 2711 dyper-wrap)", sock, (unsigned)wgid);
 	if (fd < 0)
 		die("cannot connect to dyperd at %s: %s", sock, strerror(-fd));
 

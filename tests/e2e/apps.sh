@@ -93,6 +93,8 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TEST_NAME=e2e
 . "$ROOT/tests/report.sh"
+# vsftpd_conf, PASV_CLIENT
+. "$ROOT/tests/kernel/ftp.sh"
 B=${B:-build}
 case $B in
 /*) BDIR=$B ;;
@@ -745,50 +747,6 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=in.e2e.test \
 	-keyout "$T/key.pem" -out "$T/cert.pem" >"$T/cmd" 2>&1 || bail "openssl: self-signed certificate"
 chmod 600 "$T/key.pem"
 
-# vsftpd_conf FILE ADDR PORT TLS: a standalone vsftpd for anonymous download
-# of $PUB.  seccomp_sandbox=NO: vsftpd's seccomp filter allows only the
-# system calls vsftpd itself makes, and would kill a process whose preloaded
-# agent talks to dyperd (sendmsg with SCM_RIGHTS, ...).  pasv_min_port and
-# pasv_max_port stay unset: any port, as a firewall cannot know in advance.
-vsftpd_conf() {
-	{
-		if [[ $2 == *:* ]]; then
-			echo "listen=NO"
-			echo "listen_ipv6=YES"
-			echo "listen_address6=$2"
-		else
-			echo "listen=YES"
-			echo "listen_ipv6=NO"
-			echo "listen_address=$2"
-		fi
-		echo "listen_port=$3"
-		echo "background=NO"
-		echo "anonymous_enable=YES"
-		echo "no_anon_password=YES"
-		echo "anon_root=$PUB"
-		echo "local_enable=NO"
-		echo "write_enable=NO"
-		echo "secure_chroot_dir=$EMPTY"
-		echo "seccomp_sandbox=NO"
-		echo "pasv_enable=YES"
-		echo "port_enable=YES"
-		echo "connect_from_port_20=NO"
-		echo "xferlog_enable=YES"
-		echo "log_ftp_protocol=YES"
-		echo "vsftpd_log_file=$LOGD/$(basename "$1" .conf).log"
-		if [ "$4" = ftps ]; then
-			echo "ssl_enable=YES"
-			echo "allow_anon_ssl=YES"
-			echo "force_anon_logins_ssl=YES"
-			echo "force_anon_data_ssl=YES"
-			echo "rsa_cert_file=$T/cert.pem"
-			echo "rsa_private_key_file=$T/key.pem"
-			# vsftpd's default (DES-CBC3-SHA) is refused by OpenSSL 3
-			echo "ssl_ciphers=HIGH"
-		fi
-	} >"$1"
-}
-
 have() {
 	command -v "$1" >/dev/null 2>&1
 }
@@ -851,38 +809,7 @@ intruder_check() {
 	local what="1 intruder" port line d0 d1 rc got
 
 	rm -f "$T/go" "$T/pasv-port" "$OUT/intruder"
-	cat >"$T/pasv-client.py" <<-'EOF'
-		import ftplib, os, socket, sys, time
-		host, portfile, gofile, out = sys.argv[1:5]
-		ftp = ftplib.FTP()
-		ftp.connect(host, 21, timeout=20)
-		ftp.login()
-		ftp.voidcmd("TYPE I")
-		h, p = ftplib.parse227(ftp.sendcmd("PASV"))
-		with open(portfile + ".tmp", "w") as f:
-		    f.write("%d\n" % p)
-		os.rename(portfile + ".tmp", portfile)
-		for _ in range(200):
-		    if os.path.exists(gofile):
-		        break
-		    time.sleep(0.05)
-		else:
-		    sys.exit("no go")
-		data = socket.create_connection((h, p), timeout=20)
-		resp = ftp.sendcmd("RETR f.bin")
-		if not resp.startswith("1"):
-		    sys.exit("RETR: " + resp)
-		with open(out, "wb") as f:
-		    while True:
-		        b = data.recv(1 << 16)
-		        if not b:
-		            break
-		        f.write(b)
-		data.close()
-		print(ftp.voidresp())
-		ftp.quit()
-	EOF
-	xfer intruder "$NS_A" 30 "$PY" "$T/pasv-client.py" "$IN4" "$T/pasv-port" "$T/go" "$OUT/intruder"
+	xfer intruder "$NS_A" 30 "$PY" "$PASV_CLIENT" "$IN4" "$T/pasv-port" "$T/go" f.bin "$OUT/intruder"
 	if ! poll 5000 0.05 test -s "$T/pasv-port"; then
 		not_ok "$what: the scripted client on A got no PASV reply within 5 s"
 		touch "$T/go"

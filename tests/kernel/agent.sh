@@ -14,10 +14,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 APP=$ROOT/tests/kernel/agent_app.py
-WRAP=$BDIR/bin/dyper-wrap
-AGENT=$BDIR/lib/libdyper-preload.so
-DYPERD=$BDIR/bin/dyperd
-DYPERCTL=$BDIR/bin/dyperctl
+AGENT=$AGENT_SO
 CTRL=2121
 app_pids=()
 

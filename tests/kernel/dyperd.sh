@@ -31,8 +31,6 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DYPERD=$BDIR/bin/dyperd
-DYPERCTL=$BDIR/bin/dyperctl
 CLIENT=$BDIR/tests/tools/dyper-client
 
 need_root

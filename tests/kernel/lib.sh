@@ -22,7 +22,8 @@
 # PID is the test's own, so that runs never share a namespace.  The cleanup
 # on exit (success, failure, INT, TERM, HUP) kills only the processes the
 # test started with "started" (and only while they still run one of its
-# binaries), deletes only the namespaces it created and its temp dir.
+# binaries or name a file in its temp dir), then whatever still runs inside
+# the namespaces it created, deletes those namespaces and its temp dir.
 # Nothing here touches the root namespace's firewall or interfaces.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,6 +34,11 @@ case $B in
 *) BDIR=$ROOT/$B ;;
 esac
 PROBE=$BDIR/tests/tools/probe
+# Dyper's programs and agent, as built
+DYPERD=$BDIR/bin/dyperd
+DYPERCTL=$BDIR/bin/dyperctl
+WRAP=$BDIR/bin/dyper-wrap
+AGENT_SO=$BDIR/lib/libdyper-preload.so
 
 # the network (setup_network); $$ makes the names this run's own
 NS_IN=dyt-$$-in
@@ -78,6 +84,18 @@ need_bins() {
 	done
 }
 
+# need_tools TOOL...: exits 2 unless every TOOL is on PATH.
+need_tools() {
+	local t missing=()
+
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "$TEST_NAME.sh: missing: ${missing[*]}; install them: sudo make deps" >&2
+	exit 2
+}
+
 # --- time and processes ------------------------------------------------------------
 
 # started PID: remembers a background process for cleanup and disowns it,
@@ -98,7 +116,8 @@ is_alive() {
 }
 
 # is_ours PID: PID runs, is a child of this script and runs one of our
-# binaries: never a process that reused the number.
+# binaries or was given a file in our temp dir (a server's configuration):
+# never a process that reused the number.
 is_ours() {
 	local s cmd
 
@@ -108,7 +127,7 @@ is_ours() {
 	s=${s#* }
 	[ "${s%% *}" = $$ ] || return 1
 	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
-	[[ $cmd == *"$BDIR/"* ]]
+	[[ $cmd == *"$BDIR/"* ]] || { [ -n "$T" ] && [[ $cmd == *"$T/"* ]]; }
 }
 
 # sig SIGNAL PID: signals PID only if it is still one of ours.
@@ -143,7 +162,7 @@ wait_none_ours() {
 }
 
 cleanup() {
-	local pid ns
+	local pid ns left
 
 	for pid in "${pids[@]}"; do
 		sig TERM "$pid"
@@ -154,6 +173,12 @@ cleanup() {
 		done
 		wait_none_ours
 	fi
+	# what they forked inside our namespaces (a server's sessions) is ours too
+	for ns in "${created_ns[@]}"; do
+		left=$(ip netns pids "$ns" 2>/dev/null)
+		# shellcheck disable=SC2086 # one word per pid
+		[ -n "$left" ] && kill -KILL $left 2>/dev/null
+	done
 	for ns in "${created_ns[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done

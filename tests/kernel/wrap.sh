@@ -26,9 +26,6 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DYPERD=$BDIR/bin/dyperd
-DYPERCTL=$BDIR/bin/dyperctl
-WRAP=$BDIR/bin/dyper-wrap
 # nobody cannot use root's own Python (e.g. under /root/.pyenv)
 PY=/usr/bin/python3
 
@@ -91,10 +88,10 @@ run cc -shared -fPIC -o "$T/other.so" -x c /dev/null
 chmod 644 "$AGENT" "$T/other.so"
 run cp "$WRAP" "$WRAPX"
 run chgrp daemon "$WRAPX"
-run chmod 2755 "$WRAPX"
+run chmod 2711 "$WRAPX"
 run cp "$WRAP" "$PLAIN"
 run chmod 755 "$PLAIN"
-[ "$(stat -c %A:%G "$WRAPX")" = "-rwxr-sr-x:daemon" ] || bail "setgid copy: $(stat -c %A:%G "$WRAPX")"
+[ "$(stat -c %A:%G "$WRAPX")" = "-rwx--s--x:daemon" ] || bail "setgid copy: $(stat -c %A:%G "$WRAPX")"
 
 {
 	echo "[daemon]"
@@ -393,7 +390,7 @@ expect_fail "$T/b3" 1 "which uid $NOBODY_UID is not a member of, and it cannot b
 # --- c. without the setgid bit -----------------------------------------------------------
 
 wrapped "$T/c" "${AS_NOBODY[@]}" "$PLAIN" -s "$ASOCK" -p "$AGENT" true
-expect_fail "$T/c" 1 "it must be installed setgid to the agent socket's group (chgrp dyper dyper-wrap; chmod 2755 dyper-wrap)" \
+expect_fail "$T/c" 1 "it must be installed setgid to the agent socket's group (chgrp dyper dyper-wrap; chmod 2711 dyper-wrap)" \
 	"c: without the setgid bit nobody is told how to install it"
 
 # --- e. PROGRAM missing or not executable ----------------------------------------------------

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `dyperctl doctor`: every check prints one line, "ok", "warning" or
+ * "FAIL", what it found in plain words, and for anything not ok a line
+ * "fix:" with a command to run.  Checks go on after a failure: the admin
+ * gets the whole list at once.  Failures are what stops Dyper from
+ * working; warnings what may, depending on things doctor cannot see.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+
+#include "conf/config.h"
+#include "dyperd/doctor.h"
+#include "dyperd/log.h"
+#include "dyperd/policy.h"
+#include "nft/enforcer.h"
+#include "nft/ruleset.h"
+
+/* room for two paths and the words around them */
+#define MSG_LEN		(2 * DYPER_CONFIG_PATH_LEN + 1024)
+#define ANSWER_TIMEOUT_S 5
+/* when even root cannot read nftables */
+#define NFT_FIX		"modprobe nf_tables; dyperd(8) says which kernel Dyper needs"
+
+struct doctor {
+	FILE *out;
+	bool json;
+	unsigned n[3];			/* per enum doctor_status */
+	const struct doctor_opts *o;
+	struct dyper_config cfg;
+	bool cfg_ok;
+	bool dyperd_up;
+};
+
+static const char *const status_word[] = { "ok", "warning", "FAIL" };
+
+/* A JSON string literal of @s on @f. */
+static void json_str(FILE *f, const char *s)
+{
+	static char esc[6 * MSG_LEN + 1];	/* one thread: dyperctl */
+
+	json_escape(esc, sizeof(esc), s);
+	fprintf(f, "\"%s\"", esc);
+}
+
+/*
+ * One result: @check names it, the message says what was found, @fix (NULL
+ * for ok) what to do.  @fix is printed as given: a command, or words.
+ */
+__attribute__((format(printf, 5, 6)))
+static void report(struct doctor *d, enum doctor_status st, const char *check, const char *fix,
+		   const char *fmt, ...)
+{
+	char msg[MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->json) {
+		fprintf(d->out, "%s{\"check\":", d->n[0] + d->n[1] + d->n[2] ? "," : "");
+		json_str(d->out, check);
+		fprintf(d->out, ",\"status\":\"%s\",\"message\":", st == DOCTOR_OK ? "ok" :
+			st == DOCTOR_WARN ? "warning" : "fail");
+		json_str(d->out, msg);
+		fputs(",\"fix\":", d->out);
+		if (fix)
+			json_str(d->out, fix);
+		else
+			fputs("null", d->out);
+		fputc('}', d->out);
+	} else {
+		fprintf(d->out, "%-8s %s: %s\n", status_word[st], check, msg);
+		if (fix)
+			fprintf(d->out, "%-8s fix: %s\n", "", fix);
+	}
+	d->n[st]++;
+}
+
+/* --- judgments -------------------------------------------------------------- */
+
+enum doctor_status doctor_judge_wrapper(const struct stat *st, gid_t gid, char *why, size_t len)
+{
+	struct group *gr;
+
+	if (!S_ISREG(st->st_mode))
+		snprintf(why, len, "not a regular file");
+	else if (st->st_uid != 0)
+		snprintf(why, len, "owned by uid %u, not root", (unsigned)st->st_uid);
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, len, "writable by others than root (mode %04o): anyone could "
+			 "replace what runs with the agent socket's group", st->st_mode & 07777);
+	else if (!(st->st_mode & S_ISGID))
+		snprintf(why, len, "not set-group-ID (mode %04o): it cannot reach dyperd's "
+			 "agent socket", st->st_mode & 07777);
+	else if (st->st_gid != gid)
+		snprintf(why, len, "set-group-ID to %s (gid %u), not to the agent socket's group "
+			 "(gid %u)", (gr = getgrgid(st->st_gid)) ? gr->gr_name : "another group",
+			 (unsigned)st->st_gid, (unsigned)gid);
+	else if (!(st->st_mode & S_IXOTH))
+		snprintf(why, len, "not executable by others (mode %04o)", st->st_mode & 07777);
+	else
+		return DOCTOR_OK;
+	return DOCTOR_FAIL;
+}
+
+enum doctor_status doctor_judge_agent(const struct stat *st, char *why, size_t len)
+{
+	if (!S_ISREG(st->st_mode))
+		snprintf(why, len, "not a regular file");
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, len, "writable by others than its owner (mode %04o): it is loaded "
+			 "into every wrapped program", st->st_mode & 07777);
+	else if (st->st_uid != 0)
+		snprintf(why, len, "owned by uid %u, not root: it is loaded into every wrapped "
+			 "program", (unsigned)st->st_uid);
+	else if (!(st->st_mode & S_IROTH))
+		snprintf(why, len, "not readable by all (mode %04o): programs run through the "
+			 "wrapper cannot load it", st->st_mode & 07777);
+	else
+		return DOCTOR_OK;
+	return DOCTOR_FAIL;
+}
+
+bool doctor_takes_mark(const struct nft_input_chain *ic, uint32_t mark)
+{
+	if (!mark || !ic->accepts_mark || !ic->mark_mask)
+		return false;
+	/* "meta mark & 0x10 == 0x10", or "meta mark 0x10" when 0x10 is ours */
+	return (mark & ic->mark_mask) == ic->mark_value &&
+	       (!(ic->mark_mask & ~mark) || ic->mark_value == mark);
+}
+
+enum doctor_status doctor_judge_chain(const struct nft_input_chain *ic, uint32_t mark,
+				      int32_t priority)
+{
+	if (ic->drops != NFT_DROPS_NONE || ic->policy_drop) {
+		if (doctor_takes_mark(ic, mark))
+			return ic->ingress || ic->priority <= priority ? DOCTOR_WARN : DOCTOR_OK;
+	}
+	if (ic->policy_drop || ic->drops == NFT_DROPS_ALL)
+		return ic->accept_iif[0] ? DOCTOR_WARN : DOCTOR_FAIL;
+	return ic->drops == NFT_DROPS_SOME ? DOCTOR_WARN : DOCTOR_OK;
+}
+
+enum doctor_status doctor_judge_policy(const struct policy *p, size_t *allows, char *why,
+				       size_t len)
+{
+	size_t rules = policy_rule_count(p), seen = 0;
+	unsigned deny_all = 0;
+	char text[POLICY_MAX_LINE];
+
+	*allows = 0;
+	/* rules sit on their lines, found by binary search: one pass */
+	for (unsigned line = 1; seen < rules && line < UINT32_MAX; line++) {
+		if (policy_rule_text(p, line, text, sizeof(text)) == -ENOENT)
+			continue;
+		seen++;
+		if (!strncmp(text, "allow ", 6))
+			(*allows)++;
+		else if (!deny_all && !strcmp(text, "deny * * * * * * *"))
+			deny_all = line;
+	}
+	if (deny_all)
+		snprintf(why, len, "line %u denies every request (deny * * * * * * *): every "
+			 "request will be refused", deny_all);
+	else if (!*allows)
+		snprintf(why, len, "%s: every request will be refused",
+			 rules ? "no allow rule" : "no rules at all");
+	else
+		return DOCTOR_OK;
+	return DOCTOR_WARN;
+}
+
+/* --- checks ------------------------------------------------------------------- */
+
+static void check_root(struct doctor *d)
+{
+	if (geteuid() == 0)
+		report(d, DOCTOR_OK, "root", NULL, "running as root");
+	else
+		report(d, DOCTOR_FAIL, "root", "sudo dyperctl doctor",
+		       "not running as root: listing nftables needs CAP_NET_ADMIN and "
+		       "dyperd's control socket is root's, so several checks below cannot tell");
+}
+
+static void check_config(struct doctor *d)
+{
+	char err[MSG_LEN], fix[MSG_LEN];
+	struct stat st;
+	int ret;
+
+	ret = dyper_config_load(&d->cfg, d->o->config, !d->o->config_given, err, sizeof(err));
+	d->cfg_ok = ret == 0;
+	if (ret) {
+		dyper_config_defaults(&d->cfg);
+		snprintf(fix, sizeof(fix), "correct it (see dyper.conf(5)), then check it with "
+			 "dyperd --check-config -c %s; the checks below use the defaults",
+			 d->o->config);
+		report(d, DOCTOR_FAIL, "config", fix, "%s", err);
+	} else if (stat(d->o->config, &st) && errno == ENOENT) {
+		report(d, DOCTOR_OK, "config", NULL, "no %s: dyperd uses the defaults",
+		       d->o->config);
+	} else {
+		report(d, DOCTOR_OK, "config", NULL, "%s parses", d->o->config);
+	}
+}
+
+int doctor_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Asks dyperd for its stats; 0 with the number of pinholes, or -errno
+ * (-EPROTO: it answered something else, -ECONNRESET: no answer). */
+static int ask_stats(const char *path, unsigned long *pinholes)
+{
+	struct timeval tv = { .tv_sec = ANSWER_TIMEOUT_S };
+	char buf[8192], *p;
+	size_t len = 0;
+	ssize_t n;
+	int fd = doctor_connect(path), err = 0;
+
+	if (fd < 0)
+		return fd;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (write(fd, "stats\n", 6) != 6) {
+		err = -errno;
+		goto out;
+	}
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	if (!len) {
+		err = -ECONNRESET;
+		goto out;
+	}
+	if (strncmp(buf, "OK\n", 3)) {
+		err = -EPROTO;
+		goto out;
+	}
+	p = strstr(buf, "\npinholes ");
+	*pinholes = p ? strtoul(p + 10, NULL, 10) : 0;
+out:
+	close(fd);
+	return err;
+}
+
+static void check_dyperd(struct doctor *d)
+{
+	const char *sock = d->o->socket ? d->o->socket : d->cfg.control_socket;
+	unsigned long pinholes = 0;
+	int err = ask_stats(sock, &pinholes);
+
+	d->dyperd_up = err == 0;
+	if (!err)
+		report(d, DOCTOR_OK, "dyperd", NULL, "running: answers on %s, %lu pinholes open",
+		       sock, pinholes);
+	else if (err == -ENOENT || err == -ECONNREFUSED)
+		report(d, DOCTOR_FAIL, "dyperd",
+		       "systemctl start dyperd; if it does not stay up, journalctl -u dyperd "
+		       "says why", "not running: nothing listens on %s (%s)", sock, strerror(-err));
+	else if (err == -EACCES || (err == -ECONNRESET && geteuid() != 0))
+		report(d, DOCTOR_FAIL, "dyperd", "sudo dyperctl doctor",
+		       "cannot tell whether it runs: %s is root's", sock);
+	else if (err == -EAGAIN)
+		report(d, DOCTOR_FAIL, "dyperd", "journalctl -u dyperd; systemctl restart dyperd",
+		       "hangs: no answer on %s within %d s", sock, ANSWER_TIMEOUT_S);
+	else
+		report(d, DOCTOR_FAIL, "dyperd", "journalctl -u dyperd; systemctl restart dyperd",
+		       "does not answer properly on %s: %s", sock,
+		       err == -EPROTO ? "unexpected answer" : strerror(-err));
+}
+
+static bool is_ours(const struct doctor *d, const struct nft_input_chain *ic)
+{
+	return ic->family == NFPROTO_INET && !ic->ingress && !strcmp(ic->table, d->cfg.enforcer_table);
+}
+
+static void check_table(struct doctor *d, const struct nft_input_chain *chains, size_t n,
+			bool listed)
+{
+	const char *t = d->cfg.enforcer_table;
+	struct nft_enforcer *e = NULL;
+	bool intact = false, present = false;
+	char fix[MSG_LEN];
+	int err;
+
+	err = nft_enforcer_open(&e, &d->cfg.enforcer);
+	if (!err)
+		err = nft_enforcer_check(e, &intact);
+	if (err) {
+		report(d, DOCTOR_FAIL, "table", geteuid() ? "sudo dyperctl doctor" : NFT_FIX,
+		       "cannot read table inet %s: %s", t, nft_enforcer_error(e));
+		goto out;
+	}
+	if (intact) {
+		report(d, DOCTOR_OK, "table", NULL, "table inet %s is in place: chain input, "
+		       "policy drop, the rules and sets dyperd builds", t);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		present |= is_ours(d, &chains[i]);
+	if (listed && !present)
+		snprintf(fix, sizeof(fix), "%s: dyperd creates the table when it starts",
+			 d->dyperd_up ? "systemctl restart dyperd" : "systemctl start dyperd");
+	else
+		snprintf(fix, sizeof(fix), "systemctl restart dyperd: it rebuilds its table "
+			 "(keeping the pinholes); if it refuses a table it did not make, "
+			 "delete that one: nft delete table inet %s", t);
+	report(d, DOCTOR_FAIL, "table", fix, "%s%s", nft_enforcer_error(e),
+	       listed && !present ? ": every incoming packet Dyper should decide on is left "
+	       "to the other tables" : "");
+out:
+	nft_enforcer_free(e);
+}
+
+static void chain_name(const struct nft_input_chain *ic, char *buf, size_t len)
+{
+	snprintf(buf, len, "table %s %s, chain %s (hook %s%s%s, priority %d)",
+		 nft_family_name(ic->family), ic->table, ic->chain,
+		 ic->ingress ? "ingress" : "input", ic->device[0] ? ", device " : "", ic->device,
+		 ic->priority);
+}
+
+/* The mark to suggest: the configured one, or 0x10. */
+static uint32_t fix_mark(const struct doctor *d)
+{
+	return d->cfg.enforcer.mark ? d->cfg.enforcer.mark : 0x10;
+}
+
+static void report_chain(struct doctor *d, const struct nft_input_chain *ic,
+			 enum doctor_status st)
+{
+	const char *fam = nft_family_name(ic->family);
+	char name[3 * NFT_RULESET_NAME_LEN], what[NFT_RULESET_NAME_LEN + 128];
+	char decide[4 * NFT_RULESET_NAME_LEN], fix[MSG_LEN];
+
+	chain_name(ic, name, sizeof(name));
+	if (doctor_takes_mark(ic, d->cfg.enforcer.mark)) {
+		if (ic->ingress)
+			report(d, st, "chains", "accept Dyper's traffic in an input chain instead: "
+			       "ingress comes before any input chain", "%s: accepts Dyper's mark "
+			       "%#" PRIx32 ", but ingress runs before Dyper's chain has set it", name,
+			       d->cfg.enforcer.mark);
+		else if (ic->priority > d->cfg.enforcer.priority)
+			report(d, st, "chains", NULL, "%s: drops, but first accepts what Dyper "
+			       "admitted (mark %#" PRIx32 ")", name, d->cfg.enforcer.mark);
+		else
+			report(d, st, "chains", "set priority in dyper.conf below that chain's, "
+			       "then restart dyperd", "%s: accepts Dyper's mark %#" PRIx32 ", but "
+			       "runs before Dyper's chain (priority %" PRId32 ") has set it", name,
+			       d->cfg.enforcer.mark, d->cfg.enforcer.priority);
+		return;
+	}
+	if (ic->policy_drop)
+		snprintf(what, sizeof(what), "its policy drop");
+	else
+		snprintf(what, sizeof(what), "a %s rule (handle %llu%s%s)", ic->drop_what,
+			 (unsigned long long)ic->drop_handle,
+			 strcmp(ic->drop_chain, ic->chain) ? ", in chain " : "",
+			 strcmp(ic->drop_chain, ic->chain) ? ic->drop_chain : "");
+	/* how to hand the decision to Dyper's table */
+	if (ic->policy_drop)
+		snprintf(decide, sizeof(decide), "nft 'chain %s %s %s { policy accept; }'",
+			 fam, ic->table, ic->chain);
+	else
+		snprintf(decide, sizeof(decide), "nft delete rule %s %s %s handle %llu",
+			 fam, ic->table, ic->drop_chain, (unsigned long long)ic->drop_handle);
+
+	if (ic->family == NFPROTO_INET && !strcmp(ic->table, "firewalld"))
+		snprintf(fix, sizeof(fix), "put the interfaces Dyper serves in firewalld's trusted "
+			 "zone (firewall-cmd --permanent --zone=trusted --change-interface=IFACE; "
+			 "firewall-cmd --reload), so that Dyper's table decides, or stop firewalld "
+			 "(systemctl disable --now firewalld)");
+	else if (st == DOCTOR_WARN && !ic->accept_iif[0])
+		snprintf(fix, sizeof(fix), "make sure it does not match what Dyper opens: "
+			 "nft -a list chain %s %s %s", fam, ic->table, ic->drop_chain);
+	else
+		snprintf(fix, sizeof(fix), "%s%s%slet Dyper's table decide: %s, and move the "
+			 "ports that chain opens into tcp_ports/udp_ports of dyper.conf; or keep "
+			 "that chain and accept there what Dyper admits: set mark = %#" PRIx32
+			 " in dyper.conf, a priority below %" PRId32 ", and put 'meta mark & "
+			 "%#" PRIx32 " == %#" PRIx32 " accept' before its drop",
+			 ic->accept_iif[0] ? "if Dyper serves interfaces other than " : "",
+			 ic->accept_iif, ic->accept_iif[0] ? ", " : "", decide, fix_mark(d),
+			 ic->priority, fix_mark(d), fix_mark(d));
+
+	if (st == DOCTOR_FAIL)
+		report(d, st, "chains", fix, "%s: %s drops every packet the chain has not "
+		       "accepted by then: Dyper's accept does not override it, pinholes let nothing "
+		       "in", name, what);
+	else if (ic->accept_iif[0])
+		report(d, st, "chains", fix, "%s: %s drops every packet the chain has not accepted "
+		       "by then, but it accepts everything arriving on %s: pinholes work on %s only",
+		       name, what, ic->accept_iif, ic->accept_iif);
+	else
+		report(d, st, "chains", fix, "%s: %s drops some packets: Dyper's accept does not "
+		       "override it", name, what);
+}
+
+static void check_chains(struct doctor *d, const struct nft_input_chain *chains, size_t n)
+{
+	size_t others = 0, bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		enum doctor_status st;
+
+		if (is_ours(d, &chains[i]))
+			continue;
+		others++;
+		st = doctor_judge_chain(&chains[i], d->cfg.enforcer.mark,
+					d->cfg.enforcer.priority);
+		if (st != DOCTOR_OK || doctor_takes_mark(&chains[i], d->cfg.enforcer.mark)) {
+			report_chain(d, &chains[i], st);
+			bad++;
+		}
+	}
+	if (!bad)
+		report(d, DOCTOR_OK, "chains", NULL, others ? "%zu other input chain%s, none drops" :
+		       "no other table filters incoming packets", others, others == 1 ? "" : "s");
+}
+
+/* Legacy iptables tables are not in the nftables ruleset. */
+static void check_iptables(struct doctor *d)
+{
+	static const char *const files[] = { "/proc/net/ip_tables_names",
+					     "/proc/net/ip6_tables_names" };
+	char line[64];
+	bool legacy[2] = { false, false };
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "re");
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			legacy[i] |= !strcmp(line, "filter\n");
+		fclose(f);
+	}
+	if (legacy[0] || legacy[1])
+		report(d, DOCTOR_WARN, "iptables", "iptables-legacy -S INPUT; ip6tables-legacy "
+		       "-S INPUT: its INPUT chain must accept what Dyper should decide "
+		       "(iptables-legacy -P INPUT ACCEPT, and remove its DROP and REJECT rules)",
+		       "legacy iptables has a filter table here (%s%s%s): nftables cannot see its "
+		       "rules, which may drop what Dyper accepts", legacy[0] ? "IPv4" : "",
+		       legacy[0] && legacy[1] ? ", " : "", legacy[1] ? "IPv6" : "");
+	else
+		report(d, DOCTOR_OK, "iptables", NULL, "no legacy iptables filter table");
+}
+
+static void check_group(struct doctor *d, gid_t *gid)
+{
+	struct group *gr = getgrnam(d->cfg.group);
+	struct passwd *pw = getpwnam(d->cfg.user);
+	char fix[256];
+
+	*gid = gr ? gr->gr_gid : (gid_t)-1;
+	if (gr) {
+		report(d, DOCTOR_OK, "group", NULL, "group %s exists (gid %u)", d->cfg.group,
+		       (unsigned)gr->gr_gid);
+	} else {
+		snprintf(fix, sizeof(fix), "groupadd --system %s", d->cfg.group);
+		report(d, DOCTOR_FAIL, "group", fix, "group %s (group = in dyper.conf) does not "
+		       "exist: dyperd does not start", d->cfg.group);
+	}
+	if (pw) {
+		report(d, DOCTOR_OK, "user", NULL, "user %s exists", d->cfg.user);
+	} else {
+		snprintf(fix, sizeof(fix), "useradd --system --no-create-home --shell "
+			 "/usr/sbin/nologin %s", d->cfg.user);
+		report(d, DOCTOR_FAIL, "user", fix, "user %s (user = in dyper.conf) does not "
+		       "exist: dyperd does not start", d->cfg.user);
+	}
+}
+
+static void check_wrapper(struct doctor *d, gid_t gid)
+{
+	const char *path = d->o->wrapper ? d->o->wrapper : DYPER_WRAP_PATH;
+	char why[256], fix[MSG_LEN];
+	struct stat st;
+
+	if (stat(path, &st)) {
+		report(d, DOCTOR_FAIL, "wrapper", "install Dyper (make install), or name the "
+		       "wrapper with dyperctl doctor --wrapper PATH", "%s: %s", path,
+		       strerror(errno));
+		return;
+	}
+	if (gid == (gid_t)-1) {
+		report(d, DOCTOR_WARN, "wrapper", "create the group first (see \"group\")",
+		       "%s: cannot judge it without the group %s", path, d->cfg.group);
+		return;
+	}
+	if (doctor_judge_wrapper(&st, gid, why, sizeof(why)) == DOCTOR_OK) {
+		report(d, DOCTOR_OK, "wrapper", NULL, "%s is set-group-ID %s", path, d->cfg.group);
+		return;
+	}
+	snprintf(fix, sizeof(fix), "chown root:%s %s; chmod 2711 %s", d->cfg.group, path, path);
+	report(d, DOCTOR_FAIL, "wrapper", fix, "%s is %s", path, why);
+}
+
+static void check_agent(struct doctor *d)
+{
+	const char *path = d->o->agent ? d->o->agent : DYPER_PRELOAD_PATH;
+	char why[256], fix[MSG_LEN];
+	struct stat st;
+
+	if (stat(path, &st)) {
+		report(d, DOCTOR_FAIL, "agent", "install Dyper (make install), or name the agent "
+		       "with dyperctl doctor --agent PATH (and dyper-wrap -p PATH)", "%s: %s: "
+		       "dyper-wrap cannot preload it", path, strerror(errno));
+		return;
+	}
+	if (doctor_judge_agent(&st, why, sizeof(why)) == DOCTOR_OK) {
+		report(d, DOCTOR_OK, "agent", NULL, "%s is in place", path);
+		return;
+	}
+	snprintf(fix, sizeof(fix), "chown root:root %s; chmod 644 %s", path, path);
+	report(d, DOCTOR_FAIL, "agent", fix, "%s is %s", path, why);
+}
+
+static void check_policy(struct doctor *d)
+{
+	struct policy *p = NULL;
+	char err[POLICY_ERR_LEN], why[256], fix[MSG_LEN];
+	size_t allows;
+
+	if (policy_load(&p, d->cfg.policy, err, sizeof(err))) {
+		snprintf(fix, sizeof(fix), "correct it (see dyper-policy(5)), then check it with "
+			 "dyperd --check-config -c %s", d->o->config);
+		report(d, DOCTOR_FAIL, "policy", fix, "%s: dyperd does not start or reload with it",
+		       err);
+		return;
+	}
+	if (doctor_judge_policy(p, &allows, why, sizeof(why)) == DOCTOR_OK) {
+		report(d, DOCTOR_OK, "policy", NULL, "%s: %zu rules, %zu allow", d->cfg.policy,
+		       policy_rule_count(p), allows);
+	} else {
+		snprintf(fix, sizeof(fix), "add allow rules to %s (see dyper-policy(5)), then "
+			 "dyperctl reload", d->cfg.policy);
+		report(d, DOCTOR_WARN, "policy", fix, "%s: %s", d->cfg.policy, why);
+	}
+	policy_free(p);
+}
+
+int doctor_run(const struct doctor_opts *o, FILE *out)
+{
+	static struct doctor dd;
+	struct doctor *d = &dd;
+	struct nft_input_chain *chains = NULL;
+	char err[MSG_LEN];
+	size_t n = 0;
+	gid_t gid;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->out = out;
+	d->json = o->json;
+	d->o = o;
+	if (d->json)
+		fputs("{\"checks\":[", out);
+	check_root(d);
+	check_config(d);
+	check_dyperd(d);
+	ret = nft_input_chains(&chains, &n, err, sizeof(err));
+	check_table(d, chains, n, ret == 0);
+	if (ret)
+		report(d, DOCTOR_FAIL, "chains", geteuid() ? "sudo dyperctl doctor" : NFT_FIX,
+		       "%s", err);
+	else
+		check_chains(d, chains, n);
+	free(chains);
+	check_iptables(d);
+	check_group(d, &gid);
+	check_wrapper(d, gid);
+	check_agent(d);
+	check_policy(d);
+
+	if (d->json)
+		fprintf(out, "],\"ok\":%u,\"warnings\":%u,\"failures\":%u}\n",
+			d->n[DOCTOR_OK], d->n[DOCTOR_WARN], d->n[DOCTOR_FAIL]);
+	else
+		fprintf(out, "summary: %u ok, %u warning%s, %u FAIL%s\n", d->n[DOCTOR_OK],
+			d->n[DOCTOR_WARN], d->n[DOCTOR_WARN] == 1 ? "" : "s", d->n[DOCTOR_FAIL],
+			d->n[DOCTOR_FAIL] ? ": Dyper cannot work as configured" : "");
+	return d->n[DOCTOR_FAIL] ? 1 : 0;
+}

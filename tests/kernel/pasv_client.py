@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A passive FTP download in two halves, for tests/e2e/apps.sh and the demo.
+
+  pasv_client.py HOST PORTFILE GOFILE NAME OUT
+
+Logs in anonymously to HOST port 21, sends PASV and prints the reply, then
+writes the data port to PORTFILE (atomically, by rename) and stops: while
+the server holds its passive port, the caller looks at the pinhole (or tries
+the port from another host).  Once GOFILE exists (at most 10 s later) it
+connects to the data port, retrieves NAME into OUT and prints the server's
+final reply.  Exits nonzero, saying why, on any failure.
+"""
+import ftplib
+import os
+import socket
+import sys
+import time
+
+
+def main():
+    host, portfile, gofile, name, out = sys.argv[1:6]
+    ftp = ftplib.FTP()
+    ftp.connect(host, 21, timeout=20)
+    ftp.login()
+    ftp.voidcmd("TYPE I")
+    reply = ftp.sendcmd("PASV")
+    print(reply, flush=True)
+    h, p = ftplib.parse227(reply)
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % p)
+    os.rename(portfile + ".tmp", portfile)
+    for _ in range(200):
+        if os.path.exists(gofile):
+            break
+        time.sleep(0.05)
+    else:
+        sys.exit("no go within 10 s")
+    data = socket.create_connection((h, p), timeout=20)
+    resp = ftp.sendcmd("RETR " + name)
+    if not resp.startswith("1"):
+        sys.exit("RETR: " + resp)
+    print(resp, flush=True)
+    with open(out, "wb") as f:
+        while True:
+            b = data.recv(1 << 16)
+            if not b:
+                break
+            f.write(b)
+    data.close()
+    print(ftp.voidresp(), flush=True)
+    ftp.quit()
+
+
+if __name__ == "__main__":
+    main()
