@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
@@ -39,7 +41,7 @@ static void usage(FILE *f)
 		"Dyper's controller: opens pinholes for applications started with dyper-wrap.\n\n"
 		"  -c, --config FILE   configuration (default %s)\n"
 		"  -f, --foreground    log to stderr as well as syslog (dyperd never forks:\n"
-		"                      run it under systemd with Type=simple)\n"
+		"                      under systemd, Type=notify: it says READY=1)\n"
 		"  -d, --debug         like -f, with debug logging\n"
 		"      --check-config  check the configuration and the policy, then exit\n"
 		"  -V, --version       print the version\n"
@@ -164,6 +166,7 @@ static int check_start_ids(const struct passwd *pw, gid_t *gid)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
+	bool net, ptrace;
 
 	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
 		return -errno;
@@ -178,10 +181,14 @@ static int check_start_ids(const struct passwd *pw, gid_t *gid)
 		return -EPERM;
 	}
 	capng_get_caps_process();
-	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
-	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_PTRACE)) {
-		log_err("started as \"%s\" without CAP_NET_ADMIN and CAP_SYS_PTRACE: give it "
-			"both (AmbientCapabilities=), or start dyperd as root", pw->pw_name);
+	net = capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN);
+	ptrace = capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_PTRACE);
+	if (!net || !ptrace) {
+		log_err("started as \"%s\" without %s%s%s: give it CAP_NET_ADMIN and "
+			"CAP_SYS_PTRACE (AmbientCapabilities= and CapabilityBoundingSet= in "
+			"dyperd.service; a container must grant them too), or start dyperd as root",
+			pw->pw_name, net ? "" : "CAP_NET_ADMIN", !net && !ptrace ? " and " : "",
+			ptrace ? "" : "CAP_SYS_PTRACE");
 		return -EPERM;
 	}
 	*gid = eg;
@@ -274,6 +281,32 @@ int dyperd_reload(struct dyperd *d, char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * Tells a service manager how dyperd is doing (sd_notify(3)'s protocol:
+ * one datagram to $NOTIFY_SOCKET), so that under Type=notify the units
+ * ordered after dyperd.service, wrapped applications, start only once the
+ * agent socket listens.  Nothing without $NOTIFY_SOCKET.
+ */
+static void notify_manager(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	int fd;
+
+	if (!len || (path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';		/* an abstract address */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+			     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_warn("cannot tell the service manager %s: %s", state, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void on_destroyed(uint64_t cookie, void *arg)
 {
 	engine_socket_gone(arg, cookie);
@@ -289,6 +322,7 @@ static void handle_signal(struct dyperd *d)
 			dyperd_reload(d, msg, sizeof(msg));
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
+			notify_manager("STOPPING=1");
 			d->running = false;
 		}
 	}
@@ -491,6 +525,7 @@ int main(int argc, char **argv)
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
 		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,
 		   d->cfg.user, policy_rule_count(d->policy));
+	notify_manager("READY=1");
 
 	rc = loop(d);
 	engine_stop(d);

@@ -22,8 +22,10 @@ if command -v apt-get >/dev/null 2>&1; then
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
 	apt-get update -qq
-	# rpm: rpmbuild, for tests/pkg/rpm.sh (on Debian the rpm package has it)
-	apt-get install -y -qq --no-install-recommends rpm \
+	# rpm: rpmbuild, for tests/pkg/rpm.sh (on Debian the rpm package has it);
+	# debootstrap and systemd-container (systemd-nspawn): tests/pkg/systemd.sh
+	# boots a Debian root with Dyper installed, to run the unit under systemd
+	apt-get install -y -qq --no-install-recommends rpm debootstrap systemd-container \
 		build-essential pkg-config clang \
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
 		nftables iproute2 util-linux procps man-db groff-base python3 \

@@ -15,7 +15,8 @@
 # dyperctl and a reload (the unit's ExecReload=); 5 dyper-wrap installed
 # 2711 (as the RPM installs it) reaches it; 6 starts it refuses, the
 # agent socket given its group through a supplementary group, and
-# extra capabilities it drops.
+# extra capabilities it drops; 7 READY=1 and STOPPING=1 to $NOTIFY_SOCKET
+# (the unit's Type=notify).
 #
 # Needs root.  Touches nothing outside its own namespaces and temp dir.
 # Output: "ok - ..." / "not ok - ..." per check, then
@@ -317,7 +318,7 @@ refused() {
 		diag "$DLOG"
 	fi
 }
-refused nobody daemon +net_admin "" "without CAP_NET_ADMIN and CAP_SYS_PTRACE" \
+refused nobody daemon +net_admin "" "without CAP_SYS_PTRACE: give it" \
 	"as nobody with CAP_NET_ADMIN alone: refused"
 refused daemon daemon "$CAPS" "" "must start as root, or as user \"nobody\"" \
 	"as another user than user=: refused"
@@ -347,5 +348,46 @@ else
 	diag "$DLOG"
 fi
 stop_service
+
+# --- 7. Type=notify: READY=1 once the sockets listen, STOPPING=1 at the end ---------------
+
+# A stand-in for systemd's notify socket: each datagram, and whether the
+# agent socket existed when it came, one line each in $T/notify.
+python3 - "$T/notify.sock" "$ASOCK" "$T/notify" <<'PY' &
+import os, socket, sys, time
+path, asock, out = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+s.settimeout(10)
+with open(out, "w", buffering=1) as f:
+    try:
+        while True:
+            msg = s.recv(4096).decode()
+            f.write("%s %s\n" % (msg, "listening" if os.path.exists(asock) else "absent"))
+            if msg.startswith("STOPPING=1"):
+                break
+    except socket.timeout:
+        pass
+PY
+NPID=$!
+started "$NPID"
+poll 5000 0.02 test -S "$T/notify.sock" || bail "no notify socket"
+NOTIFY_SOCKET=$T/notify.sock start_service nobody daemon "$CAPS"
+poll 5000 0.02 grep -q READY=1 "$T/notify" 2>/dev/null
+if [ "$(head -n 1 "$T/notify" 2>/dev/null)" = "READY=1 listening" ]; then
+	ok "7: with NOTIFY_SOCKET, dyperd sends READY=1, once its agent socket listens"
+else
+	not_ok "7: READY=1 once the agent socket listens (got \"$(head -n 1 "$T/notify" 2>/dev/null)\")"
+	diag "$DLOG"
+fi
+stop_service
+wait_exit "$NPID" 5000
+if grep -q '^STOPPING=1' "$T/notify"; then
+	ok "7: and STOPPING=1 on SIGTERM"
+else
+	not_ok "7: and STOPPING=1 on SIGTERM"
+	diag "$T/notify"
+fi
 
 summary

@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# systemd.sh: dyperd.service under a real systemd, as a workstation runs it.
+# Builds a Debian root of the host's release with debootstrap (vsftpd
+# included), installs Dyper into it with `make install DESTDIR=`, wraps
+# vsftpd with the drop-in README.md gives, and boots it with systemd-nspawn
+# in a network namespace of this test's own, joined by a veth to a second
+# one, the external host.  Then: dyperd runs as user dyper with exactly its
+# two capabilities, no_new_privs and a seccomp filter; the live exposure
+# score is 2.0 or lower; vsftpd started after dyperd was ready; doctor is
+# content; a passive FTP download from the external host works through a
+# pinhole owned by vsftpd, which closes after it; restarting dyperd restarts
+# vsftpd (PartOf=) and downloads work again; without the drop-in the same
+# download fails.
+#
+# Needs root, debootstrap and systemd-nspawn, and a Debian mirror (the
+# first run downloads about 60 MB; the root is kept in $B/systemd-root for
+# the next).  Touches nothing outside its namespaces, the root and its temp
+# dir.  Output: "ok - ..." / "not ok - ..." per check, then "systemd: N
+# passed, N failed"; exit 0 only if nothing failed, 77 when it cannot run
+# here (skipped, saying why).
+
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/report.sh"
+
+B=${B:-build}
+case $B in
+/*) BDIR=$B ;;
+*) BDIR=$ROOT/$B ;;
+esac
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+MAX_EXPOSURE=2.0
+FILE_MB=5
+
+skip_all() {
+	echo "systemd.sh: skipped: $*"
+	exit 77
+}
+[ "$(id -u)" = 0 ] || skip_all "needs root (it boots a container)"
+PATH=$PATH:/usr/sbin:/sbin
+for tool in debootstrap systemd-nspawn nsenter curl; do
+	command -v $tool >/dev/null || skip_all "$tool missing (make deps installs it)"
+done
+# shellcheck disable=SC1091
+SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[ -n "$SUITE" ] && [ -x /usr/bin/dpkg ] || skip_all "not a Debian host: no suite to bootstrap"
+MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+
+RFS=$BDIR/systemd-root
+T=$(mktemp -d /tmp/dyper-systemd.XXXXXX) || exit 1
+NS_IN=dyt-$$-sdin
+NS_EXT=dyt-$$-sdext
+DROPIN=$RFS/etc/systemd/system/vsftpd.service.d/dyper.conf
+NSPAWN=
+INIT=
+
+cleanup() {
+	if [ -n "$NSPAWN" ] && kill -0 "$NSPAWN" 2>/dev/null; then
+		[ -n "$INIT" ] && nsenter -t "$INIT" -a systemctl poweroff >/dev/null 2>&1
+		for _ in $(seq 1 50); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$NSPAWN" 2>/dev/null
+	fi
+	ip netns del "$NS_IN" 2>/dev/null
+	ip netns del "$NS_EXT" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# in_c CMD...: CMD inside the booted container.
+in_c() {
+	nsenter -t "$INIT" -a "$@"
+}
+
+# --- the root -------------------------------------------------------------------
+
+if [ ! -x "$RFS/usr/sbin/vsftpd" ]; then
+	rm -rf "$RFS"
+	echo "# debootstrap $SUITE from $MIRROR into $RFS"
+	if ! debootstrap --variant=minbase \
+		--include=systemd,systemd-sysv,dbus,nftables,iproute2,procps,vsftpd,libnftnl11,libmnl0,libinih1,libcap-ng0 \
+		"$SUITE" "$RFS" "$MIRROR" >"$T/debootstrap.log" 2>&1; then
+		tail -n 5 "$T/debootstrap.log" | sed 's/^/#   /'
+		rm -rf "$RFS"
+		skip_all "debootstrap of $SUITE from $MIRROR failed (no mirror reachable?)"
+	fi
+fi
+ok "a Debian $SUITE root with systemd and vsftpd"
+
+# Dyper as `make install` lays it out, built for these paths in a build dir
+# of its own (the paths are compiled in).
+MK=(make --no-print-directory -C "$ROOT" B="$BDIR/systemd-build" PREFIX=/usr
+    LIBDIR="/usr/lib/$MULTIARCH")
+if "${MK[@]}" programs >"$T/build.log" 2>&1 &&
+	"${MK[@]}" DESTDIR="$RFS" install >"$T/install.log" 2>&1; then
+	ok "make install DESTDIR=<root> PREFIX=/usr"
+else
+	not_ok "make install DESTDIR=<root> PREFIX=/usr"
+	diag "$T/build.log"
+	diag "$T/install.log"
+	bail "cannot install"
+fi
+# what the RPM's %pre and make install as root do on a real system
+chroot "$RFS" systemd-sysusers >"$T/sysusers.log" 2>&1 &&
+	chroot "$RFS" sh -c 'chgrp dyper /usr/bin/dyper-wrap && chmod 2711 /usr/bin/dyper-wrap' ||
+	bail "cannot create the dyper user in the root"
+sed -i 's/^; tcp_ports =$/tcp_ports = 21/' "$RFS/etc/dyper/dyper.conf"
+grep -q '^tcp_ports = 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
+ln -sf /usr/lib/systemd/system/dyperd.service \
+	"$RFS/etc/systemd/system/multi-user.target.wants/dyperd.service"
+cat >"$RFS/etc/vsftpd.conf" <<EOF
+listen=YES
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=/srv/ftp
+local_enable=NO
+write_enable=NO
+secure_chroot_dir=/var/run/vsftpd/empty
+seccomp_sandbox=NO
+pasv_min_port=40000
+pasv_max_port=40999
+connect_from_port_20=NO
+EOF
+mkdir -p "$RFS/srv/ftp" "$(dirname "$DROPIN")"
+head -c $((FILE_MB * 1024 * 1024)) /dev/urandom >"$RFS/srv/ftp/file.bin"
+chmod 644 "$RFS/srv/ftp/file.bin"
+# README.md's drop-in, word for word
+sed -n '/^\[Unit\]$/,/^```$/p' "$ROOT/README.md" | sed '$d' >"$DROPIN"
+grep -q 'dyper-wrap /usr/sbin/vsftpd' "$DROPIN" || bail "no vsftpd drop-in found in README.md"
+rm -rf "$RFS/var/log/journal"/*
+
+# --- the network and the boot ---------------------------------------------------------
+
+ip netns add "$NS_IN" && ip netns add "$NS_EXT" &&
+	ip -n "$NS_IN" link add eth0 type veth peer name eth0 netns "$NS_EXT" &&
+	ip -n "$NS_IN" addr add 192.0.2.10/24 dev eth0 &&
+	ip -n "$NS_EXT" addr add 198.51.100.10/24 dev eth0 &&
+	ip -n "$NS_IN" link set eth0 up && ip -n "$NS_IN" link set lo up &&
+	ip -n "$NS_EXT" link set eth0 up && ip -n "$NS_EXT" link set lo up &&
+	ip -n "$NS_IN" route add 198.51.100.0/24 dev eth0 &&
+	ip -n "$NS_EXT" route add 192.0.2.0/24 dev eth0 || bail "cannot build the network"
+
+# nspawn keeps CAP_NET_ADMIN out of a container that shares a namespace it
+# did not make: grant it, as a host grants it to its services.
+systemd-nspawn -q -D "$RFS" --boot --console=pipe --register=no --keep-unit --capability=CAP_NET_ADMIN \
+	--network-namespace-path="/run/netns/$NS_IN" >"$T/console.log" 2>&1 </dev/null &
+NSPAWN=$!
+state=
+for _ in $(seq 1 150); do
+	INIT=$(pgrep -P "$NSPAWN" | head -n 1)
+	if [ -n "$INIT" ]; then
+		state=$(timeout 20 nsenter -t "$INIT" -a systemctl is-system-running --wait 2>/dev/null)
+		[ -n "$state" ] && break
+	fi
+	sleep 0.2
+done
+if [ "$state" = running ]; then
+	ok "the root boots: systemd says running"
+else
+	not_ok "the root boots: systemd says running (got \"$state\")"
+	diag "$T/console.log"
+	[ -n "$INIT" ] && diag_s "$(in_c systemctl --no-pager --failed 2>&1)"
+	[ -n "$INIT" ] || bail "the container did not boot"
+fi
+
+# --- dyperd under its unit -----------------------------------------------------------------
+
+if [ "$(in_c systemctl is-active dyperd)" = active ]; then
+	ok "dyperd.service is active"
+else
+	not_ok "dyperd.service is active"
+	diag_s "$(in_c journalctl -u dyperd --no-pager -o cat 2>&1 | tail -n 10)"
+fi
+status=$(in_c sh -c 'cat /proc/$(pidof dyperd)/status' 2>/dev/null)
+field() {
+	awk -v f="$1:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' <<<"$status"
+}
+uid=$(in_c id -u dyper)
+# CAP_NET_ADMIN (12) and CAP_SYS_PTRACE (19)
+caps=0000000000081000
+if [ "$(field Uid)" = "$uid $uid $uid $uid" ] && [ "$(field CapEff)" = $caps ] &&
+	[ "$(field CapPrm)" = $caps ] && [ "$(field CapBnd)" = $caps ] &&
+	[ "$(field CapAmb)" = 0000000000000000 ] && [ "$(field NoNewPrivs)" = 1 ] &&
+	[ "$(field Seccomp)" = 2 ]; then
+	ok "dyperd runs as dyper (uid $uid) with CAP_NET_ADMIN and CAP_SYS_PTRACE only, no_new_privs, seccomp"
+else
+	not_ok "dyperd runs as dyper with its two capabilities only, no_new_privs, seccomp"
+	diag_s "$(grep -E '^(Uid|Gid|Cap|NoNewPrivs|Seccomp:)' <<<"$status")"
+fi
+score=$(in_c systemd-analyze security dyperd.service --no-pager 2>&1 |
+	sed -n 's/.*Overall exposure level for dyperd.service: \([0-9.]*\).*/\1/p')
+if [ -n "$score" ] && awk -v s="$score" -v m=$MAX_EXPOSURE 'BEGIN { exit !(s <= m) }'; then
+	ok "systemd-analyze security dyperd.service (live): exposure $score (at most $MAX_EXPOSURE)"
+else
+	not_ok "systemd-analyze security dyperd.service (live): exposure \"$score\", at most $MAX_EXPOSURE"
+fi
+if [ "$(in_c systemctl is-active vsftpd)" = active ]; then
+	ok "vsftpd, wrapped and ordered after dyperd (Type=notify), is active"
+else
+	not_ok "vsftpd, wrapped and ordered after dyperd (Type=notify), is active"
+	diag_s "$(in_c journalctl -u vsftpd --no-pager -o cat 2>&1 | tail -n 5)"
+fi
+if in_c dyperctl doctor >"$T/doctor" 2>&1; then
+	ok "dyperctl doctor: nothing failed"
+else
+	not_ok "dyperctl doctor: nothing failed"
+	diag "$T/doctor"
+fi
+
+# --- passive FTP from the external host ----------------------------------------------------------
+
+# fetch OUT: a passive download of file.bin from the external host.
+fetch() {
+	ip netns exec "$NS_EXT" curl -sS --disable-epsv --connect-timeout 3 --max-time 30 \
+		-o "$1" ftp://192.0.2.10/file.bin 2>"$T/curl.err"
+}
+if fetch "$T/got" && cmp -s "$T/got" "$RFS/srv/ftp/file.bin"; then
+	ok "passive FTP through the pinhole: $FILE_MB MB, identical"
+else
+	not_ok "passive FTP through the pinhole"
+	diag "$T/curl.err"
+fi
+in_c journalctl -u dyperd --no-pager -o cat >"$T/journal" 2>&1
+if grep -Eq '^open tcp 198\.51\.100\.10:\* -> 192\.0\.2\.10:[0-9]+ .*\(vsftpd\)' "$T/journal"; then
+	ok "the journal names the pinhole and its owner, vsftpd"
+else
+	not_ok "the journal names the pinhole and its owner, vsftpd"
+	diag "$T/journal"
+fi
+closed=
+for _ in $(seq 1 25); do
+	in_c dyperctl list 2>&1 | grep -q '^0 pinholes' && closed=1 && break
+	sleep 0.2
+done
+if [ -n "$closed" ]; then
+	ok "the pinhole closed after the download"
+else
+	not_ok "the pinhole closed after the download"
+	diag_s "$(in_c dyperctl list 2>&1)"
+fi
+
+# --- restart: PartOf= takes vsftpd along --------------------------------------------------
+
+before=$(in_c systemctl show -p MainPID --value vsftpd)
+in_c systemctl restart dyperd
+after=$(in_c systemctl show -p MainPID --value vsftpd)
+if [ "$(in_c systemctl is-active dyperd vsftpd | sort -u)" = active ] &&
+	[ "$before" != "$after" ] && [ "$after" != 0 ]; then
+	ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
+else
+	not_ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
+fi
+if fetch "$T/got2" && cmp -s "$T/got2" "$RFS/srv/ftp/file.bin"; then
+	ok "after the restart, passive FTP works again"
+else
+	not_ok "after the restart, passive FTP works again"
+	diag "$T/curl.err"
+fi
+
+# --- without the wrapper ------------------------------------------------------------------
+
+in_c rm "${DROPIN#"$RFS"}"
+in_c systemctl daemon-reload
+in_c systemctl restart vsftpd
+drops() {
+	in_c nft list chain inet dyper input | sed -n 's/.*counter packets \([0-9]*\) .*drop.*/\1/p'
+}
+d0=$(drops)
+if ! fetch "$T/got3"; then
+	d1=$(drops)
+	if [ "${d1:-0}" -gt "${d0:-0}" ]; then
+		ok "without dyper-wrap the same download fails: dropped by Dyper's table ($d0 -> $d1)"
+	else
+		not_ok "without dyper-wrap the download fails, but Dyper's drop counter did not rise ($d0 -> $d1)"
+	fi
+else
+	not_ok "without dyper-wrap the same download fails"
+fi
+
+summary
