@@ -382,4 +382,5 @@ fuzz: $(FUZZ_BIN)
 clean:
 	$(Q)rm -rf build build-san
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# (not the booted root of tests/pkg/systemd.sh, whose rc2.d and such are directories)
+-include $(shell find $(B) -path $(B)/systemd-root -prune -o -name '*.d' -type f -print 2>/dev/null)
