@@ -278,7 +278,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	}
 	err = verify_read_socket(sockfd, &f);
 	if (!err)
-		err = verify_request(&f, req, why, sizeof(why));
+		err = verify_request(&f, req, &d->netns, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "the passed descriptor is not a TCP/UDP socket");
 	if (err) {

@@ -16,6 +16,7 @@
 #include "dyperd/policy.h"
 #include "dyperd/proto.h"
 #include "dyperd/table.h"
+#include "dyperd/verify.h"
 #include "nft/enforcer.h"
 
 /* What an epoll event belongs to. */
@@ -98,6 +99,8 @@ struct dyperd {
 	struct policy *policy;
 	struct nft_enforcer *enf;
 	struct ph_table table;
+	struct netns_id netns;		/* ours: passed sockets must live in it */
+	uint64_t userns_dev, userns_ino;	/* our user namespace (/proc/self/ns/user) */
 
 	int epfd, sigfd, timerfd, agent_lfd, control_lfd, diag_fd;
 	struct ev_tag sig_tag, timer_tag, agent_tag, control_tag, diag_tag;

@@ -399,6 +399,7 @@ int main(int argc, char **argv)
 	struct passwd *pw;
 	struct group *gr;
 	struct rlimit rl;
+	struct stat st;
 	sigset_t mask;
 	gid_t gid;
 	char err[1024];
@@ -492,6 +493,19 @@ int main(int argc, char **argv)
 			strerror(-d->diag_fd));
 		return 1;
 	}
+	rc = verify_netns_self(&d->netns);
+	if (rc) {
+		log_err("cannot tell which network namespace dyperd runs in (SO_NETNS_COOKIE, "
+			"SIOCGSKNS, /proc/self/ns/net): %s", strerror(-rc));
+		return 1;
+	}
+	if (stat("/proc/self/ns/user", &st)) {
+		log_err("cannot tell which user namespace dyperd runs in (/proc/self/ns/user): %s",
+			strerror(errno));
+		return 1;
+	}
+	d->userns_dev = st.st_dev;
+	d->userns_ino = st.st_ino;
 	rc = engine_start(d);
 	if (rc)
 		return 1;
