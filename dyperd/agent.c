@@ -82,6 +82,14 @@ int agent_listen(struct dyperd *d)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Inherited by every accepted channel: a message sent between our
+	 * accept() and a setsockopt() there would carry no credentials, and
+	 * be read as pid 0, uid and gid 65534. */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old);
@@ -259,8 +267,44 @@ static const char *what_str(const struct pinhole *ph, char *what)
 	return what;
 }
 
+/* True if process @pid runs in dyperd's user namespace; false if not,
+ * or if that cannot be read (the process is gone). */
+static bool in_our_userns(const struct dyperd *d, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	return pid > 0 && stat(path, &st) == 0 && st.st_dev == d->userns_dev &&
+	       st.st_ino == d->userns_ino;
+}
+
+/*
+ * The uid a request on @ch is charged to: quotas count it, and CLOSE may
+ * close only its pinholes.  That is who opened the channel (the user who
+ * ran the wrapper: SO_PEERCRED), whatever uid the message's credentials
+ * name: in a user namespace with a subordinate range (newuidmap) a user
+ * can send as many uids as the range holds, each a stranger to the others.
+ * On a channel root opened it is the requesting process's uid (a server
+ * root started that switches to its users, as vsftpd does), and a process
+ * of another user namespace there gets -EPERM: its uid is none of them.
+ */
+static int charged_uid(const struct dyperd *d, const struct channel *ch,
+		       const struct ucred *cr, uid_t *uid)
+{
+	if (ch->peer_uid != 0) {
+		*uid = ch->peer_uid;
+		return 0;
+	}
+	if (!in_our_userns(d, cr->pid))
+		return -EPERM;
+	*uid = cr->uid;
+	return 0;
+}
+
 static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
-			const struct dyper_pinhole_req *req, int sockfd, struct reply_to *reply)
+			uid_t charged, const struct dyper_pinhole_req *req, int sockfd,
+			struct reply_to *reply)
 {
 	struct policy_request pr = { 0 };
 	struct policy_decision dec;
@@ -303,7 +347,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		exe[0] = '\0';
 		base = ch->name;
 	}
-	ph.owner.uid = cr->uid;
+	ph.owner.uid = charged;
 	ph.owner.pid = (uint32_t)cr->pid;
 	ph.owner.sock_ino = f.ino;
 	ph.owner.sock_cookie = f.cookie;
@@ -339,18 +383,18 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
 	}
-	if (table_user_count(&d->table, cr->uid) >= d->cfg.max_per_user) {
+	if (table_user_count(&d->table, charged) >= d->cfg.max_per_user) {
 		snprintf(why, sizeof(why), "user %u already holds %u pinholes (max_per_user)",
-			 cr->uid, d->cfg.max_per_user);
+			 charged, d->cfg.max_per_user);
 		d->st.denials++;
 		log_notice("denied %s: %s", what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
-	if (dec.max && table_rule_count(&d->table, cr->uid, dec.line) >= dec.max) {
+	if (dec.max && table_rule_count(&d->table, charged, dec.line) >= dec.max) {
 		snprintf(why, sizeof(why), "user %u holds %u pinholes under policy line %u (max=%u)",
-			 cr->uid, dec.max, dec.line, dec.max);
+			 charged, dec.max, dec.line, dec.max);
 		d->st.denials++;
 		log_notice("denied %s: %s", what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
@@ -362,8 +406,8 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	lifetime = min_nonzero(req->lifetime_ms,
 			       dec.lifetime_ms ? dec.lifetime_ms : d->cfg.default_lifetime_ms);
 	if (log_enabled(LOG_INFO))
-		log_info("open %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
-			 cr->uid, base, dec.why);
+		log_info("open %s for pid %d uid %u (%s), charged to uid %u: %s",
+			 what_str(&ph, what), cr->pid, cr->uid, base, charged, dec.why);
 	engine_request_open(d, &ph, dec.line, lifetime, req->flags & DYPER_REQ_ONESHOT, reply);
 }
 
@@ -374,6 +418,7 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	const struct dyper_pinhole_req *req;
 	struct dyper_hdr h = { 0 };
 	const void *payload;
+	uid_t charged;
 	int err;
 
 	d->st.requests++;
@@ -421,13 +466,22 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			reply_send(d, &reply, err, 0, 0, "invalid request fields");
 			break;
 		}
+		if (charged_uid(d, ch, cr, &charged)) {
+			d->st.denials++;
+			log_warn("refused a request of pid %d uid %u on root's channel %llu: it runs "
+				 "in another user namespace", cr->pid, cr->uid,
+				 (unsigned long long)ch->serial);
+			reply_send(d, &reply, -EPERM, 0, 0,
+				   "a process of another user namespace cannot ask on root's channel");
+			break;
+		}
 		if (h.type == DYPER_MSG_OPEN) {
-			handle_open(d, ch, cr, req, nfds ? fds[0] : -1, &reply);
+			handle_open(d, ch, cr, charged, req, nfds ? fds[0] : -1, &reply);
 		} else {
 			struct pinhole ph;
 
 			req_to_pinhole(req, &ph);
-			engine_request_close(d, &ph, cr->uid, &reply);
+			engine_request_close(d, &ph, charged, &reply);
 		}
 		break;
 	default:
