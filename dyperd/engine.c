@@ -153,6 +153,23 @@ static void admit(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line
 	reply->fd = -1;
 }
 
+/*
+ * True if the socket entry @e was opened for is gone, by the kernel's
+ * word (sock_diag, filtered by port), not by the destroy notifications,
+ * which the kernel sends from a work queue some time after close().  If
+ * the kernel cannot be asked, the old holder is taken as alive: refusing
+ * is the safe side.
+ */
+static bool holder_gone(const struct ph_entry *e)
+{
+	int alive = diag_socket_alive(e->ph.proto, e->ph.local_port, e->ph.owner.sock_cookie);
+
+	if (alive < 0)
+		log_warn("cannot ask the kernel whether the socket of pinhole %u lives: %s", e->id,
+			 strerror(-alive));
+	return alive == 0;
+}
+
 void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line,
 			 uint32_t lifetime_ms, bool oneshot, struct reply_to *reply)
 {
@@ -162,11 +179,22 @@ void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t ru
 		struct ph_entry *e = &d->table.v[idx];
 
 		/* the same socket asking again: idempotent */
-		if (e->ph.owner.sock_cookie == ph->owner.sock_cookie && e->state == PH_OPEN)
-			reply_send(d, reply, 0, e->id, e->ph.timeout_ms, "already open");
-		else
+		if (e->ph.owner.sock_cookie == ph->owner.sock_cookie) {
+			if (e->state == PH_OPEN)
+				reply_send(d, reply, 0, e->id, e->ph.timeout_ms, "already open");
+			else
+				reply_err(d, reply, -EADDRINUSE, "this pinhole is held by another socket");
+			return;
+		}
+		if (!holder_gone(e)) {
 			reply_err(d, reply, -EADDRINUSE, "this pinhole is held by another socket");
-		return;
+			return;
+		}
+		/* Its holder closed, and the port was bound again before the
+		 * kernel's destroy notification came in.  The delete goes first
+		 * in this loop's transaction, the new pinhole right after it:
+		 * the same key, replaced in one commit. */
+		close_entry(d, (uint32_t)idx, "stale: its socket is gone (the port was bound again)");
 	}
 	if (d->table.count >= d->cfg.capacity) {
 		struct waiting *w;
