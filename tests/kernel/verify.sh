@@ -80,6 +80,7 @@ write_conf() {
 		agent_socket = $ASOCK
 		control_socket = $CSOCK
 		policy = $POL
+		event_log = $T/events.json
 		[limits]
 		max_per_user = $1
 	EOF
@@ -287,7 +288,8 @@ client reuse 300 60 tcp "$A4" "$IN4" 7400
 r=$(grep '^reuse: ' "$T/out")
 if [[ $r =~ ^reuse:\ ([0-9]+)\ tries,\ ([0-9]+)\ ok,\ 0\ eaddrinuse,\ 0\ other$ ]] &&
 	[ "${BASH_REMATCH[1]}" -ge 100 ] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]; then
-	ok "6: close, bind the port again and ask at once: never EADDRINUSE ($r)"
+	ok "6: close, bind the port again and ask at once: never EADDRINUSE ($r;" \
+		"$(grep -c 'the port was bound again' "$T/events.json") stale pinholes replaced)"
 else
 	not_ok "6: close, bind the port again and ask at once: never EADDRINUSE (\"$r\")"
 	diag "$T/out"
