@@ -20,6 +20,8 @@
  * PROGRAM) is opened with the caller's own groups.  Nothing is read from
  * the environment.  Root callers keep root's privileges: root-started
  * servers (vsftpd) must still bind port 21, chroot and drop to their user.
+ * Only root may name another agent (-p): it runs inside PROGRAM, and would
+ * ask in PROGRAM's name.
  */
 
 #include <errno.h>
@@ -68,7 +70,7 @@ static void usage(FILE *f)
 		"  -c, --config FILE   dyper.conf to take agent_socket from (default %s;\n"
 		"                      if that is missing: %s)\n"
 		"  -s, --socket PATH   dyperd's agent socket (the configuration is not read)\n"
-		"  -p, --preload PATH  the agent library (default %s)\n"
+		"  -p, --preload PATH  the agent library (default %s; root only)\n"
 		"  -q, --quiet         print no warnings (errors are still printed)\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
@@ -472,6 +474,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *config = NULL, *sock = NULL, *agent = DYPER_PRELOAD_PATH, *prog;
+	bool agent_named = false;
 	char sock_buf[DYPER_CONFIG_SOCKET_LEN], reason[DYPER_REASON_LEN];
 	const uid_t uid = getuid();
 	gid_t rgid, wgid, sgid;
@@ -495,6 +498,7 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			agent = optarg;
+			agent_named = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -518,6 +522,12 @@ int main(int argc, char **argv)
 	}
 	prog = argv[optind];
 
+	/* the agent runs inside PROGRAM: another one would ask in PROGRAM's
+	 * name, and dyperd cannot tell */
+	if (agent_named && uid != 0)
+		die("only root may choose the agent library (-p): it runs inside %s and could ask "
+		    "dyperd for pinholes in that program's name; leave -p out (the agent is %s)",
+		    prog, DYPER_PRELOAD_PATH);
 	check_agent(agent);
 	if (!sock) {
 		socket_path(config, sock_buf, sizeof(sock_buf), wgid, rgid);
