@@ -163,6 +163,26 @@ $(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o $(CONF_LIB)
 
 $(B)/wrap/dyper-wrap.o: override CPPFLAGS += -DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\"
 
+# For the tests that run dyper-wrap as an unprivileged user, who may not
+# choose the agent (-p is root's): the same wrapper with a stand-in agent,
+# an empty library in the build tree, as its own.
+STANDIN      := $(B)/tests/tools/libdyper-standin.so
+STANDIN_WRAP := $(B)/tests/tools/dyper-wrap-standin
+$(STANDIN):
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(PRELOAD_CFLAGS) -shared -fPIC -o $@ -x c /dev/null
+
+$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/dyperd/proto.o $(CONF_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(B)/tests/tools/dyper-wrap-standin.o: wrap/dyper-wrap.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $< (stand-in agent)")
+	$(Q)$(CC) $(CPPFLAGS) -DDYPER_PRELOAD_PATH=\"$(abspath $(STANDIN))\" $(CFLAGS) \
+		$(LIB_CFLAGS) -c -o $@ $<
+
 # --- build rules -----------------------------------------------------------
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -205,12 +225,13 @@ check: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
-test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
+test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN) \
+	$(STANDIN) $(STANDIN_WRAP)
 
 unit-check: $(UNIT_BIN)
 	$(Q)B=$(B) tests/check.sh unit
 
-kernel-check: $(KTEST_BIN) $(TOOL_BIN)
+kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
 bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)

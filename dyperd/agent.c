@@ -5,12 +5,14 @@
  * wrapper's group is the delegate) and SCM_CREDENTIALS on every message
  * (the process asking, after any fork or setuid).  Every OPEN carries the
  * socket itself, which is checked against the request before the policy
- * is asked.
+ * is asked.  dyper-wrap's HELLO, sent before the user holds the channel,
+ * names the file its program runs as: program= rules hold to that file.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,7 @@ void agent_accept(struct dyperd *d)
 		}
 		ch->tag.kind = EV_AGENT;
 		ch->fd = fd;
+		ch->program_fd = -1;
 		ch->serial = ++d->channel_serial;
 		ch->peer_pid = cr.pid;
 		ch->peer_uid = cr.uid;
@@ -170,6 +173,9 @@ void agent_close(struct dyperd *d, struct channel *ch)
 	engine_forget_channel(d, ch);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
 	close(ch->fd);
+	if (ch->program_fd >= 0)
+		close(ch->program_fd);
+	free(ch->program);
 	log_debug("channel %llu closed", (unsigned long long)ch->serial);
 	free(ch);
 }
@@ -197,6 +203,66 @@ static void read_exe(pid_t pid, char *buf, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, buf, len - 1);
 	buf[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * dyper-wrap's HELLO, the first message on every channel it makes, names
+ * the file its program will run as (the first passed descriptor; none if
+ * it could not tell).  The wrapper sends it before it execs, so before the
+ * user holds the channel: program= rules on the channel then hold to that
+ * file alone.  Takes the descriptor.
+ */
+static void channel_declare(struct channel *ch, const struct dyper_hello *hello, int *fds,
+			    int nfds)
+{
+	char self[32], path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (!(hello->flags & DYPER_HELLO_PROGRAM))
+		return;
+	ch->wrapped = true;
+	if (nfds < 1 || fstat(fds[0], &st) || !S_ISREG(st.st_mode))
+		return;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fds[0]);
+	n = readlink(self, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	ch->program = strdup(path);
+	if (!ch->program)
+		return;
+	/* pinned: its inode number cannot go to another file meanwhile */
+	ch->program_fd = fds[0];
+	fds[0] = -1;
+	ch->program_dev = st.st_dev;
+	ch->program_ino = st.st_ino;
+	log_debug("channel %llu: program %s", (unsigned long long)ch->serial, ch->program);
+}
+
+/*
+ * The program a request from @pid has for program= rules, or NULL; @exe is
+ * what /proc/PID/exe said just before.  On a channel dyper-wrap made, the
+ * file it declared, and only while @pid runs that very file (its inode):
+ * whatever the requester does before it asks or after, nothing makes
+ * another executable pass -- not an exec right after asking, not an exec of
+ * the named program with an agent of one's own, not prctl(PR_SET_MM_EXE_FILE).
+ * On a channel a member of the socket's group connected itself, @exe: the
+ * member is trusted as the wrapper is.
+ */
+static const char *request_program(const struct channel *ch, pid_t pid, const char *exe)
+{
+	char path[64];
+	struct stat st;
+
+	if (!ch->wrapped)
+		return exe[0] ? exe : NULL;
+	if (ch->program_fd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st) || st.st_dev != ch->program_dev || st.st_ino != ch->program_ino)
+		return NULL;
+	return ch->program;
 }
 
 /* Primary and supplementary groups of @pid, from /proc (for @group rules). */
@@ -366,7 +432,10 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		gids[0] = cr->gid;
 		pr.n_gids = 1;
 	}
-	pr.program = exe[0] ? exe : NULL;
+	if (exe[0]) {
+		pr.exe = exe;
+		pr.program = request_program(ch, cr->pid, exe);
+	}
 	pr.family = req->family;
 	pr.proto = req->proto;
 	memcpy(pr.remote, req->remote, 16);
@@ -379,6 +448,10 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_notice("denied %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
 			   cr->uid, exe[0] ? exe : base, dec.why);
+		if (pr.exe && !pr.program && ch->wrapped)
+			log_info("pid %d runs %s, not %s that dyper-wrap started for channel %llu: "
+				 "no program= rule can allow it", cr->pid, exe,
+				 ch->program ? ch->program : "a program", (unsigned long long)ch->serial);
 		log_event("deny", &ph, 0, dec.why);
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
@@ -417,10 +490,12 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	struct reply_to reply = { .fd = -1, .ch = ch, .t_start_ns = now_ns() };
 	const struct dyper_pinhole_req *req;
 	struct dyper_hdr h = { 0 };
+	const bool first = !ch->served;
 	const void *payload;
 	uid_t charged;
 	int err;
 
+	ch->served = true;
 	d->st.requests++;
 	memcpy(&h, buf, len < sizeof(h) ? len : sizeof(h));
 	reply.msg_id = h.id;
@@ -450,6 +525,8 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	}
 	switch (h.type) {
 	case DYPER_MSG_HELLO:
+		if (first)
+			channel_declare(ch, payload, fds, nfds);
 		reply_send(d, &reply, 0, 0, 0, "dyperd " DYPER_VERSION);
 		break;
 	case DYPER_MSG_BYE:

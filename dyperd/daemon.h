@@ -38,6 +38,13 @@ struct channel {
 	gid_t delegate_gid;	/* the wrapper's group: the delegate */
 	pid_t name_pid;		/* the last requester's pid and program name: */
 	char name[PINHOLE_PROGRAM_LEN];	/* a label only, re-read when policy needs it */
+	/* program= rules (agent.c): what dyper-wrap's HELLO declared */
+	bool served;		/* a message was handled: too late to declare */
+	bool wrapped;		/* declared: program= holds to program_fd alone */
+	int program_fd;		/* the file the program runs as, pinned; -1: none */
+	dev_t program_dev;
+	ino_t program_ino;
+	char *program;		/* its path when declared, NULL: none */
 	double tokens;		/* rate limit bucket */
 	uint64_t refill_ns;
 	struct channel *next;

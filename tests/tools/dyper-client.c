@@ -5,7 +5,7 @@
  * pinhole to it exactly as the agent does (the socket and a private reply
  * socket passed with SCM_RIGHTS), then serves echo on it.
  *
- *   dyper-client [-s SOCK] open tcp|udp REMOTE RPORT|* LOCAL LPORT [options]
+ *   dyper-client [-s SOCK | -i] open tcp|udp REMOTE RPORT|* LOCAL LPORT [options]
  *     --hold SECONDS     keep the socket open and echo (default 0: exit at once)
  *     --forge PORT       ask for PORT while passing the socket bound to LPORT
  *     --no-fd            do not pass the socket at all
@@ -24,6 +24,12 @@
  *     one channel; N times at most (and SECONDS at most): bind PORT, OPEN,
  *     close the socket; the next bind and OPEN follow at once.  Prints
  *     "reuse: N tries, N ok, N eaddrinuse, N other".
+ *     --after FILE       bind, print "waiting", then wait (20 s at most)
+ *                        until FILE exists before asking
+ *     --exec PROG ARG... (last) ask without waiting for the reply, then
+ *                        execv(PROG) at once, the socket inherited: a
+ *                        program that asks and then becomes another
+ *   -i: the channel dyper-wrap passed (DYPER_CHANNEL_FD), not a new one.
  *   dyper-client [-s SOCK] children N tcp REMOTE LOCAL BASEPORT
  *     N children share one channel; each opens a pinhole to its own port at
  *     the same moment; every reply must reach the child that asked.
@@ -50,12 +56,23 @@
 #include "dyperd/proto.h"
 
 static const char *sock_path = DYPER_AGENT_SOCKET;
+static bool inherited;	/* -i */
 
 static int connect_dyperd(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd;
 
+	if (inherited) {
+		const char *env = getenv(DYPER_CHANNEL_ENV);
+
+		if (!env || (fd = atoi(env)) < 3) {
+			fprintf(stderr, "dyper-client: -i: no %s\n", DYPER_CHANNEL_ENV);
+			exit(3);
+		}
+		return fd;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		fprintf(stderr, "dyper-client: cannot connect to %s: %s\n", sock_path, strerror(errno));
@@ -64,26 +81,22 @@ static int connect_dyperd(void)
 	return fd;
 }
 
-/* Sends one message with @fds (the reply socket last) and credentials
- * @cr (NULL: the kernel's) and waits for the reply on @reply_fd (or the
- * channel if -1). */
-static int transact_as(int ch, const struct ucred *cr, uint16_t type, const void *payload,
-		       size_t plen, int *fds, int nfds, bool reply_fd, struct dyper_reply *rep,
-		       uint32_t id)
+/* Sends one message with @fds (and a new reply socket last if @reply_fd:
+ * its other end in *@wait_fd, else -1) and credentials @cr (NULL: the
+ * kernel's). */
+static int send_msg(int ch, const struct ucred *cr, uint16_t type, const void *payload,
+		    size_t plen, int *fds, int nfds, bool reply_fd, int *wait_fd, uint32_t id)
 {
-	char buf[DYPER_MSG_MAX], rbuf[256];
+	char buf[DYPER_MSG_MAX];
 	union {
 		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int pair[2] = { -1, -1 }, all[4], n = 0, len, wait_fd = ch;
-	struct pollfd pfd;
-	struct dyper_hdr h;
-	const void *p;
-	ssize_t r;
+	int pair[2] = { -1, -1 }, all[4], n = 0, len;
 
+	*wait_fd = -1;
 	len = dyper_msg_encode(buf, sizeof(buf), type, reply_fd ? DYPER_F_REPLY_FD : 0, id,
 			       payload, plen);
 	if (len < 0)
@@ -94,7 +107,6 @@ static int transact_as(int ch, const struct ucred *cr, uint16_t type, const void
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
 			return -errno;
 		all[n++] = pair[1];
-		wait_fd = pair[0];
 	}
 	iov.iov_base = buf;
 	iov.iov_len = (size_t)len;
@@ -121,17 +133,45 @@ static int transact_as(int ch, const struct ucred *cr, uint16_t type, const void
 	}
 	if (!msg.msg_controllen)
 		msg.msg_control = NULL;
-	if (sendmsg(ch, &msg, MSG_NOSIGNAL) < 0)
-		return -errno;
-	if (pair[1] >= 0)
+	if (sendmsg(ch, &msg, MSG_NOSIGNAL) < 0) {
+		int e = -errno;
+
+		if (reply_fd) {
+			close(pair[0]);
+			close(pair[1]);
+		}
+		return e;
+	}
+	if (reply_fd) {
 		close(pair[1]);
-	pfd.fd = wait_fd;
+		*wait_fd = pair[0];
+	}
+	return 0;
+}
+
+/* Sends one message with @fds (the reply socket last) and waits for the
+ * reply on @reply_fd (or the channel if -1). */
+static int transact_as(int ch, const struct ucred *cr, uint16_t type, const void *payload,
+		       size_t plen, int *fds, int nfds, bool reply_fd, struct dyper_reply *rep,
+		       uint32_t id)
+{
+	char rbuf[256];
+	struct pollfd pfd;
+	struct dyper_hdr h;
+	const void *p;
+	int wait_fd, err;
+	ssize_t r;
+
+	err = send_msg(ch, cr, type, payload, plen, fds, nfds, reply_fd, &wait_fd, id);
+	if (err)
+		return err;
+	pfd.fd = wait_fd >= 0 ? wait_fd : ch;
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 10000) != 1)
 		return -ETIMEDOUT;
-	r = recv(wait_fd, rbuf, sizeof(rbuf), 0);
-	if (pair[0] >= 0)
-		close(pair[0]);
+	r = recv(pfd.fd, rbuf, sizeof(rbuf), 0);
+	if (wait_fd >= 0)
+		close(wait_fd);
 	if (r <= 0)
 		return r ? -errno : -ECONNRESET;
 	if (dyper_msg_decode(rbuf, (size_t)r, &h, &p) || h.type != DYPER_MSG_REPLY)
@@ -301,6 +341,8 @@ static int cmd_open(int argc, char **argv)
 	int family, fam2, hold = 0, fd, ch, err, rc;
 	bool no_fd = false, do_close = false, netns = false;
 	unsigned long forge = 0;
+	const char *after = NULL;
+	char **exec_argv = NULL;
 
 	if (argc < 5) {
 		fprintf(stderr, "usage: open tcp|udp REMOTE RPORT|* LOCAL LPORT [options]\n");
@@ -325,7 +367,12 @@ static int cmd_open(int argc, char **argv)
 			do_close = true;
 		else if (!strcmp(argv[i], "--netns"))
 			netns = true;
-		else {
+		else if (!strcmp(argv[i], "--after") && i + 1 < argc)
+			after = argv[++i];
+		else if (!strcmp(argv[i], "--exec") && i + 1 < argc) {
+			exec_argv = argv + i + 1;
+			break;
+		} else {
 			fprintf(stderr, "dyper-client: unknown option %s\n", argv[i]);
 			return 2;
 		}
@@ -339,6 +386,26 @@ static int cmd_open(int argc, char **argv)
 	if (forge)
 		req.local_port = (uint16_t)forge;
 	ch = connect_dyperd();
+	if (after) {
+		printf("waiting\n");
+		fflush(stdout);
+	}
+	for (int i = 0; after && access(after, F_OK) && i < 2000; i++)
+		usleep(10000);
+	if (exec_argv) {
+		int ignored;
+
+		/* the reply, if any, comes on the channel: nobody reads it */
+		err = send_msg(ch, NULL, DYPER_MSG_OPEN, &req, sizeof(req), &fd, no_fd ? 0 : 1, false,
+			       &ignored, 1);
+		if (err) {
+			fprintf(stderr, "dyper-client: send: %s\n", strerror(-err));
+			return 3;
+		}
+		execv(exec_argv[0], exec_argv);
+		fprintf(stderr, "dyper-client: %s: %s\n", exec_argv[0], strerror(errno));
+		return 3;
+	}
 	err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), &fd, no_fd ? 0 : 1, true, &rep, 1);
 	rc = print_reply(err, &rep);
 	fflush(stdout);
@@ -582,9 +649,12 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "-s")) {
 		sock_path = argv[2];
 		i = 3;
+	} else if (argc > 1 && !strcmp(argv[1], "-i")) {
+		inherited = true;
+		i = 2;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: dyper-client [-s SOCK] open|children|uids|reuse|raw ...\n");
+		fprintf(stderr, "usage: dyper-client [-s SOCK | -i] open|children|uids|reuse|raw ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[i], "open"))
