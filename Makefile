@@ -108,7 +108,7 @@ help:
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
-TOOLS := nft ip unshare setpriv python3 man groff \
+TOOLS := nft ip unshare setpriv python3 man groff valgrind \
 	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy
 check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
