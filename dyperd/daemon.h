@@ -79,6 +79,7 @@ struct control_conn {
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off;
+	uint64_t deadline_ms;	/* for a complete command line (now_ms) */
 	struct control_conn *next;
 };
 
@@ -151,6 +152,8 @@ void agent_close(struct dyperd *d, struct channel *ch);
 int control_listen(struct dyperd *d);
 void control_accept(struct dyperd *d);
 void control_event(struct dyperd *d, struct control_conn *c, uint32_t events);
+/* timer: closes the connections that sent no command line in time */
+void control_tick(struct dyperd *d);
 
 /* dyperd.c */
 int dyperd_reload(struct dyperd *d, char *msg, size_t len);

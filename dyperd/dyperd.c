@@ -351,8 +351,10 @@ static int loop(struct dyperd *d)
 				handle_signal(d);
 				break;
 			case EV_TIMER:
-				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0)
+				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
 					engine_tick(d);
+					control_tick(d);
+				}
 				break;
 			case EV_AGENT_LISTEN:
 				agent_accept(d);
