@@ -123,10 +123,11 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
+# -pthread: a reload reads and parses in a thread of its own
 $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
 
 # The agent: a guest in other programs, exporting only what it interposes.
 # Never sanitized: an ASan runtime cannot be preloaded into programs built

@@ -524,7 +524,7 @@ static void answer(struct control_conn *c, struct out *o, int err)
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
 	struct out o = { 0 };
-	char *argv[MAX_ARGS], *save = NULL, *tok, msg[512];
+	char *argv[MAX_ARGS], *save = NULL, *tok;
 	int argc = 0, err = 0;
 	bool json = false;
 	uint32_t id;
@@ -557,14 +557,11 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 	} else if (!strcmp(argv[0], "stats")) {
 		cmd_stats(d, &o, json);
 	} else if (!strcmp(argv[0], "reload")) {
-		err = dyperd_reload(d, msg, sizeof(msg));
-		if (json) {
-			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
-			put_json_str(&o, msg);
-			put(&o, "}\n");
-		} else {
-			put(&o, "%s\n", msg);
-		}
+		/* answered by control_reload_done() once it is done */
+		c->reload_ticket = dyperd_reload_request(d);
+		c->json = json;
+		free(o.s);
+		return;
 	} else if (!strcmp(argv[0], "check")) {
 		err = cmd_check(d, &o, json, argv + 1, argc - 1);
 	} else {
@@ -621,6 +618,15 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 		flush_out(d, c);
 		return;
 	}
+	if (c->reload_ticket) {
+		/* a command is running: only its client's going away matters */
+		char junk[256];
+
+		n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			conn_free(d, c);
+		return;
+	}
 	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
@@ -643,11 +649,36 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	}
 	*nl = '\0';
 	run(d, c, c->in);
+	if (c->reload_ticket)
+		return;
 	if (!c->out) {
 		conn_free(d, c);
 		return;
 	}
 	flush_out(d, c);
+}
+
+void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg)
+{
+	struct control_conn *c = d->controls, *next;
+
+	for (; c; c = next) {
+		struct out o = { 0 };
+
+		next = c->next;
+		if (c->reload_ticket != ticket)
+			continue;
+		if (c->json) {
+			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
+			put_json_str(&o, msg);
+			put(&o, "}\n");
+		} else {
+			put(&o, "%s\n", msg);
+		}
+		c->reload_ticket = 0;
+		answer(c, &o, err);
+		flush_out(d, c);
+	}
 }
 
 void control_tick(struct dyperd *d)
@@ -659,7 +690,7 @@ void control_tick(struct dyperd *d)
 		next = c->next;
 		/* only those still to send their command: an answer being sent
 		 * goes at the pace its reader takes it */
-		if (!c->out && now >= c->deadline_ms)
+		if (!c->out && !c->reload_ticket && now >= c->deadline_ms)
 			refuse(d, c, "no complete command line within %d s: closed",
 			       CONTROL_TIMEOUT_MS / 1000);
 	}

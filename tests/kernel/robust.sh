@@ -269,6 +269,121 @@ check "1: ... and their descriptors are released ($nfd1 -> $nfd2)" [ "$nfd2" -le
 sig KILL "$client_bg_pid"
 wait_exit "$client_bg_pid" 3000
 
+# --- 2. reload beside the loop ------------------------------------------------------------------
+
+# bg_reload NAME: dyperctl reload in the background, its output in $T/NAME
+# and, once it exits, its status in $T/NAME.rc.
+bg_reload() {
+	( ctl reload >"$T/$1" 2>&1; echo $? >"$T/$1.rc" ) </dev/null &
+	started $!
+}
+
+# 2a: the policy is a FIFO nobody writes yet: reading it blocks, as a hung
+# file system would.  Everything but the reload goes on.
+mkfifo -m 644 "$T/policy.fifo"
+write_conf "$T/policy.fifo"
+bg_reload r2a
+sleep 0.3
+if out=$(timeout 5 "$DYPERCTL" -s "$CSOCK" stats 2>&1) && grep -qE '^pinholes ' <<<"$out"; then
+	ok "2: while a reload waits for its policy file, dyperctl stats answers"
+else
+	not_ok "2: while a reload waits for its policy file, dyperctl stats answers (exit $?)"
+fi
+r=$(timeout 10 ip netns exec "$NS_IN" "$CLIENT" -s "$ASOCK" open tcp "$A4" '*' "$IN4" 8150 2>&1 </dev/null)
+if [[ $r == ok* ]]; then
+	ok "2: ... and an agent's open is granted ($r)"
+else
+	not_ok "2: ... and an agent's open is granted (\"$r\")"
+fi
+check "2: ... and the reload has not answered yet" [ ! -e "$T/r2a.rc" ]
+# the writer unblocks the reader; a FIFO is no policy file
+timeout 5 sh -c "echo 'allow * * * * * * *' >'$T/policy.fifo'" 2>/dev/null
+poll 10000 0.05 test -e "$T/r2a.rc"
+if [ "$(cat "$T/r2a.rc" 2>/dev/null)" = 1 ] &&
+	grep -q "reload failed, old policy kept: $T/policy.fifo: .*regular file" "$T/r2a"; then
+	ok "2: ... then it is refused: $(cat "$T/r2a")"
+else
+	not_ok "2: the reload of a FIFO is refused, old policy kept"
+	diag "$T/r2a"
+fi
+out=$(ctl check 0 tcp "$A4" '*' "$IN4" 80 delegate=0 2>&1)
+check "2: ... the old policy stays in force (port 80 still denied)" grep -q '^denied: no allow rule matches' <<<"$out"
+
+# 2b: 100,000 rules, each naming users and groups (looked up while parsing),
+# the last one new: a deny of 8151.  A stream of opens runs meanwhile.
+BIG=$T/policy.big
+{
+	echo "allow * * * * * * 1024-65535"
+	awk 'BEGIN { for (i = 1; i <= 99998; i++)
+		printf "deny root,daemon nobody,root udp 198.51.100.%d * * %d\n", i % 250 + 1, i % 60000 + 1 }'
+	echo "deny * * tcp * * * 8151"
+} >"$BIG"
+chmod 644 "$BIG"
+write_conf "$BIG"
+ip netns exec "$NS_IN" "$CLIENT" -s "$ASOCK" stream 3 60000 tcp "$A4" "$IN4" 9100 \
+	>"$T/stream2" 2>&1 </dev/null &
+started $!
+poll 5000 0.01 grep -qs '^started' "$T/stream2"
+bg_reload r2b
+poll 60000 0.1 test -e "$T/r2b.rc"
+if [ "$(cat "$T/r2b.rc" 2>/dev/null)" = 0 ] &&
+	grep -q "^reloaded: 100000 policy rules from $BIG" "$T/r2b"; then
+	ok "2: a policy of 100,000 rules is reloaded: $(cat "$T/r2b")"
+else
+	not_ok "2: a policy of 100,000 rules is reloaded"
+	diag "$T/r2b"
+fi
+poll 15000 0.05 grep -qs '^stream:' "$T/stream2"
+if grep -qE '^stream: [1-9][0-9]* ok, 0 failed, 0 unanswered' "$T/stream2"; then
+	ok "2: opens went on meanwhile: $(grep '^stream:' "$T/stream2")"
+else
+	not_ok "2: opens went on during the reload"
+	diag "$T/stream2"
+fi
+out=$(ctl check 0 tcp "$A4" '*' "$IN4" 8151 delegate=0 2>&1)
+check "2: the new policy is in force: $(head -n1 <<<"$out")" \
+	grep -q "^denied: denied by $BIG:100000" <<<"$out"
+r=$(timeout 10 ip netns exec "$NS_IN" "$CLIENT" -s "$ASOCK" open tcp "$A4" '*' "$IN4" 8151 2>&1 </dev/null)
+expect_denied() {
+	[[ $r == "err -13 "* ]]
+}
+check "2: ... an open of 8151 is denied ($r)" expect_denied
+
+# 2c: the same with a broken last line: refused, the 100,000 rules stay
+sed -i '$ s/.*/allow * * tcp * notaport * */' "$BIG"
+bg_reload r2c
+poll 60000 0.1 test -e "$T/r2c.rc"
+if [ "$(cat "$T/r2c.rc" 2>/dev/null)" = 1 ] && grep -qF "$BIG:100000:" "$T/r2c"; then
+	ok "2: a broken policy of 100,000 lines is refused: $(cat "$T/r2c")"
+else
+	not_ok "2: a broken policy of 100,000 lines is refused with $BIG:100000:"
+	diag "$T/r2c"
+fi
+out=$(ctl check 0 tcp "$A4" '*' "$IN4" 8151 delegate=0 2>&1)
+check "2: ... the previous policy stays in force" grep -q "^denied: denied by $BIG:100000" <<<"$out"
+
+# 2d: two reloads asked for at once, and a SIGHUP: each asker is answered
+write_policy "$POL"
+write_conf "$POL"
+bg_reload r2d1
+bg_reload r2d2
+sig HUP "$DPID"
+poll 30000 0.1 eval 'test -e "$T/r2d1.rc" && test -e "$T/r2d2.rc"'
+if grep -q "^reloaded: 1 policy rules from $POL" "$T/r2d1" &&
+	grep -q "^reloaded: 1 policy rules from $POL" "$T/r2d2"; then
+	ok "2: two reloads at once (and a SIGHUP): both answered with the new policy"
+else
+	not_ok "2: two reloads at once: both answered with the new policy"
+	diag "$T/r2d1"
+	diag "$T/r2d2"
+fi
+out=$(ctl -j reload 2>&1)
+if python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(0 if d["reloaded"] else 1)' "$out"; then
+	ok "2: dyperctl -j reload answers JSON ($out)"
+else
+	not_ok "2: dyperctl -j reload answers JSON ($out)"
+fi
+
 # --- 3. owner = no: the table deleted under a stream of opens -----------------------------------
 
 stop_dyperd || not_ok "3: dyperd stops"
