@@ -108,7 +108,7 @@ help:
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
-TOOLS := nft ip unshare setpriv python3 man groff \
+TOOLS := nft ip unshare setpriv python3 man groff valgrind \
 	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy
 check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
@@ -123,10 +123,11 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
+# -pthread: a reload reads and parses in a thread of its own
 $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
 
 # The agent: a guest in other programs, exporting only what it interposes.
 # Never sanitized: an ASan runtime cannot be preloaded into programs built

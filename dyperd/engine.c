@@ -325,15 +325,31 @@ static void finish(struct dyperd *d, struct pending *p, int err)
 		table_del(&d->table, p->idx);
 }
 
+/*
+ * The table, or one of its sets, is gone: an add refused with ENOENT
+ * (the only reason the kernel has for it), or a failure no op is blamed
+ * for that may mean the same.  Without the owner flag anyone may delete
+ * them (owner = no).
+ */
+static bool table_gone(const struct pinhole_op *ops, size_t n, int err, bool blamed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].type == PINHOLE_ADD && ops[i].err == -ENOENT)
+			return true;
+	return !blamed && (err == -ENOENT || err == -EPROTO || err == -ENOBUFS);
+}
+
 /* Commits pending[@idx[0..n)] in one transaction; the ops the kernel
  * refused are finished with their error and the rest retried, so one bad
- * request never sinks the others. */
+ * request never sinks the others.  When the table is found gone, it is
+ * set up again and the whole batch retried, once. */
 static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_op *ops)
 {
 	bool repaired = false;
 
 	while (n) {
 		size_t keep = 0;
+		bool blamed = false;
 		int err;
 
 		for (size_t i = 0; i < n; i++)
@@ -348,6 +364,23 @@ static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_
 				finish(d, &d->pending[idx[i]], 0);
 			return;
 		}
+		for (size_t i = 0; i < n; i++)
+			blamed |= ops[i].err != 0;
+		if (!repaired && table_gone(ops, n, err, blamed)) {
+			char what[512];
+
+			repaired = true;
+			snprintf(what, sizeof(what), "%s", nft_enforcer_error(d->enf));
+			if (nft_enforcer_setup(d->enf) == 0) {
+				log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
+					 "table set up again, retrying them", n, what);
+				log_event("repair", NULL, 0, what);
+				d->st.repairs++;
+				d->need_reconcile = true;	/* what else vanished with it */
+				continue;
+			}
+			log_err("repair failed: %s", nft_enforcer_error(d->enf));
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (ops[i].err)
 				finish(d, &d->pending[idx[i]], ops[i].err);
@@ -355,16 +388,6 @@ static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_
 				idx[keep++] = idx[i];
 		}
 		if (keep == n) {
-			/* nothing to blame on one op: the table itself may be gone */
-			if (!repaired && (err == -ENOENT || err == -EPROTO || err == -ENOBUFS)) {
-				repaired = true;
-				log_warn("transaction failed (%s): checking the table",
-					 nft_enforcer_error(d->enf));
-				if (nft_enforcer_setup(d->enf) == 0) {
-					d->need_reconcile = true;
-					continue;
-				}
-			}
 			for (size_t i = 0; i < n; i++)
 				finish(d, &d->pending[idx[i]], err);
 			return;

@@ -33,6 +33,13 @@
  *   dyper-client [-s SOCK] children N tcp REMOTE LOCAL BASEPORT
  *     N children share one channel; each opens a pinhole to its own port at
  *     the same moment; every reply must reach the child that asked.
+ *   dyper-client [-s SOCK] stream SECONDS MAX tcp|udp REMOTE LOCAL LPORT [--hold S]
+ *     one socket bound to LOCAL:LPORT, one channel: opens pinholes from
+ *     REMOTE, remote port 1, 2, ... (a new one each), STREAM_WINDOW
+ *     requests in flight, until MAX (at most 65535) were answered or
+ *     SECONDS passed; prints "started" after the first ok, then "stream:
+ *     N ok, M failed" (and the first errors); then holds the socket, and
+ *     with it the pinholes, for S seconds.
  *   dyper-client [-s SOCK] raw hex|badversion|badtype|short
  *     sends a malformed message and prints the reply.
  * Prints "ok ID LIFETIME" or "err ERRNO REASON"; exit 0 only for ok.
@@ -465,6 +472,112 @@ static int cmd_children(int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+#define STREAM_WINDOW 32
+
+/* One OPEN for remote port @rport, sent without waiting; the reply comes
+ * on the channel with id @rport. */
+static int stream_send(int ch, struct dyper_pinhole_req *req, int fd, uint16_t rport)
+{
+	char buf[DYPER_MSG_MAX];
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			      .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	int len;
+
+	req->remote_port = rport;
+	len = dyper_msg_encode(buf, sizeof(buf), DYPER_MSG_OPEN, 0, rport, req, sizeof(*req));
+	if (len < 0)
+		return len;
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)len;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(ch, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int cmd_stream(int argc, char **argv)
+{
+	struct dyper_pinhole_req req = { 0 };
+	int secs, max, family, fam2, fd, ch, hold = 0;
+	int sent = 0, answered = 0, nok = 0, nfail = 0;
+	time_t end;
+
+	if (argc < 6) {
+		fprintf(stderr, "usage: stream SECONDS MAX tcp|udp REMOTE LOCAL LPORT [--hold S]\n");
+		return 2;
+	}
+	secs = atoi(argv[0]);
+	max = atoi(argv[1]);
+	req.proto = !strcmp(argv[2], "udp") ? IPPROTO_UDP : IPPROTO_TCP;
+	if (secs < 1 || secs > 60 || max < 1 || max > 65535 ||
+	    parse_addr(argv[3], &family, req.remote) || parse_addr(argv[4], &fam2, req.local))
+		return 2;
+	req.family = (uint8_t)family;
+	req.local_port = (uint16_t)atoi(argv[5]);
+	if (argc == 8 && !strcmp(argv[6], "--hold"))
+		hold = atoi(argv[7]);
+	fd = bind_socket(fam2, req.proto, req.local, req.local_port);
+	if (fd < 0) {
+		fprintf(stderr, "dyper-client: bind: %s\n", strerror(-fd));
+		return 3;
+	}
+	ch = connect_dyperd();
+	end = time(NULL) + secs;
+	while (answered < sent || (sent < max && time(NULL) < end)) {
+		struct pollfd pfd = { .fd = ch, .events = POLLIN };
+		char rbuf[256];
+		struct dyper_hdr h;
+		const void *p;
+		ssize_t r;
+
+		while (sent < max && sent - answered < STREAM_WINDOW && time(NULL) < end) {
+			int err = stream_send(ch, &req, fd, (uint16_t)(sent + 1));
+
+			if (err) {
+				fprintf(stderr, "dyper-client: send: %s\n", strerror(-err));
+				return 3;
+			}
+			sent++;
+		}
+		if (poll(&pfd, 1, 10000) != 1) {
+			fprintf(stderr, "dyper-client: no reply for 10 s\n");
+			break;
+		}
+		r = recv(ch, rbuf, sizeof(rbuf), 0);
+		if (r <= 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) || h.type != DYPER_MSG_REPLY) {
+			fprintf(stderr, "dyper-client: bad reply or channel closed\n");
+			break;
+		}
+		{
+			const struct dyper_reply *rep = p;
+
+			answered++;
+			if (rep->status) {
+				if (nfail++ < 5)
+					printf("err %d %.*s (remote port %u)\n", rep->status,
+					       DYPER_REASON_LEN, rep->reason, h.id);
+			} else if (nok++ == 0) {
+				printf("started\n");
+				fflush(stdout);
+			}
+		}
+	}
+	printf("stream: %d ok, %d failed, %d unanswered\n", nok, nfail, sent - answered);
+	fflush(stdout);
+	if (hold)
+		sleep((unsigned)hold);
+	close(fd);
+	close(ch);
+	return nfail || sent != answered ? 1 : 0;
+}
+
 static int cmd_raw(const char *what)
 {
 	struct dyper_hdr h = { .version = DYPER_PROTO_VERSION, .type = DYPER_MSG_HELLO,
@@ -654,7 +767,7 @@ int main(int argc, char **argv)
 		i = 2;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: dyper-client [-s SOCK | -i] open|children|uids|reuse|raw ...\n");
+		fprintf(stderr, "usage: dyper-client [-s SOCK | -i] open|children|uids|reuse|stream|raw ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[i], "open"))
@@ -665,6 +778,8 @@ int main(int argc, char **argv)
 		return cmd_uids(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "reuse"))
 		return cmd_reuse(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "stream"))
+		return cmd_stream(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "raw") && i + 1 < argc)
 		return cmd_raw(argv[i + 1]);
 	fprintf(stderr, "dyper-client: unknown command %s\n", argv[i]);
