@@ -32,6 +32,7 @@
 #define CHECK_MAX_GROUPS 256
 #define CONTROL_TIMEOUT_MS 5000	/* to send a complete command line */
 #define MAX_ARGS 32
+#define MAX_CONTROL_CONNS 16	/* dyperctl asks one thing at a time */
 
 int control_listen(struct dyperd *d)
 {
@@ -80,6 +81,7 @@ static void conn_free(struct dyperd *d, struct control_conn *c)
 	close(c->fd);
 	free(c->out);
 	free(c);
+	d->n_controls--;
 }
 
 void control_accept(struct dyperd *d)
@@ -91,10 +93,23 @@ void control_accept(struct dyperd *d)
 		socklen_t len = sizeof(cr);
 		int fd = accept4(d->control_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				listener_backoff(d, d->control_lfd, &d->control_tag,
+						 &d->control_rearm_ms, errno, "control");
 			return;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.uid != 0) {
-			log_warn("control connection from uid %u refused: root only", cr.uid);
+			log_limited(LOG_WARNING, "refused control connections",
+				    "control connection from uid %u refused: root only", cr.uid);
+			close(fd);
+			continue;
+		}
+		if (d->n_controls >= MAX_CONTROL_CONNS) {
+			log_limited(LOG_WARNING, "refused control connections",
+				    "control connection refused: %u already open", d->n_controls);
 			close(fd);
 			continue;
 		}
@@ -114,6 +129,7 @@ void control_accept(struct dyperd *d)
 		}
 		c->next = d->controls;
 		d->controls = c;
+		d->n_controls++;
 	}
 }
 
@@ -309,6 +325,8 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	X("refused", st->refusals) X("errors", st->errors) X("stale", st->stale) \
 	X("expired", st->expired) X("repairs", st->repairs) X("queued", st->queued) \
 	X("queue_timeouts", st->queue_timeouts) X("rate_limited", st->rate_limited) \
+	X("channels", (uint64_t)d->n_channels) X("channels_refused", st->channels_refused) \
+	X("fds_lost", st->fds_lost) \
 	X("batches", st->batches) X("batch_max", st->batch_max) \
 	X("latency_p50_us", (uint64_t)p50) X("latency_p99_us", (uint64_t)p99)
 	if (json) {

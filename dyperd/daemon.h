@@ -47,6 +47,7 @@ struct channel {
 	char *program;		/* its path when declared, NULL: none */
 	double tokens;		/* rate limit bucket */
 	uint64_t refill_ns;
+	bool paused;		/* out of tokens: not read until they refill */
 	struct channel *next;
 };
 
@@ -99,9 +100,20 @@ struct stats {
 	uint64_t requests, opens, closes, denials, refusals, errors;
 	uint64_t stale, expired, repairs, batches, batch_ops, batch_max;
 	uint64_t queued, queue_timeouts, rate_limited;
+	uint64_t channels_refused;	/* connections over max_channels[_per_user] */
+	uint64_t fds_lost;		/* requests whose passed descriptors we could not take */
 	uint32_t lat_us[LAT_RING];
 	uint32_t lat_n;
 };
+
+/* Agent channels open per uid (SO_PEERCRED at connect). */
+struct uid_channels {
+	uid_t uid;
+	uint32_t n;
+	struct uid_channels *next;
+};
+
+#define UID_BUCKETS 256
 
 struct dyperd {
 	struct dyper_config cfg;
@@ -121,7 +133,13 @@ struct dyperd {
 	bool reload_again;	/* asked for while one ran: run another */
 	struct channel *channels;
 	uint64_t channel_serial;
+	uint32_t n_channels, n_paused;
+	uint32_t channel_room;		/* most channels RLIMIT_NOFILE leaves room for */
+	struct uid_channels *uid_channels[UID_BUCKETS];
 	struct control_conn *controls;
+	unsigned n_controls;
+	int spare_fd;			/* /dev/null, given up to refuse a connection on EMFILE */
+	uint64_t agent_rearm_ms, control_rearm_ms;	/* listener paused until; 0: armed */
 
 	struct pending *pending;
 	size_t n_pending, cap_pending;
@@ -161,7 +179,18 @@ void engine_forget_channel(struct dyperd *d, struct channel *ch);
 
 /* agent.c: the agent channel */
 int agent_listen(struct dyperd *d);
+/* Sets d->channel_room from the descriptor limit @nofile, keeping a
+ * reserve for everything else; 0, or -EMFILE if @nofile is too small. */
+int agent_fd_budget(struct dyperd *d, unsigned long nofile);
 void agent_accept(struct dyperd *d);
+/* accept() on listener @lfd failed with @err (EMFILE, ENFILE, ...): refuses
+ * the connection at the head of its queue with the spare descriptor and
+ * stops watching @lfd until agent_tick() re-arms it after a short delay,
+ * instead of spinning on a listener that stays readable. */
+void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
+		      int err, const char *what);
+/* Timer: re-arms paused listeners, resumes channels whose tokens refilled. */
+void agent_tick(struct dyperd *d);
 void agent_readable(struct dyperd *d, struct channel *ch);
 void agent_close(struct dyperd *d, struct channel *ch);
 

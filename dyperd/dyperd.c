@@ -11,6 +11,7 @@
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
@@ -327,6 +328,8 @@ static int reload_apply(struct dyperd *d, struct reload_job *j, char *msg, size_
 	d->cfg.burst = nc->burst;
 	d->cfg.batch_max = nc->batch_max;
 	d->cfg.default_lifetime_ms = nc->default_lifetime_ms;
+	d->cfg.max_channels = nc->max_channels;
+	d->cfg.max_channels_per_user = nc->max_channels_per_user;
 	d->cfg.reconcile_ms = nc->reconcile_ms;
 	d->cfg.tamper_check_ms = nc->tamper_check_ms;
 	d->cfg.log_level = nc->log_level;
@@ -446,6 +449,8 @@ static int loop(struct dyperd *d)
 				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
 					engine_tick(d);
 					control_tick(d);
+					agent_tick(d);
+					log_limit_flush(now_ms());
 				}
 				break;
 			case EV_AGENT_LISTEN:
@@ -569,13 +574,23 @@ int main(int argc, char **argv)
 		log_err("cannot open the event log %s: %s", d->cfg.event_log, strerror(-rc));
 		return 1;
 	}
-	/* waiting requests hold their reply sockets: allow many descriptors */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	/* channels and waiting requests hold descriptors: allow many, and size
+	 * the channel caps to what the limit leaves */
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_err("getrlimit: %s", strerror(errno));
+		return 1;
 	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (agent_fd_budget(d, rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur))
+		return 1;
 
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
+	/* given up on EMFILE to refuse a connection rather than spin */
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	rc = nft_enforcer_open(&d->enf, &d->cfg.enforcer);
 	if (rc) {
 		log_err("%s", nft_enforcer_error(d->enf));

@@ -49,9 +49,9 @@ void reply_send(struct dyperd *d, struct reply_to *r, int status, uint32_t id,
 	snprintf(rep.reason, sizeof(rep.reason), "%s", reason ? reason : "");
 	len = dyper_msg_encode(buf, sizeof(buf), DYPER_MSG_REPLY, 0, r->msg_id, &rep, sizeof(rep));
 	if (fd >= 0 && len > 0 && send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		log_msg(errno == EAGAIN ? LOG_WARNING : LOG_DEBUG, "reply to request %u lost: %s%s",
-			r->msg_id, strerror(errno),
-			errno == EAGAIN ? " (the requester does not read its replies)" : "");
+		log_limited(errno == EAGAIN ? LOG_WARNING : LOG_DEBUG, "lost replies",
+			    "reply to request %u lost: %s%s", r->msg_id, strerror(errno),
+			    errno == EAGAIN ? " (the requester does not read its replies)" : "");
 	if (r->t_start_ns) {
 		uint64_t us = (now_ns() - r->t_start_ns) / 1000;
 

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,6 +62,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 		       struct sockaddr *sa, socklen_t *len);
 #define MAX_FD 65536		/* sockets above are not tracked: no pinholes */
 #define REPLY_TIMEOUT_MS 30000	/* default; dyperd may queue a request (queue_timeout) */
+#define RETRY_MS 50		/* before the one retry of a request dyperd could not serve */
 
 enum fd_kind {
 	FD_NONE,
@@ -355,7 +357,14 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 		r = real_recv(pair[0], rbuf, sizeof(rbuf), 0);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) ||
+		if (r == 0) {
+			/* the reply socket closed unanswered: dyperd dropped the
+			 * request (over the channel's rate limit, or short of
+			 * descriptors), or is gone */
+			err = -EAGAIN;
+			break;
+		}
+		if (r < 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) ||
 		    h.type != DYPER_MSG_REPLY || h.id != id) {
 			err = -EPROTO;
 			break;
@@ -410,6 +419,15 @@ static int open_pinhole(int fd, int proto, const struct peer *p)
 	if (oneshot && proto == IPPROTO_TCP)
 		req.flags = DYPER_REQ_ONESHOT;
 	err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
+	if (err == -EAGAIN || err == -EMFILE) {
+		/* dyperd could not serve it just now: once more, a little later
+		 * (an open is idempotent for the same socket) */
+		struct timespec ts = { 0, RETRY_MS * 1000000L };
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
+	}
 	if (err) {
 		say(debug, "pinhole for fd %d port %u refused: %s (%s)", fd, port, strerror(-err),
 		    rep.reason);

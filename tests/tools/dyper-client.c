@@ -24,8 +24,12 @@
  *     one channel; N times at most (and SECONDS at most): bind PORT, OPEN,
  *     close the socket; the next bind and OPEN follow at once.  Prints
  *     "reuse: N tries, N ok, N eaddrinuse, N other".
- *     --after FILE       bind, print "waiting", then wait (20 s at most)
- *                        until FILE exists before asking
+ *     --after FILE       connect and bind, print "waiting", then wait (60 s
+ *                        at most) until FILE exists before asking: a channel
+ *                        that was there before
+ *     --extra-fds N      pass N more descriptors (of /dev/null) than dyperd
+ *                        takes, so that they arrive cut short (MSG_CTRUNC)
+ *     --again            then ask once more on the same channel, as is
  *     --exec PROG ARG... (last) ask without waiting for the reply, then
  *                        execv(PROG) at once, the socket inherited: a
  *                        program that asks and then becomes another
@@ -42,11 +46,18 @@
  *     with it the pinholes, for S seconds.
  *   dyper-client [-s SOCK] raw hex|badversion|badtype|short
  *     sends a malformed message and prints the reply.
+ *   dyper-client [-s SOCK] channels N SECONDS
+ *     opens N channels (at most 1024), then after a second counts those
+ *     dyperd closed; holds the rest SECONDS (at most 600) or until killed.
+ *   dyper-client [-s SOCK] flood SECONDS hello|open tcp REMOTE LOCAL LPORT
+ *     sends HELLO, or OPEN passing a socket bound to LPORT, as fast as the
+ *     channel takes them for SECONDS (at most 600), never reading a reply.
  * Prints "ok ID LIFETIME" or "err ERRNO REASON"; exit 0 only for ok.
  */
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -61,6 +72,8 @@
 #include <sys/wait.h>
 
 #include "dyperd/proto.h"
+
+#define MAX_PASS 8	/* descriptors one message may pass here */
 
 static const char *sock_path = DYPER_AGENT_SOCKET;
 static bool inherited;	/* -i */
@@ -96,18 +109,20 @@ static int send_msg(int ch, const struct ucred *cr, uint16_t type, const void *p
 {
 	char buf[DYPER_MSG_MAX];
 	union {
-		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
+		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(MAX_PASS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int pair[2] = { -1, -1 }, all[4], n = 0, len;
+	int pair[2] = { -1, -1 }, all[MAX_PASS], n = 0, len;
 
 	*wait_fd = -1;
 	len = dyper_msg_encode(buf, sizeof(buf), type, reply_fd ? DYPER_F_REPLY_FD : 0, id,
 			       payload, plen);
 	if (len < 0)
 		return len;
+	if (nfds > MAX_PASS - 1)
+		return -E2BIG;
 	for (int i = 0; i < nfds; i++)
 		all[n++] = fds[i];
 	if (reply_fd) {
@@ -345,8 +360,8 @@ static int cmd_open(int argc, char **argv)
 {
 	struct dyper_pinhole_req req = { 0 };
 	struct dyper_reply rep;
-	int family, fam2, hold = 0, fd, ch, err, rc;
-	bool no_fd = false, do_close = false, netns = false;
+	int family, fam2, hold = 0, fd, ch, err, rc, extra = 0, pass[MAX_PASS], npass = 0;
+	bool no_fd = false, do_close = false, netns = false, again = false;
 	unsigned long forge = 0;
 	const char *after = NULL;
 	char **exec_argv = NULL;
@@ -376,6 +391,10 @@ static int cmd_open(int argc, char **argv)
 			netns = true;
 		else if (!strcmp(argv[i], "--after") && i + 1 < argc)
 			after = argv[++i];
+		else if (!strcmp(argv[i], "--extra-fds") && i + 1 < argc)
+			extra = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--again"))
+			again = true;
 		else if (!strcmp(argv[i], "--exec") && i + 1 < argc) {
 			exec_argv = argv + i + 1;
 			break;
@@ -397,7 +416,7 @@ static int cmd_open(int argc, char **argv)
 		printf("waiting\n");
 		fflush(stdout);
 	}
-	for (int i = 0; after && access(after, F_OK) && i < 2000; i++)
+	for (int i = 0; after && access(after, F_OK) && i < 6000; i++)
 		usleep(10000);
 	if (exec_argv) {
 		int ignored;
@@ -413,8 +432,17 @@ static int cmd_open(int argc, char **argv)
 		fprintf(stderr, "dyper-client: %s: %s\n", exec_argv[0], strerror(errno));
 		return 3;
 	}
-	err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), &fd, no_fd ? 0 : 1, true, &rep, 1);
+	if (!no_fd)
+		pass[npass++] = fd;
+	for (int i = 0; i < extra && npass < MAX_PASS - 1; i++)
+		pass[npass++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), pass, npass, true, &rep, 1);
 	rc = print_reply(err, &rep);
+	if (again) {
+		err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), &fd, no_fd ? 0 : 1, true,
+			       &rep, 3);
+		rc = print_reply(err, &rep);
+	}
 	fflush(stdout);
 	if (hold)
 		serve(fd, req.proto, hold);
@@ -754,6 +782,121 @@ static int cmd_reuse(int argc, char **argv)
 	return 0;
 }
 
+/* Opens @n channels, counts those dyperd closes within a second, holds the
+ * rest @secs seconds. */
+static int cmd_channels(int n, int secs)
+{
+	struct timeval tv = { 2, 0 };
+	int *fds, failed = 0, closed = 0;
+
+	if (n < 1 || n > 1024 || secs < 0 || secs > 600)
+		return 2;
+	fds = calloc((size_t)n, sizeof(*fds));
+	if (!fds)
+		return 3;
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+		/* a full backlog blocks connect() for SO_SNDTIMEO at most */
+		setsockopt(fds[i], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa))) {
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = -1;
+			failed++;
+		}
+	}
+	sleep(1);
+	for (int i = 0; i < n; i++) {
+		struct pollfd pfd = { fds[i], POLLIN, 0 };
+		char b;
+
+		if (fds[i] >= 0 && poll(&pfd, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+			closed++;
+		}
+	}
+	printf("channels: %d tried, %d not connected, %d closed by dyperd, %d held\n", n, failed,
+	       closed, n - failed - closed);
+	fflush(stdout);
+	sleep((unsigned)secs);
+	free(fds);
+	return 0;
+}
+
+/* Sends @type (HELLO, or OPEN of @req passing @sock) as fast as the channel
+ * takes it for @secs seconds, never reading a reply. */
+static int flood(int secs, uint16_t type, const struct dyper_pinhole_req *req, int sock)
+{
+	struct dyper_hello hello = { .agent_version = DYPER_PROTO_VERSION };
+	char buf[DYPER_MSG_MAX];
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	time_t end = time(NULL) + secs;
+	unsigned long sent = 0;
+	int ch = connect_dyperd(), len;
+
+	if (secs < 1 || secs > 600)
+		return 2;
+	len = type == DYPER_MSG_HELLO ?
+	      dyper_msg_encode(buf, sizeof(buf), type, 0, 1, &hello, sizeof(hello)) :
+	      dyper_msg_encode(buf, sizeof(buf), type, 0, 1, req, sizeof(*req));
+	if (len < 0)
+		return 3;
+	iov.iov_len = (size_t)len;
+	if (sock >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = sizeof(ctl.b);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &sock, sizeof(int));
+	}
+	while (time(NULL) < end) {
+		if (sendmsg(ch, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+			sent++;
+		} else if (errno == EAGAIN) {
+			struct pollfd pfd = { ch, POLLOUT, 0 };
+
+			poll(&pfd, 1, 100);
+		} else {
+			break;
+		}
+	}
+	printf("flood: %lu sent in %d s\n", sent, secs);
+	return 0;
+}
+
+static int cmd_flood(int argc, char **argv)
+{
+	struct dyper_pinhole_req req = { .proto = IPPROTO_TCP };
+	int family, fam2, fd;
+
+	if (argc == 2 && !strcmp(argv[1], "hello"))
+		return flood(atoi(argv[0]), DYPER_MSG_HELLO, NULL, -1);
+	if (argc != 6 || strcmp(argv[1], "open") || strcmp(argv[2], "tcp") ||
+	    parse_addr(argv[3], &family, req.remote) || parse_addr(argv[4], &fam2, req.local))
+		return 2;
+	req.family = (uint8_t)family;
+	req.local_port = (uint16_t)atoi(argv[5]);
+	fd = bind_socket(fam2, IPPROTO_TCP, req.local, req.local_port);
+	if (fd < 0) {
+		fprintf(stderr, "dyper-client: bind: %s\n", strerror(-fd));
+		return 3;
+	}
+	return flood(atoi(argv[0]), DYPER_MSG_OPEN, &req, fd);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -767,7 +910,7 @@ int main(int argc, char **argv)
 		i = 2;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: dyper-client [-s SOCK | -i] open|children|uids|reuse|stream|raw ...\n");
+		fprintf(stderr, "usage: dyper-client [-s SOCK | -i] open|children|uids|reuse|stream|raw|channels|flood ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[i], "open"))
@@ -782,6 +925,10 @@ int main(int argc, char **argv)
 		return cmd_stream(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "raw") && i + 1 < argc)
 		return cmd_raw(argv[i + 1]);
+	if (!strcmp(argv[i], "channels") && i + 2 < argc)
+		return cmd_channels(atoi(argv[i + 1]), atoi(argv[i + 2]));
+	if (!strcmp(argv[i], "flood"))
+		return cmd_flood(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "dyper-client: unknown command %s\n", argv[i]);
 	return 2;
 }
