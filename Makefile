@@ -132,8 +132,8 @@ $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 # Never sanitized: an ASan runtime cannot be preloaded into programs built
 # without it (the unit tests and fuzzers cover its protocol code).
 PRELOAD_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
-PRELOAD_SRC := preload/agent.c dyperd/proto.c
-$(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h
+PRELOAD_SRC := preload/agent.c preload/filter.c dyperd/proto.c
+$(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h preload/filter.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(PRELOAD_CFLAGS) -fvisibility=hidden -shared -Wl,-z,defs \
