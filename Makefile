@@ -156,7 +156,7 @@ $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o 
 
 # dyper-wrap: wrap/ with the wire protocol and the config reader (for
 # agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
-$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o $(CONF_LIB)
+$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o $(CONF_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
