@@ -108,16 +108,20 @@ help:
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
-TOOLS := nft ip unshare setpriv python3 man groff \
-	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy
+TOOLS := nft ip unshare setpriv python3 man groff useradd chpasswd \
+	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy
+# pure-ftpd conflicts with vsftpd in Debian (both are ftp-server): its
+# package is unpacked here instead, for tests/e2e/apps.sh
+PUREFTPD := $(B)/deps/pure-ftpd/usr/sbin/pure-ftpd
 check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
 	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	command -v pure-ftpd >/dev/null 2>&1 || [ -x $(PUREFTPD) ] || missing=1; \
 	$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
 deps:
-	$(Q)scripts/deps.sh
+	$(Q)DEPS_DIR=$(B)/deps scripts/deps.sh
 
 # Keep objects between runs.
 .SECONDARY:
