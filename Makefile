@@ -158,6 +158,11 @@ $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o 
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
+# the unit test of the agent's copy of seccomp filters
+$(B)/tests/unit/test_agent_filter: $(B)/tests/unit/test_agent_filter.o $(B)/preload/filter.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
 # dyper-wrap: wrap/ with the wire protocol and the config reader (for
 # agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
 $(WRAP): $(B)/wrap/dyper-wrap.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o $(CONF_LIB)
