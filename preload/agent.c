@@ -644,7 +644,7 @@ static int sock_proto(int fd)
  */
 static inline void seal(void)
 {
-	if (!sealed) {
+	if (!sealed && MAY(SYS_fcntl, (uint64_t)channel, F_SETFD, FD_CLOEXEC, 0, 0, 0)) {
 		sealed = true;
 		real_fcntl(channel, F_SETFD, FD_CLOEXEC);
 	}
@@ -1180,6 +1180,7 @@ static void on_seccomp(const struct sock_fprog *prog)
 {
 	if (channel < 0)
 		return;
+	seal();		/* fcntl() may be forbidden from now on */
 	filt_pid = getpid();
 	filter_record(prog);
 	if (filt_reply[0] < 0 &&
