@@ -5,12 +5,14 @@
  * wrapper's group is the delegate) and SCM_CREDENTIALS on every message
  * (the process asking, after any fork or setuid).  Every OPEN carries the
  * socket itself, which is checked against the request before the policy
- * is asked.
+ * is asked.  dyper-wrap's HELLO, sent before the user holds the channel,
+ * names the file its program runs as: program= rules hold to that file.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,14 @@ int agent_listen(struct dyperd *d)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Inherited by every accepted channel: a message sent between our
+	 * accept() and a setsockopt() there would carry no credentials, and
+	 * be read as pid 0, uid and gid 65534. */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old);
@@ -129,6 +139,7 @@ void agent_accept(struct dyperd *d)
 		}
 		ch->tag.kind = EV_AGENT;
 		ch->fd = fd;
+		ch->program_fd = -1;
 		ch->serial = ++d->channel_serial;
 		ch->peer_pid = cr.pid;
 		ch->peer_uid = cr.uid;
@@ -162,6 +173,9 @@ void agent_close(struct dyperd *d, struct channel *ch)
 	engine_forget_channel(d, ch);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
 	close(ch->fd);
+	if (ch->program_fd >= 0)
+		close(ch->program_fd);
+	free(ch->program);
 	log_debug("channel %llu closed", (unsigned long long)ch->serial);
 	free(ch);
 }
@@ -189,6 +203,66 @@ static void read_exe(pid_t pid, char *buf, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, buf, len - 1);
 	buf[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * dyper-wrap's HELLO, the first message on every channel it makes, names
+ * the file its program will run as (the first passed descriptor; none if
+ * it could not tell).  The wrapper sends it before it execs, so before the
+ * user holds the channel: program= rules on the channel then hold to that
+ * file alone.  Takes the descriptor.
+ */
+static void channel_declare(struct channel *ch, const struct dyper_hello *hello, int *fds,
+			    int nfds)
+{
+	char self[32], path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (!(hello->flags & DYPER_HELLO_PROGRAM))
+		return;
+	ch->wrapped = true;
+	if (nfds < 1 || fstat(fds[0], &st) || !S_ISREG(st.st_mode))
+		return;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fds[0]);
+	n = readlink(self, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	ch->program = strdup(path);
+	if (!ch->program)
+		return;
+	/* pinned: its inode number cannot go to another file meanwhile */
+	ch->program_fd = fds[0];
+	fds[0] = -1;
+	ch->program_dev = st.st_dev;
+	ch->program_ino = st.st_ino;
+	log_debug("channel %llu: program %s", (unsigned long long)ch->serial, ch->program);
+}
+
+/*
+ * The program a request from @pid has for program= rules, or NULL; @exe is
+ * what /proc/PID/exe said just before.  On a channel dyper-wrap made, the
+ * file it declared, and only while @pid runs that very file (its inode):
+ * whatever the requester does before it asks or after, nothing makes
+ * another executable pass -- not an exec right after asking, not an exec of
+ * the named program with an agent of one's own, not prctl(PR_SET_MM_EXE_FILE).
+ * On a channel a member of the socket's group connected itself, @exe: the
+ * member is trusted as the wrapper is.
+ */
+static const char *request_program(const struct channel *ch, pid_t pid, const char *exe)
+{
+	char path[64];
+	struct stat st;
+
+	if (!ch->wrapped)
+		return exe[0] ? exe : NULL;
+	if (ch->program_fd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st) || st.st_dev != ch->program_dev || st.st_ino != ch->program_ino)
+		return NULL;
+	return ch->program;
 }
 
 /* Primary and supplementary groups of @pid, from /proc (for @group rules). */
@@ -259,8 +333,44 @@ static const char *what_str(const struct pinhole *ph, char *what)
 	return what;
 }
 
+/* True if process @pid runs in dyperd's user namespace; false if not,
+ * or if that cannot be read (the process is gone). */
+static bool in_our_userns(const struct dyperd *d, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	return pid > 0 && stat(path, &st) == 0 && st.st_dev == d->userns_dev &&
+	       st.st_ino == d->userns_ino;
+}
+
+/*
+ * The uid a request on @ch is charged to: quotas count it, and CLOSE may
+ * close only its pinholes.  That is who opened the channel (the user who
+ * ran the wrapper: SO_PEERCRED), whatever uid the message's credentials
+ * name: in a user namespace with a subordinate range (newuidmap) a user
+ * can send as many uids as the range holds, each a stranger to the others.
+ * On a channel root opened it is the requesting process's uid (a server
+ * root started that switches to its users, as vsftpd does), and a process
+ * of another user namespace there gets -EPERM: its uid is none of them.
+ */
+static int charged_uid(const struct dyperd *d, const struct channel *ch,
+		       const struct ucred *cr, uid_t *uid)
+{
+	if (ch->peer_uid != 0) {
+		*uid = ch->peer_uid;
+		return 0;
+	}
+	if (!in_our_userns(d, cr->pid))
+		return -EPERM;
+	*uid = cr->uid;
+	return 0;
+}
+
 static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
-			const struct dyper_pinhole_req *req, int sockfd, struct reply_to *reply)
+			uid_t charged, const struct dyper_pinhole_req *req, int sockfd,
+			struct reply_to *reply)
 {
 	struct policy_request pr = { 0 };
 	struct policy_decision dec;
@@ -278,7 +388,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	}
 	err = verify_read_socket(sockfd, &f);
 	if (!err)
-		err = verify_request(&f, req, why, sizeof(why));
+		err = verify_request(&f, req, &d->netns, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "the passed descriptor is not a TCP/UDP socket");
 	if (err) {
@@ -303,7 +413,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		exe[0] = '\0';
 		base = ch->name;
 	}
-	ph.owner.uid = cr->uid;
+	ph.owner.uid = charged;
 	ph.owner.pid = (uint32_t)cr->pid;
 	ph.owner.sock_ino = f.ino;
 	ph.owner.sock_cookie = f.cookie;
@@ -322,7 +432,10 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		gids[0] = cr->gid;
 		pr.n_gids = 1;
 	}
-	pr.program = exe[0] ? exe : NULL;
+	if (exe[0]) {
+		pr.exe = exe;
+		pr.program = request_program(ch, cr->pid, exe);
+	}
 	pr.family = req->family;
 	pr.proto = req->proto;
 	memcpy(pr.remote, req->remote, 16);
@@ -335,22 +448,26 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_notice("denied %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
 			   cr->uid, exe[0] ? exe : base, dec.why);
+		if (pr.exe && !pr.program && ch->wrapped)
+			log_info("pid %d runs %s, not %s that dyper-wrap started for channel %llu: "
+				 "no program= rule can allow it", cr->pid, exe,
+				 ch->program ? ch->program : "a program", (unsigned long long)ch->serial);
 		log_event("deny", &ph, 0, dec.why);
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
 	}
-	if (table_user_count(&d->table, cr->uid) >= d->cfg.max_per_user) {
+	if (table_user_count(&d->table, charged) >= d->cfg.max_per_user) {
 		snprintf(why, sizeof(why), "user %u already holds %u pinholes (max_per_user)",
-			 cr->uid, d->cfg.max_per_user);
+			 charged, d->cfg.max_per_user);
 		d->st.denials++;
 		log_notice("denied %s: %s", what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
-	if (dec.max && table_rule_count(&d->table, cr->uid, dec.line) >= dec.max) {
+	if (dec.max && table_rule_count(&d->table, charged, dec.line) >= dec.max) {
 		snprintf(why, sizeof(why), "user %u holds %u pinholes under policy line %u (max=%u)",
-			 cr->uid, dec.max, dec.line, dec.max);
+			 charged, dec.max, dec.line, dec.max);
 		d->st.denials++;
 		log_notice("denied %s: %s", what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
@@ -362,8 +479,8 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	lifetime = min_nonzero(req->lifetime_ms,
 			       dec.lifetime_ms ? dec.lifetime_ms : d->cfg.default_lifetime_ms);
 	if (log_enabled(LOG_INFO))
-		log_info("open %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
-			 cr->uid, base, dec.why);
+		log_info("open %s for pid %d uid %u (%s), charged to uid %u: %s",
+			 what_str(&ph, what), cr->pid, cr->uid, base, charged, dec.why);
 	engine_request_open(d, &ph, dec.line, lifetime, req->flags & DYPER_REQ_ONESHOT, reply);
 }
 
@@ -373,9 +490,12 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	struct reply_to reply = { .fd = -1, .ch = ch, .t_start_ns = now_ns() };
 	const struct dyper_pinhole_req *req;
 	struct dyper_hdr h = { 0 };
+	const bool first = !ch->served;
 	const void *payload;
+	uid_t charged;
 	int err;
 
+	ch->served = true;
 	d->st.requests++;
 	memcpy(&h, buf, len < sizeof(h) ? len : sizeof(h));
 	reply.msg_id = h.id;
@@ -405,6 +525,8 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	}
 	switch (h.type) {
 	case DYPER_MSG_HELLO:
+		if (first)
+			channel_declare(ch, payload, fds, nfds);
 		reply_send(d, &reply, 0, 0, 0, "dyperd " DYPER_VERSION);
 		break;
 	case DYPER_MSG_BYE:
@@ -421,13 +543,22 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			reply_send(d, &reply, err, 0, 0, "invalid request fields");
 			break;
 		}
+		if (charged_uid(d, ch, cr, &charged)) {
+			d->st.denials++;
+			log_warn("refused a request of pid %d uid %u on root's channel %llu: it runs "
+				 "in another user namespace", cr->pid, cr->uid,
+				 (unsigned long long)ch->serial);
+			reply_send(d, &reply, -EPERM, 0, 0,
+				   "a process of another user namespace cannot ask on root's channel");
+			break;
+		}
 		if (h.type == DYPER_MSG_OPEN) {
-			handle_open(d, ch, cr, req, nfds ? fds[0] : -1, &reply);
+			handle_open(d, ch, cr, charged, req, nfds ? fds[0] : -1, &reply);
 		} else {
 			struct pinhole ph;
 
 			req_to_pinhole(req, &ph);
-			engine_request_close(d, &ph, cr->uid, &reply);
+			engine_request_close(d, &ph, charged, &reply);
 		}
 		break;
 	default:

@@ -3,7 +3,10 @@
  * dyperctl's socket: AF_UNIX SOCK_STREAM, mode 0600, root only (checked
  * again with SO_PEERCRED).  One command line in, the answer out, then the
  * connection closes.  The answer's first line is "OK" or "ERR"; the rest
- * is text or, with -j, JSON.  dyperctl only prints it.
+ * is text or, with -j, JSON.  dyperctl only prints it.  A connection
+ * that has not sent a complete command line CONTROL_TIMEOUT_MS after it
+ * connected is answered with an error and closed: an idle client must not
+ * hold a descriptor of dyperd's for good.
  */
 
 #include <arpa/inet.h>
@@ -27,6 +30,8 @@
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
 #define CHECK_MAX_GROUPS 256
+#define CONTROL_TIMEOUT_MS 5000	/* to send a complete command line */
+#define MAX_ARGS 32
 
 int control_listen(struct dyperd *d)
 {
@@ -100,6 +105,7 @@ void control_accept(struct dyperd *d)
 		}
 		c->tag.kind = EV_CONTROL;
 		c->fd = fd;
+		c->deadline_ms = now_ms() + CONTROL_TIMEOUT_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -226,7 +232,8 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
 }
 
-static int cmd_list(struct dyperd *d, struct out *o, bool json, int only_id)
+/* Every pinhole, or only the one numbered *@only_id. */
+static int cmd_list(struct dyperd *d, struct out *o, bool json, const uint32_t *only_id)
 {
 	uint64_t *packets = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
 	uint64_t *bytes = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
@@ -240,8 +247,8 @@ static int cmd_list(struct dyperd *d, struct out *o, bool json, int only_id)
 	}
 	if (nft_enforcer_dump(d->enf, counters_cb, &cc))
 		log_warn("list: no counters: %s", nft_enforcer_error(d->enf));
-	if (only_id >= 0) {
-		int idx = table_find_id(&d->table, (uint32_t)only_id);
+	if (only_id) {
+		int idx = table_find_id(&d->table, *only_id);
 
 		if (idx < 0) {
 			err = -ENOENT;
@@ -318,6 +325,46 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	}
 }
 
+/* --- arguments ----------------------------------------------------------------------- */
+
+/*
+ * The one number parser of the control socket: decimal digits only (no
+ * sign, blank, base prefix or trailing junk), at most @max.  0, -EINVAL
+ * or -ERANGE.
+ */
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* parse_u32(), or an error that quotes the token: "CMD: expected WHAT
+ * (MIN to MAX), found "TOKEN"". */
+static int arg_u32(struct out *o, const char *cmd, const char *what, const char *s,
+		   uint32_t min, uint32_t max, uint32_t *out)
+{
+	char q[256];
+	int err = parse_u32(s, max, out);
+
+	if (!err && *out >= min)
+		return 0;
+	json_escape(q, sizeof(q), s);
+	put(o, "%s: expected %s (%" PRIu32 " to %" PRIu32 "), found \"%s\"\n", cmd, what, min, max,
+	    q);
+	return -EINVAL;
+}
+
 /* --- check ------------------------------------------------------------------------- */
 
 static int parse_addr(const char *s, uint8_t *family, uint8_t *out)
@@ -333,17 +380,15 @@ static int parse_addr(const char *s, uint8_t *family, uint8_t *out)
 	return -EINVAL;
 }
 
-static int parse_port(const char *s, uint16_t *port, bool star)
+static int parse_port(struct out *o, const char *s, uint16_t *port, bool star)
 {
-	char *end;
-	unsigned long v;
+	uint32_t v;
 
 	if (star && !strcmp(s, "*")) {
 		*port = 0;
 		return 0;
 	}
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || v == 0 || v > 65535)
+	if (arg_u32(o, "check", star ? "a port or *" : "a port", s, 1, 65535, &v))
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;
@@ -358,7 +403,6 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 	uint8_t fam2;
 	uint32_t gid;
 	char rule[1024] = "";
-	char *end;
 
 	if (argc < 6) {
 		put(o, "usage: check UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]\n"
@@ -366,11 +410,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		    "user database)\n");
 		return -EINVAL;
 	}
-	r.uid = (uint32_t)strtoul(argv[0], &end, 10);
-	if (*end || argv[0][0] < '0' || argv[0][0] > '9') {
-		put(o, "check: UID must be numeric, found \"%s\"\n", argv[0]);
+	/* (uid_t)-1 is no user: chown(2)'s "unchanged" */
+	if (arg_u32(o, "check", "a numeric UID", argv[0], 0, UINT32_MAX - 1, &r.uid))
 		return -EINVAL;
-	}
 	if (!strcmp(argv[1], "tcp"))
 		r.proto = IPPROTO_TCP;
 	else if (!strcmp(argv[1], "udp"))
@@ -385,10 +427,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		    argv[2], argv[4]);
 		return -EINVAL;
 	}
-	if (parse_port(argv[3], &r.remote_port, true) || parse_port(argv[5], &r.local_port, false)) {
-		put(o, "check: bad port \"%s\" or \"%s\"\n", argv[3], argv[5]);
+	if (parse_port(o, argv[3], &r.remote_port, true) ||
+	    parse_port(o, argv[5], &r.local_port, false))
 		return -EINVAL;
-	}
 	/* as an agent of this user, started through the wrapper, would ask */
 	{
 		struct group *gr = getgrnam(d->cfg.group);
@@ -399,11 +440,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		if (!strncmp(argv[i], "program=", 8)) {
 			r.program = argv[i] + 8;
 		} else if (!strncmp(argv[i], "delegate=", 9)) {
-			gid = (uint32_t)strtoul(argv[i] + 9, &end, 10);
-			if (*end) {
-				put(o, "check: delegate must be a numeric gid, found \"%s\"\n", argv[i] + 9);
+			if (arg_u32(o, "check", "delegate=GID, a numeric gid", argv[i] + 9, 0,
+				    UINT32_MAX - 1, &gid))
 				return -EINVAL;
-			}
 		} else {
 			put(o, "check: unknown option \"%s\"\n", argv[i]);
 			return -EINVAL;
@@ -448,48 +487,81 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 
 /* --- dispatch -------------------------------------------------------------------------- */
 
+static int cmd_close(struct dyperd *d, struct out *o, bool json, uint32_t id)
+{
+	char msg[512];
+	int err = engine_close_id(d, id, msg, sizeof(msg));
+
+	if (json) {
+		put(o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
+		put_json_str(o, msg);
+		put(o, "}\n");
+	} else {
+		put(o, "%s\n", msg);
+	}
+	return err;
+}
+
+/* Makes "OK" or "ERR" and @o's text the answer of @c; frees @o's text. */
+static void answer(struct control_conn *c, struct out *o, int err)
+{
+	const char *head = o->oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
+	size_t hlen = strlen(head), blen = o->oom ? 0 : o->len;
+	char *all = malloc(hlen + blen + 1);
+
+	if (all) {
+		memcpy(all, head, hlen);
+		if (blen)
+			memcpy(all + hlen, o->s, blen);
+	}
+	free(o->s);
+	o->s = NULL;
+	c->out = all;
+	c->out_len = all ? hlen + blen : 0;
+	c->out_off = 0;
+}
+
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
 	struct out o = { 0 };
-	char *argv[32], *save = NULL, *tok, msg[512];
+	char *argv[MAX_ARGS], *save = NULL, *tok;
 	int argc = 0, err = 0;
 	bool json = false;
+	uint32_t id;
 
-	for (tok = strtok_r(line, " \t", &save); tok && argc < 32; tok = strtok_r(NULL, " \t", &save)) {
+	for (tok = strtok_r(line, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (!strcmp(tok, "-j") || !strcmp(tok, "--json"))
 			json = true;
-		else
+		else if (argc < MAX_ARGS)
 			argv[argc++] = tok;
+		else
+			err = -E2BIG;
 	}
-	if (argc == 0) {
+	if (err) {
+		put(&o, "more than %d arguments\n", MAX_ARGS);
+	} else if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
 	} else if (!strcmp(argv[0], "list")) {
-		err = cmd_list(d, &o, json, -1);
+		err = cmd_list(d, &o, json, NULL);
 	} else if (!strcmp(argv[0], "show") && argc == 2) {
-		err = cmd_list(d, &o, json, atoi(argv[1]));
+		err = arg_u32(&o, "show", "a pinhole id", argv[1], 1, UINT32_MAX, &id);
+		if (!err)
+			err = cmd_list(d, &o, json, &id);
 		if (err == -ENOENT)
-			put(&o, "no pinhole with id %s\n", argv[1]);
+			put(&o, "no pinhole with id %" PRIu32 "\n", id);
 	} else if (!strcmp(argv[0], "close") && argc == 2) {
-		err = engine_close_id(d, (uint32_t)strtoul(argv[1], NULL, 10), msg, sizeof(msg));
-		if (json) {
-			put(&o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
-			put_json_str(&o, msg);
-			put(&o, "}\n");
-		} else {
-			put(&o, "%s\n", msg);
-		}
+		err = arg_u32(&o, "close", "a pinhole id", argv[1], 1, UINT32_MAX, &id);
+		if (!err)
+			err = cmd_close(d, &o, json, id);
 	} else if (!strcmp(argv[0], "stats")) {
 		cmd_stats(d, &o, json);
 	} else if (!strcmp(argv[0], "reload")) {
-		err = dyperd_reload(d, msg, sizeof(msg));
-		if (json) {
-			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
-			put_json_str(&o, msg);
-			put(&o, "}\n");
-		} else {
-			put(&o, "%s\n", msg);
-		}
+		/* answered by control_reload_done() once it is done */
+		c->reload_ticket = dyperd_reload_request(d);
+		c->json = json;
+		free(o.s);
+		return;
 	} else if (!strcmp(argv[0], "check")) {
 		err = cmd_check(d, &o, json, argv + 1, argc - 1);
 	} else {
@@ -497,21 +569,7 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		put(&o, "unknown command \"%s\" (list, show ID, close ID, stats, reload, check)\n",
 		    argv[0]);
 	}
-	{
-		const char *head = o.oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
-		size_t hlen = strlen(head), blen = o.oom ? 0 : o.len;
-		char *all = malloc(hlen + blen + 1);
-
-		if (all) {
-			memcpy(all, head, hlen);
-			if (blen)
-				memcpy(all + hlen, o.s, blen);
-		}
-		free(o.s);
-		c->out = all;
-		c->out_len = all ? hlen + blen : 0;
-		c->out_off = 0;
-	}
+	answer(c, &o, err);
 }
 
 static void flush_out(struct dyperd *d, struct control_conn *c)
@@ -534,13 +592,39 @@ static void flush_out(struct dyperd *d, struct control_conn *c)
 	conn_free(d, c);
 }
 
+/* Answers @c with an error of its own (not a command's) and closes it. */
+__attribute__((format(printf, 3, 4)))
+static void refuse(struct dyperd *d, struct control_conn *c, const char *fmt, ...)
+{
+	struct out o = { 0 };
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	put(&o, "%s\n", text);
+	answer(c, &o, -EINVAL);
+	flush_out(d, c);
+}
+
 void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 {
 	char *nl;
+	size_t old = c->in_len;
 	ssize_t n;
 
 	if (c->out) {
 		flush_out(d, c);
+		return;
+	}
+	if (c->reload_ticket) {
+		/* a command is running: only its client's going away matters */
+		char junk[256];
+
+		n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			conn_free(d, c);
 		return;
 	}
 	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
@@ -552,17 +636,62 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	}
 	c->in_len += (size_t)n;
 	c->in[c->in_len] = '\0';
-	nl = strchr(c->in, '\n');
+	nl = memchr(c->in + old, '\n', (size_t)n);
+	/* the line would end at the NUL, and its newline never be found */
+	if (memchr(c->in + old, '\0', (size_t)((nl ? nl : c->in + c->in_len) - (c->in + old)))) {
+		refuse(d, c, "the command line holds a NUL byte");
+		return;
+	}
 	if (!nl) {
 		if (c->in_len == sizeof(c->in) - 1)
-			conn_free(d, c);	/* no command is that long */
+			refuse(d, c, "expected a command line of at most %zu bytes", sizeof(c->in) - 2);
 		return;
 	}
 	*nl = '\0';
 	run(d, c, c->in);
+	if (c->reload_ticket)
+		return;
 	if (!c->out) {
 		conn_free(d, c);
 		return;
 	}
 	flush_out(d, c);
+}
+
+void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg)
+{
+	struct control_conn *c = d->controls, *next;
+
+	for (; c; c = next) {
+		struct out o = { 0 };
+
+		next = c->next;
+		if (c->reload_ticket != ticket)
+			continue;
+		if (c->json) {
+			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
+			put_json_str(&o, msg);
+			put(&o, "}\n");
+		} else {
+			put(&o, "%s\n", msg);
+		}
+		c->reload_ticket = 0;
+		answer(c, &o, err);
+		flush_out(d, c);
+	}
+}
+
+void control_tick(struct dyperd *d)
+{
+	uint64_t now = now_ms();
+	struct control_conn *c = d->controls, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		/* only those still to send their command: an answer being sent
+		 * goes at the pace its reader takes it */
+		if (!c->out && !c->reload_ticket && now >= c->deadline_ms)
+			refuse(d, c, "no complete command line within %d s: closed",
+			       CONTROL_TIMEOUT_MS / 1000);
+	}
 }

@@ -16,11 +16,12 @@
 #include "dyperd/policy.h"
 #include "dyperd/proto.h"
 #include "dyperd/table.h"
+#include "dyperd/verify.h"
 #include "nft/enforcer.h"
 
 /* What an epoll event belongs to. */
 enum ev_kind { EV_SIGNAL, EV_TIMER, EV_AGENT_LISTEN, EV_AGENT, EV_CONTROL_LISTEN,
-	       EV_CONTROL, EV_DIAG };
+	       EV_CONTROL, EV_DIAG, EV_RELOAD };
 
 struct ev_tag {
 	enum ev_kind kind;
@@ -37,6 +38,13 @@ struct channel {
 	gid_t delegate_gid;	/* the wrapper's group: the delegate */
 	pid_t name_pid;		/* the last requester's pid and program name: */
 	char name[PINHOLE_PROGRAM_LEN];	/* a label only, re-read when policy needs it */
+	/* program= rules (agent.c): what dyper-wrap's HELLO declared */
+	bool served;		/* a message was handled: too late to declare */
+	bool wrapped;		/* declared: program= holds to program_fd alone */
+	int program_fd;		/* the file the program runs as, pinned; -1: none */
+	dev_t program_dev;
+	ino_t program_ino;
+	char *program;		/* its path when declared, NULL: none */
 	double tokens;		/* rate limit bucket */
 	uint64_t refill_ns;
 	struct channel *next;
@@ -79,6 +87,9 @@ struct control_conn {
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off;
+	uint64_t deadline_ms;	/* for a complete command line (now_ms) */
+	uint64_t reload_ticket;	/* waits for this reload's end; 0: none */
+	bool json;		/* of the reload's answer */
 	struct control_conn *next;
 };
 
@@ -98,9 +109,16 @@ struct dyperd {
 	struct policy *policy;
 	struct nft_enforcer *enf;
 	struct ph_table table;
+	struct netns_id netns;		/* ours: passed sockets must live in it */
+	uint64_t userns_dev, userns_ino;	/* our user namespace (/proc/self/ns/user) */
 
 	int epfd, sigfd, timerfd, agent_lfd, control_lfd, diag_fd;
 	struct ev_tag sig_tag, timer_tag, agent_tag, control_tag, diag_tag;
+	int reload_fd;		/* eventfd: the reload thread is done */
+	struct ev_tag reload_tag;
+	uint64_t reload_started;	/* reloads started, numbered from 1 */
+	bool reload_running;
+	bool reload_again;	/* asked for while one ran: run another */
 	struct channel *channels;
 	uint64_t channel_serial;
 	struct control_conn *controls;
@@ -151,8 +169,16 @@ void agent_close(struct dyperd *d, struct channel *ch);
 int control_listen(struct dyperd *d);
 void control_accept(struct dyperd *d);
 void control_event(struct dyperd *d, struct control_conn *c, uint32_t events);
+/* timer: closes the connections that sent no command line in time */
+void control_tick(struct dyperd *d);
 
-/* dyperd.c */
-int dyperd_reload(struct dyperd *d, char *msg, size_t len);
+/* control.c: answers the connections that wait for reload number @ticket */
+void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg);
+
+/* dyperd.c: asks for a reload of dyper.conf and the policy, read and parsed
+ * beside the loop.  Returns the number of the reload that will carry it
+ * out: control_reload_done() is called with it once that one is applied
+ * or refused. */
+uint64_t dyperd_reload_request(struct dyperd *d);
 
 #endif

@@ -153,6 +153,23 @@ static void admit(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line
 	reply->fd = -1;
 }
 
+/*
+ * True if the socket entry @e was opened for is gone, by the kernel's
+ * word (sock_diag, filtered by port), not by the destroy notifications,
+ * which the kernel sends from a work queue some time after close().  If
+ * the kernel cannot be asked, the old holder is taken as alive: refusing
+ * is the safe side.
+ */
+static bool holder_gone(const struct ph_entry *e)
+{
+	int alive = diag_socket_alive(e->ph.proto, e->ph.local_port, e->ph.owner.sock_cookie);
+
+	if (alive < 0)
+		log_warn("cannot ask the kernel whether the socket of pinhole %u lives: %s", e->id,
+			 strerror(-alive));
+	return alive == 0;
+}
+
 void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line,
 			 uint32_t lifetime_ms, bool oneshot, struct reply_to *reply)
 {
@@ -162,11 +179,22 @@ void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t ru
 		struct ph_entry *e = &d->table.v[idx];
 
 		/* the same socket asking again: idempotent */
-		if (e->ph.owner.sock_cookie == ph->owner.sock_cookie && e->state == PH_OPEN)
-			reply_send(d, reply, 0, e->id, e->ph.timeout_ms, "already open");
-		else
+		if (e->ph.owner.sock_cookie == ph->owner.sock_cookie) {
+			if (e->state == PH_OPEN)
+				reply_send(d, reply, 0, e->id, e->ph.timeout_ms, "already open");
+			else
+				reply_err(d, reply, -EADDRINUSE, "this pinhole is held by another socket");
+			return;
+		}
+		if (!holder_gone(e)) {
 			reply_err(d, reply, -EADDRINUSE, "this pinhole is held by another socket");
-		return;
+			return;
+		}
+		/* Its holder closed, and the port was bound again before the
+		 * kernel's destroy notification came in.  The delete goes first
+		 * in this loop's transaction, the new pinhole right after it:
+		 * the same key, replaced in one commit. */
+		close_entry(d, (uint32_t)idx, "stale: its socket is gone (the port was bound again)");
 	}
 	if (d->table.count >= d->cfg.capacity) {
 		struct waiting *w;
@@ -297,15 +325,31 @@ static void finish(struct dyperd *d, struct pending *p, int err)
 		table_del(&d->table, p->idx);
 }
 
+/*
+ * The table, or one of its sets, is gone: an add refused with ENOENT
+ * (the only reason the kernel has for it), or a failure no op is blamed
+ * for that may mean the same.  Without the owner flag anyone may delete
+ * them (owner = no).
+ */
+static bool table_gone(const struct pinhole_op *ops, size_t n, int err, bool blamed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].type == PINHOLE_ADD && ops[i].err == -ENOENT)
+			return true;
+	return !blamed && (err == -ENOENT || err == -EPROTO || err == -ENOBUFS);
+}
+
 /* Commits pending[@idx[0..n)] in one transaction; the ops the kernel
  * refused are finished with their error and the rest retried, so one bad
- * request never sinks the others. */
+ * request never sinks the others.  When the table is found gone, it is
+ * set up again and the whole batch retried, once. */
 static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_op *ops)
 {
 	bool repaired = false;
 
 	while (n) {
 		size_t keep = 0;
+		bool blamed = false;
 		int err;
 
 		for (size_t i = 0; i < n; i++)
@@ -320,6 +364,23 @@ static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_
 				finish(d, &d->pending[idx[i]], 0);
 			return;
 		}
+		for (size_t i = 0; i < n; i++)
+			blamed |= ops[i].err != 0;
+		if (!repaired && table_gone(ops, n, err, blamed)) {
+			char what[512];
+
+			repaired = true;
+			snprintf(what, sizeof(what), "%s", nft_enforcer_error(d->enf));
+			if (nft_enforcer_setup(d->enf) == 0) {
+				log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
+					 "table set up again, retrying them", n, what);
+				log_event("repair", NULL, 0, what);
+				d->st.repairs++;
+				d->need_reconcile = true;	/* what else vanished with it */
+				continue;
+			}
+			log_err("repair failed: %s", nft_enforcer_error(d->enf));
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (ops[i].err)
 				finish(d, &d->pending[idx[i]], ops[i].err);
@@ -327,16 +388,6 @@ static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_
 				idx[keep++] = idx[i];
 		}
 		if (keep == n) {
-			/* nothing to blame on one op: the table itself may be gone */
-			if (!repaired && (err == -ENOENT || err == -EPROTO || err == -ENOBUFS)) {
-				repaired = true;
-				log_warn("transaction failed (%s): checking the table",
-					 nft_enforcer_error(d->enf));
-				if (nft_enforcer_setup(d->enf) == 0) {
-					d->need_reconcile = true;
-					continue;
-				}
-			}
 			for (size_t i = 0; i < n; i++)
 				finish(d, &d->pending[idx[i]], err);
 			return;
