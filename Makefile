@@ -108,16 +108,20 @@ help:
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
-TOOLS := nft ip unshare setpriv python3 man groff valgrind \
-	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp
+TOOLS := nft ip unshare setpriv python3 man groff valgrind useradd chpasswd \
+	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp
+# pure-ftpd conflicts with vsftpd in Debian (both are ftp-server): its
+# package is unpacked here instead, for tests/e2e/apps.sh
+PUREFTPD := $(B)/deps/pure-ftpd/usr/sbin/pure-ftpd
 check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
 	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	command -v pure-ftpd >/dev/null 2>&1 || [ -x $(PUREFTPD) ] || missing=1; \
 	$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
 deps:
-	$(Q)scripts/deps.sh
+	$(Q)DEPS_DIR=$(B)/deps scripts/deps.sh
 
 # Keep objects between runs.
 .SECONDARY:
@@ -133,8 +137,8 @@ $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 # Never sanitized: an ASan runtime cannot be preloaded into programs built
 # without it (the unit tests and fuzzers cover its protocol code).
 PRELOAD_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
-PRELOAD_SRC := preload/agent.c dyperd/proto.c
-$(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h
+PRELOAD_SRC := preload/agent.c preload/filter.c dyperd/proto.c
+$(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h preload/filter.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(PRELOAD_CFLAGS) -fvisibility=hidden -shared -Wl,-z,defs \
@@ -155,9 +159,14 @@ $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o 
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
+# the unit test of the agent's copy of seccomp filters
+$(B)/tests/unit/test_agent_filter: $(B)/tests/unit/test_agent_filter.o $(B)/preload/filter.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
 # dyper-wrap: wrap/ with the wire protocol and the config reader (for
 # agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
-$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o $(CONF_LIB)
+$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o $(CONF_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -174,7 +183,7 @@ $(STANDIN):
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(PRELOAD_CFLAGS) -shared -fPIC -o $@ -x c /dev/null
 
-$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/dyperd/proto.o $(CONF_LIB)
+$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o $(CONF_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 

@@ -43,14 +43,20 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "dyperd/proto.h"
+#include "preload/filter.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -101,6 +107,10 @@ static __thread int in_agent;		/* re-entry guard */
 static uint32_t next_id;
 static bool sealed;			/* channel made close-on-exec */
 static int max_port_fd = -1;		/* highest FD_CONTROL_PORT so far */
+/* Under a seccomp filter of the application's own (filter.h): */
+static int filt_reply[2] = { -1, -1 };	/* the reply socket, made before the filter */
+static pid_t filt_pid;			/* getpid() may be refused */
+static uint8_t filt_proto[MAX_FD];	/* protocol of sockets made under the filter */
 
 /* --- the real functions --------------------------------------------------------- */
 
@@ -127,6 +137,8 @@ static int (*real_close_range)(unsigned int, unsigned int, int);
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_socket)(int, int, int);
+static int (*real_prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
 static bool resolved_all;	/* set (release) when resolve_all() is done */
@@ -136,7 +148,9 @@ static void resolve_all(void)
 #define R(name) real_##name = dlsym(RTLD_NEXT, #name)
 	R(bind); R(connect); R(accept); R(accept4); R(sendto); R(sendmsg);
 	R(recvfrom); R(recvmsg); R(recv); R(read); R(close); R(dup); R(dup2); R(dup3);
-	R(fcntl); R(close_range); R(pthread_create); R(execve); R(execvpe);
+	R(fcntl); R(close_range); R(pthread_create); R(execve); R(execvpe); R(socket);
+	real_prctl = (int (*)(int, unsigned long, unsigned long, unsigned long, unsigned long))
+		     dlsym(RTLD_NEXT, "prctl");
 #undef R
 	real_read_chk = dlsym(RTLD_NEXT, "__read_chk");
 	real_recv_chk = dlsym(RTLD_NEXT, "__recv_chk");
@@ -152,7 +166,44 @@ static inline void resolve(void)
 		pthread_once(&resolved, resolve_all);
 }
 
-/* One line on stderr: only for DYPER_DEBUG, or what DYPER_ON_DENY=warn asks. */
+/* May the agent make system call @nr with these arguments without getting
+ * the application killed by its own seccomp filter?  (Always, without one.) */
+static bool may(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		uint64_t a5)
+{
+	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+
+	return !filter_active() || filter_allows(nr, args);
+}
+
+#define MAY(nr, ...) may(nr, __VA_ARGS__)
+#define P(x) ((uint64_t)(uintptr_t)(x))
+
+/* fstat(@fd) into @st, if the application's seccomp filter lets it through:
+ * false if it fails or is forbidden. */
+static bool fd_stat(int fd, struct stat *st)
+{
+#ifdef SYS_fstat
+	return MAY(SYS_fstat, (uint64_t)fd, P(st), 0, 0, 0, 0) && syscall(SYS_fstat, fd, st) == 0;
+#else
+	return MAY(SYS_newfstatat, (uint64_t)fd, P(""), P(st), AT_EMPTY_PATH, 0, 0) &&
+	       syscall(SYS_newfstatat, fd, "", st, AT_EMPTY_PATH) == 0;
+#endif
+}
+
+/* Is descriptor 2 somewhere a person reads, not a socket?  Servers started
+ * by inetd, and vsftpd's sessions (which dup2 the client's connection over
+ * 0, 1 and 2), would send our line to the client. */
+static bool stderr_readable(void)
+{
+	struct stat st;
+
+	return fd_stat(2, &st) && !S_ISSOCK(st.st_mode);
+}
+
+/* One line on stderr: only for DYPER_DEBUG, or what DYPER_ON_DENY=warn asks,
+ * or when the application's seccomp filter leaves the agent unable to ask
+ * for a pinhole. */
 __attribute__((format(printf, 2, 3)))
 static void say(bool on, const char *fmt, ...)
 {
@@ -160,16 +211,17 @@ static void say(bool on, const char *fmt, ...)
 	va_list ap;
 	int n, e = errno;
 
-	if (!on)
+	if (!on || !stderr_readable())
 		return;
-	n = snprintf(buf, sizeof(buf), "dyper-agent[%d]: ", getpid());
+	n = snprintf(buf, sizeof(buf), "dyper-agent[%d]: ",
+		     filter_active() ? (int)filt_pid : getpid());
 	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	if (write(2, buf, (size_t)n) < 0)
+	if (MAY(SYS_write, 2, P(buf), (uint64_t)n, 0, 0, 0) && write(2, buf, (size_t)n) < 0)
 		(void)0;
 	errno = e;
 }
@@ -228,6 +280,8 @@ static bool sock_name(int fd, bool peer, struct addr *a, uint16_t *port)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
+	if (!MAY(peer ? SYS_getpeername : SYS_getsockname, (uint64_t)fd, P(&ss), P(&len), 0, 0, 0))
+		return false;
 	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
 		return false;
 	return to_addr((struct sockaddr *)&ss, len, a, port);
@@ -238,6 +292,8 @@ static int sock_int(int fd, int opt)
 	int v = -1;
 	socklen_t len = sizeof(v);
 
+	if (!MAY(SYS_getsockopt, (uint64_t)fd, SOL_SOCKET, (uint64_t)opt, P(&v), P(&len), 0))
+		return -1;
 	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) ? -1 : v;
 }
 
@@ -246,6 +302,8 @@ static int sock_int6(int fd, int opt)
 	int v = -1;
 	socklen_t len = sizeof(v);
 
+	if (!MAY(SYS_getsockopt, (uint64_t)fd, IPPROTO_IPV6, (uint64_t)opt, P(&v), P(&len), 0))
+		return -1;
 	return getsockopt(fd, IPPROTO_IPV6, opt, &v, &len) ? -1 : v;
 }
 
@@ -278,10 +336,13 @@ static bool local_towards(const struct addr *remote, struct addr *local)
 		memcpy(&sin6->sin6_addr, remote->a, 16);
 		len = sizeof(*sin6);
 	}
-	s = socket(remote->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (!MAY(SYS_socket, remote->family, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0, 0, 0))
+		return false;
+	s = real_socket(remote->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return false;
-	ok = real_connect(s, (struct sockaddr *)&ss, len) == 0 && sock_name(s, false, local, &port);
+	ok = MAY(SYS_connect, (uint64_t)s, P(&ss), len, 0, 0, 0) &&
+	     real_connect(s, (struct sockaddr *)&ss, len) == 0 && sock_name(s, false, local, &port);
 	real_close(s);
 	return ok;
 }
@@ -293,6 +354,184 @@ static struct fdinfo *info(int fd)
 
 /* --- talking to dyperd ---------------------------------------------------------- */
 
+/* Room for the descriptors a request passes: the socket and the reply socket. */
+union req_ctl {
+	char b[CMSG_SPACE(2 * sizeof(int))];
+	struct cmsghdr align;
+};
+
+/* @msg (with @iov and @ctl) carries @buf and passes @sock (or -1) and @reply. */
+static void req_msg(struct msghdr *msg, struct iovec *iov, union req_ctl *ctl, char *buf,
+		    int len, int sock, int reply)
+{
+	int all[2], n = 0;
+	struct cmsghdr *c;
+
+	if (sock >= 0)
+		all[n++] = sock;
+	all[n++] = reply;
+	iov->iov_base = buf;
+	iov->iov_len = (size_t)len;
+	*msg = (struct msghdr){ .msg_iov = iov, .msg_iovlen = 1, .msg_control = ctl->b,
+				.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)) };
+	c = CMSG_FIRSTHDR(msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), all, (size_t)n * sizeof(int));
+}
+
+/* Decodes dyperd's answer to request @id into @rep: its status, -EPROTO
+ * for garbage, 1 for an answer to an earlier request. */
+static int reply_decode(const char *rbuf, ssize_t r, uint32_t id, struct dyper_reply *rep)
+{
+	struct dyper_hdr h;
+	const void *p;
+
+	if (r <= 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) || h.type != DYPER_MSG_REPLY)
+		return -EPROTO;
+	if (h.id != id)
+		return 1;
+	memcpy(rep, p, sizeof(*rep));
+	rep->reason[sizeof(rep->reason) - 1] = '\0';
+	return rep->status;
+}
+
+enum filt_wait { FW_NONE, FW_POLL, FW_PPOLL, FW_SELECT };
+
+/* Waits up to @ms for @fd to become readable with @how: >0 ready, 0 timeout, -errno. */
+static int filt_wait(enum filt_wait how, int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	long r = -1;
+
+	switch (how) {
+#ifdef SYS_poll
+	case FW_POLL:
+		r = syscall(SYS_poll, &pfd, 1, ms);
+		break;
+#endif
+	case FW_PPOLL:
+		r = syscall(SYS_ppoll, &pfd, 1, &ts, NULL, sizeof(sigset_t));
+		break;
+#ifdef SYS_select
+	case FW_SELECT: {
+		struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+		fd_set set;
+
+		FD_ZERO(&set);
+		FD_SET(fd, &set);
+		r = syscall(SYS_select, fd + 1, &set, NULL, NULL, &tv);
+		break;
+	}
+#endif
+	default:
+		errno = ENOSYS;
+		break;
+	}
+	return r < 0 ? -errno : (int)r;
+}
+
+/* How this process's filter lets the agent wait for @fd (with placeholders
+ * standing in for the pointers: filters judge numbers, not memory). */
+static enum filt_wait filt_wait_how(int fd)
+{
+#ifdef SYS_poll
+	if (MAY(SYS_poll, P(&fd), 1, (uint64_t)reply_timeout_ms, 0, 0, 0))
+		return FW_POLL;
+#endif
+	if (MAY(SYS_ppoll, P(&fd), 1, P(&fd), 0, sizeof(sigset_t), 0))
+		return FW_PPOLL;
+#ifdef SYS_select
+	if (fd < FD_SETSIZE && MAY(SYS_select, (uint64_t)fd + 1, P(&fd), 0, 0, P(&fd), 0))
+		return FW_SELECT;
+#endif
+	return FW_NONE;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* the vDSO: no system call */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * ask() in a process under its own seccomp filter (vsftpd's privileged
+ * broker after login: it allows read, write, select, close and sendmsg
+ * with flags 0, and kills on anything else).  Only calls the filter lets
+ * through; the reply socket is the one made before the filter went on
+ * (on_seccomp()), kept and reused, and answers to earlier requests are
+ * skipped by id.  When the filter leaves no way, nothing is sent: -EPERM,
+ * and one line on stderr says which call it forbids.
+ */
+static int ask_filtered(uint16_t type, const struct dyper_pinhole_req *req, int sock, bool wait,
+			struct dyper_reply *rep)
+{
+	char buf[DYPER_MSG_MAX], rbuf[sizeof(struct dyper_hdr) + sizeof(struct dyper_reply)];
+	uint32_t id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	const char *refused = NULL;
+	enum filt_wait how = FW_NONE;
+	int len, flags = MSG_NOSIGNAL, r = 0, rfd = filt_reply[0];
+	union req_ctl ctl;
+	struct msghdr msg;
+	struct iovec iov;
+	bool use_read;
+	int64_t end;
+
+	len = dyper_msg_encode(buf, sizeof(buf), type, DYPER_F_REPLY_FD, id, req, sizeof(*req));
+	if (len < 0)
+		return len;
+	if (rfd < 0) {
+		refused = "socketpair";
+	} else {
+		req_msg(&msg, &iov, &ctl, buf, len, sock, filt_reply[1]);
+		if (!MAY(SYS_sendmsg, (uint64_t)channel, P(&msg), MSG_NOSIGNAL, 0, 0, 0))
+			flags = 0;	/* SIGPIPE only if dyperd is gone */
+		use_read = !MAY(SYS_recvfrom, (uint64_t)rfd, P(rbuf), sizeof(rbuf), 0, 0, 0);
+		if (!MAY(SYS_sendmsg, (uint64_t)channel, P(&msg), (uint64_t)flags, 0, 0, 0))
+			refused = "sendmsg";
+		else if (wait && (how = filt_wait_how(rfd)) == FW_NONE)
+			refused = "poll, ppoll and select";
+		else if (wait && use_read && !MAY(SYS_read, (uint64_t)rfd, P(rbuf), sizeof(rbuf), 0, 0, 0))
+			refused = "recvfrom and read";
+	}
+	if (refused) {
+		say(true, "this program's own seccomp filter forbids %s: Dyper cannot ask for a "
+		    "pinhole to port %u (vsftpd: seccomp_sandbox=NO; see dyper-wrap(1))", refused,
+		    req->local_port);
+		return -EPERM;
+	}
+	while ((r = (int)syscall(SYS_sendmsg, channel, &msg, flags)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!wait)
+		return 0;
+	for (end = mono_ms() + reply_timeout_ms;;) {
+		int64_t left = end - mono_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = filt_wait(how, rfd, (int)left);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return r ? r : -ETIMEDOUT;
+		n = use_read ? syscall(SYS_read, rfd, rbuf, sizeof(rbuf)) :
+			       syscall(SYS_recvfrom, rfd, rbuf, sizeof(rbuf), 0, NULL, NULL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return -EAGAIN;	/* closed unanswered, as in ask() */
+		r = reply_decode(rbuf, n, id, rep);
+		if (r != 1)
+			return r;
+	}
+}
+
 /*
  * Sends one request, passing @sock (or -1) and a private reply socket, so
  * that the answer reaches exactly this thread of this process even when
@@ -303,16 +542,15 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 	       struct dyper_reply *rep)
 {
 	char buf[DYPER_MSG_MAX], rbuf[sizeof(struct dyper_hdr) + sizeof(struct dyper_reply)];
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	union req_ctl ctl;
 	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b };
-	struct cmsghdr *c;
-	int pair[2], all[2], n = 0, len, err = 0;
-	uint32_t id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	struct msghdr msg;
+	int pair[2], len, err = 0;
+	uint32_t id;
 
+	if (filter_active())
+		return ask_filtered(type, req, sock, wait, rep);
+	id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
 		return -errno;
 	len = dyper_msg_encode(buf, sizeof(buf), type, DYPER_F_REPLY_FD, id, req, sizeof(*req));
@@ -320,17 +558,7 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 		err = len;
 		goto out;
 	}
-	if (sock >= 0)
-		all[n++] = sock;
-	all[n++] = pair[1];
-	iov.iov_base = buf;
-	iov.iov_len = (size_t)len;
-	msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-	memcpy(CMSG_DATA(c), all, (size_t)n * sizeof(int));
+	req_msg(&msg, &iov, &ctl, buf, len, sock, pair[1]);
 	while (real_sendmsg(channel, &msg, MSG_NOSIGNAL) < 0) {
 		if (errno != EINTR) {
 			err = -errno;
@@ -343,8 +571,6 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 		goto out;
 	for (;;) {
 		struct pollfd pfd = { .fd = pair[0], .events = POLLIN };
-		struct dyper_hdr h;
-		const void *p;
 		ssize_t r;
 		int pr = poll(&pfd, 1, reply_timeout_ms);
 
@@ -364,14 +590,9 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 			err = -EAGAIN;
 			break;
 		}
-		if (r < 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) ||
-		    h.type != DYPER_MSG_REPLY || h.id != id) {
-			err = -EPROTO;
-			break;
-		}
-		memcpy(rep, p, sizeof(*rep));
-		rep->reason[sizeof(rep->reason) - 1] = '\0';
-		err = rep->status;
+		err = reply_decode(rbuf, r, id, rep);
+		if (err == 1)
+			err = -EPROTO;	/* a private socket: no one else's answer */
 		break;
 	}
 out:
@@ -391,8 +612,10 @@ static const struct peer *current_peer(void)
 	return NULL;
 }
 
-/* Asks for a pinhole admitting @p to the (bound) socket @fd. */
-static int open_pinhole(int fd, int proto, const struct peer *p)
+/* Asks for a pinhole admitting @p to the (bound) socket @fd; @bound_sa
+ * (or NULL) is what it was bound to, in case getsockname() is forbidden. */
+static int open_pinhole(int fd, int proto, const struct peer *p, const struct sockaddr *bound_sa,
+			socklen_t bound_len)
 {
 	struct dyper_pinhole_req req = { .family = p->remote.family, .proto = (uint8_t)proto };
 	struct fdinfo *fi = info(fd);
@@ -401,8 +624,18 @@ static int open_pinhole(int fd, int proto, const struct peer *p)
 	uint16_t port;
 	int err;
 
-	if (!fi || !sock_name(fd, false, &bound, &port) || !port)
+	if (!fi)
 		return 0;
+	if (!sock_name(fd, false, &bound, &port) &&
+	    (!filter_active() || !to_addr(bound_sa, bound_len, &bound, &port)))
+		return 0;
+	if (!port) {
+		/* under a filter that forbids getsockname(): most likely an
+		 * outbound data connection (vsftpd's active mode) */
+		say(debug && filter_active(), "fd %d: port 0 under a seccomp filter that hides "
+		    "the port: no pinhole", fd);
+		return 0;
+	}
 	memcpy(req.remote, p->remote.a, 16);
 	req.local_port = port;
 	if (bound.family == p->remote.family && !is_zero(&bound)) {
@@ -461,6 +694,9 @@ static void unadopt(int fd)
 static int sock_proto(int fd)
 {
 	int p = sock_int(fd, SO_PROTOCOL);
+
+	if (p < 0 && filter_active() && fd >= 0 && fd < MAX_FD)
+		p = filt_proto[fd];	/* the filter forbids asking: socket() said */
 
 	return p == IPPROTO_TCP || p == IPPROTO_UDP ? p : -1;
 }
@@ -532,19 +768,30 @@ static void copy_opt(int from, int to, int level, int name)
  * socket as bind() had it: if another thread has closed the descriptor and
  * it now names something else, it is left alone.  The old socket, and its
  * port, are released with its last reference: a copy the program made
- * with dup() or fork() keeps it bound.  Returns 0 or -errno.
+ * with dup() or fork() keeps it bound.  Under the application's own
+ * seccomp filter (filter.h) nothing is tried, @st may not even be known:
+ * the dozens of calls this takes would have to pass it, one forbidden
+ * call kills the program, and a bound socket is the lesser harm.  Returns
+ * 0 or -errno.
  */
 static int unbind(int fd, const struct stat *st)
 {
-	int domain = sock_int(fd, SO_DOMAIN), type = sock_int(fd, SO_TYPE);
-	int proto = sock_int(fd, SO_PROTOCOL), fl = real_fcntl(fd, F_GETFL);
-	int fdfl = real_fcntl(fd, F_GETFD), s, err = 0;
+	int domain, type, proto, fl, fdfl, s, err = 0;
 	struct f_owner_ex owner;
 	struct stat now;
 
+	if (filter_active()) {
+		say(debug, "fd %d stays bound: under a seccomp filter", fd);
+		return -EPERM;
+	}
+	domain = sock_int(fd, SO_DOMAIN);
+	type = sock_int(fd, SO_TYPE);
+	proto = sock_int(fd, SO_PROTOCOL);
+	fl = real_fcntl(fd, F_GETFL);
+	fdfl = real_fcntl(fd, F_GETFD);
 	if (domain < 0 || type < 0 || proto < 0 || fl < 0 || fdfl < 0)
 		return -EBADF;
-	s = socket(domain, type | SOCK_CLOEXEC, proto);
+	s = real_socket(domain, type | SOCK_CLOEXEC, proto);
 	if (s < 0)
 		return -errno;
 	for (size_t i = 0; i < sizeof(kept_opts) / sizeof(kept_opts[0]); i++)
@@ -577,7 +824,7 @@ static int unbind(int fd, const struct stat *st)
  */
 static inline void seal(void)
 {
-	if (!sealed) {
+	if (!sealed && MAY(SYS_fcntl, (uint64_t)channel, F_SETFD, FD_CLOEXEC, 0, 0, 0)) {
 		sealed = true;
 		real_fcntl(channel, F_SETFD, FD_CLOEXEC);
 	}
@@ -609,7 +856,7 @@ static int on_bind(int fd, const struct sockaddr *sa, socklen_t len)
 		say(debug, "fd %d: control port %u", fd, port);
 		return 0;
 	}
-	return open_pinhole(fd, proto, p);
+	return open_pinhole(fd, proto, p, sa, len);
 }
 
 static void set_peer(struct peer *p, const struct addr *remote, const struct addr *local)
@@ -670,7 +917,7 @@ static void adopt(int fd, const struct peer *p)
 	if (bound.family != p->remote.family &&
 	    (bound.family == AF_INET || !is_zero(&bound) || sock_int6(fd, IPV6_V6ONLY) == 1))
 		return;
-	if (open_pinhole(fd, proto, p) == 0) {
+	if (open_pinhole(fd, proto, p, NULL, 0) == 0) {
 		fds[fd].adopted = 1;
 		say(debug, "fd %d: prepared port %u adopted as auxiliary for the control peer",
 		    fd, port);
@@ -743,7 +990,7 @@ static int signalling(int fd, const struct addr *remote, uint16_t rport, const s
 	int err;
 
 	peer_of(&p, remote, local);
-	err = open_pinhole(fd, IPPROTO_UDP, &p);
+	err = open_pinhole(fd, IPPROTO_UDP, &p, NULL, 0);
 	if (err && !deny_warn)
 		return err;
 	take_control_peer(fd, true, &p, rport);
@@ -821,18 +1068,19 @@ static int on_sendto(int fd, const struct sockaddr *sa, socklen_t len)
 		return 0;
 	if (!port) {
 		struct sockaddr_storage any = { .ss_family = sock_int(fd, SO_DOMAIN) };
+		socklen_t alen = any.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+							     sizeof(struct sockaddr_in);
 
 		/* bind it now, as the kernel would on send, to know the port */
-		if (fstat(fd, &st) || real_bind(fd, (struct sockaddr *)&any,
-						any.ss_family == AF_INET6 ?
-						sizeof(struct sockaddr_in6) :
-						sizeof(struct sockaddr_in)))
+		if ((!fd_stat(fd, &st) && !filter_active()) ||
+		    !MAY(SYS_bind, (uint64_t)fd, P(&any), alen, 0, 0, 0) ||
+		    real_bind(fd, (struct sockaddr *)&any, alen))
 			return 0;
 	}
 	set_peer(&p, &remote, NULL);
 	local_towards(&remote, &p.local);
 	say(debug, "fd %d: first datagram of a UDP client", fd);
-	err = open_pinhole(fd, IPPROTO_UDP, &p);
+	err = open_pinhole(fd, IPPROTO_UDP, &p, NULL, 0);
 	if (err && !port && !deny_warn)
 		unbind(fd, &st);	/* as it was: the datagram does not leave */
 	if (!err)
@@ -898,7 +1146,9 @@ EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 		return ret;
 	e = errno;
 	in_agent++;
-	err = fstat(fd, &st) ? 0 : on_bind(fd, sa, len);
+	/* under a seccomp filter fstat() may be forbidden: then unbind() does
+	 * not need @st */
+	err = fd_stat(fd, &st) || filter_active() ? on_bind(fd, sa, len) : 0;
 	if (err && !deny_warn)
 		unbind(fd, &st);
 	in_agent--;
@@ -1113,10 +1363,12 @@ static void move_channel(void)
 EXPORT int close(int fd)
 {
 	resolve();
-	if (fd >= 0 && fd == channel && !in_agent)
+	if (fd >= 0 && (fd == channel || fd == filt_reply[0] || fd == filt_reply[1]) && !in_agent)
 		return 0;	/* ours: it stays, and the app sees a successful close */
-	if (fd >= 0 && fd < MAX_FD)
+	if (fd >= 0 && fd < MAX_FD) {
 		fds[fd].kind = FD_NONE;
+		filt_proto[fd] = 0;
+	}
 	return real_close(fd);
 }
 
@@ -1220,6 +1472,108 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 	ret = fcntl_common(fd, cmd, ap);
 	va_end(ap);
 	return ret;
+}
+
+/* --- seccomp: an application that sandboxes itself ------------------------------ */
+
+/*
+ * The application installs a seccomp filter (vsftpd: seccomp_sandbox=YES,
+ * in its privileged broker after each login).  From now on a system call
+ * the filter does not list kills it, so the agent keeps a copy of the
+ * filter and asks it before each call of its own (filter.h); and since
+ * such filters seldom allow socketpair(), the reply socket for every later
+ * request is made now, while everything is still allowed.
+ */
+static void on_seccomp(const struct sock_fprog *prog)
+{
+	if (channel < 0)
+		return;
+	seal();		/* fcntl() may be forbidden from now on */
+	filt_pid = getpid();
+	filter_record(prog);
+	if (filt_reply[0] < 0 &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, filt_reply) == 0) {
+		/* out of the way of descriptors the application counts on */
+		for (int i = 0; i < 2; i++) {
+			int fd = real_fcntl(filt_reply[i], F_DUPFD_CLOEXEC, 64);
+
+			if (fd >= 0) {
+				real_close(filt_reply[i]);
+				filt_reply[i] = fd;
+			}
+		}
+	}
+	say(debug, "seccomp filter of %u instructions installed: the agent follows it",
+	    prog ? prog->len : 0);
+}
+
+EXPORT int prctl(int option, ...)
+{
+	unsigned long a2, a3, a4, a5;
+	bool filt;
+	va_list ap;
+	int ret, e;
+
+	va_start(ap, option);
+	a2 = va_arg(ap, unsigned long);
+	a3 = va_arg(ap, unsigned long);
+	a4 = va_arg(ap, unsigned long);
+	a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	resolve();
+	filt = option == PR_SET_SECCOMP && channel >= 0 &&
+	       (a2 == SECCOMP_MODE_FILTER || a2 == SECCOMP_MODE_STRICT);
+	if (filt) {
+		in_agent++;
+		/* strict mode allows read, write and exit only: nothing for us */
+		on_seccomp(a2 == SECCOMP_MODE_FILTER ? (const struct sock_fprog *)a3 : NULL);
+		in_agent--;
+	}
+	ret = real_prctl(option, a2, a3, a4, a5);
+	if (ret && filt) {
+		e = errno;
+		filter_unrecord();
+		errno = e;
+	}
+	return ret;
+}
+
+/* Under a filter, getsockopt(SO_PROTOCOL) is seldom allowed: the protocol
+ * of each socket made from then on is noted here. */
+EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd;
+
+	resolve();
+	fd = real_socket(domain, type, protocol);
+	if (fd >= 0 && fd < MAX_FD && filter_active() && (domain == AF_INET || domain == AF_INET6)) {
+		int t = type & 0xf;
+
+		filt_proto[fd] = (uint8_t)(protocol ? protocol : t == SOCK_STREAM ? IPPROTO_TCP :
+					   t == SOCK_DGRAM ? IPPROTO_UDP : 0);
+	}
+	return fd;
+}
+
+/* A child after fork() shares the reply socket with its parent: answers
+ * could reach the wrong process.  It gets its own if its filter allows. */
+static void filt_atfork_child(void)
+{
+	int pair[2] = { -1, -1 };
+
+	if (filt_reply[0] < 0)
+		return;
+	if (MAY(SYS_getpid, 0, 0, 0, 0, 0, 0))
+		filt_pid = getpid();
+	if (MAY(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, P(pair), 0, 0) &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
+		pair[0] = pair[1] = -1;
+	if (MAY(SYS_close, (uint64_t)filt_reply[0], 0, 0, 0, 0, 0)) {
+		real_close(filt_reply[0]);
+		real_close(filt_reply[1]);
+	}
+	filt_reply[0] = pair[0];
+	filt_reply[1] = pair[1];
 }
 
 /* --- threads: a new thread starts with its creator's control peer --------------- */
@@ -1443,6 +1797,7 @@ static void agent_init(void)
 	 * then an exec hands it on, so that wrapper scripts and launchers
 	 * that exec the real program keep working. */
 	channel = (int)fd;
+	pthread_atfork(NULL, NULL, filt_atfork_child);
 	say(debug, "active on channel fd %d", channel);
 	rebuild();
 }

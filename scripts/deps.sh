@@ -3,6 +3,7 @@
 # manager.  Needs root.  Called by `make deps`, and by `make check`/`make demo`
 # when pkg-config cannot find a library.
 set -e
+DEPS_DIR=${DEPS_DIR:-build/deps}
 if [ "$(id -u)" != 0 ]; then
 	echo "make deps: installing packages needs root: run 'sudo make deps'" >&2
 	exit 1
@@ -28,19 +29,32 @@ if command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends rpm debootstrap systemd-container \
 		build-essential pkg-config clang \
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
-		nftables iproute2 util-linux procps man-db groff-base python3 valgrind \
-		vsftpd lftp curl tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
-		globus-gridftp-server-progs globus-gass-copy-progs sip-tester >/dev/null
+		nftables iproute2 util-linux procps man-db groff-base python3 passwd valgrind \
+		vsftpd lftp curl wget tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
+		globus-gridftp-server-progs globus-gass-copy-progs sip-tester \
+		libcap2 libpam0g libsodium23 libssl3 >/dev/null
+	# pure-ftpd cannot be installed beside vsftpd (both provide and conflict
+	# with ftp-server: installing one removes the other): its package is
+	# unpacked into $DEPS_DIR/pure-ftpd for tests/e2e/apps.sh, the
+	# libraries it needs installed above
+	if ! command -v pure-ftpd >/dev/null 2>&1 && [ ! -x "$DEPS_DIR/pure-ftpd/usr/sbin/pure-ftpd" ]; then
+		d=$(mktemp -d)
+		chown _apt "$d" 2>/dev/null || :	# apt downloads as _apt
+		(cd "$d" && apt-get download -qq pure-ftpd >/dev/null)
+		mkdir -p "$DEPS_DIR"
+		dpkg-deb -x "$d"/pure-ftpd_*.deb "$DEPS_DIR/pure-ftpd"
+		rm -rf "$d"
+	fi
 elif command -v dnf >/dev/null 2>&1; then
 	echo "  DEPS    dnf install (Fedora/RHEL)"
 	dnf install -y -q gcc make pkgconf-pkg-config clang \
 		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel libcmocka-devel \
 		nftables iproute util-linux procps-ng man-db groff-base python3 valgrind \
-		vsftpd lftp curl tftp tftp-server iperf python3-pyftpdlib openssl \
-		globus-gridftp-server-progs globus-gass-copy-progs sipp
+		vsftpd lftp curl wget tftp tftp-server iperf python3-pyftpdlib openssl \
+		globus-gridftp-server-progs globus-gass-copy-progs pure-ftpd shadow-utils sipp
 else
 	echo "make deps: neither apt-get nor dnf found; install by hand:" >&2
 	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2, valgrind (tests/kernel/valgrind.sh)" >&2
-	echo "  and for tests/e2e: vsftpd, lftp, curl, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy), SIPp" >&2
+	echo "  and for tests/e2e: vsftpd, lftp, curl, wget, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy), pure-ftpd, SIPp" >&2
 	exit 1
 fi

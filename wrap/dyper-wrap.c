@@ -49,6 +49,7 @@
 
 #include "conf/config.h"
 #include "dyperd/proto.h"
+#include "wrap/unseen.h"
 
 #ifndef DYPER_PRELOAD_PATH
 #error "DYPER_PRELOAD_PATH must be defined (the Makefile passes $(LIBDIR)/dyper/libdyper-preload.so)"
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"  -s, --socket PATH   dyperd's agent socket (the configuration is not read)\n"
 		"  -p, --preload PATH  the agent library (default %s; root only)\n"
 		"  -q, --quiet         print no warnings (errors are still printed)\n"
+		"      --run-unseen    run PROGRAM even if the agent cannot see it (a static\n"
+		"                      or Go program): it then gets no pinholes\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
 		"Options end at PROGRAM: what follows it is PROGRAM's.  dyper-wrap must be\n"
@@ -530,6 +533,48 @@ static int program_open(const char *prog)
 	return -1;
 }
 
+/*
+ * Refuses (unless @run_unseen) a PROGRAM the agent cannot see: a static
+ * executable (no ELF interpreter: nothing loads the agent) or a Go program
+ * (raw system calls): it would run, and its auxiliary connections would
+ * time out with nothing in any log.  Called after the privilege drop: the
+ * file is read with the caller's own rights.  A file the caller may run
+ * but not read cannot be checked, and runs.
+ */
+static void check_program(const char *prog, bool run_unseen)
+{
+	char buf[PATH_MAX];
+	const char *path = prog, *why;
+	struct stat st;
+	int fd, kind;
+
+	if (!strchr(prog, '/')) {
+		if (!path_find(prog, true, buf, sizeof(buf)))
+			return;		/* execvp says what is wrong */
+		path = buf;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	kind = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? unseen_elf(fd) : UNSEEN_NO;
+	close(fd);
+	if (kind <= UNSEEN_NO)
+		return;
+	why = kind == UNSEEN_STATIC ?
+	      "is statically linked (it has no ELF interpreter): the dynamic loader never "
+	      "runs, so Dyper's agent cannot be preloaded into it" :
+	      "is a Go program (it carries Go's build ID note): Go makes its socket calls "
+	      "without the C library, where Dyper's agent cannot see them";
+	if (run_unseen) {
+		warn("%s %s; --run-unseen: running it anyway, without pinholes", path, why);
+		return;
+	}
+	die("%s %s.  Dyper cannot serve this program: dyperd would open no pinhole for it, "
+	    "and its auxiliary connections (passive FTP data, ...) would time out.  Use a "
+	    "dynamically linked build that calls the C library, or --run-unseen to run it "
+	    "anyway", path, why);
+}
+
 /* Where the agent socket is: -s, else the configuration's agent_socket. */
 static void socket_path(const char *config, char *buf, size_t len, gid_t wgid, gid_t rgid)
 {
@@ -557,6 +602,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "preload", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "run-unseen", no_argument, NULL, 'U' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -568,6 +614,7 @@ int main(int argc, char **argv)
 	gid_t rgid, wgid, sgid;
 	unsigned peer_version;
 	int c, fd, progfd, err, flags;
+	bool run_unseen = false;
 	char **env;
 
 	std_fds_open();
@@ -590,6 +637,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'U':
+			run_unseen = true;
 			break;
 		case 'V':
 			printf("dyper-wrap %s (agent protocol %d)\n", DYPER_VERSION,
@@ -671,6 +721,7 @@ int main(int argc, char **argv)
 		die("SO_PASSCRED: %s", strerror(errno));
 
 	drop_privileges(uid, rgid, wgid);
+	check_program(prog, run_unseen);
 
 	env = env_build(agent, fd);
 	flags = fcntl(fd, F_GETFD);

@@ -28,6 +28,15 @@
 #     on A uploading with -p 4 (mode E: the sender opens the data
 #     connections); the server as a daemon (it forks and re-executes itself
 #     for each connection) and with -no-fork
+#   7 vsftpd with seccomp_sandbox=YES on IN (through dyper-wrap only),
+#     anonymous and as a local user the test creates: its privileged broker
+#     binds the passive port under its own seccomp filter
+#   8 pure-ftpd on IN (privilege separation, a puredb virtual user chrooted
+#     to the files), passive: curl from A and lftp from B at once
+#   9 active-mode clients on IN against vsftpd on A: Python's ftplib and wget
+#  10 one vsftpd on IN (through dyper-wrap only) serving 24 passive downloads
+#     at once, half from A, half from B: each pinhole for the host whose
+#     session asked for that port, at least 20 open at the same time
 #   sip SIPp (sip-tester) on IN calls a SIPp answering on A, over UDP: the
 #     caller binds its signalling and media ports at start, before it knows
 #     its peer, and only answers RTP (-rtp_echo); A plays a pcap of RTP
@@ -82,12 +91,13 @@
 # default 1 ms, for the difference of the medians).  Only an error (a
 # failed or corrupt download, dyperd not starting) makes it exit nonzero.
 #
-# E2E_CASES="1 3" runs only those cases; E2E_KEEP=1 keeps the temp directory
+# E2E_CASES="1 3" runs only those cases (default: all, 1 to 10 and sip);
+# E2E_STRESS_N sets case 10's number of downloads (24); E2E_KEEP=1 keeps the temp directory
 # (configurations, every program's log) for a look afterwards.
 #
 # Needs root.  Touches nothing outside its own namespaces (dye-PID-*), their
-# /etc/netns/dye-PID-* hosts files (GridFTP resolves its own host name) and
-# one mktemp -d directory; kills only processes it started or that run in its
+# /etc/netns/dye-PID-* hosts files (GridFTP resolves its own host name), one
+# local user dyePID (case 7, removed at the end) and one mktemp -d directory; kills only processes it started or that run in its
 # own namespaces.  Never touches the root namespace's firewall or interfaces.
 # Services that apt may have started in the root namespace are left alone:
 # every server here is started by this script, inside a namespace.
@@ -115,7 +125,7 @@ AGENT=${E2E_AGENT:-$BDIR/lib/libdyper-preload.so}
 OPEN_ALL=${E2E_OPEN_ALL:-0}
 NEG_S=${E2E_TIMEOUT:-10}	# a transfer that must fail gets this long
 PASS_S=30			# a transfer that must pass gets at most this long
-CASES=${E2E_CASES:-1 2 3 4 5 6 sip}
+CASES=${E2E_CASES:-1 2 3 4 5 6 7 8 9 10 sip}
 BENCH=${E2E_BENCH:-0}
 BENCH_N=${E2E_BENCH_N:-15}
 BENCH_TARGET_MS=${E2E_BENCH_TARGET_MS:-1}
@@ -172,6 +182,7 @@ B6=2001:db8:100::20
 created_ns=()
 created_etc=()		# /etc/netns/NAME directories this run made
 made_etc_netns=0	# 1 if this run made /etc/netns itself
+made_user=		# the local user case 7 created (removed by cleanup)
 groups_started=()	# process groups (setsid) of everything started in the background
 T=
 BOUT=			# E2E_BENCH=1: where curl writes, a mktemp -d in /dev/shm
@@ -248,6 +259,7 @@ cleanup() {
 	done
 	[ $made_etc_netns = 1 ] && rmdir /etc/netns 2>/dev/null
 	[ -n "$BOUT" ] && rm -rf "$BOUT"
+	[ -n "$made_user" ] && userdel "$made_user" 2>/dev/null
 	if [ -n "$T" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			echo "# E2E_KEEP=1: logs kept in $T" >&2
@@ -1136,6 +1148,235 @@ case6() {
 	done
 }
 
+# 7: vsftpd with its seccomp sandbox on (seccomp_sandbox=YES; Debian's
+# default is NO), through dyper-wrap, anonymous and as a local user.  After
+# each login vsftpd's privileged broker (the session's parent, as nobody,
+# chrooted) installs a filter that allows read, write, select, close,
+# socket/bind/listen/accept and sendmsg with flags 0 and kills the process
+# at any other call; the PASV socket is bound in that process, so the
+# agent's request must keep to those calls.  Checked: the PASV reply, the
+# pinhole for A on exactly that port, A's data connection getting through
+# the table, B's being dropped, every pinhole gone after.  The download
+# itself: Debian 12's vsftpd 3.0.3 kills its own session at RETR (its
+# filter lists stat and fstat, glibc 2.36 calls newfstatat): reported as a
+# skip when that happens, as a pass if the download completes.
+case7_run() {
+	local who=$1 what="7 vsftpd seccomp_sandbox=YES" name port line d0 d1 rc got
+	local env=()
+
+	name=vs7-$who
+	what+=", $who login"
+	if [ "$who" = local ]; then
+		vsftpd_conf "$T/$name.conf" "$IN4" 21 plain YES "$made_user"
+		env=(env "FTP_USER=$made_user" "FTP_PASS=$USER_PASS")
+	else
+		vsftpd_conf "$T/$name.conf" "$IN4" 21 plain YES
+	fi
+	serve "$name" "$NS_IN" "${PFX[@]}" vsftpd "$T/$name.conf"
+	wait_listen "$what" "$NS_IN" tcp "$IN4" 21 "$LOGD/$name.log" || { stop_servers; return; }
+	group_begin
+	rm -f "$T/go" "$T/pasv-port" "$OUT/$name"
+	xfer "c7-$who" "$NS_A" 30 "${env[@]}" "$PY" "$PASV_CLIENT" "$IN4" "$T/pasv-port" "$T/go" \
+		f.bin "$OUT/$name"
+	if ! poll 5000 0.05 test -s "$T/pasv-port"; then
+		not_ok "$what: no PASV reply within 5 s (vsftpd's broker killed by its filter?)"
+		touch "$T/go"
+		xwait
+		diag "$LOGD/c7-$who.log"
+		diag "$LOGD/$name.log" 5
+		stop_servers
+		return
+	fi
+	port=$(cat "$T/pasv-port")
+	ok "$what: vsftpd's broker survives the agent's request under its filter: PASV port $port"
+	line=$(ctl list 2>/dev/null | awk -v l="$IN4:$port" '$4 == l')
+	if [[ $line == *" $A4:"* ]]; then
+		ok "$what: the passive port $port has a pinhole for A: $(tr -s ' ' <<<"$line")"
+	else
+		not_ok "$what: no pinhole A -> $IN4:$port (\"$line\")"
+		diag_s "$(pinhole_state)"
+	fi
+	d0=$(drops)
+	ip netns exec "$NS_B" "$PROBE" try tcp "$IN4" "$port" 1000 >"$T/probe" 2>&1
+	rc=$?
+	d1=$(drops)
+	if [ $rc -eq 1 ] && [ "$d1" -gt "$d0" ]; then
+		ok "$what: B's connection to A's pinhole is dropped ($((d1 - d0)) packets)"
+	else
+		not_ok "$what: B's connection to port $port must be dropped (probe exit $rc, drops $d0 -> $d1)"
+	fi
+	touch "$T/go"
+	xwait
+	if grep -q "^connected to data port $port" "$LOGD/c7-$who.log"; then
+		ok "$what: A's data connection to port $port gets through the table"
+	else
+		not_ok "$what: A's data connection to port $port must get through the table"
+		diag "$LOGD/c7-$who.log"
+	fi
+	got=$(sum_of "$OUT/$name")
+	if [ "$got" = "$SUM" ]; then
+		ok "$what: the download completes, sha256 matches"
+	else
+		skip "$what: no download: vsftpd's own filter ended the session at RETR (exit ${XRC[c7-$who]}; $(tail -n 1 "$LOGD/c7-$who.log"))"
+	fi
+	group_end "$what ($(mode_label "$MODE"))" "$A4"
+	stop_servers
+}
+
+case7() {
+	need_tools "7 vsftpd seccomp_sandbox=YES" vsftpd useradd userdel chpasswd || return
+	use_mode dyper "7 vsftpd seccomp_sandbox=YES" || return
+	case7_run anon
+	# a local user of our own, removed by cleanup
+	made_user=dye$$
+	USER_PASS=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+	if ! useradd -M -d "$PUB" -s /bin/sh "$made_user" >"$T/cmd" 2>&1 ||
+		! echo "$made_user:$USER_PASS" | chpasswd >>"$T/cmd" 2>&1; then
+		not_ok "7 vsftpd seccomp_sandbox=YES: cannot create the local user $made_user"
+		diag "$T/cmd"
+		return
+	fi
+	case7_run local
+}
+
+# 8: pure-ftpd on IN (its own privilege separation; a virtual user of its
+# own puredb, chrooted to $PUB), passive: curl from A and lftp from B at once.
+# Debian's pure-ftpd conflicts with vsftpd (both provide ftp-server): make
+# deps unpacks its package under $B/deps instead of installing it.
+case8() {
+	local what="8 pure-ftpd passive" mode pf pw db
+
+	pf=$(command -v pure-ftpd || echo "$BDIR/deps/pure-ftpd/usr/sbin/pure-ftpd")
+	pw=$(command -v pure-pw || echo "$BDIR/deps/pure-ftpd/usr/bin/pure-pw")
+	if [ ! -x "$pf" ] || [ ! -x "$pw" ]; then
+		skip "$what: pure-ftpd not found (make deps unpacks it into $BDIR/deps/pure-ftpd)"
+		return
+	fi
+	need_tools "$what" curl lftp || return
+	PF_PASS=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+	db=$T/pureftpd.pdb
+	printf '%s\n%s\n' "$PF_PASS" "$PF_PASS" |
+		"$pw" useradd dyper -u nobody -g nogroup -d "$PUB" -f "$T/pureftpd.passwd" >"$T/cmd" 2>&1 &&
+		"$pw" mkdb "$db" -f "$T/pureftpd.passwd" >>"$T/cmd" 2>&1 || bail "$what: pure-pw"
+	for mode in plain dyper; do
+		use_mode "$mode" "$what" || continue
+		# -E: no anonymous, -A: chroot everyone, -H: no DNS
+		serve "pf-$mode" "$NS_IN" "${PFX[@]}" "$pf" -S "$IN4,21" -l "puredb:$db" -E -A -H
+		wait_listen "$what" "$NS_IN" tcp "$IN4" 21 "$LOGD/pf-$mode.log" || { stop_servers; continue; }
+		group_begin
+		xfer "c8-$mode-a" "$NS_A" $(($(budget) + 5)) curl -sS -v --max-time "$(budget)" \
+			--limit-rate 10M -u "dyper:$PF_PASS" -o "$OUT/c8-$mode-a" "ftp://$IN4/f.bin"
+		xfer "c8-$mode-b" "$NS_B" $(($(budget) + 15)) lftp -d -c \
+			"$(lftp_cmds plain on) set net:limit-rate 10M; open -u dyper,$PF_PASS ftp://$IN4; get f.bin -o $OUT/c8-$mode-b"
+		xwait
+		judge "$what, curl from A, $(mode_label "$MODE")" "c8-$mode-a" "$OUT/c8-$mode-a" '^< 230 '
+		judge "$what, lftp from B, $(mode_label "$MODE")" "c8-$mode-b" "$OUT/c8-$mode-b" '<--- 230 '
+		group_end "$what ($(mode_label "$MODE"))" "$A4" "$B4"
+		stop_servers
+	done
+}
+
+# 9: FTP clients on IN in active mode (the server on A connects back):
+# Python's ftplib (set_pasv(False)) and wget (--no-passive-ftp), IPv4,
+# against vsftpd on A.
+case9() {
+	local what="9 active clients" mode c
+
+	need_tools "$what" vsftpd wget || return
+	cat >"$T/ftplib_active.py" <<-'EOF'
+		# ftplib in active mode: HOST NAME OUT TIMEOUT
+		import ftplib, sys
+		host, name, out, t = sys.argv[1:5]
+		ftp = ftplib.FTP(timeout=float(t))
+		ftp.set_debuglevel(1)
+		ftp.connect(host, 21)
+		ftp.login()
+		ftp.set_pasv(False)
+		with open(out, "wb") as f:
+		    ftp.retrbinary("RETR " + name, f.write)
+		ftp.quit()
+	EOF
+	vsftpd_conf "$T/vs9.conf" "$A4" 21 plain
+	serve vs9 "$NS_A" vsftpd "$T/vs9.conf"
+	wait_listen "$what" "$NS_A" tcp "$A4" 21 "$LOGD/vs9.log" || { stop_servers; return; }
+	for mode in plain dyper preload; do
+		use_mode "$mode" "$what" || continue
+		group_begin
+		xfer "c9-$mode-ftplib" "$NS_IN" $(($(budget) + 5)) "${PFX[@]}" "$PY" "$T/ftplib_active.py" \
+			"$A4" f.bin "$OUT/c9-$mode-ftplib" "$(budget)"
+		xfer "c9-$mode-wget" "$NS_IN" $(($(budget) + 5)) "${PFX[@]}" wget --no-passive-ftp \
+			-T "$(budget)" -t 1 -O "$OUT/c9-$mode-wget" "ftp://$A4/f.bin"
+		xwait
+		judge "$what, Python ftplib on IN, vsftpd on A, $(mode_label "$MODE")" "c9-$mode-ftplib" \
+			"$OUT/c9-$mode-ftplib" "\\*resp\\* '200 (PORT|EPRT) command successful"
+		judge "$what, wget on IN, vsftpd on A, $(mode_label "$MODE")" "c9-$mode-wget" \
+			"$OUT/c9-$mode-wget" '==> PORT \.\.\. done'
+		group_end "$what ($(mode_label "$MODE"))" "$A4"
+	done
+	stop_servers
+}
+
+# 10: one wrapped vsftpd on IN serving E2E_STRESS_N (24) passive downloads
+# at once, half by curl from A, half from B, each rate-limited so that
+# they overlap.  Every download must complete; every pinhole must be for
+# the host whose session asked for that port (vsftpd's log: which client
+# got which EPSV/PASV port); at least 20 pinholes must have been open at
+# the same time (dyperd's event log); none left afterwards.
+case10() {
+	local what="10 concurrent passive sessions" n=${E2E_STRESS_N:-24} i host ns name bad=0
+	local max ports wrong
+
+	need_tools "$what" vsftpd curl || return
+	use_mode dyper "$what" || return
+	vsftpd_conf "$T/vs10.conf" "$IN4" 21 plain
+	echo "max_clients=$((n + 8))" >>"$T/vs10.conf"
+	echo "max_per_ip=$((n + 8))" >>"$T/vs10.conf"
+	serve vs10 "$NS_IN" "${PFX[@]}" vsftpd "$T/vs10.conf"
+	wait_listen "$what" "$NS_IN" tcp "$IN4" 21 "$LOGD/vs10.log" || { stop_servers; return; }
+	group_begin
+	for ((i = 0; i < n; i++)); do
+		((i % 2)) && ns=$NS_B || ns=$NS_A
+		xfer "c10-$i" "$ns" 65 curl -sS --max-time 60 --limit-rate 4M \
+			-o "$OUT/c10-$i" "ftp://$IN4/f.bin"
+	done
+	xwait
+	for ((i = 0; i < n; i++)); do
+		if [ "$(sum_of "$OUT/c10-$i")" != "$SUM" ]; then
+			bad=$((bad + 1))
+			[ $bad = 1 ] && diag "$LOGD/c10-$i.log"
+		fi
+	done
+	if [ $bad = 0 ]; then
+		ok "$what: all $n downloads (A and B, at once) complete, sha256 matches"
+	else
+		not_ok "$what: $bad of $n downloads failed or are corrupt"
+	fi
+	# port -> client address, from vsftpd's replies
+	ports=$(sed -n 's/.*FTP response: Client "\([^"]*\)", "229 Entering Extended Passive Mode (|||\([0-9]*\)|).*/\2 \1/p;
+		s/.*FTP response: Client "\([^"]*\)", "227 Entering Passive Mode ([0-9]*,[0-9]*,[0-9]*,[0-9]*,\([0-9]*\),\([0-9]*\)).*/\2 \3 \1/p' \
+		"$LOGD/vs10.log" | awk 'NF == 3 {print $1 * 256 + $2, $3; next} {print}')
+	wrong=$(tail -n "+$((EL0 + 1))" "$EVENTS" | grep '"event":"open"' |
+		sed -n 's/.*"remote":"\([^"]*\)".*"local_port":\([0-9]*\).*/\2 \1/p' |
+		awk 'NR == FNR {want[$1] = $2; next} want[$1] != $2 {print $1 "->" $2 " (asked by " (want[$1] ? want[$1] : "nobody") ")"}' \
+			<(echo "$ports") - | head -n 5)
+	if [ -z "$ports" ]; then
+		not_ok "$what: no passive port in vsftpd's log"
+		diag "$LOGD/vs10.log" 5
+	elif [ -z "$wrong" ]; then
+		ok "$what: each of the $(tail -n "+$((EL0 + 1))" "$EVENTS" | grep -c '"event":"open"') pinholes is for the host that asked for its port"
+	else
+		not_ok "$what: pinholes for another host than the one that asked: $wrong"
+	fi
+	max=$(tail -n "+$((EL0 + 1))" "$EVENTS" | awk '/"event":"open"/ {c++; if (c > m) m = c} /"event":"close"/ {c--} END {print m + 0}')
+	if [ "$max" -ge 20 ]; then
+		ok "$what: $max pinholes were open at the same time"
+	else
+		not_ok "$what: at least 20 pinholes open at once expected, at most $max were"
+	fi
+	group_end "$what ($(mode_label "$MODE"))" "$A4" "$B4"
+	stop_servers
+}
+
 # sip: a SIP call from IN to A, with media flowing into IN.  SIPp on IN (the
 # caller) binds its signalling port 5062 and its media ports 6000 and 6002
 # (-mp, -rtp_echo) at start, then sends the INVITE from 5062; the agent must
@@ -1464,7 +1705,7 @@ if [ "$BENCH" = 1 ]; then
 	summary
 	exit
 fi
-for c in 1 2 3 4 5 6; do
+for c in 1 2 3 4 5 6 7 8 9 10; do
 	want_case "$c" && "case$c"
 done
 want_case sip && case_sip

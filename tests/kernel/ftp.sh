@@ -10,13 +10,16 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PASV_CLIENT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pasv_client.py
 
-# vsftpd_conf FILE ADDR PORT TLS: a standalone vsftpd for anonymous download
-# of $PUB (TLS: plain or ftps), its chroot helper directory $EMPTY, its log
-# in $LOGD; ftps uses $T/cert.pem and $T/key.pem.  seccomp_sandbox=NO:
-# vsftpd's seccomp filter allows only the system calls vsftpd itself makes,
-# and would kill a process whose preloaded agent talks to dyperd (sendmsg
-# with SCM_RIGHTS, ...).  pasv_min_port and pasv_max_port stay unset: any
-# port, as a firewall cannot know in advance.
+# vsftpd_conf FILE ADDR PORT TLS [SECCOMP [LOCAL-USER]]: a standalone vsftpd
+# for anonymous download of $PUB (TLS: plain or ftps), its chroot helper
+# directory $EMPTY, its log in $LOGD; ftps uses $T/cert.pem and $T/key.pem.
+# SECCOMP (YES or NO, default NO) is seccomp_sandbox: Debian's default is NO
+# (since 3.0.2-20), because Debian's vsftpd 3.0.3 filter does not list the
+# calls glibc 2.33 and later make for stat() and readdir() (newfstatat,
+# getdents64) and kills its own session at SIZE, RETR or LIST
+# (tests/e2e/apps.sh case 7 tests what Dyper can do under it).  LOCAL-USER:
+# that local user may log in too, chrooted to $PUB.  pasv_min_port and
+# pasv_max_port stay unset: any port, as a firewall cannot know in advance.
 vsftpd_conf() {
 	local log
 
@@ -36,10 +39,20 @@ vsftpd_conf() {
 		echo "anonymous_enable=YES"
 		echo "no_anon_password=YES"
 		echo "anon_root=$PUB"
-		echo "local_enable=NO"
+		if [ -n "${6:-}" ]; then
+			echo "local_enable=YES"
+			echo "userlist_enable=YES"
+			echo "userlist_deny=NO"
+			echo "userlist_file=$(dirname "$1")/$(basename "$1" .conf).users"
+			echo "$6" >"$(dirname "$1")/$(basename "$1" .conf).users"
+			echo "chroot_local_user=YES"
+			echo "local_root=$PUB"
+		else
+			echo "local_enable=NO"
+		fi
 		echo "write_enable=NO"
 		echo "secure_chroot_dir=$EMPTY"
-		echo "seccomp_sandbox=NO"
+		echo "seccomp_sandbox=${5:-NO}"
 		echo "pasv_enable=YES"
 		echo "port_enable=YES"
 		echo "connect_from_port_20=NO"

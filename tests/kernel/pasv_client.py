@@ -4,7 +4,8 @@
 
   pasv_client.py HOST PORTFILE GOFILE NAME OUT
 
-Logs in anonymously to HOST port 21, sends PASV and prints the reply, then
+Logs in to HOST port 21 (anonymously, or as FTP_USER with FTP_PASS from the
+environment), sends PASV and prints the reply, then
 writes the data port to PORTFILE (atomically, by rename) and stops: while
 the server holds its passive port, the caller looks at the pinhole (or tries
 the port from another host).  Once GOFILE exists (at most 10 s later) it
@@ -22,7 +23,7 @@ def main():
     host, portfile, gofile, name, out = sys.argv[1:6]
     ftp = ftplib.FTP()
     ftp.connect(host, 21, timeout=20)
-    ftp.login()
+    ftp.login(os.environ.get("FTP_USER", ""), os.environ.get("FTP_PASS", ""))
     ftp.voidcmd("TYPE I")
     reply = ftp.sendcmd("PASV")
     print(reply, flush=True)
@@ -37,6 +38,7 @@ def main():
     else:
         sys.exit("no go within 10 s")
     data = socket.create_connection((h, p), timeout=20)
+    print("connected to data port %d" % p, flush=True)
     resp = ftp.sendcmd("RETR " + name)
     if not resp.startswith("1"):
         sys.exit("RETR: " + resp)

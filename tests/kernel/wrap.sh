@@ -12,7 +12,8 @@
 # Every "ok" line starts with its case: a environment, b channel and
 # privileges, c without the setgid bit, d dyperd stopped, e PROGRAM
 # missing or not executable, f root callers, g options and configuration,
-# h a dyperd that answers wrongly or not at all (a fake one).
+# h a dyperd that answers wrongly or not at all (a fake one), i programs
+# the agent cannot see (static, Go).
 #
 # The agent is a stand-in: an empty shared library (the wrapper only checks
 # that it is a regular file and puts it in LD_PRELOAD).  nobody may not
@@ -414,6 +415,67 @@ wrapped "$T/e3" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/notexec"
 expect_fail "$T/e3" 126 "$T/notexec: Permission denied" "e: a PROGRAM not executable exits 126"
 wrapped "$T/e4" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK"
 expect_fail "$T/e4" 1 "PROGRAM missing" "e: no PROGRAM at all: usage, exit 1"
+
+# --- i. programs the agent cannot see ---------------------------------------------------------
+# A static executable (built here with cc -static, and -static-pie) never
+# runs ld.so, so LD_PRELOAD is not read; a Go program makes raw system
+# calls (here: a C program carrying the note the Go linker writes, in a
+# PT_NOTE segment).  dyper-wrap must refuse both, saying why, unless
+# --run-unseen; it reads PROGRAM with the caller's rights only.
+
+printf '#include <stdio.h>\nint main(void) { puts("ran"); return 0; }\n' >"$T/hello.c"
+run cc -static -o "$T/static" "$T/hello.c"
+chmod 755 "$T/static"
+wrapped "$T/i1" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/static"
+expect_fail "$T/i1" 1 "is statically linked (it has no ELF interpreter)" \
+	"i: a static PROGRAM is refused, saying why"
+if grep -q '^ran$' "$T/i1"; then
+	not_ok "i: the refused static PROGRAM must not run"
+else
+	ok "i: the refused static PROGRAM did not run"
+fi
+if grep -qF "Dyper cannot serve this program" "$T/i1.err"; then
+	ok "i: the message says that Dyper cannot serve it"
+else
+	not_ok "i: the message says that Dyper cannot serve it"
+	diag "$T/i1.err"
+fi
+if cc -static-pie -o "$T/static-pie" "$T/hello.c" 2>"$T/cmd"; then
+	chmod 755 "$T/static-pie"
+	wrapped "$T/i2" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/static-pie"
+	expect_fail "$T/i2" 1 "is statically linked" "i: a static-pie PROGRAM is refused too"
+else
+	skip "i: cc -static-pie does not work here"
+fi
+# through PATH, as most people name programs
+wrapped "$T/i3" "${AS_NOBODY[@]}" env PATH="/usr/bin:$T" "$WRAPX" -s "$ASOCK" static
+expect_fail "$T/i3" 1 "$T/static is statically linked" "i: a static PROGRAM found in PATH is refused"
+wrapped "$T/i4" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" --run-unseen "$T/static"
+if [ $RC -eq 0 ] && grep -q '^ran$' "$T/i4" && grep -qF -- "--run-unseen: running it anyway" "$T/i4.err"; then
+	ok "i: --run-unseen runs it, with a warning"
+else
+	not_ok "i: --run-unseen runs it, with a warning (exit $RC)"
+	diag "$T/i4.err"
+fi
+printf '%s\n' '	.section .note.go.buildid,"a",@note' '	.p2align 2' '	.long 3, 8, 4' \
+	'	.asciz "Go"' '	.p2align 2' '	.ascii "buildid!"' >"$T/gonote.s"
+run cc -o "$T/golike" "$T/hello.c" "$T/gonote.s"
+chmod 755 "$T/golike"
+wrapped "$T/i5" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/golike"
+expect_fail "$T/i5" 1 "is a Go program (it carries Go's build ID note)" \
+	"i: a dynamically linked PROGRAM with Go's build ID note is refused"
+# readable by the wrapper group only: the caller cannot read it, so the
+# wrapper must not either (it runs unchecked)
+run cp "$T/static" "$T/static-grp"
+run chgrp daemon "$T/static-grp"
+run chmod 751 "$T/static-grp"
+wrapped "$T/i6" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/static-grp"
+if [ $RC -eq 0 ] && grep -q '^ran$' "$T/i6"; then
+	ok "i: a PROGRAM only the wrapper group may read is not read (it runs unchecked)"
+else
+	not_ok "i: a PROGRAM only the wrapper group may read must not be read by the wrapper (exit $RC)"
+	diag "$T/i6.err"
+fi
 
 # --- f. root -----------------------------------------------------------------------------
 
