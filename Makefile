@@ -109,7 +109,8 @@ help:
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
 TOOLS := nft ip unshare setpriv python3 man groff valgrind \
-	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp
+	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp \
+	 sshd ssh-keygen
 check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
 	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
