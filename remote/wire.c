@@ -38,6 +38,7 @@ static const struct {
 	{ EDQUOT, "EDQUOT" }, { ECANCELED, "ECANCELED" }, { ENODEV, "ENODEV" },
 	{ ENXIO, "ENXIO" }, { EROFS, "EROFS" }, { ESRCH, "ESRCH" },
 	{ EHOSTDOWN, "EHOSTDOWN" }, { EPIPE, "EPIPE" }, { ENOTDIR, "ENOTDIR" },
+	{ EKEYREJECTED, "EKEYREJECTED" },
 };
 
 const char *remote_errno_name(int err)
