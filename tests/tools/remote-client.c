@@ -52,6 +52,8 @@ static unsigned long num(const char *s, const char *what)
 	return v;
 }
 
+static int run(struct remote_ssh *s, unsigned long reconnects, unsigned long max_ms);
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -67,12 +69,9 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct remote_ssh_config cfg = { 0 };
-	char why[REMOTE_SSH_ERROR_LEN] = "", in[4 * REMOTE_WIRE_LINE_MAX], line[REMOTE_WIRE_LINE_MAX + 1];
-	size_t in_len = 0;
-	unsigned long reconnects = 0, attempt = 0, max_ms = 30000, pending = 0;
-	uint64_t end, retry_at = 0;
+	char why[REMOTE_SSH_ERROR_LEN] = "";
+	unsigned long reconnects = 0, max_ms = 30000;
 	struct remote_ssh *s;
-	bool in_eof = false, was_ready = false;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -98,6 +97,20 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	err = run(s, reconnects, max_ms);
+	remote_ssh_free(s);
+	return err;
+}
+
+/* The event loop; its exit code. */
+static int run(struct remote_ssh *s, unsigned long reconnects, unsigned long max_ms)
+{
+	char in[4 * REMOTE_WIRE_LINE_MAX], line[REMOTE_WIRE_LINE_MAX + 1];
+	size_t in_len = 0;
+	unsigned long attempt = 0, pending = 0;
+	uint64_t end, retry_at = 0;
+	bool in_eof = false, was_ready = false;
+
 	end = now_ms() + max_ms;
 	remote_ssh_start(s, now_ms());
 	for (;;) {
