@@ -26,7 +26,8 @@
 # answered ERR; an overlong line closes; the forced command ignores what
 # the client asks to run; an unknown and a changed host key refused; a key
 # file with mode 0644 refused; the session cut (sshd's per-connection
-# processes killed) is seen and a reconnect works.
+# processes killed) is seen and a reconnect works; keepalive PINGs keep an
+# idle session up, and a site that stops answering them ends it.
 # Output: "ok - ..." / "not ok - ..." per check, then "remote: N passed,
 # N failed"; 77 when not root (skipped).
 
@@ -120,7 +121,8 @@ bail_diag() {
 
 ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 "$T/fixture.log" \
 	hostA=$H4 >"$T/fixture.out" 2>&1 </dev/null &
-started $!
+FIXTURE_PID=$!
+started $FIXTURE_PID
 poll 5000 0.05 grep -qx ready "$T/fixture.out" || bail "the site fixture did not start"
 start_sshd || bail "sshd did not listen on $R4:22"
 
@@ -319,5 +321,37 @@ else
 	not_ok "7: requests work on the new session"
 	diag "$T/c7"
 fi
+
+# --- 8: keepalive: PINGs of the transport's own, and a site that stops -------
+: >"$T/fixture.log"
+mkfifo "$T/in8"
+client --keepalive-ms 1000 <"$T/in8" >"$T/c8" 2>&1 &
+CPID=$!
+started $CPID
+exec 3>"$T/in8"
+pings() {
+	[ "$(grep -c '^hostA 0 92233720368547758[0-9]* PING$' "$T/fixture.log")" -ge 3 ]
+}
+if poll 15000 0.05 pings; then
+	ok "8: an idle session sends keepalive PINGs with transport-range ids"
+else
+	not_ok "8: an idle session sends keepalive PINGs with transport-range ids"
+	diag "$T/fixture.log"
+fi
+if grep -q '^9223372036854775' "$T/c8" || grep -q '^closed' "$T/c8"; then
+	not_ok "8: their replies never reach the caller, and the session stays up"
+	diag "$T/c8"
+else
+	ok "8: their replies never reach the caller, and the session stays up"
+fi
+sig STOP "$FIXTURE_PID"
+if poll 10000 0.05 grep -q '^closed ETIMEDOUT the site did not answer a keepalive in 1000 ms' "$T/c8"; then
+	ok "8: a site that stops answering ends the session (ETIMEDOUT)"
+else
+	not_ok "8: a site that stops answering ends the session (ETIMEDOUT)"
+	diag "$T/c8"
+fi
+sig CONT "$FIXTURE_PID"
+exec 3>&-
 
 summary
