@@ -21,7 +21,7 @@ B       ?= build
 VERSION := 0.1.0
 
 # Libraries (pkg-config names); `make deps` installs what is missing.
-PKGS      := libnftnl libmnl inih libcap-ng
+PKGS      := libnftnl libmnl inih libcap-ng libssh
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -60,6 +60,11 @@ NFT_LIB  := $(B)/libdyper-nft.a
 CONF_SRC := $(wildcard conf/*.c)
 CONF_OBJ := $(CONF_SRC:%.c=$(B)/%.o)
 CONF_LIB := $(B)/libdyper-conf.a
+# remote/: border mode's transport (wire grammar, libssh client); leaf code
+# that knows pinholes and nothing of policy.  dyper-remote.c is a program.
+REMOTE_SRC := $(filter-out remote/dyper-remote.c,$(wildcard remote/*.c))
+REMOTE_OBJ := $(REMOTE_SRC:%.c=$(B)/%.o)
+REMOTE_LIB := $(B)/libdyper-remote.a
 # dyperd's modules that tests link; the daemon's event loop and the two
 # programs' main files go only into the programs.
 DAEMON_SRC := dyperd/dyperd.c dyperd/agent.c dyperd/engine.c dyperd/control.c
@@ -72,7 +77,8 @@ CORE_LIB := $(B)/libdyper-core.a
 DYPERD   := $(B)/bin/dyperd
 DYPERCTL := $(B)/bin/dyperctl
 WRAP     := $(B)/bin/dyper-wrap
-PROGS    := $(DYPERD) $(DYPERCTL) $(WRAP)
+REMOTE   := $(B)/bin/dyper-remote
+PROGS    := $(DYPERD) $(DYPERCTL) $(WRAP) $(REMOTE)
 # Where dyper-wrap finds the agent unless told otherwise (-p), and where
 # `dyperctl doctor` looks for the agent and the wrapper.
 PRELOAD_PATH := $(LIBDIR)/dyper/libdyper-preload.so
@@ -91,7 +97,8 @@ BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 .PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
 	install uninstall dist rpm demo
 all: check-deps
-	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(PROGS) $(PRELOAD) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(REMOTE_LIB) $(PROGS) \
+		$(PRELOAD) $(TOOL_BIN)
 
 help:
 	@echo "make            build"
@@ -109,7 +116,8 @@ help:
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
 TOOLS := nft ip unshare setpriv python3 man groff valgrind useradd chpasswd \
-	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp
+	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp \
+	 sshd ssh-keygen
 # pure-ftpd conflicts with vsftpd in Debian (both are ftp-server): its
 # package is unpacked here instead, for tests/e2e/apps.sh
 PUREFTPD := $(B)/deps/pure-ftpd/usr/sbin/pure-ftpd
@@ -193,6 +201,13 @@ $(B)/tests/tools/dyper-wrap-standin.o: wrap/dyper-wrap.c
 	$(Q)$(CC) $(CPPFLAGS) -DDYPER_PRELOAD_PATH=\"$(abspath $(STANDIN))\" $(CFLAGS) \
 		$(LIB_CFLAGS) -c -o $@ $<
 
+# dyper-remote: the site's restricted command (sshd runs it for a host's
+# key); only the wire grammar, no libssh, no config.
+$(REMOTE): $(B)/remote/dyper-remote.o $(REMOTE_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 # --- build rules -----------------------------------------------------------
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -211,7 +226,11 @@ $(CONF_LIB): $(CONF_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+$(REMOTE_LIB): $(REMOTE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(CORE_LIB) $(REMOTE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -219,7 +238,7 @@ $(B)/tests/kernel/%: $(B)/tests/kernel/%.o $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(CORE_LIB) $(NFT_LIB)
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(CORE_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -235,7 +254,7 @@ check: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
-test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN) \
+test-bins: $(NFT_LIB) $(CONF_LIB) $(REMOTE_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN) \
 	$(STANDIN) $(STANDIN_WRAP)
 
 unit-check: $(UNIT_BIN)
@@ -280,7 +299,7 @@ UNIT     := $(B)/conf/dyperd.service
 CONFIGS  := conf/dyper.conf conf/policy
 MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
 # Every path install lays out, for uninstall (configs separately).
-INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap \
+INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap $(BINDIR)/dyper-remote \
 	$(LIBDIR)/dyper/libdyper-preload.so $(UNITDIR)/dyperd.service \
 	$(SYSUSERSDIR)/dyper.conf $(TMPFILESDIR)/dyper.conf $(DOCDIR)/README.md \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
@@ -309,6 +328,7 @@ install: programs
 	$(INSTALL) -d $$d$(SBINDIR) $$d$(BINDIR) $$d$(LIBDIR)/dyper $$d$(UNITDIR) \
 		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR); \
 	$(INSTALL) -m 0755 $(DYPERD) $(DYPERCTL) $$d$(SBINDIR)/; \
+	$(INSTALL) -m 0755 $(REMOTE) $$d$(BINDIR)/; \
 	$(INSTALL) -m 0755 $(PRELOAD) $$d$(LIBDIR)/dyper/; \
 	$(INSTALL) -m 0644 $(UNIT) $$d$(UNITDIR)/dyperd.service; \
 	$(INSTALL) -m 0644 conf/dyper.sysusers $$d$(SYSUSERSDIR)/dyper.conf; \
@@ -392,9 +412,10 @@ FUZZ_SRC_fuzz_policy := dyperd/policy.c
 FUZZ_SRC_fuzz_config := conf/config.c
 FUZZ_LIBS_fuzz_config := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null)
 FUZZ_SRC_fuzz_proto  := dyperd/proto.c
+FUZZ_SRC_fuzz_wire   := remote/wire.c
 
 .SECONDEXPANSION:
-$(B)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*) $(wildcard dyperd/*.h conf/*.h)
+$(B)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*) $(wildcard dyperd/*.h conf/*.h remote/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*)

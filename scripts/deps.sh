@@ -22,6 +22,18 @@ if command -v apt-get >/dev/null 2>&1; then
 		chmod 755 /usr/sbin/policy-rc.d
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
+	# openssh-server: tests/kernel/remote.sh runs Debian's sshd itself, in a
+	# namespace, with its own config.  Its package enables ssh.service and
+	# starts it: policy-rc.d stops the start now, and on a machine without
+	# it before, /etc/ssh/sshd_not_to_be_run (Debian's own switch, checked
+	# by ssh.service and /etc/init.d/ssh) keeps it from ever starting at
+	# boot; to run an sshd on this machine later: rm /etc/ssh/sshd_not_to_be_run
+	if ! dpkg-query -W -f '${Status}' openssh-server 2>/dev/null | grep -q 'ok installed'; then
+		mkdir -p /etc/ssh
+		printf '# make deps (Dyper): installed openssh-server for the tests only\n' \
+			>/etc/ssh/sshd_not_to_be_run
+		echo "  DEPS    openssh-server: its service stays off (/etc/ssh/sshd_not_to_be_run)"
+	fi
 	apt-get update -qq
 	# rpm: rpmbuild, for tests/pkg/rpm.sh (on Debian the rpm package has it);
 	# debootstrap and systemd-container (systemd-nspawn): tests/pkg/systemd.sh
@@ -31,7 +43,7 @@ if command -v apt-get >/dev/null 2>&1; then
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
 		nftables iproute2 util-linux procps man-db groff-base python3 passwd valgrind \
 		vsftpd lftp curl wget tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
-		globus-gridftp-server-progs globus-gass-copy-progs sip-tester \
+		globus-gridftp-server-progs globus-gass-copy-progs sip-tester openssh-server \
 		libcap2 libpam0g libsodium23 libssl3 >/dev/null
 	# pure-ftpd cannot be installed beside vsftpd (both provide and conflict
 	# with ftp-server: installing one removes the other): its package is
@@ -51,10 +63,10 @@ elif command -v dnf >/dev/null 2>&1; then
 		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel libcmocka-devel \
 		nftables iproute util-linux procps-ng man-db groff-base python3 valgrind \
 		vsftpd lftp curl wget tftp tftp-server iperf python3-pyftpdlib openssl \
-		globus-gridftp-server-progs globus-gass-copy-progs pure-ftpd shadow-utils sipp
+		globus-gridftp-server-progs globus-gass-copy-progs pure-ftpd shadow-utils sipp openssh-server
 else
 	echo "make deps: neither apt-get nor dnf found; install by hand:" >&2
 	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2, valgrind (tests/kernel/valgrind.sh)" >&2
-	echo "  and for tests/e2e: vsftpd, lftp, curl, wget, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy), pure-ftpd, SIPp" >&2
+	echo "  and for tests/e2e: vsftpd, lftp, curl, wget, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy), pure-ftpd, SIPp, OpenSSH's sshd" >&2
 	exit 1
 fi
