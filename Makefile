@@ -62,7 +62,9 @@ CONF_OBJ := $(CONF_SRC:%.c=$(B)/%.o)
 CONF_LIB := $(B)/libdyper-conf.a
 # dyperd's modules that tests link; the daemon's event loop and the two
 # programs' main files go only into the programs.
-DAEMON_SRC := dyperd/dyperd.c dyperd/agent.c dyperd/engine.c dyperd/control.c
+# The engine is not among them: it drives enforcers through their interface
+# alone, and tests/unit/test_engine links it with a fake one.
+DAEMON_SRC := dyperd/dyperd.c dyperd/agent.c dyperd/control.c
 # dyperctl's own: its main and doctor (which reads the system, never dyperd's).
 CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
 CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))
@@ -180,6 +182,12 @@ $(CORE_LIB): $(CORE_OBJ)
 $(CONF_LIB): $(CONF_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# the engine's unit test, with the fake enforcer (tests/unit/, never installed)
+$(B)/tests/unit/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/fake_enforcer.o \
+		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -73,6 +73,9 @@ static void conn_free(struct dyperd *d, struct control_conn *c)
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	engine_forget_arg(d, c);
+	free(c->packets);
+	free(c->bytes);
 	free(c->out);
 	free(c);
 }
@@ -169,21 +172,15 @@ static const char *state_name(uint8_t s)
 
 /* --- list and show -------------------------------------------------------------- */
 
-struct counters_ctx {
-	struct dyperd *d;
-	uint64_t *packets, *bytes;
-};
-
-static int counters_cb(const struct pinhole_entry *pe, void *arg)
+static void counters_cb(struct dyperd *d, const struct pinhole_entry *pe, void *arg)
 {
-	struct counters_ctx *cc = arg;
-	int idx = table_find(&cc->d->table, &pe->ph);
+	struct control_conn *c = arg;
+	int idx = table_find(&d->table, &pe->ph);
 
-	if (idx >= 0) {
-		cc->packets[idx] = pe->packets;
-		cc->bytes[idx] = pe->bytes;
+	if (idx >= 0 && (uint32_t)idx < c->n_counters) {
+		c->packets[idx] = pe->packets;
+		c->bytes[idx] = pe->bytes;
 	}
-	return 0;
 }
 
 static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
@@ -226,31 +223,21 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
 }
 
-static int cmd_list(struct dyperd *d, struct out *o, bool json, int only_id)
+/* The answer to list or show, once the counters came back (or not). */
+static int cmd_list(struct dyperd *d, struct out *o, struct control_conn *c)
 {
-	uint64_t *packets = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
-	uint64_t *bytes = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
-	struct counters_ctx cc = { d, packets, bytes };
-	bool first = true;
-	int err = 0;
+	bool first = true, json = c->json;
 
-	if (!packets || !bytes) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (nft_enforcer_dump(d->enf, counters_cb, &cc))
-		log_warn("list: no counters: %s", nft_enforcer_error(d->enf));
-	if (only_id >= 0) {
-		int idx = table_find_id(&d->table, (uint32_t)only_id);
+	if (c->only_id >= 0) {
+		int idx = table_find_id(&d->table, (uint32_t)c->only_id);
 
-		if (idx < 0) {
-			err = -ENOENT;
-			goto out;
-		}
-		put_entry(o, d, &d->table.v[idx], packets[idx], bytes[idx], json, true);
+		if (idx < 0)
+			return -ENOENT;
+		put_entry(o, d, &d->table.v[idx], (uint32_t)idx < c->n_counters ? c->packets[idx] : 0,
+			  (uint32_t)idx < c->n_counters ? c->bytes[idx] : 0, json, true);
 		if (json)
 			put(o, "\n");
-		goto out;
+		return 0;
 	}
 	if (json)
 		put(o, "[");
@@ -260,17 +247,15 @@ static int cmd_list(struct dyperd *d, struct out *o, bool json, int only_id)
 	for (uint32_t i = 0; i < d->table.cap; i++) {
 		if (!d->table.v[i].used)
 			continue;
-		put_entry(o, d, &d->table.v[i], packets[i], bytes[i], json, first);
+		put_entry(o, d, &d->table.v[i], i < c->n_counters ? c->packets[i] : 0,
+			  i < c->n_counters ? c->bytes[i] : 0, json, first);
 		first = false;
 	}
 	if (json)
 		put(o, "]\n");
 	else
 		put(o, "%u pinhole%s\n", d->table.count, d->table.count == 1 ? "" : "s");
-out:
-	free(packets);
-	free(bytes);
-	return err;
+	return 0;
 }
 
 /* --- stats ---------------------------------------------------------------------- */
@@ -309,12 +294,12 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 #define J(name, v) put(o, "%s\"%s\":%" PRIu64, first ? "{" : ",", name, (uint64_t)(v)); first = false;
 		STATS_FIELDS(J)
 		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
-		    nft_enforcer_owned(d->enf) ? "true" : "false");
+		    engine_exclusive(d) ? "true" : "false");
 	} else {
 #define T(name, v) put(o, "%-16s %" PRIu64 "\n", name, (uint64_t)(v));
 		STATS_FIELDS(T)
 		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
-		    nft_enforcer_owned(d->enf) ? "yes" : "no");
+		    engine_exclusive(d) ? "yes" : "no");
 	}
 }
 
@@ -448,7 +433,91 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 
 /* --- dispatch -------------------------------------------------------------------------- */
 
-static void run(struct dyperd *d, struct control_conn *c, char *line)
+/* Sets @c's answer: "OK" or "ERR", then @o. */
+static void answer(struct control_conn *c, struct out *o, int err)
+{
+	const char *head = o->oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
+	size_t hlen = strlen(head), blen = o->oom ? 0 : o->len;
+	char *all = malloc(hlen + blen + 1);
+
+	if (all) {
+		memcpy(all, head, hlen);
+		if (blen)
+			memcpy(all + hlen, o->s, blen);
+	}
+	free(o->s);
+	c->out = all;
+	c->out_len = all ? hlen + blen : 0;
+	c->out_off = 0;
+}
+
+static void flush_out(struct dyperd *d, struct control_conn *c);
+
+static void put_closed(struct out *o, bool json, int err, const char *msg)
+{
+	if (json) {
+		put(o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
+		put_json_str(o, msg);
+		put(o, "}\n");
+	} else {
+		put(o, "%s\n", msg);
+	}
+}
+
+/* The enforcer answered a command of @c's: answer dyperctl (@c may be freed). */
+static void finish_later(struct dyperd *d, struct control_conn *c, struct out *o, int err)
+{
+	c->busy = false;
+	answer(c, o, err);
+	if (!c->out) {
+		conn_free(d, c);
+		return;
+	}
+	flush_out(d, c);
+}
+
+static void close_done(struct dyperd *d, int err, const char *msg, void *arg)
+{
+	struct out o = { 0 };
+	struct control_conn *c = arg;
+
+	put_closed(&o, c->json, err, msg);
+	finish_later(d, c, &o, err);
+}
+
+static void list_done(struct dyperd *d, int err, const char *msg, void *arg)
+{
+	struct out o = { 0 };
+	struct control_conn *c = arg;
+
+	if (err)
+		log_warn("list: no counters: %s", msg);
+	err = cmd_list(d, &o, c);
+	if (err == -ENOENT)
+		put(&o, "no pinhole with id %d\n", c->only_id);
+	finish_later(d, c, &o, err);
+}
+
+/* list and show: the counters come from the enforcer, the answer after them. */
+static int start_list(struct dyperd *d, struct control_conn *c, int only_id)
+{
+	uint32_t n = d->table.cap ? d->table.cap : 1;
+	int err;
+
+	c->only_id = only_id;
+	c->packets = calloc(n, sizeof(uint64_t));
+	c->bytes = calloc(n, sizeof(uint64_t));
+	if (!c->packets || !c->bytes)
+		return -ENOMEM;
+	c->n_counters = n;
+	err = engine_read(d, counters_cb, list_done, c);
+	if (err)
+		log_warn("list: no counters: %s", strerror(-err));
+	return err;
+}
+
+/* Runs @line; false when the answer comes later (c->busy). */
+static bool run(struct dyperd *d, struct control_conn *c, char *line)
 {
 	struct out o = { 0 };
 	char *argv[32], *save = NULL, *tok, msg[512];
@@ -464,21 +533,21 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 	if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
-	} else if (!strcmp(argv[0], "list")) {
-		err = cmd_list(d, &o, json, -1);
-	} else if (!strcmp(argv[0], "show") && argc == 2) {
-		err = cmd_list(d, &o, json, atoi(argv[1]));
-		if (err == -ENOENT)
-			put(&o, "no pinhole with id %s\n", argv[1]);
+	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
+		c->json = json;
+		if (!start_list(d, c, argc == 2 ? atoi(argv[1]) : -1))
+			goto later;
+		list_done(d, 0, "", c);
+		return false;
 	} else if (!strcmp(argv[0], "close") && argc == 2) {
-		err = engine_close_id(d, (uint32_t)strtoul(argv[1], NULL, 10), msg, sizeof(msg));
-		if (json) {
-			put(&o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
-			put_json_str(&o, msg);
-			put(&o, "}\n");
-		} else {
-			put(&o, "%s\n", msg);
-		}
+		c->json = json;
+		err = engine_close_id(d, (uint32_t)strtoul(argv[1], NULL, 10), msg, sizeof(msg),
+				      close_done, c);
+		if (err == 0)
+			goto later;
+		if (err > 0)
+			err = 0;
+		put_closed(&o, json, err, msg);
 	} else if (!strcmp(argv[0], "stats")) {
 		cmd_stats(d, &o, json);
 	} else if (!strcmp(argv[0], "reload")) {
@@ -497,21 +566,14 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		put(&o, "unknown command \"%s\" (list, show ID, close ID, stats, reload, check)\n",
 		    argv[0]);
 	}
-	{
-		const char *head = o.oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
-		size_t hlen = strlen(head), blen = o.oom ? 0 : o.len;
-		char *all = malloc(hlen + blen + 1);
-
-		if (all) {
-			memcpy(all, head, hlen);
-			if (blen)
-				memcpy(all + hlen, o.s, blen);
-		}
-		free(o.s);
-		c->out = all;
-		c->out_len = all ? hlen + blen : 0;
-		c->out_off = 0;
-	}
+	answer(c, &o, err);
+	return true;
+later:
+	/* nothing to read meanwhile; a hangup still reports */
+	c->busy = true;
+	free(o.s);
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &(struct epoll_event){ .events = 0, .data.ptr = c });
+	return false;
 }
 
 static void flush_out(struct dyperd *d, struct control_conn *c)
@@ -539,6 +601,11 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	char *nl;
 	ssize_t n;
 
+	if (c->busy) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_free(d, c);
+		return;
+	}
 	if (c->out) {
 		flush_out(d, c);
 		return;
@@ -559,7 +626,8 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 		return;
 	}
 	*nl = '\0';
-	run(d, c, c->in);
+	if (!run(d, c, c->in))
+		return;
 	if (!c->out) {
 		conn_free(d, c);
 		return;

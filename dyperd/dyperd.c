@@ -367,6 +367,9 @@ static int loop(struct dyperd *d)
 			case EV_CONTROL:
 				control_event(d, (struct control_conn *)tag, evs[i].events);
 				break;
+			case EV_ENFORCER:
+				engine_enforcer_ready(d, (struct enf_slot *)tag);
+				break;
 			case EV_DIAG:
 				if (diag_destroy_read(d->diag_fd, on_destroyed, d) == -ENOBUFS) {
 					log_warn("socket notifications were lost: reconciling");
@@ -396,6 +399,8 @@ int main(int argc, char **argv)
 	struct dyperd *d = &dd;
 	bool explicit_config = false, check_only = false, debug = false;
 	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
+	struct nft_enforcer *nft;
+	struct enforcer *local;
 	struct passwd *pw;
 	struct group *gr;
 	struct rlimit rl;
@@ -481,9 +486,17 @@ int main(int argc, char **argv)
 	}
 
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = -1;
-	rc = nft_enforcer_open(&d->enf, &d->cfg.enforcer);
+	rc = nft_enforcer_open(&nft, &d->cfg.enforcer);
 	if (rc) {
-		log_err("%s", nft_enforcer_error(d->enf));
+		log_err("%s", nft ? nft_enforcer_error(nft) : strerror(-rc));
+		return 1;
+	}
+	/* one enforcer for now: this host's table (batch size: batch_max) */
+	rc = nft_local_new(&local, nft, 0);
+	if (!rc)
+		rc = engine_add_enforcer(d, local);
+	if (rc) {
+		log_err("cannot set up the enforcer: %s", strerror(-rc));
 		return 1;
 	}
 	d->diag_fd = diag_destroy_open();
@@ -519,6 +532,12 @@ int main(int argc, char **argv)
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
+	for (unsigned i = 0; i < d->n_slots; i++) {
+		if (add_ev(d, enforcer_fd(d->slots[i].e), &d->slots[i].tag, EV_ENFORCER)) {
+			log_err("cannot set up the event loop: %s", strerror(errno));
+			return 1;
+		}
+	}
 	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
 	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
@@ -529,7 +548,6 @@ int main(int argc, char **argv)
 
 	rc = loop(d);
 	engine_stop(d);
-	nft_enforcer_free(d->enf);
 	policy_free(d->policy);
 	return rc ? 1 : 0;
 }
