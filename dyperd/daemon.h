@@ -82,8 +82,8 @@ struct pending {
 	uint8_t failed;		/* answered with an error */
 	uint8_t succeeded;	/* answered: done */
 	uint8_t repaired;	/* a repair was tried for it there */
-	int err;		/* the first error, and its text */
-	char why[200];
+	int err;		/* the first error, and its text (owned) */
+	char *why;
 	struct pending *prev, *next;	/* every unfinished operation */
 };
 

@@ -199,6 +199,7 @@ static void op_free(struct dyperd *d, struct pending *p)
 	d->n_ops--;
 	if (p->reply.fd >= 0)
 		close(p->reply.fd);
+	free(p->why);
 	free(p);
 }
 
@@ -353,12 +354,13 @@ static void finish(struct dyperd *d, struct pending *p)
 {
 	struct ph_entry *e = entry_of(d, p);
 	char what[PINHOLE_STR_LEN], msg[300];
+	const char *why = p->why ? p->why : "out of memory";
 	int err = p->err;
 
 	if (p->origin == OP_ROLLBACK) {
 		pinhole_format(&p->op.ph, what, sizeof(what));
 		if (err)
-			log_err("cannot undo pinhole %s: %s", what, p->why);
+			log_err("cannot undo pinhole %s: %s", what, why);
 		else
 			log_debug("undid pinhole %s where it had been added", what);
 		return;
@@ -382,7 +384,7 @@ static void finish(struct dyperd *d, struct pending *p)
 			return;
 		}
 		pinhole_format(&p->op.ph, what, sizeof(what));
-		log_warn("cannot open pinhole %s for pid %u: %s", what, p->op.ph.owner.pid, p->why);
+		log_warn("cannot open pinhole %s for pid %u: %s", what, p->op.ph.owner.pid, why);
 		d->st.errors++;
 		if (p->origin == OP_AGENT)
 			reply_send(d, &p->reply, err, 0, 0, "the kernel refused the pinhole");
@@ -402,13 +404,13 @@ static void finish(struct dyperd *d, struct pending *p)
 
 	if (err) {
 		pinhole_format(&p->op.ph, what, sizeof(what));
-		log_err("cannot close pinhole %s: %s", what, p->why);
+		log_err("cannot close pinhole %s: %s", what, why);
 		d->st.errors++;
 		if (e)
 			e->state = PH_OPEN;
 		if (p->origin == OP_AGENT)
 			reply_send(d, &p->reply, err, 0, 0, "the kernel refused to close the pinhole");
-		snprintf(msg, sizeof(msg), "the kernel refused: %s", p->why);
+		snprintf(msg, sizeof(msg), "the kernel refused: %s", why);
 		admin_done(d, p, -EIO, msg);
 		return;
 	}
@@ -441,7 +443,7 @@ static void ack(struct dyperd *d, struct enf_slot *s, struct pending *p, int err
 		p->failed |= (uint8_t)s->bit;
 		if (!p->err) {
 			p->err = err;
-			snprintf(p->why, sizeof(p->why), "%s", msg && msg[0] ? msg : strerror(-err));
+			p->why = strdup(msg && msg[0] ? msg : strerror(-err));
 		}
 	} else {
 		p->succeeded |= (uint8_t)s->bit;
