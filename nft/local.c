@@ -20,6 +20,7 @@
 struct nft_local {
 	struct nft_enforcer *nft;	/* owned */
 	int efd;
+	bool signalled;			/* efd written, not yet read */
 	struct enforcer_job *q;		/* submitted, not yet run: FIFO */
 	size_t head, n, cap;
 };
@@ -44,9 +45,14 @@ static int local_submit(void *state, const struct enforcer_job *job)
 		}
 	}
 	l->q[l->head + l->n++] = *job;
+	if (l->signalled)
+		return 0;
 	/* only fails when the counter would overflow: it is readable then */
-	if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+		l->n--;
 		return -errno;
+	}
+	l->signalled = true;
 	return 0;
 }
 
@@ -113,8 +119,13 @@ static int local_dispatch(void *state, struct enforcer *e, const struct enforcer
 	struct nft_local *l = state;
 	uint64_t count;
 
+	/* called after every submit and every loop iteration: no system
+	 * call unless there is something to run */
+	if (!l->signalled)
+		return 0;
 	if (read(l->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return -errno;
+	l->signalled = false;
 	/* a completion may submit more: those run in this call too */
 	while (l->n) {
 		struct enforcer_job job = l->q[l->head];
