@@ -862,14 +862,16 @@ static void run(struct dyperd *d)
 		size_t before = d->n_ops;
 		bool any = false;
 
-		if (d->reconcile_now && !d->reconciling)
+		if (d->reconcile_now && !d->reconciling) {
 			engine_reconcile(d);
+			any = true;
+		}
 		for (unsigned i = 0; i < d->n_slots; i++)
 			any |= submit_slot(d, &d->slots[i]);
 		for (unsigned i = 0; i < d->n_slots; i++)
 			dispatch(d, &d->slots[i]);
 		admit_waiting(d);
-		if (!any && d->n_ops == before && d->answers == answers && !d->reconcile_now)
+		if (!any && d->n_ops == before && d->answers == answers)
 			break;
 	}
 }

@@ -83,7 +83,7 @@ struct enforcer_sink {
 /* What an implementation provides.  @state is its own, opaque. */
 struct enforcer_ops {
 	/* 0: accepted, a completion follows; -errno: refused now (-ENOMEM,
-	 * -EBUSY when more than max_inflight jobs are in flight). */
+	 * -EBUSY for a batch beyond max_inflight). */
 	int (*submit)(void *state, const struct enforcer_job *job);
 	/* Delivers what completed; never blocks.  0 or -errno (the fd failed). */
 	int (*dispatch)(void *state, struct enforcer *e, const struct enforcer_sink *sink);
@@ -103,7 +103,8 @@ struct enforcer {
 	void *state;
 	char name[32];			/* for logs: "local", "site", a device name */
 	size_t batch_pref;		/* ops per batch it prefers; 0: any size */
-	unsigned max_inflight;		/* jobs submitted and not yet completed, at most */
+	unsigned max_inflight;		/* batches submitted and not yet completed, at
+					 * most (other jobs are few and not counted) */
 };
 
 /*
