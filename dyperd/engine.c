@@ -522,7 +522,8 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 			s->setup_want = true;
 		}
 	}
-	back = malloc(b->n * sizeof(*back));
+	if (dn->err && !fail_all)
+		back = malloc(b->n * sizeof(*back));
 	for (size_t i = 0; i < b->n; i++) {
 		struct pending *p = b->p[i];
 		int err = b->ops[i].err;
