@@ -436,8 +436,10 @@ static void ack(struct dyperd *d, struct enf_slot *s, struct pending *p, int err
 	if (!(p->waiting & s->bit))
 		return;
 	p->waiting &= (uint8_t)~s->bit;
-	/* a pinhole already gone is closed all the same */
-	if (p->op.type == PINHOLE_DEL && err == -ENOENT)
+	/* a pinhole already gone is closed all the same; one a repair finds
+	 * there (a second read-back came before the first repair) is repaired */
+	if ((p->op.type == PINHOLE_DEL && err == -ENOENT) ||
+	    (p->op.type == PINHOLE_ADD && p->origin == OP_INTERNAL && err == -EEXIST))
 		err = 0;
 	if (err) {
 		p->failed |= (uint8_t)s->bit;

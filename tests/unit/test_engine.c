@@ -583,6 +583,62 @@ static void test_admin_read_and_close(void **state)
 	fixture_free(t);
 }
 
+/* A listening socket of this test and its cookie: a pinhole owner that lives. */
+static int live_socket(uint64_t *cookie)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookie, &len), 0);
+	return fd;
+}
+
+/* Reconcile of an enforcer others may change: what vanished from it while
+ * its socket lives is added again, there only; a repair that finds it back
+ * already (-EEXIST) counts as done and leaves the pinhole open. */
+static void test_reconcile_repairs_vanished(void **state)
+{
+	struct fixture *t = fixture_new(2, 0, 1);
+	struct reply_to r = reply_for(t, 0);
+	struct pinhole ph = ph_of(0), ph1 = ph_of(1);
+	uint64_t cookie;
+	int fd = live_socket(&cookie);
+
+	t->f[0]->exclusive = false;
+	ph.owner.sock_cookie = ph1.owner.sock_cookie = cookie;
+	engine_request_open(&t->d, &ph, 0, 0, false, &r);
+	r = reply_for(t, 1);
+	engine_request_open(&t->d, &ph1, 0, 0, false, &r);
+	engine_commit(&t->d);
+	assert_int_equal(reply_status(t, 0), 0);
+	assert_int_equal(reply_status(t, 1), 0);
+	fake_drop(t->f[0], PORT0);
+	assert_int_equal(engine_reconcile(&t->d), 0);
+	engine_commit(&t->d);
+	assert_int_equal(t->f[0]->reads, 1);
+	assert_int_equal(t->f[1]->reads, 0);	/* exclusive: not read back */
+	assert_true(fake_holds(t->f[0], PORT0));
+	assert_int_equal(t->d.st.repairs, 1);
+	assert_int_equal(state_of(t, 0), PH_OPEN);
+	/* missing at the read-back, back when the repair lands: the
+	 * enforcer answers the add with -EEXIST */
+	fake_drop(t->f[0], PORT0 + 1);
+	t->f[0]->fail_port = PORT0 + 1;
+	t->f[0]->fail_err = -EEXIST;
+	assert_int_equal(engine_reconcile(&t->d), 0);
+	engine_commit(&t->d);
+	assert_int_equal(t->d.st.repairs, 2);
+	assert_int_equal(t->d.st.errors, 0);
+	assert_int_equal(state_of(t, 1), PH_OPEN);
+	assert_int_equal(t->d.n_ops, 0);
+	close(fd);
+	fixture_free(t);
+}
+
 /* --- tamper check and reconcile --------------------------------------------------------- */
 
 /* The check finds the structure gone: repaired, then a full reconcile
@@ -625,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_socket_gone_while_waiting),
 		cmocka_unit_test(test_channel_gone_while_pending),
 		cmocka_unit_test(test_admin_read_and_close),
+		cmocka_unit_test(test_reconcile_repairs_vanished),
 		cmocka_unit_test(test_tamper_repair_and_reconcile),
 	};
 
