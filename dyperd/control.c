@@ -228,8 +228,8 @@ static int cmd_list(struct dyperd *d, struct out *o, struct control_conn *c)
 {
 	bool first = true, json = c->json;
 
-	if (c->only_id >= 0) {
-		int idx = table_find_id(&d->table, (uint32_t)c->only_id);
+	if (c->show) {
+		int idx = table_find_id(&d->table, c->only_id);
 
 		if (idx < 0)
 			return -ENOENT;
@@ -494,17 +494,16 @@ static void list_done(struct dyperd *d, int err, const char *msg, void *arg)
 		log_warn("list: no counters: %s", msg);
 	err = cmd_list(d, &o, c);
 	if (err == -ENOENT)
-		put(&o, "no pinhole with id %d\n", c->only_id);
+		put(&o, "no pinhole with id %" PRIu32 "\n", c->only_id);
 	finish_later(d, c, &o, err);
 }
 
 /* list and show: the counters come from the enforcer, the answer after them. */
-static int start_list(struct dyperd *d, struct control_conn *c, int only_id)
+static int start_list(struct dyperd *d, struct control_conn *c)
 {
 	uint32_t n = d->table.cap ? d->table.cap : 1;
 	int err;
 
-	c->only_id = only_id;
 	c->packets = calloc(n, sizeof(uint64_t));
 	c->bytes = calloc(n, sizeof(uint64_t));
 	if (!c->packets || !c->bytes)
@@ -516,8 +515,8 @@ static int start_list(struct dyperd *d, struct control_conn *c, int only_id)
 	return err;
 }
 
-/* Runs @line; false when the answer comes later (c->busy). */
-static bool run(struct dyperd *d, struct control_conn *c, char *line)
+/* Runs @line: the answer in c->out, or later if c->busy. */
+static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
 	struct out o = { 0 };
 	char *argv[32], *save = NULL, *tok, msg[512];
@@ -535,10 +534,14 @@ static bool run(struct dyperd *d, struct control_conn *c, char *line)
 		put(&o, "no command\n");
 	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
 		c->json = json;
-		if (!start_list(d, c, argc == 2 ? atoi(argv[1]) : -1))
+		c->show = argc == 2;
+		c->only_id = c->show ? (uint32_t)atoi(argv[1]) : 0;
+		if (!start_list(d, c))
 			goto later;
-		list_done(d, 0, "", c);
-		return false;
+		/* without counters, at once */
+		err = cmd_list(d, &o, c);
+		if (err == -ENOENT)
+			put(&o, "no pinhole with id %s\n", argv[1]);
 	} else if (!strcmp(argv[0], "close") && argc == 2) {
 		c->json = json;
 		err = engine_close_id(d, (uint32_t)strtoul(argv[1], NULL, 10), msg, sizeof(msg),
@@ -567,13 +570,10 @@ static bool run(struct dyperd *d, struct control_conn *c, char *line)
 		    argv[0]);
 	}
 	answer(c, &o, err);
-	return true;
+	return;
 later:
-	/* nothing to read meanwhile; a hangup still reports */
 	c->busy = true;
 	free(o.s);
-	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &(struct epoll_event){ .events = 0, .data.ptr = c });
-	return false;
 }
 
 static void flush_out(struct dyperd *d, struct control_conn *c)
@@ -602,7 +602,11 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	ssize_t n;
 
 	if (c->busy) {
-		if (events & (EPOLLHUP | EPOLLERR))
+		/* a command is running: only its client's going away matters */
+		char junk[256];
+
+		n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 			conn_free(d, c);
 		return;
 	}
@@ -626,7 +630,8 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 		return;
 	}
 	*nl = '\0';
-	if (!run(d, c, c->in))
+	run(d, c, c->in);
+	if (c->busy)
 		return;
 	if (!c->out) {
 		conn_free(d, c);

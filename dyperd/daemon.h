@@ -133,7 +133,8 @@ struct control_conn {
 	size_t out_len, out_off;
 	/* a command waiting for an enforcer's answer (list, show, close) */
 	bool busy, json;
-	int only_id;
+	bool show;		/* show only_id, not list */
+	uint32_t only_id;
 	uint64_t *packets, *bytes;	/* list: counters by table entry */
 	uint32_t n_counters;
 	struct control_conn *next;
