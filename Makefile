@@ -157,9 +157,9 @@ $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o 
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
-# dyper-wrap: wrap/ with the wire protocol and the config reader (for
-# agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
-$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o $(CONF_LIB)
+# dyper-wrap: wrap/ with the wire protocol alone: no config reader runs in
+# the setgid program; libcap-ng from LIB_LIBS (--as-needed keeps only that).
+$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -176,7 +176,7 @@ $(STANDIN):
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(PRELOAD_CFLAGS) -shared -fPIC -o $@ -x c /dev/null
 
-$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/dyperd/proto.o $(CONF_LIB)
+$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/dyperd/proto.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
