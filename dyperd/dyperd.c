@@ -34,6 +34,7 @@
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
 #include "dyperd/log.h"
+#include "dyperd/nftconf.h"
 
 #define TICK_MS 100
 
@@ -202,7 +203,7 @@ static int check_start_ids(const struct passwd *pw, gid_t *gid)
 static void restart_keys(const struct dyper_config *o, const struct dyper_config *n,
 			 char *buf, size_t len)
 {
-	const struct nft_enforcer_config *a = &o->enforcer, *b = &n->enforcer;
+	const struct dyper_enforcer_conf *a = &o->enforcer, *b = &n->enforcer;
 	struct { const char *name; bool changed; } keys[] = {
 		{ "user", strcmp(o->user, n->user) },
 		{ "group", strcmp(o->group, n->group) },
@@ -498,6 +499,7 @@ int main(int argc, char **argv)
 	struct dyperd *d = &dd;
 	bool explicit_config = false, check_only = false, debug = false;
 	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
+	struct nft_enforcer_config nftcfg;
 	struct nft_enforcer *nft;
 	struct enforcer *local;
 	struct passwd *pw;
@@ -596,7 +598,8 @@ int main(int argc, char **argv)
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
 	/* given up on EMFILE to refuse a connection rather than spin */
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	rc = nft_enforcer_open(&nft, &d->cfg.enforcer);
+	nftconf_from_config(&nftcfg, &d->cfg);
+	rc = nft_enforcer_open(&nft, &nftcfg);
 	if (rc) {
 		log_err("%s", nft ? nft_enforcer_error(nft) : strerror(-rc));
 		return 1;

@@ -1218,9 +1218,9 @@ int engine_start(struct dyperd *d)
 	}
 	if (err)
 		return err;
-	log_info("table inet %s ready%s", d->cfg.enforcer.table,
+	log_info("table inet %s ready%s", d->cfg.enforcer_table,
 		 enforcer_exclusive(s0->e) ? " (owned by dyperd: others cannot change it)" :
-		 d->cfg.enforcer.owner == NFT_OWNER_OFF ?
+		 d->cfg.enforcer.owner == DYPER_OWNER_OFF ?
 		 " (not owned: owner = no; tampering is detected and repaired)" :
 		 " (not owned: the kernel has no persist flag, or the existing table was made "
 		 "without it (delete it once while dyperd is stopped); tampering is detected "
