@@ -624,7 +624,7 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		cmd_stats(d, &o, json);
 	} else if (!strcmp(argv[0], "reload")) {
 		/* answered by control_reload_done() once it is done */
-		c->reload_ticket = dyperd_reload_request(d);
+		c->reload_ticket = reload_request(d);
 		c->json = json;
 		free(o.s);
 		return;

@@ -293,10 +293,14 @@ void control_tick(struct dyperd *d);
 /* control.c: answers the connections that wait for reload number @ticket */
 void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg);
 
-/* dyperd.c: asks for a reload of dyper.conf and the policy, read and parsed
+/* reload.c: asks for a reload of dyper.conf and the policy, read and parsed
  * beside the loop.  Returns the number of the reload that will carry it
- * out: control_reload_done() is called with it once that one is applied
- * or refused. */
-uint64_t dyperd_reload_request(struct dyperd *d);
+ * out: reload_finish() hands that number back once it is applied or
+ * refused. */
+uint64_t reload_request(struct dyperd *d);
+/* reload.c: d->reload_fd is readable.  True when a reload is over: then
+ * *@ticket is its number, *@rc 0 or its error, @msg what it did (for the
+ * log and dyperctl); the next one asked for meanwhile is started. */
+bool reload_finish(struct dyperd *d, uint64_t *ticket, int *rc, char *msg, size_t len);
 
 #endif
