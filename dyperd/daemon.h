@@ -39,7 +39,7 @@ struct channel {
 	gid_t delegate_gid;	/* the wrapper's group: the delegate */
 	pid_t name_pid;		/* the last requester's pid and program name: */
 	char name[PINHOLE_PROGRAM_LEN];	/* a label only, re-read when policy needs it */
-	/* program= rules (agent.c): what dyper-wrap's HELLO declared */
+	/* program= rules (channel.c): what dyper-wrap's HELLO declared */
 	bool served;		/* a message was handled: too late to declare */
 	bool wrapped;		/* declared: program= holds to program_fd alone */
 	int program_fd;		/* the file the program runs as, pinned; -1: none */
@@ -266,22 +266,22 @@ void reply_send(struct dyperd *d, struct reply_to *r, int status, uint32_t id,
 /* Forget a channel in every pending reply (it is closing). */
 void engine_forget_channel(struct dyperd *d, struct channel *ch);
 
-/* agent.c: the agent channel */
-int agent_listen(struct dyperd *d);
+/* channel.c: the agent channel (accepting agents, reading their requests) */
+int channel_listen(struct dyperd *d);
 /* Sets d->channel_room from the descriptor limit @nofile, keeping a
  * reserve for everything else; 0, or -EMFILE if @nofile is too small. */
-int agent_fd_budget(struct dyperd *d, unsigned long nofile);
-void agent_accept(struct dyperd *d);
+int channel_fd_budget(struct dyperd *d, unsigned long nofile);
+void channel_accept(struct dyperd *d);
 /* accept() on listener @lfd failed with @err (EMFILE, ENFILE, ...): refuses
  * the connection at the head of its queue with the spare descriptor and
- * stops watching @lfd until agent_tick() re-arms it after a short delay,
+ * stops watching @lfd until channel_tick() re-arms it after a short delay,
  * instead of spinning on a listener that stays readable. */
 void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
 		      int err, const char *what);
 /* Timer: re-arms paused listeners, resumes channels whose tokens refilled. */
-void agent_tick(struct dyperd *d);
-void agent_readable(struct dyperd *d, struct channel *ch);
-void agent_close(struct dyperd *d, struct channel *ch);
+void channel_tick(struct dyperd *d);
+void channel_readable(struct dyperd *d, struct channel *ch);
+void channel_close(struct dyperd *d, struct channel *ch);
 
 /* control.c: dyperctl's socket */
 int control_listen(struct dyperd *d);

@@ -279,16 +279,16 @@ static int loop(struct dyperd *d)
 				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
 					engine_tick(d);
 					control_tick(d);
-					agent_tick(d);
+					channel_tick(d);
 					log_limit_flush(now_ms());
 				}
 				break;
 			case EV_AGENT_LISTEN:
-				agent_accept(d);
+				channel_accept(d);
 				break;
 			case EV_AGENT:
 				/* the channel may be freed here: nothing after it */
-				agent_readable(d, (struct channel *)tag);
+				channel_readable(d, (struct channel *)tag);
 				break;
 			case EV_CONTROL_LISTEN:
 				control_accept(d);
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (agent_fd_budget(d, rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur))
+	if (channel_fd_budget(d, rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur))
 		return 1;
 
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
@@ -465,7 +465,7 @@ int main(int argc, char **argv)
 		return 1;
 	make_socket_dir(d->cfg.agent_socket);
 	make_socket_dir(d->cfg.control_socket);
-	if (agent_listen(d) || control_listen(d))
+	if (channel_listen(d) || control_listen(d))
 		return 1;
 
 	sigemptyset(&mask);
