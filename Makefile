@@ -67,7 +67,9 @@ REMOTE_OBJ := $(REMOTE_SRC:%.c=$(B)/%.o)
 REMOTE_LIB := $(B)/libdyper-remote.a
 # dyperd's modules that tests link; the daemon's event loop and the two
 # programs' main files go only into the programs.
-DAEMON_SRC := dyperd/dyperd.c dyperd/agent.c dyperd/engine.c dyperd/control.c
+# The engine is not among them: it drives enforcers through their interface
+# alone, and tests/unit/test_engine links it with a fake one.
+DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c
 # dyperctl's own: its main and doctor (which reads the system, never dyperd's).
 CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
 CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))
@@ -172,9 +174,9 @@ $(B)/tests/unit/test_agent_filter: $(B)/tests/unit/test_agent_filter.o $(B)/prel
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-# dyper-wrap: wrap/ with the wire protocol and the config reader (for
-# agent_socket); libcap-ng and inih from LIB_LIBS (--as-needed keeps only those).
-$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o $(CONF_LIB)
+# dyper-wrap: wrap/ with the wire protocol alone: no config reader runs in
+# the setgid program; libcap-ng from LIB_LIBS (--as-needed keeps only that).
+$(WRAP): $(B)/wrap/dyper-wrap.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -191,7 +193,7 @@ $(STANDIN):
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(PRELOAD_CFLAGS) -shared -fPIC -o $@ -x c /dev/null
 
-$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o $(CONF_LIB)
+$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/wrap/unseen.o $(B)/dyperd/proto.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -229,6 +231,12 @@ $(CONF_LIB): $(CONF_OBJ)
 $(REMOTE_LIB): $(REMOTE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# the engine's unit test, with the fake enforcer (tests/unit/, never installed)
+$(B)/tests/unit/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/fake_enforcer.o \
+		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(CORE_LIB) $(REMOTE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -19,7 +19,7 @@ _Static_assert(DYPER_CONFIG_SOCKET_LEN == sizeof(((struct sockaddr_un *)0)->sun_
 	       "socket paths must fit sun_path");
 /* Enum fields are written through int-sized stores. */
 _Static_assert(sizeof(enum dyper_on_exit) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum nft_owner_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dyper_owner_mode) == sizeof(int), "enum size");
 
 #define CONFIG_FILE_MAX	(1 << 20)	/* a config is a page or two */
 #define CONFIG_LINE_MAX	197		/* inih's usual 200-byte buffer less 3 */
@@ -58,7 +58,7 @@ enum key_type {
 	T_UINT32,
 	T_MARK,		/* uint32_t, 0x hexadecimal or decimal */
 	T_DURATION,	/* stored as uint32_t milliseconds */
-	T_PORTS,	/* uint16_t[NFT_ENFORCER_MAX_PORTS] + size_t count */
+	T_PORTS,	/* uint16_t[DYPER_CONFIG_MAX_PORTS] + size_t count */
 };
 
 struct conf_key {
@@ -427,15 +427,15 @@ static int parse_word(struct parse *p, const struct conf_key *k, const char *v,
 static int parse_owner(struct parse *p, const struct conf_key *k, const char *v)
 {
 	const struct word *w = word_find(bool_words, v);
-	enum nft_owner_mode mode;
+	enum dyper_owner_mode mode;
 
 	if (word_eq(v, "auto"))
-		mode = NFT_OWNER_AUTO;
+		mode = DYPER_OWNER_AUTO;
 	else if (w)
-		mode = w->value ? NFT_OWNER_ON : NFT_OWNER_OFF;
+		mode = w->value ? DYPER_OWNER_ON : DYPER_OWNER_OFF;
 	else
 		return fail(p, "expected auto, yes or no, found %s", q(p, v));
-	*(enum nft_owner_mode *)field(&p->cfg, k) = mode;
+	*(enum dyper_owner_mode *)field(&p->cfg, k) = mode;
 	return 1;
 }
 
@@ -515,7 +515,7 @@ static int parse_ports(struct parse *p, const struct conf_key *k, const char *v)
 {
 	uint16_t *ports = field(&p->cfg, k);
 	size_t *count = (size_t *)((char *)&p->cfg + k->size);
-	uint16_t list[NFT_ENFORCER_MAX_PORTS];
+	uint16_t list[DYPER_CONFIG_MAX_PORTS];
 	size_t n = 0;
 
 	for (const char *s = v; *v; ) {
@@ -538,9 +538,9 @@ static int parse_ports(struct parse *p, const struct conf_key *k, const char *v)
 			if (list[i] == port)
 				return fail(p, "expected each port once, found %s twice",
 					    qn(p, a, (size_t)(b - a)));
-		if (n == NFT_ENFORCER_MAX_PORTS)
+		if (n == DYPER_CONFIG_MAX_PORTS)
 			return fail(p, "expected at most %d ports, found more in %s",
-				    NFT_ENFORCER_MAX_PORTS, q(p, v));
+				    DYPER_CONFIG_MAX_PORTS, q(p, v));
 		list[n++] = (uint16_t)port;
 		if (!end)
 			break;
@@ -833,16 +833,14 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->on_exit = DYPER_ON_EXIT_KEEP;
 	c->log_level = LOG_INFO;
 
-	/* The same as nft_enforcer_config_init(), which conf/ does not link. */
-	strcpy(c->enforcer_table, NFT_ENFORCER_TABLE_DEFAULT);
-	c->enforcer.table = c->enforcer_table;
+	/* nft/'s own defaults (nft_enforcer_config_init; test_config checks) */
+	strcpy(c->enforcer_table, DYPER_CONFIG_TABLE_DEFAULT);
 	c->enforcer.priority = 0;
 	c->enforcer.allow_ping = false;
 	c->enforcer.counters = true;
-	c->enforcer.max_pinholes = NFT_ENFORCER_MAX_PINHOLES;
+	c->enforcer.max_pinholes = DYPER_CONFIG_MAX_PINHOLES;
 	c->enforcer.log_rate = 5;
-	c->enforcer.log_prefix = NULL;
-	c->enforcer.owner = NFT_OWNER_AUTO;
+	c->enforcer.owner = DYPER_OWNER_AUTO;
 	c->enforcer.mark = 0;
 	c->reconcile_ms = 10 * MS_PER_S;
 	c->tamper_check_ms = 250;
@@ -864,7 +862,6 @@ void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src)
 	if (dst == src)
 		return;
 	memcpy(dst, src, sizeof(*dst));
-	dst->enforcer.table = dst->enforcer_table;
 }
 
 int dyper_config_parse(struct dyper_config *c, const char *text, const char *name,
@@ -991,14 +988,14 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 			snprintf(buf, len, "%d", *(const int *)f);
 		break;
 	case T_OWNER:
-		switch (*(const enum nft_owner_mode *)f) {
-		case NFT_OWNER_AUTO:
+		switch (*(const enum dyper_owner_mode *)f) {
+		case DYPER_OWNER_AUTO:
 			snprintf(buf, len, "auto");
 			break;
-		case NFT_OWNER_ON:
+		case DYPER_OWNER_ON:
 			snprintf(buf, len, "yes");
 			break;
-		case NFT_OWNER_OFF:
+		case DYPER_OWNER_OFF:
 			snprintf(buf, len, "no");
 			break;
 		default:
@@ -1025,7 +1022,7 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 		size_t n = *(const size_t *)((const char *)c + k->size);
 
 		buf[0] = '\0';
-		for (size_t i = 0; i < n && i < NFT_ENFORCER_MAX_PORTS && o < len; i++)
+		for (size_t i = 0; i < n && i < DYPER_CONFIG_MAX_PORTS && o < len; i++)
 			o += (size_t)snprintf(buf + o, len - o, "%s%u", i ? "," : "",
 					      (unsigned)ports[i]);
 		break;

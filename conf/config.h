@@ -2,7 +2,8 @@
 /*
  * conf/ — dyperd's configuration file, /etc/dyper/dyper.conf: INI read
  * with inih into one plain struct.  A leaf: it knows the file format and
- * the enforcer's config struct, nothing of what dyperd does with them.
+ * nothing of what dyperd or the enforcer do with the values; dyperd
+ * converts the [enforcer] part into nft/'s own struct (dyperd/nftconf.h).
  *
  * The parser is strict: unknown sections or keys, a key given twice, a
  * value out of range or with trailing junk, a string too long for its
@@ -25,24 +26,44 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "nft/enforcer.h"
-
 #define DYPER_CONFIG_PATH	"/etc/dyper/dyper.conf"
 
 #define DYPER_CONFIG_NAME_LEN	64	/* user and group names */
 #define DYPER_CONFIG_SOCKET_LEN	108	/* sizeof(sockaddr_un.sun_path) */
 #define DYPER_CONFIG_PATH_LEN	4096	/* PATH_MAX */
 #define DYPER_CONFIG_TABLE_LEN	256	/* NFT_NAME_MAXLEN */
+#define DYPER_CONFIG_TABLE_DEFAULT	"dyper"
+#define DYPER_CONFIG_MAX_PINHOLES	65536	/* per set, default */
+#define DYPER_CONFIG_MAX_PORTS		64	/* static control ports per protocol */
 
 enum dyper_on_exit {
 	DYPER_ON_EXIT_KEEP,	/* leave the table and its pinholes */
 	DYPER_ON_EXIT_FLUSH,	/* remove every pinhole, keep the table */
 };
 
-/*
- * Self-referential: enforcer.table points at enforcer_table.  Copy with
- * dyper_config_copy(), never with `=` or memcpy alone.
- */
+/* owner = auto | yes | no */
+enum dyper_owner_mode {
+	DYPER_OWNER_AUTO,	/* owner+persist where the kernel has persist */
+	DYPER_OWNER_ON,		/* require owner+persist, fail otherwise */
+	DYPER_OWNER_OFF,	/* never set the owner flag */
+};
+
+/* The [enforcer] section but its table name (see enforcer_table). */
+struct dyper_enforcer_conf {
+	int32_t priority;		/* input hook priority, 0 = filter */
+	uint16_t tcp_ports[DYPER_CONFIG_MAX_PORTS];	/* static control ports */
+	size_t n_tcp_ports;
+	uint16_t udp_ports[DYPER_CONFIG_MAX_PORTS];
+	size_t n_udp_ports;
+	bool allow_ping;		/* accept ICMP/ICMPv6 echo requests */
+	bool counters;			/* per-pinhole packet/byte counters */
+	uint32_t max_pinholes;		/* per set */
+	uint32_t log_rate;		/* logged drops per second; 0: no log */
+	enum dyper_owner_mode owner;
+	uint32_t mark;			/* 0: none; else OR-ed into the packet mark */
+};
+
+/* A plain struct: `=` copies it (dyper_config_copy() is kept for callers). */
 struct dyper_config {
 	/* [daemon] */
 	char user[DYPER_CONFIG_NAME_LEN];	/* unprivileged user dyperd runs as */
@@ -56,7 +77,7 @@ struct dyper_config {
 
 	/* [enforcer] */
 	char enforcer_table[DYPER_CONFIG_TABLE_LEN];
-	struct nft_enforcer_config enforcer;	/* .table = enforcer_table */
+	struct dyper_enforcer_conf enforcer;
 	uint32_t reconcile_ms;			/* kernel vs. own table */
 	uint32_t tamper_check_ms;		/* ruleset generation poll */
 
@@ -96,7 +117,7 @@ int dyper_config_load(struct dyper_config *c, const char *path, bool missing_ok,
 int dyper_config_parse(struct dyper_config *c, const char *text, const char *name,
 		       char *err, size_t errlen);
 
-/* Copies @src to @dst, pointing dst->enforcer.table at dst's own buffer. */
+/* Copies @src to @dst. */
 void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src);
 
 /*

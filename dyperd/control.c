@@ -79,6 +79,9 @@ static void conn_free(struct dyperd *d, struct control_conn *c)
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	engine_forget_arg(d, c);
+	free(c->packets);
+	free(c->bytes);
 	free(c->out);
 	free(c);
 	d->n_controls--;
@@ -191,21 +194,15 @@ static const char *state_name(uint8_t s)
 
 /* --- list and show -------------------------------------------------------------- */
 
-struct counters_ctx {
-	struct dyperd *d;
-	uint64_t *packets, *bytes;
-};
-
-static int counters_cb(const struct pinhole_entry *pe, void *arg)
+static void counters_cb(struct dyperd *d, const struct pinhole_entry *pe, void *arg)
 {
-	struct counters_ctx *cc = arg;
-	int idx = table_find(&cc->d->table, &pe->ph);
+	struct control_conn *c = arg;
+	int idx = table_find(&d->table, &pe->ph);
 
-	if (idx >= 0) {
-		cc->packets[idx] = pe->packets;
-		cc->bytes[idx] = pe->bytes;
+	if (idx >= 0 && (uint32_t)idx < c->n_counters) {
+		c->packets[idx] = pe->packets;
+		c->bytes[idx] = pe->bytes;
 	}
-	return 0;
 }
 
 static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
@@ -248,32 +245,21 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
 }
 
-/* Every pinhole, or only the one numbered *@only_id. */
-static int cmd_list(struct dyperd *d, struct out *o, bool json, const uint32_t *only_id)
+/* The answer to list or show, once the counters came back (or not). */
+static int cmd_list(struct dyperd *d, struct out *o, struct control_conn *c)
 {
-	uint64_t *packets = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
-	uint64_t *bytes = calloc(d->table.cap ? d->table.cap : 1, sizeof(uint64_t));
-	struct counters_ctx cc = { d, packets, bytes };
-	bool first = true;
-	int err = 0;
+	bool first = true, json = c->json;
 
-	if (!packets || !bytes) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (nft_enforcer_dump(d->enf, counters_cb, &cc))
-		log_warn("list: no counters: %s", nft_enforcer_error(d->enf));
-	if (only_id) {
-		int idx = table_find_id(&d->table, *only_id);
+	if (c->show) {
+		int idx = table_find_id(&d->table, c->only_id);
 
-		if (idx < 0) {
-			err = -ENOENT;
-			goto out;
-		}
-		put_entry(o, d, &d->table.v[idx], packets[idx], bytes[idx], json, true);
+		if (idx < 0)
+			return -ENOENT;
+		put_entry(o, d, &d->table.v[idx], (uint32_t)idx < c->n_counters ? c->packets[idx] : 0,
+			  (uint32_t)idx < c->n_counters ? c->bytes[idx] : 0, json, true);
 		if (json)
 			put(o, "\n");
-		goto out;
+		return 0;
 	}
 	if (json)
 		put(o, "[");
@@ -283,17 +269,15 @@ static int cmd_list(struct dyperd *d, struct out *o, bool json, const uint32_t *
 	for (uint32_t i = 0; i < d->table.cap; i++) {
 		if (!d->table.v[i].used)
 			continue;
-		put_entry(o, d, &d->table.v[i], packets[i], bytes[i], json, first);
+		put_entry(o, d, &d->table.v[i], i < c->n_counters ? c->packets[i] : 0,
+			  i < c->n_counters ? c->bytes[i] : 0, json, first);
 		first = false;
 	}
 	if (json)
 		put(o, "]\n");
 	else
 		put(o, "%u pinhole%s\n", d->table.count, d->table.count == 1 ? "" : "s");
-out:
-	free(packets);
-	free(bytes);
-	return err;
+	return 0;
 }
 
 /* --- stats ---------------------------------------------------------------------- */
@@ -334,12 +318,12 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 #define J(name, v) put(o, "%s\"%s\":%" PRIu64, first ? "{" : ",", name, (uint64_t)(v)); first = false;
 		STATS_FIELDS(J)
 		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
-		    nft_enforcer_owned(d->enf) ? "true" : "false");
+		    engine_exclusive(d) ? "true" : "false");
 	} else {
 #define T(name, v) put(o, "%-16s %" PRIu64 "\n", name, (uint64_t)(v));
 		STATS_FIELDS(T)
 		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
-		    nft_enforcer_owned(d->enf) ? "yes" : "no");
+		    engine_exclusive(d) ? "yes" : "no");
 	}
 }
 
@@ -505,21 +489,6 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 
 /* --- dispatch -------------------------------------------------------------------------- */
 
-static int cmd_close(struct dyperd *d, struct out *o, bool json, uint32_t id)
-{
-	char msg[512];
-	int err = engine_close_id(d, id, msg, sizeof(msg));
-
-	if (json) {
-		put(o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
-		put_json_str(o, msg);
-		put(o, "}\n");
-	} else {
-		put(o, "%s\n", msg);
-	}
-	return err;
-}
-
 /* Makes "OK" or "ERR" and @o's text the answer of @c; frees @o's text. */
 static void answer(struct control_conn *c, struct out *o, int err)
 {
@@ -539,12 +508,78 @@ static void answer(struct control_conn *c, struct out *o, int err)
 	c->out_off = 0;
 }
 
+static void flush_out(struct dyperd *d, struct control_conn *c);
+
+static void put_closed(struct out *o, bool json, int err, const char *msg)
+{
+	if (json) {
+		put(o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
+		put_json_str(o, msg);
+		put(o, "}\n");
+	} else {
+		put(o, "%s\n", msg);
+	}
+}
+
+/* The enforcer answered a command of @c's: answer dyperctl (@c may be freed). */
+static void finish_later(struct dyperd *d, struct control_conn *c, struct out *o, int err)
+{
+	c->busy = false;
+	answer(c, o, err);
+	if (!c->out) {
+		conn_free(d, c);
+		return;
+	}
+	flush_out(d, c);
+}
+
+static void close_done(struct dyperd *d, int err, const char *msg, void *arg)
+{
+	struct out o = { 0 };
+	struct control_conn *c = arg;
+
+	put_closed(&o, c->json, err, msg);
+	finish_later(d, c, &o, err);
+}
+
+static void list_done(struct dyperd *d, int err, const char *msg, void *arg)
+{
+	struct out o = { 0 };
+	struct control_conn *c = arg;
+
+	if (err)
+		log_warn("list: no counters: %s", msg);
+	err = cmd_list(d, &o, c);
+	if (err == -ENOENT)
+		put(&o, "no pinhole with id %" PRIu32 "\n", c->only_id);
+	finish_later(d, c, &o, err);
+}
+
+/* list and show: the counters come from the enforcer, the answer after them. */
+static int start_list(struct dyperd *d, struct control_conn *c)
+{
+	uint32_t n = d->table.cap ? d->table.cap : 1;
+	int err;
+
+	c->packets = calloc(n, sizeof(uint64_t));
+	c->bytes = calloc(n, sizeof(uint64_t));
+	if (!c->packets || !c->bytes)
+		return -ENOMEM;
+	c->n_counters = n;
+	err = engine_read(d, counters_cb, list_done, c);
+	if (err)
+		log_warn("list: no counters: %s", strerror(-err));
+	return err;
+}
+
+/* Runs @line: the answer in c->out, or later if c->busy. */
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
 	struct out o = { 0 };
 	char *argv[MAX_ARGS], *save = NULL, *tok;
 	int argc = 0, err = 0;
 	bool json = false;
+	char msg[512];
 	uint32_t id;
 
 	for (tok = strtok_r(line, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
@@ -560,23 +595,36 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 	} else if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
-	} else if (!strcmp(argv[0], "list")) {
-		err = cmd_list(d, &o, json, NULL);
-	} else if (!strcmp(argv[0], "show") && argc == 2) {
-		err = arg_u32(&o, "show", "a pinhole id", argv[1], 1, UINT32_MAX, &id);
-		if (!err)
-			err = cmd_list(d, &o, json, &id);
-		if (err == -ENOENT)
-			put(&o, "no pinhole with id %" PRIu32 "\n", id);
+	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
+		c->json = json;
+		c->show = argc == 2;
+		c->only_id = 0;
+		if (c->show)
+			err = arg_u32(&o, "show", "a pinhole id", argv[1], 1, UINT32_MAX, &c->only_id);
+		if (!err) {
+			if (!start_list(d, c))
+				goto later;
+			/* without counters, at once */
+			err = cmd_list(d, &o, c);
+			if (err == -ENOENT)
+				put(&o, "no pinhole with id %" PRIu32 "\n", c->only_id);
+		}
 	} else if (!strcmp(argv[0], "close") && argc == 2) {
+		c->json = json;
 		err = arg_u32(&o, "close", "a pinhole id", argv[1], 1, UINT32_MAX, &id);
-		if (!err)
-			err = cmd_close(d, &o, json, id);
+		if (!err) {
+			err = engine_close_id(d, id, msg, sizeof(msg), close_done, c);
+			if (err == 0)
+				goto later;
+			if (err > 0)
+				err = 0;
+			put_closed(&o, json, err, msg);
+		}
 	} else if (!strcmp(argv[0], "stats")) {
 		cmd_stats(d, &o, json);
 	} else if (!strcmp(argv[0], "reload")) {
 		/* answered by control_reload_done() once it is done */
-		c->reload_ticket = dyperd_reload_request(d);
+		c->reload_ticket = reload_request(d);
 		c->json = json;
 		free(o.s);
 		return;
@@ -588,6 +636,10 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		    argv[0]);
 	}
 	answer(c, &o, err);
+	return;
+later:
+	c->busy = true;
+	free(o.s);
 }
 
 static void flush_out(struct dyperd *d, struct control_conn *c)
@@ -636,7 +688,7 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 		flush_out(d, c);
 		return;
 	}
-	if (c->reload_ticket) {
+	if (c->busy || c->reload_ticket) {
 		/* a command is running: only its client's going away matters */
 		char junk[256];
 
@@ -667,7 +719,7 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	}
 	*nl = '\0';
 	run(d, c, c->in);
-	if (c->reload_ticket)
+	if (c->busy || c->reload_ticket)
 		return;
 	if (!c->out) {
 		conn_free(d, c);
@@ -708,7 +760,7 @@ void control_tick(struct dyperd *d)
 		next = c->next;
 		/* only those still to send their command: an answer being sent
 		 * goes at the pace its reader takes it */
-		if (!c->out && !c->reload_ticket && now >= c->deadline_ms)
+		if (!c->out && !c->busy && !c->reload_ticket && now >= c->deadline_ms)
 			refuse(d, c, "no complete command line within %d s: closed",
 			       CONTROL_TIMEOUT_MS / 1000);
 	}

@@ -18,10 +18,11 @@
 #include "dyperd/table.h"
 #include "dyperd/verify.h"
 #include "nft/enforcer.h"
+#include "nft/enforcer_if.h"
 
 /* What an epoll event belongs to. */
 enum ev_kind { EV_SIGNAL, EV_TIMER, EV_AGENT_LISTEN, EV_AGENT, EV_CONTROL_LISTEN,
-	       EV_CONTROL, EV_DIAG, EV_RELOAD };
+	       EV_CONTROL, EV_DIAG, EV_ENFORCER, EV_RELOAD };
 
 struct ev_tag {
 	enum ev_kind kind;
@@ -38,7 +39,7 @@ struct channel {
 	gid_t delegate_gid;	/* the wrapper's group: the delegate */
 	pid_t name_pid;		/* the last requester's pid and program name: */
 	char name[PINHOLE_PROGRAM_LEN];	/* a label only, re-read when policy needs it */
-	/* program= rules (agent.c): what dyper-wrap's HELLO declared */
+	/* program= rules (channel.c): what dyper-wrap's HELLO declared */
 	bool served;		/* a message was handled: too late to declare */
 	bool wrapped;		/* declared: program= holds to program_fd alone */
 	int program_fd;		/* the file the program runs as, pinned; -1: none */
@@ -59,15 +60,66 @@ struct reply_to {
 	uint64_t t_start_ns;	/* for latency statistics */
 };
 
-enum op_origin { OP_AGENT, OP_INTERNAL };
+enum op_origin {
+	OP_AGENT,		/* an agent's open or close: it gets the reply */
+	OP_INTERNAL,		/* dyperd's own: stale, expired, repair */
+	OP_ADMIN,		/* dyperctl close: its callback gets the outcome */
+	OP_ROLLBACK,		/* undoes an add that another enforcer refused */
+};
 
-/* One kernel operation waiting for the end of this loop iteration. */
+#define ENGINE_MAX_ENFORCERS 8	/* bits in the masks below and in struct ph_entry */
+
+struct dyperd;
+
+/*
+ * One pinhole operation on its way through the enforcers it targets.  It
+ * finishes (the table changes, the requester is answered) once every one
+ * of them has answered; until then it sits in their queues or batches.
+ */
 struct pending {
 	struct pinhole_op op;
-	uint32_t idx;		/* table entry */
+	uint64_t seq;		/* order of creation: queues stay in this order */
+	uint32_t idx;		/* table entry, or UINT32_MAX */
+	uint32_t id;		/* that entry's id: its slot may be reused meanwhile */
 	enum op_origin origin;
 	struct reply_to reply;
 	const char *reason;	/* internal deletes: "stale", "expired", "admin" */
+	void (*admin_done)(struct dyperd *d, int err, const char *msg, void *arg);
+	void *admin_arg;	/* NULL once the admin's connection is gone */
+	uint8_t targets;	/* enforcers (bits) it goes to */
+	uint8_t waiting;	/* of those, still to answer */
+	uint8_t failed;		/* answered with an error */
+	uint8_t succeeded;	/* answered: done */
+	uint8_t repaired;	/* a repair was tried for it there */
+	int err;		/* the first error, and its text (owned) */
+	char *why;
+	struct pending *prev, *next;	/* every unfinished operation */
+};
+
+struct engine_batch;
+
+/* The engine's side of one enforcer (ev_tag first: the event loop's tag). */
+struct enf_slot {
+	struct ev_tag tag;
+	struct enforcer *e;	/* owned */
+	unsigned bit;		/* 1 << its index */
+	struct pending **queue;	/* not yet submitted, in seq order */
+	size_t q_head, q_len, q_cap;
+	unsigned inflight;	/* batches submitted, not yet answered */
+	bool read_want;		/* a reconcile read-back waits for no batch in flight */
+	bool read_busy;		/* it is in flight: batches wait */
+	bool setup_want;	/* a repair: the structure is set up again first */
+	bool setup_busy, check_busy, flush_busy;
+	int last_err;		/* of the last setup, adopt read or flush */
+	char msg[256];
+};
+
+/* A read-back for dyperctl (counters): its callbacks, until the answer. */
+struct engine_reader {
+	void (*entry)(struct dyperd *d, const struct pinhole_entry *pe, void *arg);
+	void (*done)(struct dyperd *d, int err, const char *msg, void *arg);
+	void *arg;		/* NULL once the requester is gone */
+	struct engine_reader *next;
 };
 
 /* A request waiting for capacity (paper §5.1: queue when the enforcer is full). */
@@ -90,7 +142,13 @@ struct control_conn {
 	size_t out_len, out_off;
 	uint64_t deadline_ms;	/* for a complete command line (now_ms) */
 	uint64_t reload_ticket;	/* waits for this reload's end; 0: none */
-	bool json;		/* of the reload's answer */
+	/* a command waiting for an enforcer's answer (list, show, close) */
+	bool busy;
+	bool json;		/* of the answer (reload, list, show) */
+	bool show;		/* show only_id, not list */
+	uint32_t only_id;
+	uint64_t *packets, *bytes;	/* list: counters by table entry */
+	uint32_t n_counters;
 	struct control_conn *next;
 };
 
@@ -119,7 +177,8 @@ struct dyperd {
 	struct dyper_config cfg;
 	char config_path[4096];
 	struct policy *policy;
-	struct nft_enforcer *enf;
+	struct enf_slot slots[ENGINE_MAX_ENFORCERS];
+	unsigned n_slots;
 	struct ph_table table;
 	struct netns_id netns;		/* ours: passed sockets must live in it */
 	uint64_t userns_dev, userns_ino;	/* our user namespace (/proc/self/ns/user) */
@@ -141,8 +200,14 @@ struct dyperd {
 	int spare_fd;			/* /dev/null, given up to refuse a connection on EMFILE */
 	uint64_t agent_rearm_ms, control_rearm_ms;	/* listener paused until; 0: armed */
 
-	struct pending *pending;
-	size_t n_pending, cap_pending;
+	struct pending *ops;		/* unfinished operations, newest first */
+	size_t n_ops;
+	uint64_t op_seq;
+	struct engine_reader *readers;
+	unsigned reconciling;		/* read-backs in flight */
+	uint64_t answers;		/* completions seen: progress of a commit */
+	bool reconcile_now;		/* after a repair: a full reconcile at once */
+	unsigned adopted, dropped;	/* recovery at start */
 	struct waiting *waiting;	/* FIFO ring */
 	size_t wait_head, n_waiting;
 
@@ -158,15 +223,39 @@ struct dyperd {
 uint64_t now_ms(void);
 uint64_t now_ns(void);
 
-/* engine.c: the pinhole engine */
-int engine_start(struct dyperd *d);		/* setup table, recover from kernel */
-void engine_commit(struct dyperd *d);		/* end of a loop iteration */
+/*
+ * engine.c: the pinhole engine, over any number of enforcers
+ * (nft/enforcer_if.h).  Requests change dyperd's table at once and queue an
+ * operation per enforcer; engine_commit() hands the queues to the enforcers
+ * in batches, and an operation finishes, with the requester's reply, when
+ * every enforcer has answered.  Nothing here waits for an enforcer but
+ * engine_start() and engine_stop(), outside the event loop.
+ */
+int engine_init(struct dyperd *d);		/* table and wait queue */
+/* Takes ownership of @e (freed by engine_stop, also on failure here). */
+int engine_add_enforcer(struct dyperd *d, struct enforcer *e);
+int engine_start(struct dyperd *d);		/* init, set up, recover from the enforcers */
+void engine_commit(struct dyperd *d);		/* end of a loop iteration: submit, collect */
+void engine_enforcer_ready(struct dyperd *d, struct enf_slot *s);	/* its fd is readable */
 void engine_tick(struct dyperd *d);		/* timer: expiry, queue, tamper, reconcile */
 void engine_socket_gone(struct dyperd *d, uint64_t cookie);
 int engine_reconcile(struct dyperd *d);
-int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len);
-void engine_stop(struct dyperd *d);		/* on_exit keep|flush */
-/* Queues an agent's open or close; replies come after the commit. */
+/* Closes pinhole @id for dyperctl: 0 when queued, and @done gets the
+ * outcome later (never from inside this call); 1 when nothing is left to
+ * do, -ENOENT or -ENOMEM: @why says. */
+int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len,
+		    void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg);
+/* Reads back the pinholes of the first enforcer (counters for dyperctl
+ * list): @entry for each, then @done.  0 or -ENOMEM. */
+int engine_read(struct dyperd *d, void (*entry)(struct dyperd *d, const struct pinhole_entry *pe,
+						  void *arg),
+		void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg);
+/* @arg (a dyperctl connection) is gone: none of its callbacks will run. */
+void engine_forget_arg(struct dyperd *d, void *arg);
+/* True when nobody else can change the first enforcer's pinholes. */
+bool engine_exclusive(const struct dyperd *d);
+void engine_stop(struct dyperd *d);		/* on_exit keep|flush, frees the enforcers */
+/* Queues an agent's open or close; replies come once the enforcers answered. */
 void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line,
 			 uint32_t lifetime_ms, bool oneshot, struct reply_to *reply);
 void engine_request_close(struct dyperd *d, const struct pinhole *ph, uid_t uid,
@@ -177,22 +266,22 @@ void reply_send(struct dyperd *d, struct reply_to *r, int status, uint32_t id,
 /* Forget a channel in every pending reply (it is closing). */
 void engine_forget_channel(struct dyperd *d, struct channel *ch);
 
-/* agent.c: the agent channel */
-int agent_listen(struct dyperd *d);
+/* channel.c: the agent channel (accepting agents, reading their requests) */
+int channel_listen(struct dyperd *d);
 /* Sets d->channel_room from the descriptor limit @nofile, keeping a
  * reserve for everything else; 0, or -EMFILE if @nofile is too small. */
-int agent_fd_budget(struct dyperd *d, unsigned long nofile);
-void agent_accept(struct dyperd *d);
+int channel_fd_budget(struct dyperd *d, unsigned long nofile);
+void channel_accept(struct dyperd *d);
 /* accept() on listener @lfd failed with @err (EMFILE, ENFILE, ...): refuses
  * the connection at the head of its queue with the spare descriptor and
- * stops watching @lfd until agent_tick() re-arms it after a short delay,
+ * stops watching @lfd until channel_tick() re-arms it after a short delay,
  * instead of spinning on a listener that stays readable. */
 void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
 		      int err, const char *what);
 /* Timer: re-arms paused listeners, resumes channels whose tokens refilled. */
-void agent_tick(struct dyperd *d);
-void agent_readable(struct dyperd *d, struct channel *ch);
-void agent_close(struct dyperd *d, struct channel *ch);
+void channel_tick(struct dyperd *d);
+void channel_readable(struct dyperd *d, struct channel *ch);
+void channel_close(struct dyperd *d, struct channel *ch);
 
 /* control.c: dyperctl's socket */
 int control_listen(struct dyperd *d);
@@ -204,10 +293,14 @@ void control_tick(struct dyperd *d);
 /* control.c: answers the connections that wait for reload number @ticket */
 void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg);
 
-/* dyperd.c: asks for a reload of dyper.conf and the policy, read and parsed
+/* reload.c: asks for a reload of dyper.conf and the policy, read and parsed
  * beside the loop.  Returns the number of the reload that will carry it
- * out: control_reload_done() is called with it once that one is applied
- * or refused. */
-uint64_t dyperd_reload_request(struct dyperd *d);
+ * out: reload_finish() hands that number back once it is applied or
+ * refused. */
+uint64_t reload_request(struct dyperd *d);
+/* reload.c: d->reload_fd is readable.  True when a reload is over: then
+ * *@ticket is its number, *@rc 0 or its error, @msg what it did (for the
+ * log and dyperctl); the next one asked for meanwhile is started. */
+bool reload_finish(struct dyperd *d, uint64_t *ticket, int *rc, char *msg, size_t len);
 
 #endif

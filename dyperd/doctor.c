@@ -26,6 +26,7 @@
 #include "conf/config.h"
 #include "dyperd/doctor.h"
 #include "dyperd/log.h"
+#include "dyperd/nftconf.h"
 #include "dyperd/policy.h"
 #include "nft/enforcer.h"
 #include "nft/ruleset.h"
@@ -309,12 +310,14 @@ static void check_table(struct doctor *d, const struct nft_input_chain *chains, 
 			bool listed)
 {
 	const char *t = d->cfg.enforcer_table;
+	struct nft_enforcer_config nftcfg;
 	struct nft_enforcer *e = NULL;
 	bool intact = false, present = false;
 	char fix[MSG_LEN];
 	int err;
 
-	err = nft_enforcer_open(&e, &d->cfg.enforcer);
+	nftconf_from_config(&nftcfg, &d->cfg);
+	err = nft_enforcer_open(&e, &nftcfg);
 	if (!err)
 		err = nft_enforcer_check(e, &intact);
 	if (err) {

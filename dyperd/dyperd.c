@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
@@ -34,6 +33,7 @@
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
 #include "dyperd/log.h"
+#include "dyperd/nftconf.h"
 
 #define TICK_MS 100
 
@@ -198,182 +198,6 @@ static int check_start_ids(const struct passwd *pw, gid_t *gid)
 	return 0;
 }
 
-/* Keys a reload cannot apply: name the ones that changed. */
-static void restart_keys(const struct dyper_config *o, const struct dyper_config *n,
-			 char *buf, size_t len)
-{
-	const struct nft_enforcer_config *a = &o->enforcer, *b = &n->enforcer;
-	struct { const char *name; bool changed; } keys[] = {
-		{ "user", strcmp(o->user, n->user) },
-		{ "group", strcmp(o->group, n->group) },
-		{ "agent_socket", strcmp(o->agent_socket, n->agent_socket) },
-		{ "control_socket", strcmp(o->control_socket, n->control_socket) },
-		{ "queue_max", o->queue_max != n->queue_max },
-		{ "table", strcmp(o->enforcer_table, n->enforcer_table) },
-		{ "priority", a->priority != b->priority },
-		{ "tcp_ports", a->n_tcp_ports != b->n_tcp_ports ||
-			       memcmp(a->tcp_ports, b->tcp_ports, sizeof(a->tcp_ports)) },
-		{ "udp_ports", a->n_udp_ports != b->n_udp_ports ||
-			       memcmp(a->udp_ports, b->udp_ports, sizeof(a->udp_ports)) },
-		{ "allow_ping", a->allow_ping != b->allow_ping },
-		{ "counters", a->counters != b->counters },
-		{ "max_pinholes", a->max_pinholes != b->max_pinholes },
-		{ "log_rate", a->log_rate != b->log_rate },
-		{ "owner", a->owner != b->owner },
-		{ "mark", a->mark != b->mark },
-	};
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (keys[i].changed && used + strlen(keys[i].name) + 3 < len)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-						 keys[i].name);
-}
-
-/*
- * A reload reads and parses dyper.conf and the policy in a thread of its
- * own, beside the event loop: a big policy (100,000 rules naming users are
- * seconds of user database lookups) or a slow file system must not stall
- * the agents.  The thread touches nothing but its job (the parsers keep no
- * shared state, name lookups are the _r kind, no logging) and ends by
- * writing to d->reload_fd; the loop then applies the result.  One job at
- * a time: requests while one runs are served by the next, which rereads
- * the files.  A job is static: one job may outlive dyperd's loop, when
- * dyperd stops while a reload is still reading.
- */
-struct reload_job {
-	char config_path[4096];
-	int done_fd;
-	bool threaded;		/* a thread to join; else it ran in the loop */
-	pthread_t thread;
-	/* results */
-	struct dyper_config nc;
-	struct policy *np;
-	int rc;
-	bool policy_failed;	/* the configuration was fine */
-	char err[1024];
-};
-
-static struct reload_job reload_job;
-
-static void *reload_parse(void *arg)
-{
-	struct reload_job *j = arg;
-	uint64_t one = 1;
-
-	j->np = NULL;
-	j->policy_failed = false;
-	j->rc = dyper_config_load(&j->nc, j->config_path, true, j->err, sizeof(j->err));
-	if (!j->rc) {
-		j->rc = policy_load(&j->np, j->nc.policy, j->err, sizeof(j->err));
-		j->policy_failed = j->rc != 0;
-	}
-	/* an eventfd write fails only on overflow, which one job cannot cause */
-	if (write(j->done_fd, &one, sizeof(one)) != sizeof(one))
-		abort();
-	return NULL;
-}
-
-static void reload_start(struct dyperd *d)
-{
-	struct reload_job *j = &reload_job;
-	int err;
-
-	snprintf(j->config_path, sizeof(j->config_path), "%s", d->config_path);
-	j->done_fd = d->reload_fd;
-	d->reload_running = true;
-	d->reload_started++;
-	err = pthread_create(&j->thread, NULL, reload_parse, j);
-	j->threaded = !err;
-	if (err) {
-		log_warn("reload: cannot start a thread (%s): reading in the event loop",
-			 strerror(err));
-		reload_parse(j);
-	}
-}
-
-uint64_t dyperd_reload_request(struct dyperd *d)
-{
-	if (!d->reload_running) {
-		reload_start(d);
-		return d->reload_started;
-	}
-	d->reload_again = true;
-	return d->reload_started + 1;
-}
-
-/* Applies a parsed reload; 0, or the parse's error (nothing changed). */
-static int reload_apply(struct dyperd *d, struct reload_job *j, char *msg, size_t len)
-{
-	char later[512], event_err[300];
-	struct dyper_config *nc = &j->nc;
-	int rc;
-
-	if (j->rc) {
-		snprintf(msg, len, "reload failed, old %s kept: %s",
-			 j->policy_failed ? "policy" : "configuration", j->err);
-		log_err("%s", msg);
-		return j->rc;
-	}
-	policy_free(d->policy);
-	d->policy = j->np;
-	j->np = NULL;
-	restart_keys(&d->cfg, nc, later, sizeof(later));
-	/* what applies at once; sockets, user, group and the table need a restart */
-	d->cfg.capacity = nc->capacity;
-	d->cfg.max_per_user = nc->max_per_user;
-	d->cfg.queue_timeout_ms = nc->queue_timeout_ms;
-	d->cfg.rate = nc->rate;
-	d->cfg.burst = nc->burst;
-	d->cfg.batch_max = nc->batch_max;
-	d->cfg.default_lifetime_ms = nc->default_lifetime_ms;
-	d->cfg.max_channels = nc->max_channels;
-	d->cfg.max_channels_per_user = nc->max_channels_per_user;
-	d->cfg.reconcile_ms = nc->reconcile_ms;
-	d->cfg.tamper_check_ms = nc->tamper_check_ms;
-	d->cfg.log_level = nc->log_level;
-	d->cfg.on_exit = nc->on_exit;
-	log_set_level(nc->log_level);
-	event_err[0] = '\0';
-	if (strcmp(nc->event_log, d->cfg.event_log)) {
-		rc = log_events_open(nc->event_log);
-		if (rc)
-			snprintf(event_err, sizeof(event_err), "; cannot open the new event log: %s",
-				 strerror(-rc));
-		else
-			snprintf(d->cfg.event_log, sizeof(d->cfg.event_log), "%s", nc->event_log);
-	}
-	snprintf(d->cfg.policy, sizeof(d->cfg.policy), "%s", nc->policy);
-	snprintf(msg, len, "reloaded: %zu policy rules from %s%s%s%s",
-		 policy_rule_count(d->policy), nc->policy,
-		 later[0] ? "; changed but applied only after a restart: " : "", later,
-		 event_err[0] ? event_err : "");
-	log_notice("%s", msg);
-	return 0;
-}
-
-/* The reload thread is done: apply, answer who asked, start the next. */
-static void reload_finish(struct dyperd *d)
-{
-	struct reload_job *j = &reload_job;
-	uint64_t n;
-	char msg[5120];	/* room for a policy path, the keys and the error */
-	int rc;
-
-	if (read(d->reload_fd, &n, sizeof(n)) != sizeof(n) || !d->reload_running)
-		return;
-	if (j->threaded)
-		pthread_join(j->thread, NULL);
-	d->reload_running = false;
-	rc = reload_apply(d, j, msg, sizeof(msg));
-	control_reload_done(d, d->reload_started, rc, msg);
-	if (d->reload_again) {
-		d->reload_again = false;
-		reload_start(d);
-	}
-}
-
 /*
  * Tells a service manager how dyperd is doing (sd_notify(3)'s protocol:
  * one datagram to $NOTIFY_SOCKET), so that under Type=notify the units
@@ -411,7 +235,7 @@ static void handle_signal(struct dyperd *d)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			dyperd_reload_request(d);
+			reload_request(d);
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
 			notify_manager("STOPPING=1");
@@ -442,29 +266,38 @@ static int loop(struct dyperd *d)
 			case EV_SIGNAL:
 				handle_signal(d);
 				break;
-			case EV_RELOAD:
-				reload_finish(d);
+			case EV_RELOAD: {
+				char msg[5120];	/* a policy path, the keys and the error */
+				uint64_t ticket;
+				int rc;
+
+				if (reload_finish(d, &ticket, &rc, msg, sizeof(msg)))
+					control_reload_done(d, ticket, rc, msg);
 				break;
+			}
 			case EV_TIMER:
 				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
 					engine_tick(d);
 					control_tick(d);
-					agent_tick(d);
+					channel_tick(d);
 					log_limit_flush(now_ms());
 				}
 				break;
 			case EV_AGENT_LISTEN:
-				agent_accept(d);
+				channel_accept(d);
 				break;
 			case EV_AGENT:
 				/* the channel may be freed here: nothing after it */
-				agent_readable(d, (struct channel *)tag);
+				channel_readable(d, (struct channel *)tag);
 				break;
 			case EV_CONTROL_LISTEN:
 				control_accept(d);
 				break;
 			case EV_CONTROL:
 				control_event(d, (struct control_conn *)tag, evs[i].events);
+				break;
+			case EV_ENFORCER:
+				engine_enforcer_ready(d, (struct enf_slot *)tag);
 				break;
 			case EV_DIAG:
 				if (diag_destroy_read(d->diag_fd, on_destroyed, d) == -ENOBUFS) {
@@ -495,6 +328,9 @@ int main(int argc, char **argv)
 	struct dyperd *d = &dd;
 	bool explicit_config = false, check_only = false, debug = false;
 	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
+	struct nft_enforcer_config nftcfg;
+	struct nft_enforcer *nft;
+	struct enforcer *local;
 	struct passwd *pw;
 	struct group *gr;
 	struct rlimit rl;
@@ -585,15 +421,24 @@ int main(int argc, char **argv)
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (agent_fd_budget(d, rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur))
+	if (channel_fd_budget(d, rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur))
 		return 1;
 
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
 	/* given up on EMFILE to refuse a connection rather than spin */
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	rc = nft_enforcer_open(&d->enf, &d->cfg.enforcer);
+	nftconf_from_config(&nftcfg, &d->cfg);
+	rc = nft_enforcer_open(&nft, &nftcfg);
 	if (rc) {
-		log_err("%s", nft_enforcer_error(d->enf));
+		log_err("%s", nft ? nft_enforcer_error(nft) : strerror(-rc));
+		return 1;
+	}
+	/* one enforcer for now: this host's table (batch size: batch_max) */
+	rc = nft_local_new(&local, nft, 0);
+	if (!rc)
+		rc = engine_add_enforcer(d, local);
+	if (rc) {
+		log_err("cannot set up the enforcer: %s", strerror(-rc));
 		return 1;
 	}
 	d->diag_fd = diag_destroy_open();
@@ -620,7 +465,7 @@ int main(int argc, char **argv)
 		return 1;
 	make_socket_dir(d->cfg.agent_socket);
 	make_socket_dir(d->cfg.control_socket);
-	if (agent_listen(d) || control_listen(d))
+	if (channel_listen(d) || control_listen(d))
 		return 1;
 
 	sigemptyset(&mask);
@@ -644,6 +489,12 @@ int main(int argc, char **argv)
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
+	for (unsigned i = 0; i < d->n_slots; i++) {
+		if (add_ev(d, enforcer_fd(d->slots[i].e), &d->slots[i].tag, EV_ENFORCER)) {
+			log_err("cannot set up the event loop: %s", strerror(errno));
+			return 1;
+		}
+	}
 	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
 	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
@@ -658,7 +509,6 @@ int main(int argc, char **argv)
 	if (d->reload_running)
 		log_notice("stopping: a reload still reading its files is abandoned");
 	engine_stop(d);
-	nft_enforcer_free(d->enf);
 	policy_free(d->policy);
 	return rc ? 1 : 0;
 }

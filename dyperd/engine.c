@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The pinhole engine: dyperd's table is the intended state, the kernel's
- * set is where it takes effect.  Requests change the table at once and
- * queue a kernel operation; at the end of each loop iteration all queued
- * operations go to the kernel in one transaction (adaptive batching), and
- * only then are the requesters answered: a pinhole is open when its reply
- * says so.
+ * The pinhole engine: dyperd's table is the intended state, the enforcers
+ * (this host's nftables table; later a site, border devices) are where it
+ * takes effect.  Requests change the table at once and queue an operation
+ * for every enforcer; at the end of each loop iteration each enforcer gets
+ * what queued for it in batches of its preferred size, as many in flight as
+ * it takes, and what arrives meanwhile waits for its next batch (adaptive
+ * batching, paper §4.3 and §5.1).  A requester is answered only when every
+ * enforcer has: a pinhole is open when its reply says so.  An add refused
+ * by one enforcer is undone in the others.
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +25,19 @@
 #include "dyperd/log.h"
 
 #define NO_ENTRY UINT32_MAX
-#define PENDING_KEEP 4096	/* queued operations kept allocated between commits */
+#define RUN_ROUNDS 1024		/* submit/collect rounds per engine_commit */
+#define START_WAIT_MS 60000	/* engine_start: at most this per step */
+#define STOP_WAIT_MS 10000	/* engine_stop: the same, within a service manager's patience */
+
+/* Job tags besides batches and dyperctl's readers (pointers, never this small). */
+enum { TAG_START = 1, TAG_ADOPT, TAG_RECONCILE, TAG_CHECK, TAG_REPAIR, TAG_STOP };
+
+/* A batch in flight: the operations and their copies handed to the enforcer. */
+struct engine_batch {
+	size_t n;
+	struct pending **p;
+	struct pinhole_op ops[];
+};
 
 uint64_t now_ns(void)
 {
@@ -65,9 +81,9 @@ void reply_send(struct dyperd *d, struct reply_to *r, int status, uint32_t id,
 
 void engine_forget_channel(struct dyperd *d, struct channel *ch)
 {
-	for (size_t i = 0; i < d->n_pending; i++)
-		if (d->pending[i].reply.ch == ch)
-			d->pending[i].reply.ch = NULL;
+	for (struct pending *p = d->ops; p; p = p->next)
+		if (p->reply.ch == ch)
+			p->reply.ch = NULL;
 	for (size_t i = 0; i < d->n_waiting; i++) {
 		struct waiting *w = &d->waiting[(d->wait_head + i) % d->cfg.queue_max];
 
@@ -76,30 +92,115 @@ void engine_forget_channel(struct dyperd *d, struct channel *ch)
 	}
 }
 
-/* --- queueing kernel operations -------------------------------------------------- */
+void engine_forget_arg(struct dyperd *d, void *arg)
+{
+	for (struct pending *p = d->ops; p; p = p->next)
+		if (p->admin_arg == arg)
+			p->admin_arg = NULL;
+	for (struct engine_reader *r = d->readers; r; r = r->next)
+		if (r->arg == arg)
+			r->arg = NULL;
+}
+
+bool engine_exclusive(const struct dyperd *d)
+{
+	return d->n_slots && enforcer_exclusive(d->slots[0].e);
+}
+
+/* --- queueing operations ------------------------------------------------------------- */
+
+static uint8_t all_slots(const struct dyperd *d)
+{
+	return (uint8_t)((1u << d->n_slots) - 1);
+}
+
+/* The table entry @p is about, if it is still the same one. */
+static struct ph_entry *entry_of(struct dyperd *d, const struct pending *p)
+{
+	struct ph_entry *e;
+
+	if (p->idx == NO_ENTRY || p->idx >= d->table.cap)
+		return NULL;
+	e = &d->table.v[p->idx];
+	return e->used && e->id == p->id ? e : NULL;
+}
+
+static int queue_reserve(struct enf_slot *s, size_t more)
+{
+	if (s->q_head + s->q_len + more <= s->q_cap)
+		return 0;
+	if (s->q_head) {
+		memmove(s->queue, s->queue + s->q_head, s->q_len * sizeof(*s->queue));
+		s->q_head = 0;
+		if (s->q_len + more <= s->q_cap)
+			return 0;
+	}
+	size_t cap = s->q_cap ? s->q_cap : 256;
+
+	while (cap < s->q_len + more)
+		cap *= 2;
+	struct pending **q = realloc(s->queue, cap * sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	s->queue = q;
+	s->q_cap = cap;
+	return 0;
+}
+
+/* Queues @type of @ph for the enforcers in @targets; NULL on -ENOMEM. */
+static struct pending *push_to(struct dyperd *d, enum pinhole_op_type type, uint32_t idx,
+			       const struct pinhole *ph, uint8_t targets)
+{
+	struct pending *p;
+
+	for (unsigned i = 0; i < d->n_slots; i++)
+		if (targets & d->slots[i].bit && queue_reserve(&d->slots[i], 1))
+			return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->op.type = type;
+	p->op.ph = *ph;
+	p->seq = d->op_seq++;
+	p->idx = idx;
+	p->id = idx == NO_ENTRY ? 0 : d->table.v[idx].id;
+	p->origin = OP_INTERNAL;
+	p->reply.fd = -1;
+	p->targets = p->waiting = targets;
+	for (unsigned i = 0; i < d->n_slots; i++) {
+		struct enf_slot *s = &d->slots[i];
+
+		if (targets & s->bit)
+			s->queue[s->q_head + s->q_len++] = p;
+	}
+	p->next = d->ops;
+	if (d->ops)
+		d->ops->prev = p;
+	d->ops = p;
+	d->n_ops++;
+	return p;
+}
 
 static struct pending *push(struct dyperd *d, enum pinhole_op_type type, uint32_t idx,
 			    const struct pinhole *ph)
 {
-	struct pending *p;
+	return push_to(d, type, idx, ph, all_slots(d));
+}
 
-	if (d->n_pending == d->cap_pending) {
-		size_t cap = d->cap_pending ? 2 * d->cap_pending : 256;
-		struct pending *v = realloc(d->pending, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		d->pending = v;
-		d->cap_pending = cap;
-	}
-	p = &d->pending[d->n_pending++];
-	memset(p, 0, sizeof(*p));
-	p->op.type = type;
-	p->op.ph = *ph;
-	p->idx = idx;
-	p->origin = OP_INTERNAL;
-	p->reply.fd = -1;
-	return p;
+static void op_free(struct dyperd *d, struct pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		d->ops = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	d->n_ops--;
+	if (p->reply.fd >= 0)
+		close(p->reply.fd);
+	free(p->why);
+	free(p);
 }
 
 /* Queues the delete of table entry @idx, for dyperd's own reasons. */
@@ -267,15 +368,38 @@ static void admit_waiting(struct dyperd *d)
 	}
 }
 
-/* --- committing -------------------------------------------------------------------- */
+/* --- finishing ------------------------------------------------------------------------ */
 
-static void finish(struct dyperd *d, struct pending *p, int err)
+static void admin_done(struct dyperd *d, struct pending *p, int err, const char *msg)
 {
-	struct ph_entry *e = p->idx == NO_ENTRY ? NULL : &d->table.v[p->idx];
-	char what[PINHOLE_STR_LEN];
+	if (p->admin_done && p->admin_arg)
+		p->admin_done(d, err, msg, p->admin_arg);
+	p->admin_arg = NULL;
+}
 
+/* Every enforcer @p went to has answered: the table and the requester learn it. */
+static void finish(struct dyperd *d, struct pending *p)
+{
+	struct ph_entry *e = entry_of(d, p);
+	char what[PINHOLE_STR_LEN], msg[300];
+	const char *why = p->why ? p->why : "out of memory";
+	int err = p->err;
+
+	if (p->origin == OP_ROLLBACK) {
+		pinhole_format(&p->op.ph, what, sizeof(what));
+		if (err)
+			log_err("cannot undo pinhole %s: %s", what, why);
+		else
+			log_debug("undid pinhole %s where it had been added", what);
+		return;
+	}
 	if (p->op.type == PINHOLE_ADD) {
 		if (!err) {
+			if (!e) {	/* closed and gone meanwhile */
+				if (p->origin == OP_AGENT)
+					reply_send(d, &p->reply, 0, p->id, p->op.ph.timeout_ms, "open");
+				return;
+			}
 			if (e->state == PH_PENDING)
 				e->state = PH_OPEN;
 			if (p->origin == OP_AGENT) {
@@ -288,27 +412,34 @@ static void finish(struct dyperd *d, struct pending *p, int err)
 			return;
 		}
 		pinhole_format(&p->op.ph, what, sizeof(what));
-		log_warn("cannot open pinhole %s for pid %u: %s", what, p->op.ph.owner.pid,
-			 nft_enforcer_error(d->enf));
+		log_warn("cannot open pinhole %s for pid %u: %s", what, p->op.ph.owner.pid, why);
 		d->st.errors++;
 		if (p->origin == OP_AGENT)
 			reply_send(d, &p->reply, err, 0, 0, "the kernel refused the pinhole");
-		if (e)
+		/* where it was added, it must go again, unless a close already goes there */
+		if (p->succeeded && (!e || e->state != PH_CLOSING)) {
+			struct pending *r = push_to(d, PINHOLE_DEL, NO_ENTRY, &p->op.ph, p->succeeded);
+
+			if (r)
+				r->origin = OP_ROLLBACK;
+			else
+				log_err("out of memory undoing pinhole %s", what);
+		}
+		if (e && e->state != PH_CLOSING)
 			table_del(&d->table, p->idx);
 		return;
 	}
 
-	/* deletes: a pinhole already gone from the kernel is closed all the same */
-	if (err == -ENOENT)
-		err = 0;
 	if (err) {
 		pinhole_format(&p->op.ph, what, sizeof(what));
-		log_err("cannot close pinhole %s: %s", what, nft_enforcer_error(d->enf));
+		log_err("cannot close pinhole %s: %s", what, why);
 		d->st.errors++;
 		if (e)
 			e->state = PH_OPEN;
 		if (p->origin == OP_AGENT)
 			reply_send(d, &p->reply, err, 0, 0, "the kernel refused to close the pinhole");
+		snprintf(msg, sizeof(msg), "the kernel refused: %s", why);
+		admin_done(d, p, -EIO, msg);
 		return;
 	}
 	if (p->reason && !strncmp(p->reason, "stale", 5))
@@ -321,125 +452,485 @@ static void finish(struct dyperd *d, struct pending *p, int err)
 		  &p->op.ph, e ? e->id : 0, p->reason ? p->reason : "closed");
 	if (p->origin == OP_AGENT)
 		reply_send(d, &p->reply, 0, e ? e->id : 0, 0, "closed");
+	snprintf(msg, sizeof(msg), "closed pinhole %u", p->id);
+	admin_done(d, p, 0, msg);
 	if (e)
 		table_del(&d->table, p->idx);
 }
 
-/*
- * The table, or one of its sets, is gone: an add refused with ENOENT
- * (the only reason the kernel has for it), or a failure no op is blamed
- * for that may mean the same.  Without the owner flag anyone may delete
- * them (owner = no).
- */
-static bool table_gone(const struct pinhole_op *ops, size_t n, int err, bool blamed)
+/* Enforcer @s answered @p with @err. */
+static void ack(struct dyperd *d, struct enf_slot *s, struct pending *p, int err, const char *msg)
 {
-	for (size_t i = 0; i < n; i++)
-		if (ops[i].type == PINHOLE_ADD && ops[i].err == -ENOENT)
+	if (!(p->waiting & s->bit))
+		return;
+	p->waiting &= (uint8_t)~s->bit;
+	/* a pinhole already gone is closed all the same; one a repair finds
+	 * there (a second read-back came before the first repair) is repaired */
+	if ((p->op.type == PINHOLE_DEL && err == -ENOENT) ||
+	    (p->op.type == PINHOLE_ADD && p->origin == OP_INTERNAL && err == -EEXIST))
+		err = 0;
+	if (err) {
+		p->failed |= (uint8_t)s->bit;
+		if (!p->err) {
+			p->err = err;
+			p->why = strdup(msg && msg[0] ? msg : strerror(-err));
+		}
+	} else {
+		p->succeeded |= (uint8_t)s->bit;
+	}
+	if (!p->waiting) {
+		finish(d, p);
+		op_free(d, p);
+	}
+}
+
+/* Puts @n operations back into @s's queue, in their order among the rest. */
+static int requeue(struct enf_slot *s, struct pending **back, size_t n)
+{
+	struct pending **q;
+	size_t i = 0, j = 0, k = 0, total = s->q_len + n;
+
+	q = malloc((total ? total : 1) * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	while (i < n || j < s->q_len) {
+		if (j == s->q_len || (i < n && back[i]->seq < s->queue[s->q_head + j]->seq))
+			q[k++] = back[i++];
+		else
+			q[k++] = s->queue[s->q_head + j++];
+	}
+	free(s->queue);
+	s->queue = q;
+	s->q_head = 0;
+	s->q_len = s->q_cap = total;
+	return 0;
+}
+
+/*
+ * The enforcer's own structure (the table, or one of its sets) may be
+ * gone: an add refused with ENOENT (the only reason the kernel has for
+ * it; without the owner flag anyone may delete the table), or a failed
+ * transaction nothing in it is to blame for.
+ */
+static bool structure_gone(const struct engine_batch *b, int err, size_t blamed)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->p[i]->op.type == PINHOLE_ADD && b->ops[i].err == -ENOENT)
 			return true;
 	return !blamed && (err == -ENOENT || err == -EPROTO || err == -ENOBUFS);
 }
 
-/* Commits pending[@idx[0..n)] in one transaction; the ops the kernel
- * refused are finished with their error and the rest retried, so one bad
- * request never sinks the others.  When the table is found gone, it is
- * set up again and the whole batch retried, once. */
-static void commit_some(struct dyperd *d, size_t *idx, size_t n, struct pinhole_op *ops)
+/*
+ * A batch came back.  Ops the enforcer refused finish with their error;
+ * ops it did not apply for another's sake are submitted again, so one bad
+ * request never sinks the others.  When the enforcer's structure is found
+ * gone, it is set up again (ENFORCER_SETUP, submitted before anything
+ * else and so applied first) and the whole batch retried, once per op and
+ * enforcer.
+ */
+static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforcer_done *dn)
 {
-	bool repaired = false;
+	struct engine_batch *b = (struct engine_batch *)(uintptr_t)dn->job->tag;
+	struct pending **back = NULL;
+	size_t nback = 0, blamed = 0;
+	bool fail_all = false, repair = false;
 
-	while (n) {
-		size_t keep = 0;
-		bool blamed = false;
+	s->inflight--;
+	for (size_t i = 0; i < b->n; i++) {
+		struct ph_entry *e = entry_of(d, b->p[i]);
+
+		if (e && b->p[i]->op.type == PINHOLE_ADD)
+			e->add_inflight &= (uint8_t)~s->bit;
+		if (b->ops[i].err && b->ops[i].err != -ECANCELED)
+			blamed++;
+	}
+	if (!dn->err) {
+		d->st.batch_ops += b->n;
+		if (b->n > d->st.batch_max)
+			d->st.batch_max = b->n;
+	} else if (structure_gone(b, dn->err, blamed)) {
+		repair = true;
+		for (size_t i = 0; i < b->n; i++)
+			if (b->ops[i].err && b->p[i]->repaired & s->bit)
+				repair = false;	/* repaired once already: no loop */
+		/* nothing to blame on one op and no repair left: all fail */
+		fail_all = !repair && !blamed;
+		if (repair) {
+			log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
+				 "setting the table up again, retrying them", b->n, dn->msg);
+			log_event("repair", NULL, 0, dn->msg);
+			d->st.repairs++;
+			s->setup_want = true;
+		}
+	} else if (!blamed) {
+		fail_all = true;
+	}
+	if (dn->err && !fail_all)
+		back = malloc(b->n * sizeof(*back));
+	for (size_t i = 0; i < b->n; i++) {
+		struct pending *p = b->p[i];
+		int err = b->ops[i].err;
+
+		if (!dn->err || !err) {
+			ack(d, s, p, 0, NULL);
+		} else if (fail_all) {
+			ack(d, s, p, err == -ECANCELED ? dn->err : err, dn->msg);
+		} else if (err != -ECANCELED && !repair) {
+			ack(d, s, p, err, dn->msg);
+		} else if (back) {
+			if (repair)
+				p->repaired |= (uint8_t)s->bit;
+			back[nback++] = p;
+		} else {
+			ack(d, s, p, -ENOMEM, "dyperd is out of memory");
+		}
+	}
+	if (nback && requeue(s, back, nback))
+		for (size_t i = 0; i < nback; i++)
+			ack(d, s, back[i], -ENOMEM, "dyperd is out of memory");
+	free(back);
+	free(b);
+}
+
+/* --- reading back and checking ---------------------------------------------------------- */
+
+static struct enf_slot *slot_of(struct dyperd *d, const struct enforcer *e)
+{
+	for (unsigned i = 0; i < d->n_slots; i++)
+		if (d->slots[i].e == e)
+			return &d->slots[i];
+	return NULL;
+}
+
+/* At start: adopt what a live socket still holds, remove the rest. */
+static void adopt_entry(struct dyperd *d, struct enf_slot *s, const struct pinhole_entry *pe,
+			struct cookie_set *live)
+{
+	uint64_t now = now_ms();
+	int idx;
+
+	if (pe->owner_known && cookie_set_has(live, pe->ph.owner.sock_cookie) &&
+	    table_find(&d->table, &pe->ph) < 0) {
+		idx = table_add(&d->table, &pe->ph, 0,
+				pe->ph.timeout_ms ? now + (pe->expires_ms ? pe->expires_ms : 1) : 0);
+		if (idx >= 0) {
+			d->table.v[idx].state = PH_OPEN;
+			d->adopted++;
+			return;
+		}
+	}
+	struct pending *p = push_to(d, PINHOLE_DEL, NO_ENTRY, &pe->ph, (uint8_t)s->bit);
+
+	if (p)
+		p->reason = "stale: its socket is gone (found at start)";
+	d->dropped++;
+}
+
+static struct cookie_set *start_live;	/* during engine_start's read-back only */
+
+static void on_entry(struct enforcer *en, uint64_t tag, const struct pinhole_entry *pe, void *arg)
+{
+	struct dyperd *d = arg;
+	struct enf_slot *s = slot_of(d, en);
+	int idx;
+
+	if (!s)
+		return;
+	if (tag == TAG_ADOPT) {
+		adopt_entry(d, s, pe, start_live);
+	} else if (tag == TAG_RECONCILE) {
+		idx = table_find(&d->table, &pe->ph);
+		if (idx >= 0) {
+			d->table.v[idx].seen |= (uint8_t)s->bit;
+		} else {
+			/* in the enforcer but not ours: leftovers or foreign elements */
+			struct pending *p = push_to(d, PINHOLE_DEL, NO_ENTRY, &pe->ph,
+						    (uint8_t)s->bit);
+
+			if (p)
+				p->reason = "stale: in the kernel but not in dyperd's table";
+		}
+	} else if (tag > TAG_STOP) {
+		struct engine_reader *r = (struct engine_reader *)(uintptr_t)tag;
+
+		if (r->arg)
+			r->entry(d, pe, r->arg);
+	}
+}
+
+/* A reconcile read-back of @s came back: re-add what it lost. */
+static void reconcile_done(struct dyperd *d, struct enf_slot *s, const struct enforcer_done *dn)
+{
+	s->read_busy = false;
+	d->reconciling--;
+	if (dn->err) {
+		log_err("cannot dump the pinholes: %s", dn->msg);
+		return;
+	}
+	for (uint32_t i = 0; i < d->table.cap; i++) {
+		struct ph_entry *e = &d->table.v[i];
+		char what[PINHOLE_STR_LEN];
+
+		/* open means every enforcer had acknowledged it before the read */
+		if (!e->used || e->state != PH_OPEN || e->seen & s->bit)
+			continue;
+		pinhole_format(&e->ph, what, sizeof(what));
+		log_warn("repair: pinhole %u (%s) vanished from the kernel; adding it again",
+			 e->id, what);
+		d->st.repairs++;
+		if (!push_to(d, PINHOLE_ADD, i, &e->ph, (uint8_t)s->bit))
+			log_err("out of memory repairing pinhole %u", e->id);
+	}
+}
+
+static void check_done(struct dyperd *d, struct enf_slot *s, const struct enforcer_done *dn)
+{
+	char what[512];
+
+	s->check_busy = false;
+	if (dn->err) {
+		if (dn->changed)
+			log_err("cannot check the table: %s", dn->msg);
+		return;
+	}
+	if (!dn->changed)
+		return;
+	if (dn->intact) {
+		/* Someone changed another table, or (without the owner flag) maybe
+		 * our pinholes; an owned table's elements are ours alone. */
+		if (!enforcer_exclusive(s->e))
+			d->need_reconcile = true;
+		return;
+	}
+	snprintf(what, sizeof(what), "%s", dn->msg);
+	log_warn("repair: %s; restoring the table", what);
+	log_event("repair", NULL, 0, what);
+	d->st.repairs++;
+	s->setup_want = true;
+}
+
+static void setup_done(struct dyperd *d, struct enf_slot *s, const struct enforcer_done *dn)
+{
+	s->setup_busy = false;
+	s->last_err = dn->err;
+	snprintf(s->msg, sizeof(s->msg), "%s", dn->msg);
+	if (dn->job->tag != TAG_REPAIR)
+		return;
+	if (dn->err) {
+		log_err("repair failed: %s", dn->msg);
+		return;
+	}
+	/* a full reconcile at once: elements may be gone too */
+	d->need_reconcile = true;
+	d->reconcile_now = true;
+}
+
+static void on_done(struct enforcer *en, const struct enforcer_done *dn, void *arg)
+{
+	struct dyperd *d = arg;
+	struct enf_slot *s = slot_of(d, en);
+
+	if (!s)
+		return;
+	d->answers++;
+	switch (dn->job->type) {
+	case ENFORCER_BATCH:
+		batch_done(d, s, dn);
+		break;
+	case ENFORCER_READ:
+		if (dn->job->tag == TAG_RECONCILE) {
+			reconcile_done(d, s, dn);
+		} else if (dn->job->tag == TAG_ADOPT) {
+			s->read_busy = false;
+			s->last_err = dn->err;
+			snprintf(s->msg, sizeof(s->msg), "%s", dn->msg);
+		} else {
+			struct engine_reader *r = (struct engine_reader *)(uintptr_t)dn->job->tag;
+			struct engine_reader **pp = &d->readers;
+
+			while (*pp && *pp != r)
+				pp = &(*pp)->next;
+			if (*pp)
+				*pp = r->next;
+			if (r->arg)
+				r->done(d, dn->err, dn->msg, r->arg);
+			free(r);
+		}
+		break;
+	case ENFORCER_CHECK:
+		check_done(d, s, dn);
+		break;
+	case ENFORCER_SETUP:
+		setup_done(d, s, dn);
+		break;
+	case ENFORCER_FLUSH:
+		s->flush_busy = false;
+		s->last_err = dn->err;
+		snprintf(s->msg, sizeof(s->msg), "%s", dn->msg);
+		break;
+	}
+}
+
+/* --- submitting ------------------------------------------------------------------------- */
+
+static int submit_simple(struct enf_slot *s, enum enforcer_job_type type, uint64_t tag)
+{
+	struct enforcer_job job = { .type = type, .tag = tag };
+
+	return enforcer_submit(s->e, &job);
+}
+
+static size_t batch_size(const struct dyperd *d, const struct enf_slot *s)
+{
+	size_t n = d->cfg.batch_max ? d->cfg.batch_max : 1;
+
+	return s->e->batch_pref && s->e->batch_pref < n ? s->e->batch_pref : n;
+}
+
+/* Hands @s what queued for it; true if anything was submitted. */
+static bool submit_slot(struct dyperd *d, struct enf_slot *s)
+{
+	bool any = false;
+
+	if (s->setup_want && !s->setup_busy) {
+		int err = submit_simple(s, ENFORCER_SETUP, TAG_REPAIR);
+
+		if (!err) {
+			s->setup_want = false;
+			s->setup_busy = any = true;
+		} else if (err != -EBUSY) {
+			s->setup_want = false;
+			log_err("repair failed: %s", strerror(-err));
+		}
+	}
+	/* a read-back sees exactly what was answered: nothing in flight around it */
+	if (s->read_want && !s->inflight) {
+		for (uint32_t i = 0; i < d->table.cap; i++)
+			d->table.v[i].seen &= (uint8_t)~s->bit;
+		if (!submit_simple(s, ENFORCER_READ, TAG_RECONCILE)) {
+			s->read_busy = any = true;
+		} else {
+			log_err("cannot dump the pinholes: %s", enforcer_error(s->e));
+			d->reconciling--;
+		}
+		s->read_want = false;
+	}
+	/* after a repair is asked for, batches wait until it is submitted */
+	while (s->q_len && s->inflight < s->e->max_inflight && !s->read_want && !s->read_busy &&
+	       !s->setup_want) {
+		size_t want = batch_size(d, s), n = 0;
+		struct engine_batch *b;
+		struct enforcer_job job = { .type = ENFORCER_BATCH };
 		int err;
 
-		for (size_t i = 0; i < n; i++)
-			ops[i] = d->pending[idx[i]].op;
-		err = nft_enforcer_commit(d->enf, ops, n);
-		d->st.batches++;
-		if (!err) {
-			d->st.batch_ops += n;
-			if (n > d->st.batch_max)
-				d->st.batch_max = n;
-			for (size_t i = 0; i < n; i++)
-				finish(d, &d->pending[idx[i]], 0);
-			return;
-		}
-		for (size_t i = 0; i < n; i++)
-			blamed |= ops[i].err != 0;
-		if (!repaired && table_gone(ops, n, err, blamed)) {
-			char what[512];
+		if (want > s->q_len)
+			want = s->q_len;
+		/* a close waits until its add's batch is answered here: were that
+		 * batch to fail and the add be retried, it would come after it */
+		while (n < want) {
+			struct pending *p = s->queue[s->q_head + n];
+			struct ph_entry *e = entry_of(d, p);
 
-			repaired = true;
-			snprintf(what, sizeof(what), "%s", nft_enforcer_error(d->enf));
-			if (nft_enforcer_setup(d->enf) == 0) {
-				log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
-					 "table set up again, retrying them", n, what);
-				log_event("repair", NULL, 0, what);
-				d->st.repairs++;
-				d->need_reconcile = true;	/* what else vanished with it */
-				continue;
-			}
-			log_err("repair failed: %s", nft_enforcer_error(d->enf));
+			if (p->op.type == PINHOLE_DEL && e && e->add_inflight & s->bit)
+				break;
+			n++;
+		}
+		if (!n)
+			break;
+		b = malloc(sizeof(*b) + n * (sizeof(b->ops[0]) + sizeof(b->p[0])));
+		if (!b) {
+			log_err("out of memory submitting %zu pinhole operations", n);
+			break;
+		}
+		b->n = n;
+		b->p = (struct pending **)(void *)(b->ops + n);
+		for (size_t i = 0; i < n; i++) {
+			b->p[i] = s->queue[s->q_head + i];
+			b->ops[i] = b->p[i]->op;
+			b->ops[i].err = 0;
+		}
+		job.tag = (uintptr_t)b;
+		job.ops = b->ops;
+		job.n = n;
+		err = enforcer_submit(s->e, &job);
+		if (err == -EBUSY) {
+			free(b);
+			break;
+		}
+		s->q_head += n;
+		s->q_len -= n;
+		if (!s->q_len)
+			s->q_head = 0;
+		d->st.batches++;
+		any = true;
+		if (err) {
+			for (size_t i = 0; i < n; i++)
+				ack(d, s, b->p[i], err, enforcer_error(s->e));
+			free(b);
+			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (ops[i].err)
-				finish(d, &d->pending[idx[i]], ops[i].err);
-			else
-				idx[keep++] = idx[i];
+			struct ph_entry *e = entry_of(d, b->p[i]);
+
+			if (e && b->p[i]->op.type == PINHOLE_ADD)
+				e->add_inflight |= (uint8_t)s->bit;
 		}
-		if (keep == n) {
-			for (size_t i = 0; i < n; i++)
-				finish(d, &d->pending[idx[i]], err);
-			return;
+		s->inflight++;
+	}
+	return any;
+}
+
+static const struct enforcer_sink *sink_of(struct dyperd *d)
+{
+	static struct enforcer_sink sink = { .entry = on_entry, .done = on_done };
+
+	sink.arg = d;
+	return &sink;
+}
+
+static void dispatch(struct dyperd *d, struct enf_slot *s)
+{
+	int err = enforcer_dispatch(s->e, sink_of(d));
+
+	if (err)
+		log_err("enforcer %s: %s", s->e->name, strerror(-err));
+}
+
+/*
+ * Submits what queued and collects what came back, until neither moves:
+ * an enforcer that answers at once (the local table) is answered in the
+ * same loop iteration; a slow one is only handed its batches.
+ */
+static void run(struct dyperd *d)
+{
+	for (unsigned round = 0; round < RUN_ROUNDS; round++) {
+		uint64_t answers = d->answers;
+		size_t before = d->n_ops;
+		bool any = false;
+
+		if (d->reconcile_now && !d->reconciling) {
+			engine_reconcile(d);
+			any = true;
 		}
-		n = keep;
+		for (unsigned i = 0; i < d->n_slots; i++)
+			any |= submit_slot(d, &d->slots[i]);
+		for (unsigned i = 0; i < d->n_slots; i++)
+			dispatch(d, &d->slots[i]);
+		admit_waiting(d);
+		if (!any && d->n_ops == before && d->answers == answers)
+			break;
 	}
 }
 
 void engine_commit(struct dyperd *d)
 {
-	struct pinhole_op *ops = NULL;
-	size_t *idx = NULL;
+	run(d);
+}
 
-	while (d->n_pending) {
-		size_t total = d->n_pending, bmax = d->cfg.batch_max;
-
-		size_t want = total < bmax ? total : bmax;
-		struct pinhole_op *nops = realloc(ops, want * sizeof(*ops));
-		size_t *nidx = nops ? realloc(idx, want * sizeof(*idx)) : NULL;
-
-		if (nops)
-			ops = nops;
-		if (nidx)
-			idx = nidx;
-		if (!nops || !nidx) {
-			log_err("out of memory committing %zu pinhole operations", total);
-			for (size_t i = 0; i < total; i++)
-				finish(d, &d->pending[i], -ENOMEM);
-			d->n_pending = 0;
-			break;
-		}
-		for (size_t start = 0; start < total; start += bmax) {
-			size_t n = total - start < bmax ? total - start : bmax;
-
-			for (size_t i = 0; i < n; i++)
-				idx[i] = start + i;
-			commit_some(d, idx, n, ops);
-		}
-		/* finishing may not queue more, but admitting waiting requests does */
-		memmove(d->pending, d->pending + total, (d->n_pending - total) * sizeof(*d->pending));
-		d->n_pending -= total;
-		admit_waiting(d);
-	}
-	free(ops);
-	free(idx);
-	/* a burst (a socket that held many pinholes, closed) must not keep its
-	 * peak of queued operations resident for good */
-	if (d->cap_pending > PENDING_KEEP) {
-		free(d->pending);
-		d->pending = NULL;
-		d->cap_pending = 0;
-	}
+void engine_enforcer_ready(struct dyperd *d, struct enf_slot *s)
+{
+	dispatch(d, s);
+	run(d);
 }
 
 /* --- cleanup ------------------------------------------------------------------------ */
@@ -490,130 +981,54 @@ void engine_socket_gone(struct dyperd *d, uint64_t cookie)
 	drop_waiting(d, cookie_is, &cookie);
 }
 
-struct reconcile_ctx {
-	struct dyperd *d;
-	struct pinhole *foreign;
-	size_t n_foreign, cap_foreign;
-	int err;
-};
-
-static int reconcile_cb(const struct pinhole_entry *pe, void *arg)
-{
-	struct reconcile_ctx *rc = arg;
-	int idx = table_find(&rc->d->table, &pe->ph);
-
-	if (idx >= 0) {
-		rc->d->table.v[idx].seen = true;
-		return 0;
-	}
-	if (rc->n_foreign == rc->cap_foreign) {
-		size_t cap = rc->cap_foreign ? 2 * rc->cap_foreign : 64;
-		struct pinhole *v = realloc(rc->foreign, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		rc->foreign = v;
-		rc->cap_foreign = cap;
-	}
-	rc->foreign[rc->n_foreign++] = pe->ph;
-	return 0;
-}
-
+/*
+ * Closes what no live socket holds, and asks each enforcer to read back
+ * what it holds where that can have changed behind dyperd's back (or for
+ * a full reconcile after a repair or lost notifications); the read-backs
+ * finish the job when they come back (reconcile_done).
+ */
 int engine_reconcile(struct dyperd *d)
 {
-	struct reconcile_ctx rc = { .d = d };
 	struct cookie_set live = { 0 };
 	bool full = d->need_reconcile;
 	int err;
 
+	if (d->reconciling) {
+		/* one at a time; this one comes again */
+		d->need_reconcile |= full;
+		return 0;
+	}
 	d->need_reconcile = false;
-	for (uint32_t i = 0; i < d->table.cap; i++)
-		d->table.v[i].seen = false;
+	d->reconcile_now = false;
 	err = diag_live(&live);
 	if (err) {
 		log_err("cannot list the live sockets: %s", strerror(-err));
 		return err;
 	}
+	/* notifications may have been lost for waiting requests too */
+	drop_waiting(d, cookie_dead, &live);
+	for (uint32_t i = 0; i < d->table.cap; i++) {
+		struct ph_entry *e = &d->table.v[i];
+
+		if (e->used && e->state == PH_OPEN && !cookie_set_has(&live, e->ph.owner.sock_cookie))
+			close_entry(d, i, "stale: its socket is gone");
+	}
+	cookie_set_free(&live);
 	/*
 	 * An owned table's elements change only through our commits and their
 	 * timeouts: without a reason to doubt them, check only that the
 	 * sockets still live (dumping 100k elements costs the loop ~0.6 s).
 	 */
-	if (full || !nft_enforcer_owned(d->enf)) {
-		err = nft_enforcer_dump(d->enf, reconcile_cb, &rc);
-		if (err) {
-			log_err("cannot dump the pinholes: %s", nft_enforcer_error(d->enf));
-			goto out;
-		}
-	} else {
-		for (uint32_t i = 0; i < d->table.cap; i++)
-			d->table.v[i].seen = true;
-	}
-	/* notifications may have been lost for waiting requests too */
-	drop_waiting(d, cookie_dead, &live);
-	/* in the kernel but not ours: leftovers or foreign elements */
-	for (size_t i = 0; i < rc.n_foreign; i++) {
-		struct pending *p = push(d, PINHOLE_DEL, NO_ENTRY, &rc.foreign[i]);
+	for (unsigned i = 0; i < d->n_slots; i++) {
+		struct enf_slot *s = &d->slots[i];
 
-		if (p)
-			p->reason = "stale: in the kernel but not in dyperd's table";
-	}
-	for (uint32_t i = 0; i < d->table.cap; i++) {
-		struct ph_entry *e = &d->table.v[i];
-
-		if (!e->used || e->state != PH_OPEN)
+		if (!full && enforcer_exclusive(s->e))
 			continue;
-		if (!cookie_set_has(&live, e->ph.owner.sock_cookie)) {
-			close_entry(d, i, "stale: its socket is gone");
-		} else if (!e->seen) {
-			char what[PINHOLE_STR_LEN];
-
-			pinhole_format(&e->ph, what, sizeof(what));
-			log_warn("repair: pinhole %u (%s) vanished from the kernel; adding it again",
-				 e->id, what);
-			d->st.repairs++;
-			if (!push(d, PINHOLE_ADD, i, &e->ph))
-				err = -ENOMEM;
-		}
+		s->read_want = true;
+		d->reconciling++;
 	}
-	engine_commit(d);
-out:
-	free(rc.foreign);
-	cookie_set_free(&live);
 	d->next_reconcile_ms = now_ms() + d->cfg.reconcile_ms;
-	return err;
-}
-
-static void check_tamper(struct dyperd *d)
-{
-	bool changed = false, intact = true;
-	char what[512];
-
-	if (nft_enforcer_foreign_change(d->enf, &changed) || !changed)
-		return;
-	if (nft_enforcer_check(d->enf, &intact)) {
-		log_err("cannot check the table: %s", nft_enforcer_error(d->enf));
-		return;
-	}
-	if (intact) {
-		/* Someone changed another table, or (without the owner flag) maybe
-		 * our pinholes; an owned table's elements are ours alone. */
-		if (!nft_enforcer_owned(d->enf))
-			d->need_reconcile = true;
-		return;
-	}
-	snprintf(what, sizeof(what), "%s", nft_enforcer_error(d->enf));
-	log_warn("repair: %s; restoring the table", what);
-	log_event("repair", NULL, 0, what);
-	d->st.repairs++;
-	if (nft_enforcer_setup(d->enf)) {
-		log_err("repair failed: %s", nft_enforcer_error(d->enf));
-		return;
-	}
-	/* our own repair bumped the generation: don't count it as foreign */
-	nft_enforcer_foreign_change(d->enf, &changed);
-	d->need_reconcile = true;	/* a full one: elements may be gone too */
-	engine_reconcile(d);
+	return 0;
 }
 
 void engine_tick(struct dyperd *d)
@@ -641,80 +1056,171 @@ void engine_tick(struct dyperd *d)
 	}
 	if (now >= d->next_tamper_ms) {
 		d->next_tamper_ms = now + d->cfg.tamper_check_ms;
-		check_tamper(d);
+		for (unsigned i = 0; i < d->n_slots; i++) {
+			struct enf_slot *s = &d->slots[i];
+
+			if (!s->check_busy && !submit_simple(s, ENFORCER_CHECK, TAG_CHECK))
+				s->check_busy = true;
+		}
 	}
 	if (d->need_reconcile || now >= d->next_reconcile_ms)
 		engine_reconcile(d);
-	engine_commit(d);
+	run(d);
 }
 
-int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len)
+int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len,
+		    void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg)
 {
 	int idx = table_find_id(&d->table, id);
+	struct ph_entry *e;
+	struct pending *p;
 
 	if (idx < 0) {
 		snprintf(why, len, "no pinhole with id %u", id);
 		return -ENOENT;
 	}
-	close_entry(d, (uint32_t)idx, "closed by the administrator");
-	engine_commit(d);
-	if (table_find_id(&d->table, id) >= 0) {
-		snprintf(why, len, "the kernel refused: %s", nft_enforcer_error(d->enf));
-		return -EIO;
+	e = &d->table.v[idx];
+	if (e->state == PH_CLOSING) {
+		snprintf(why, len, "pinhole %u is already closing", id);
+		return 1;
 	}
-	snprintf(why, len, "closed pinhole %u", id);
+	p = push(d, PINHOLE_DEL, (uint32_t)idx, &e->ph);
+	if (!p) {
+		snprintf(why, len, "dyperd is out of memory");
+		return -ENOMEM;
+	}
+	e->state = PH_CLOSING;
+	p->origin = OP_ADMIN;
+	p->reason = "closed by the administrator";
+	p->admin_done = done;
+	p->admin_arg = arg;
+	return 0;
+}
+
+int engine_read(struct dyperd *d, void (*entry)(struct dyperd *d, const struct pinhole_entry *pe,
+						  void *arg),
+		void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg)
+{
+	struct engine_reader *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	if (!d->n_slots) {
+		free(r);
+		return -ENODEV;
+	}
+	r->entry = entry;
+	r->done = done;
+	r->arg = arg;
+	err = submit_simple(&d->slots[0], ENFORCER_READ, (uintptr_t)r);
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->next = d->readers;
+	d->readers = r;
 	return 0;
 }
 
 /* --- start and stop ---------------------------------------------------------------- */
 
-struct adopt_ctx {
-	struct dyperd *d;
-	struct cookie_set *live;
-	unsigned adopted, dropped;
-};
-
-static int adopt_cb(const struct pinhole_entry *pe, void *arg)
+int engine_init(struct dyperd *d)
 {
-	struct adopt_ctx *ac = arg;
-	struct dyperd *d = ac->d;
-	uint64_t now = now_ms();
-	int idx;
-
-	if (pe->owner_known && cookie_set_has(ac->live, pe->ph.owner.sock_cookie) &&
-	    table_find(&d->table, &pe->ph) < 0) {
-		idx = table_add(&d->table, &pe->ph, 0,
-				pe->ph.timeout_ms ? now + (pe->expires_ms ? pe->expires_ms : 1) : 0);
-		if (idx < 0)
-			return -ENOMEM;
-		d->table.v[idx].state = PH_OPEN;
-		ac->adopted++;
+	if (d->waiting)
 		return 0;
-	}
-	if (push(d, PINHOLE_DEL, NO_ENTRY, &pe->ph))
-		d->pending[d->n_pending - 1].reason = "stale: its socket is gone (found at start)";
-	ac->dropped++;
+	d->waiting = calloc(d->cfg.queue_max ? d->cfg.queue_max : 1, sizeof(*d->waiting));
+	if (!d->waiting || table_init(&d->table))
+		return -ENOMEM;
 	return 0;
+}
+
+int engine_add_enforcer(struct dyperd *d, struct enforcer *e)
+{
+	struct enf_slot *s;
+
+	if (d->n_slots == ENGINE_MAX_ENFORCERS) {
+		enforcer_free(e);
+		return -ENOSPC;
+	}
+	s = &d->slots[d->n_slots];
+	memset(s, 0, sizeof(*s));
+	s->tag.kind = EV_ENFORCER;
+	s->e = e;
+	s->bit = 1u << d->n_slots;
+	d->n_slots++;
+	return 0;
+}
+
+/* Runs the engine, waiting on the enforcers' fds, until @busy says nothing
+ * is left or @ms pass.  Outside the event loop only (start and stop). */
+static int wait_idle(struct dyperd *d, bool (*busy)(const struct dyperd *d), int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	for (;;) {
+		struct pollfd pfd[ENGINE_MAX_ENFORCERS];
+		uint64_t now;
+
+		run(d);
+		if (!busy(d))
+			return 0;
+		now = now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		for (unsigned i = 0; i < d->n_slots; i++)
+			pfd[i] = (struct pollfd){ .fd = enforcer_fd(d->slots[i].e), .events = POLLIN };
+		if (poll(pfd, d->n_slots, (int)(deadline - now)) < 0 && errno != EINTR)
+			return -errno;
+		for (unsigned i = 0; i < d->n_slots; i++)
+			if (pfd[i].revents)
+				dispatch(d, &d->slots[i]);
+	}
+}
+
+static bool jobs_busy(const struct dyperd *d)
+{
+	for (unsigned i = 0; i < d->n_slots; i++)
+		if (d->slots[i].setup_busy || d->slots[i].read_busy || d->slots[i].flush_busy)
+			return true;
+	return false;
+}
+
+static bool ops_busy(const struct dyperd *d)
+{
+	return d->n_ops != 0;
 }
 
 int engine_start(struct dyperd *d)
 {
 	struct cookie_set live = { 0 };
-	struct adopt_ctx ac = { .d = d, .live = &live };
-	bool changed;
+	struct enf_slot *s0 = &d->slots[0];
 	int err;
 
-	d->waiting = calloc(d->cfg.queue_max ? d->cfg.queue_max : 1, sizeof(*d->waiting));
-	if (!d->waiting || table_init(&d->table))
-		return -ENOMEM;
-	err = nft_enforcer_setup(d->enf);
-	if (err) {
-		log_err("%s", nft_enforcer_error(d->enf));
+	err = engine_init(d);
+	if (err)
 		return err;
+	if (!d->n_slots)
+		return -ENODEV;
+	for (unsigned i = 0; i < d->n_slots; i++) {
+		err = submit_simple(&d->slots[i], ENFORCER_SETUP, TAG_START);
+		if (err) {
+			log_err("enforcer %s: %s", d->slots[i].e->name, strerror(-err));
+			return err;
+		}
+		d->slots[i].setup_busy = true;
 	}
-	log_info("table inet %s ready%s", d->cfg.enforcer.table,
-		 nft_enforcer_owned(d->enf) ? " (owned by dyperd: others cannot change it)" :
-		 d->cfg.enforcer.owner == NFT_OWNER_OFF ?
+	err = wait_idle(d, jobs_busy, START_WAIT_MS);
+	for (unsigned i = 0; !err && i < d->n_slots; i++) {
+		err = d->slots[i].last_err;
+		if (err)
+			log_err("%s", d->slots[i].msg);
+	}
+	if (err)
+		return err;
+	log_info("table inet %s ready%s", d->cfg.enforcer_table,
+		 enforcer_exclusive(s0->e) ? " (owned by dyperd: others cannot change it)" :
+		 d->cfg.enforcer.owner == DYPER_OWNER_OFF ?
 		 " (not owned: owner = no; tampering is detected and repaired)" :
 		 " (not owned: the kernel has no persist flag, or the existing table was made "
 		 "without it (delete it once while dyperd is stopped); tampering is detected "
@@ -726,41 +1232,85 @@ int engine_start(struct dyperd *d)
 		log_err("cannot list live sockets (sock_diag): %s", strerror(-err));
 		return err;
 	}
-	err = nft_enforcer_dump(d->enf, adopt_cb, &ac);
+	/* the first enforcer (this host's table) is the record of what is open */
+	d->adopted = d->dropped = 0;
+	start_live = &live;
+	err = submit_simple(s0, ENFORCER_READ, TAG_ADOPT);
+	if (!err) {
+		s0->read_busy = true;
+		err = wait_idle(d, jobs_busy, START_WAIT_MS);
+		if (!err)
+			err = s0->last_err;
+	}
+	start_live = NULL;
 	cookie_set_free(&live);
 	if (err) {
-		log_err("cannot read the pinholes back: %s", nft_enforcer_error(d->enf));
+		log_err("cannot read the pinholes back: %s", err == s0->last_err ? s0->msg :
+			strerror(-err));
 		return err;
 	}
-	engine_commit(d);
-	if (ac.adopted || ac.dropped)
+	wait_idle(d, ops_busy, START_WAIT_MS);
+	if (d->adopted || d->dropped)
 		log_notice("recovered from the kernel: %u pinholes adopted, %u stale removed",
-			   ac.adopted, ac.dropped);
-	nft_enforcer_foreign_change(d->enf, &changed);
+			   d->adopted, d->dropped);
+	/* the others hold what they hold: compare them at the first reconcile */
+	if (d->n_slots > 1)
+		d->need_reconcile = true;
 	d->next_reconcile_ms = now_ms() + d->cfg.reconcile_ms;
 	return 0;
 }
 
 void engine_stop(struct dyperd *d)
 {
-	engine_commit(d);
+	bool flushed = true;
+
+	if (d->n_slots && wait_idle(d, ops_busy, STOP_WAIT_MS))
+		log_warn("stopping: %zu pinhole operations still unanswered", d->n_ops);
 	while (d->n_waiting) {
 		reply_err(d, &d->waiting[d->wait_head].reply, -ESHUTDOWN, "dyperd is stopping");
 		d->wait_head = (d->wait_head + 1) % d->cfg.queue_max;
 		d->n_waiting--;
 	}
 	if (d->cfg.on_exit == DYPER_ON_EXIT_FLUSH) {
-		if (nft_enforcer_flush(d->enf))
-			log_err("cannot flush the pinholes: %s", nft_enforcer_error(d->enf));
-		else
+		for (unsigned i = 0; i < d->n_slots; i++) {
+			struct enf_slot *s = &d->slots[i];
+
+			s->last_err = submit_simple(s, ENFORCER_FLUSH, TAG_STOP);
+			if (!s->last_err)
+				s->flush_busy = true;
+			else
+				snprintf(s->msg, sizeof(s->msg), "%s", strerror(-s->last_err));
+		}
+		if (wait_idle(d, jobs_busy, STOP_WAIT_MS))
+			log_err("cannot flush the pinholes: no answer");
+		for (unsigned i = 0; i < d->n_slots; i++) {
+			if (d->slots[i].last_err) {
+				log_err("cannot flush the pinholes: %s", d->slots[i].msg);
+				flushed = false;
+			}
+		}
+		if (flushed)
 			log_notice("stopping: %u pinholes closed (on_exit = flush)", d->table.count);
 	} else {
 		log_notice("stopping: %u pinholes kept for the next dyperd (on_exit = keep)",
 			   d->table.count);
 	}
-	free(d->pending);
+	/* what never came back: the enforcers drop their side with them */
+	while (d->ops)
+		op_free(d, d->ops);
+	while (d->readers) {
+		struct engine_reader *r = d->readers;
+
+		d->readers = r->next;
+		free(r);
+	}
+	for (unsigned i = 0; i < d->n_slots; i++) {
+		enforcer_free(d->slots[i].e);
+		free(d->slots[i].queue);
+		memset(&d->slots[i], 0, sizeof(d->slots[i]));
+	}
+	d->n_slots = 0;
 	free(d->waiting);
-	d->pending = NULL;
 	d->waiting = NULL;
 	table_free(&d->table);
 }

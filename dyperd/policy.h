@@ -102,7 +102,7 @@ struct policy_request {
 	const uint32_t *gids;		/* its primary and supplementary groups */
 	size_t n_gids;
 	const char *program;		/* the requester's program, or NULL: for
-					 * allow and deny rules (dyperd: see agent.c) */
+					 * allow and deny rules (dyperd: see channel.c) */
 	const char *exe;		/* what it runs now (/proc/PID/exe), or
 					 * NULL: for deny rules too, which match
 					 * either */

@@ -15,9 +15,9 @@
 #include "nft/enforcer.h"
 
 enum ph_state {
-	PH_PENDING,		/* add queued, not yet committed */
+	PH_PENDING,		/* add queued, not yet acknowledged by every enforcer */
 	PH_OPEN,
-	PH_CLOSING,		/* delete queued */
+	PH_CLOSING,		/* delete queued, not yet acknowledged by every enforcer */
 };
 
 struct ph_entry {
@@ -29,7 +29,8 @@ struct ph_entry {
 	uint32_t next_cookie;
 	bool used;
 	bool oneshot;
-	bool seen;		/* scratch for reconcile */
+	uint8_t seen;		/* reconcile: enforcers (bits) whose read-back holds it */
+	uint8_t add_inflight;	/* enforcers (bits) its add is submitted to, unanswered */
 	uint8_t state;		/* enum ph_state */
 };
 

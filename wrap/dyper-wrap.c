@@ -17,10 +17,11 @@
  *      DYPER_CHANNEL_FD = the channel, which stays open across the exec
  *      (the agent marks it close-on-exec again at startup).
  *
- * The wrapper group is raised only for connect() and for reading the
- * default configuration; what the caller names (-c FILE, -p PATH,
- * PROGRAM) is opened with the caller's own groups.  Nothing is read from
- * the environment.  Root callers keep root's privileges: root-started
+ * The wrapper group is raised only for connect(); what the caller names
+ * (-p PATH, PROGRAM) is opened with the caller's own groups.  Nothing is
+ * read from the environment, and no configuration file at all: the agent
+ * socket is -s PATH or the path built in (DYPER_AGENT_SOCKET), so no
+ * parser runs while the group is held and none is linked in.  Root callers keep root's privileges: root-started
  * servers (vsftpd) must still bind port 21, chroot and drop to their user.
  * Only root may name another agent (-p): it runs inside PROGRAM, and would
  * ask in PROGRAM's name.
@@ -47,7 +48,6 @@
 
 #include <cap-ng.h>
 
-#include "conf/config.h"
 #include "dyperd/proto.h"
 #include "wrap/unseen.h"
 
@@ -70,9 +70,8 @@ static void usage(FILE *f)
 		"usage: dyper-wrap [OPTIONS] PROGRAM [ARGS...]\n"
 		"Runs PROGRAM with Dyper's agent preloaded and a channel to dyperd, so that\n"
 		"dyperd opens pinholes in the firewall for the ports PROGRAM needs.\n\n"
-		"  -c, --config FILE   dyper.conf to take agent_socket from (default %s;\n"
-		"                      if that is missing: %s)\n"
-		"  -s, --socket PATH   dyperd's agent socket (the configuration is not read)\n"
+		"  -s, --socket PATH   dyperd's agent socket (default %s; dyper-wrap reads\n"
+		"                      no configuration file)\n"
 		"  -p, --preload PATH  the agent library (default %s; root only)\n"
 		"  -q, --quiet         print no warnings (errors are still printed)\n"
 		"      --run-unseen    run PROGRAM even if the agent cannot see it (a static\n"
@@ -85,7 +84,7 @@ static void usage(FILE *f)
 		"before it runs PROGRAM.\n\n"
 		"Exit status: PROGRAM's own; 1 if dyper-wrap failed (usage, dyperd unreachable,\n"
 		"privilege drop), 126 if PROGRAM could not be executed, 127 if it was not found.\n",
-		DYPER_CONFIG_PATH, DYPER_AGENT_SOCKET, DYPER_PRELOAD_PATH);
+		DYPER_AGENT_SOCKET, DYPER_PRELOAD_PATH);
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -575,26 +574,6 @@ static void check_program(const char *prog, bool run_unseen)
 	    "anyway", path, why);
 }
 
-/* Where the agent socket is: -s, else the configuration's agent_socket. */
-static void socket_path(const char *config, char *buf, size_t len, gid_t wgid, gid_t rgid)
-{
-	static struct dyper_config cfg;
-	char err[1024];
-	int rc;
-
-	/* a file the caller names is read with the caller's groups only;
-	 * the default one (a fixed root-owned path) with the wrapper's */
-	if (!config)
-		set_egid(wgid);
-	rc = dyper_config_load(&cfg, config ? config : DYPER_CONFIG_PATH, !config, err,
-			       sizeof(err));
-	if (!config)
-		set_egid(rgid);
-	if (rc)
-		die("%s", err);
-	snprintf(buf, len, "%s", cfg.agent_socket);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -607,9 +586,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *config = NULL, *sock = NULL, *agent = DYPER_PRELOAD_PATH, *prog;
+	const char *sock = DYPER_AGENT_SOCKET, *agent = DYPER_PRELOAD_PATH, *prog;
 	bool agent_named = false;
-	char sock_buf[DYPER_CONFIG_SOCKET_LEN], reason[DYPER_REASON_LEN];
+	char reason[DYPER_REASON_LEN];
 	const uid_t uid = getuid();
 	gid_t rgid, wgid, sgid;
 	unsigned peer_version;
@@ -626,8 +605,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+c:s:p:qVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
-			break;
+			/* gone: a file of the caller's would choose the socket as -s
+			 * does, and the default one was parsed holding the group */
+			die("-c is no longer supported: dyper-wrap reads no configuration file; "
+			    "name the agent socket with -s PATH (default %s)", DYPER_AGENT_SOCKET);
 		case 's':
 			sock = optarg;
 			break;
@@ -667,11 +648,6 @@ int main(int argc, char **argv)
 		    "dyperd for pinholes in that program's name; leave -p out (the agent is %s)",
 		    prog, DYPER_PRELOAD_PATH);
 	check_agent(agent);
-	if (!sock) {
-		socket_path(config, sock_buf, sizeof(sock_buf), wgid, rgid);
-		sock = sock_buf;
-	}
-
 	fd = channel_connect(sock, wgid, rgid);
 	if (fd == -ENOENT)
 		die("dyperd is not running: no agent socket at %s (systemctl start dyperd)", sock);

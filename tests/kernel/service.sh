@@ -278,7 +278,7 @@ if [ "$(stat -c %A:%U:%G "$T/dyper-wrap")" = "-rwx--s--x:root:daemon" ] &&
 else
 	not_ok "5: the wrapper copy is -rwx--s--x root:daemon ($(stat -c %A:%U:%G "$T/dyper-wrap"))"
 fi
-as bin nogroup "$T/dyper-wrap" -c "$CONF" /bin/true
+as bin nogroup "$T/dyper-wrap" -s "$ASOCK" /bin/true
 if [ $RC -eq 0 ]; then
 	ok "5: bin (not in daemon) runs a program through it: it reached dyperd"
 else
@@ -286,7 +286,7 @@ else
 	diag_s "$OUT"
 fi
 chmod 0711 "$T/dyper-wrap"
-as bin nogroup "$T/dyper-wrap" -c "$CONF" /bin/true
+as bin nogroup "$T/dyper-wrap" -s "$ASOCK" /bin/true
 if [ $RC -ne 0 ] && grep -q 'cannot reach dyperd' <<<"$OUT"; then
 	ok "5: without its setgid bit it cannot reach dyperd (exit $RC)"
 else

@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
 
+#include "nft/enforcer_if.h"
 #include "nft/internal.h"
 
 struct fixture {
@@ -567,6 +569,137 @@ static void test_bad_config(void **state)
 	assert_non_null(strstr(nft_enforcer_error(f->e), "table name"));
 }
 
+/* --- the table through the enforcer interface (nft/local.c) ------------------------ */
+
+struct answers {
+	struct enforcer_done d[16];
+	struct enforcer_job job[16];
+	int op_err[16][4];
+	char msg[16][256];
+	size_t n;
+	size_t entries[16];	/* read-backs: entries before the completion */
+	size_t pending_entries;
+};
+
+static void if_entry(struct enforcer *e, uint64_t tag, const struct pinhole_entry *pe, void *arg)
+{
+	struct answers *a = arg;
+
+	assert_true(pe->owner_known);
+	a->pending_entries++;
+}
+
+static void if_done(struct enforcer *e, const struct enforcer_done *d, void *arg)
+{
+	struct answers *a = arg;
+
+	assert_true(a->n < 16);
+	a->d[a->n] = *d;
+	a->job[a->n] = *d->job;
+	for (size_t i = 0; i < d->job->n && i < 4; i++)
+		a->op_err[a->n][i] = d->job->ops[i].err;
+	snprintf(a->msg[a->n], sizeof(a->msg[0]), "%s", d->msg);
+	a->entries[a->n] = a->pending_entries;
+	a->pending_entries = 0;
+	a->n++;
+}
+
+static bool readable(struct enforcer *e)
+{
+	struct pollfd p = { .fd = enforcer_fd(e), .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static void submit(struct enforcer *e, enum enforcer_job_type type, uint64_t tag,
+		   struct pinhole_op *ops, size_t n)
+{
+	struct enforcer_job job = { .type = type, .tag = tag, .ops = ops, .n = n };
+
+	assert_int_equal(enforcer_submit(e, &job), 0);
+}
+
+/* Jobs complete on dispatch, in submission order, each with its result:
+ * per op in a batch, entries then completion for a read-back, integrity
+ * and foreign changes for a check; the fd is readable exactly while
+ * something waits. */
+static void test_local_interface(void **state)
+{
+	struct fixture *f = *state;
+	struct enforcer_sink sink = { if_entry, if_done, NULL };
+	struct answers *a = calloc(1, sizeof(*a));
+	struct pinhole_op *add = ops_new(3, PINHOLE_ADD, 0);
+	struct pinhole_op *mixed = ops_new(2, PINHOLE_ADD, 3);
+	struct pinhole_op *del = ops_new(3, PINHOLE_DEL, 0);
+	struct enforcer *e;
+
+	assert_non_null(a);
+	sink.arg = a;
+	f->cfg.owner = NFT_OWNER_OFF;		/* so that nft can tamper with it below */
+	assert_int_equal(nft_enforcer_open(&f->e, &f->cfg), 0);
+	assert_int_equal(nft_local_new(&e, f->e, 0), 0);
+	f->e = NULL;			/* the enforcer owns it now */
+	assert_false(readable(e));
+	mixed[1].ph = add[0].ph;	/* already open: blamed, the other not applied */
+	submit(e, ENFORCER_SETUP, 1, NULL, 0);
+	submit(e, ENFORCER_BATCH, 2, add, 3);
+	submit(e, ENFORCER_BATCH, 3, mixed, 2);
+	submit(e, ENFORCER_READ, 4, NULL, 0);
+	submit(e, ENFORCER_BATCH, 5, del, 3);
+	submit(e, ENFORCER_CHECK, 6, NULL, 0);
+	submit(e, ENFORCER_READ, 7, NULL, 0);
+	assert_int_equal(a->n, 0);		/* nothing completes inside submit */
+	assert_true(readable(e));
+	assert_int_equal(enforcer_dispatch(e, &sink), 0);
+	assert_false(readable(e));
+	assert_int_equal(a->n, 7);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(a->job[i].tag, i + 1);
+	assert_int_equal(a->d[0].err, 0);
+	assert_int_equal(a->d[1].err, 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(a->op_err[1][i], 0);
+	assert_int_equal(a->d[2].err, -EEXIST);
+	assert_int_equal(a->op_err[2][0], -ECANCELED);
+	assert_int_equal(a->op_err[2][1], -EEXIST);
+	assert_true(a->msg[2][0] != '\0');
+	assert_int_equal(a->d[3].err, 0);
+	assert_int_equal(a->entries[3], 3);	/* after the adds, before the deletes */
+	assert_int_equal(a->d[4].err, 0);
+	assert_int_equal(a->d[5].err, 0);
+	assert_false(a->d[5].changed);		/* our own commits are not foreign */
+	assert_true(a->d[5].intact);
+	assert_int_equal(a->entries[6], 0);
+	assert_false(enforcer_exclusive(e));	/* not owned: others could change it */
+
+	/* someone else's table: a foreign change, ours intact */
+	a->n = 0;
+	assert_int_equal(sh("nft add table inet dyper_test_other"), 0);
+	submit(e, ENFORCER_CHECK, 8, NULL, 0);
+	assert_int_equal(enforcer_dispatch(e, &sink), 0);
+	assert_int_equal(a->n, 1);
+	assert_true(a->d[0].changed);
+	assert_true(a->d[0].intact);
+	/* ours tampered with: not intact, says what; setup restores it */
+	assert_int_equal(sh("nft flush chain inet dyper input"), 0);
+	submit(e, ENFORCER_CHECK, 9, NULL, 0);
+	submit(e, ENFORCER_SETUP, 10, NULL, 0);
+	submit(e, ENFORCER_CHECK, 11, NULL, 0);
+	assert_int_equal(enforcer_dispatch(e, &sink), 0);
+	assert_int_equal(a->n, 4);
+	assert_true(a->d[1].changed);
+	assert_false(a->d[1].intact);
+	assert_true(a->msg[1][0] != '\0');
+	assert_int_equal(a->d[2].err, 0);
+	assert_false(a->d[3].changed);		/* setup's own change is not foreign */
+	assert_true(a->d[3].intact);
+	enforcer_free(e);
+	free(a);
+	free(add);
+	free(mixed);
+	free(del);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, new_netns, free_fixture)
@@ -586,6 +719,7 @@ int main(void)
 		T(test_timeout_expires),
 		T(test_flush_and_destroy),
 		T(test_bad_config),
+		T(test_local_interface),
 	};
 
 	if (geteuid() != 0) {

@@ -11,7 +11,7 @@
 #
 # Every "ok" line starts with its case: a environment, b channel and
 # privileges, c without the setgid bit, d dyperd stopped, e PROGRAM
-# missing or not executable, f root callers, g options and configuration,
+# missing or not executable, f root callers, g options (no configuration read),
 # h a dyperd that answers wrongly or not at all (a fake one), i programs
 # the agent cannot see (static, Go).
 #
@@ -42,9 +42,9 @@ export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
 need_root
 STANDIN_WRAP=$BDIR/tests/tools/dyper-wrap-standin
 need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$STANDIN_WRAP"
-for tool in setpriv cc ip "$PY"; do
+for tool in setpriv cc nm ip "$PY"; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "wrap.sh: $tool missing (apt-get install util-linux gcc iproute2 python3)" >&2
+		echo "wrap.sh: $tool missing (apt-get install util-linux gcc binutils iproute2 python3)" >&2
 		exit 2
 	fi
 done
@@ -534,20 +534,18 @@ else
 	diag "$T/g3"
 	diag "$T/g3.err"
 fi
-wrapped "$T/g4" "${AS_NOBODY[@]}" "$WRAPX" -c "$CONF" env
-if [ $RC -eq 0 ] && grep -qE '^DYPER_CHANNEL_FD=[0-9]+$' "$T/g4"; then
-	ok "g: -c FILE: agent_socket is taken from the configuration"
+# no configuration file is read, nor can be named: -c is refused, and the
+# wrapper holds no config reader that could parse one while it has the group
+wrapped "$T/g4" "${AS_NOBODY[@]}" "$WRAPX" -c "$CONF" true
+expect_fail "$T/g4" 1 "-c is no longer supported: dyper-wrap reads no configuration file" \
+	"g: -c FILE is refused: the wrapper reads no configuration"
+if [ -r "$BDIR/bin/dyper-wrap" ] && ! nm "$BDIR/bin/dyper-wrap" 2>/dev/null |
+	grep -qE ' (dyper_config_load|ini_parse[a-z_]*)$'; then
+	ok "g: the wrapper links no config reader (no dyper_config_load, no ini_parse)"
 else
-	not_ok "g: -c FILE: agent_socket is taken from the configuration (exit $RC)"
-	diag "$T/g4.err"
+	not_ok "g: the wrapper links no config reader: $(nm "$BDIR/bin/dyper-wrap" 2>&1 |
+		grep -E ' (dyper_config_load|ini_parse[a-z_]*)$' | tr '\n' ' ')"
 fi
-# a file only group daemon may read is not read with the wrapper's group
-cp "$CONF" "$T/group.conf"
-chgrp daemon "$T/group.conf"
-chmod 640 "$T/group.conf"
-wrapped "$T/g5" "${AS_NOBODY[@]}" "$WRAPX" -c "$T/group.conf" true
-expect_fail "$T/g5" 1 "$T/group.conf: cannot open: Permission denied" \
-	"g: -c FILE is read with the caller's groups, not the wrapper's"
 # -p: root's alone (the agent runs inside PROGRAM and would ask in its name)
 wrapped "$T/g6" "${AS_NOBODY[@]}" "$REALX" -s "$ASOCK" -p "$T/other.so" true
 expect_fail "$T/g6" 1 "only root may choose the agent library (-p)" \

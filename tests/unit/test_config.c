@@ -16,24 +16,22 @@
 #include <cmocka.h>
 
 #include "conf/config.h"
+#include "dyperd/nftconf.h"
 
 #define ERR_LEN 1024
 
-/* Byte equality but for the self-pointer, which differs between copies. */
 static bool config_equal(const struct dyper_config *a, const struct dyper_config *b)
 {
-	static struct dyper_config x, y;
-
-	memcpy(&x, a, sizeof(x));
-	memcpy(&y, b, sizeof(y));
-	x.enforcer.table = NULL;
-	y.enforcer.table = NULL;
-	return memcmp(&x, &y, sizeof(x)) == 0;
+	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/* dyperd hands nft/ this config's own table name. */
 static void assert_table_ok(const struct dyper_config *c)
 {
-	assert_ptr_equal(c->enforcer.table, c->enforcer_table);
+	struct nft_enforcer_config nft;
+
+	nftconf_from_config(&nft, c);
+	assert_ptr_equal(nft.table, c->enforcer_table);
 }
 
 /* Parses @text, which must be valid; returns the config (static storage). */
@@ -77,7 +75,7 @@ static void parse_bad(const char *text, unsigned line, const char *token)
 static void test_defaults(void **state)
 {
 	struct dyper_config c;
-	struct nft_enforcer_config nft;
+	struct nft_enforcer_config nft, conv;
 
 	memset(&c, 0xa5, sizeof(c));
 	dyper_config_defaults(&c);
@@ -90,7 +88,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_string_equal(c.event_log, "");
 	assert_table_ok(&c);
-	assert_string_equal(c.enforcer.table, "dyper");
+	assert_string_equal(c.enforcer_table, "dyper");
 	assert_int_equal(c.reconcile_ms, 10000);
 	assert_int_equal(c.tamper_check_ms, 250);
 	assert_int_equal(c.capacity, 65536);
@@ -104,19 +102,21 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_channels, 4096);
 	assert_int_equal(c.max_channels_per_user, 256);
 
-	/* The enforcer part must agree with nft/'s own defaults. */
+	/* The enforcer part, as dyperd hands it to nft/, must agree with
+	 * nft/'s own defaults. */
 	nft_enforcer_config_init(&nft);
-	assert_string_equal(c.enforcer.table, nft.table);
-	assert_int_equal(c.enforcer.priority, nft.priority);
-	assert_int_equal(c.enforcer.n_tcp_ports, nft.n_tcp_ports);
-	assert_int_equal(c.enforcer.n_udp_ports, nft.n_udp_ports);
-	assert_int_equal(c.enforcer.allow_ping, nft.allow_ping);
-	assert_int_equal(c.enforcer.counters, nft.counters);
-	assert_int_equal(c.enforcer.max_pinholes, nft.max_pinholes);
-	assert_int_equal(c.enforcer.log_rate, nft.log_rate);
-	assert_null(c.enforcer.log_prefix);
-	assert_int_equal(c.enforcer.owner, nft.owner);
-	assert_int_equal(c.enforcer.mark, nft.mark);
+	nftconf_from_config(&conv, &c);
+	assert_string_equal(conv.table, nft.table);
+	assert_int_equal(conv.priority, nft.priority);
+	assert_int_equal(conv.n_tcp_ports, nft.n_tcp_ports);
+	assert_int_equal(conv.n_udp_ports, nft.n_udp_ports);
+	assert_int_equal(conv.allow_ping, nft.allow_ping);
+	assert_int_equal(conv.counters, nft.counters);
+	assert_int_equal(conv.max_pinholes, nft.max_pinholes);
+	assert_int_equal(conv.log_rate, nft.log_rate);
+	assert_null(conv.log_prefix);
+	assert_int_equal(conv.owner, nft.owner);
+	assert_int_equal(conv.mark, nft.mark);
 }
 
 static void test_empty(void **state)
@@ -186,7 +186,7 @@ static void check_full(const struct dyper_config *c)
 	assert_int_equal(c->log_level, LOG_DEBUG);
 	assert_string_equal(c->event_log, "/var/log/dyper/events.json");
 	assert_table_ok(c);
-	assert_string_equal(c->enforcer.table, "dyper_test");
+	assert_string_equal(c->enforcer_table, "dyper_test");
 	assert_int_equal(c->enforcer.priority, -150);
 	assert_int_equal(c->enforcer.n_tcp_ports, 4);
 	assert_int_equal(c->enforcer.tcp_ports[0], 21);
@@ -199,8 +199,7 @@ static void check_full(const struct dyper_config *c)
 	assert_true(c->enforcer.allow_ping);
 	assert_int_equal(c->enforcer.max_pinholes, 200000);
 	assert_int_equal(c->enforcer.log_rate, 0);
-	assert_null(c->enforcer.log_prefix);
-	assert_int_equal(c->enforcer.owner, NFT_OWNER_OFF);
+	assert_int_equal(c->enforcer.owner, DYPER_OWNER_OFF);
 	assert_int_equal(c->reconcile_ms, 120000);
 	assert_int_equal(c->tamper_check_ms, 100);
 	assert_int_equal(c->capacity, 100000);
@@ -329,10 +328,10 @@ static void test_words(void **state)
 	}
 	assert_int_equal(parse_ok("[daemon]\non_exit = keep\n")->on_exit, DYPER_ON_EXIT_KEEP);
 	assert_int_equal(parse_ok("[daemon]\non_exit = Flush\n")->on_exit, DYPER_ON_EXIT_FLUSH);
-	assert_int_equal(parse_ok("[enforcer]\nowner = auto\n")->enforcer.owner, NFT_OWNER_AUTO);
-	assert_int_equal(parse_ok("[enforcer]\nowner = yes\n")->enforcer.owner, NFT_OWNER_ON);
-	assert_int_equal(parse_ok("[enforcer]\nowner = on\n")->enforcer.owner, NFT_OWNER_ON);
-	assert_int_equal(parse_ok("[enforcer]\nowner = false\n")->enforcer.owner, NFT_OWNER_OFF);
+	assert_int_equal(parse_ok("[enforcer]\nowner = auto\n")->enforcer.owner, DYPER_OWNER_AUTO);
+	assert_int_equal(parse_ok("[enforcer]\nowner = yes\n")->enforcer.owner, DYPER_OWNER_ON);
+	assert_int_equal(parse_ok("[enforcer]\nowner = on\n")->enforcer.owner, DYPER_OWNER_ON);
+	assert_int_equal(parse_ok("[enforcer]\nowner = false\n")->enforcer.owner, DYPER_OWNER_OFF);
 	parse_bad("[daemon]\nlog_level = warn\n", 2, "\"warn\"");
 	parse_bad("[enforcer]\nowner = automatic\n", 2, "\"automatic\"");
 }
@@ -440,12 +439,12 @@ static void test_ports(void **state)
 
 	/* 64 ports fit (short ones, to stay within one line)... */
 	o = (size_t)snprintf(text, sizeof(text), "[enforcer]\ntcp_ports=");
-	for (int i = 1; i <= NFT_ENFORCER_MAX_PORTS; i++)
+	for (int i = 1; i <= DYPER_CONFIG_MAX_PORTS; i++)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%d", i > 1 ? "," : "", i);
 	snprintf(text + o, sizeof(text) - o, "\n");
 	c = parse_ok(text);
-	assert_int_equal(c->enforcer.n_tcp_ports, NFT_ENFORCER_MAX_PORTS);
-	for (int i = 0; i < NFT_ENFORCER_MAX_PORTS; i++)
+	assert_int_equal(c->enforcer.n_tcp_ports, DYPER_CONFIG_MAX_PORTS);
+	for (int i = 0; i < DYPER_CONFIG_MAX_PORTS; i++)
 		assert_int_equal(c->enforcer.tcp_ports[i], i + 1);
 	roundtrip(c);
 	/* ...65 do not. */
@@ -489,7 +488,7 @@ static void test_strings(void **state)
 
 	assert_string_equal(parse_ok("[daemon]\nuser = _dyper-1.x\n")->user, "_dyper-1.x");
 	assert_string_equal(parse_ok("[daemon]\nevent_log =\n")->event_log, "");
-	assert_string_equal(parse_ok("[enforcer]\ntable = d.y-p_r9\n")->enforcer.table, "d.y-p_r9");
+	assert_string_equal(parse_ok("[enforcer]\ntable = d.y-p_r9\n")->enforcer_table, "d.y-p_r9");
 }
 
 /* --- errors ------------------------------------------------------------------ */
@@ -644,13 +643,13 @@ static void test_enforcer_struct(void **state)
 
 	dyper_config_copy(&a, parse_ok(full_text));
 	assert_table_ok(&a);
-	assert_string_equal(a.enforcer.table, "dyper_test");
+	assert_string_equal(a.enforcer_table, "dyper_test");
 
 	/* A copy points at its own buffer, not at the original's. */
 	dyper_config_copy(&b, &a);
-	assert_ptr_equal(b.enforcer.table, b.enforcer_table);
+	assert_table_ok(&b);
 	memset(&a, 0, sizeof(a));
-	assert_string_equal(b.enforcer.table, "dyper_test");
+	assert_string_equal(b.enforcer_table, "dyper_test");
 	assert_int_equal(b.enforcer.n_tcp_ports, 4);
 	dyper_config_copy(&b, &b);
 	assert_table_ok(&b);
@@ -658,7 +657,7 @@ static void test_enforcer_struct(void **state)
 	/* Parsing over a used struct leaves no trace of it. */
 	assert_int_equal(dyper_config_parse(&b, "[enforcer]\ntable = t\n", "t", NULL, 0), 0);
 	assert_table_ok(&b);
-	assert_string_equal(b.enforcer.table, "t");
+	assert_string_equal(b.enforcer_table, "t");
 	assert_int_equal(b.enforcer.n_tcp_ports, 0);
 	assert_int_equal(b.enforcer.tcp_ports[0], 0);
 	assert_string_equal(b.user, "dyper");

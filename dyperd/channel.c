@@ -54,7 +54,7 @@ static int agent_socket_owner(struct dyperd *d, const char *path, gid_t gid)
 	return 0;
 }
 
-int agent_listen(struct dyperd *d)
+int channel_listen(struct dyperd *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = d->cfg.agent_socket;
@@ -122,7 +122,7 @@ int agent_listen(struct dyperd *d)
 #define NOFILE_MIN	64
 #define ACCEPT_BACKOFF_MS 100	/* a listener rests this long after EMFILE */
 
-int agent_fd_budget(struct dyperd *d, unsigned long nofile)
+int channel_fd_budget(struct dyperd *d, unsigned long nofile)
 {
 	unsigned long reserve = nofile / 4;
 
@@ -217,7 +217,7 @@ void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *r
 		    "for %d ms", what, strerror(err), ACCEPT_BACKOFF_MS);
 }
 
-void agent_accept(struct dyperd *d)
+void channel_accept(struct dyperd *d)
 {
 	for (;;) {
 		struct ucred cr;
@@ -290,7 +290,7 @@ void agent_accept(struct dyperd *d)
 	}
 }
 
-void agent_close(struct dyperd *d, struct channel *ch)
+void channel_close(struct dyperd *d, struct channel *ch)
 {
 	struct channel **p;
 
@@ -324,7 +324,7 @@ static void refill(struct dyperd *d, struct channel *ch)
 }
 
 /*
- * A channel out of tokens is not read until they refill (agent_tick): what
+ * A channel out of tokens is not read until they refill (channel_tick): what
  * it sends meanwhile waits in the kernel, whose socket buffer then blocks
  * the sender, so a flood costs dyperd no more than the rate it allows.
  */
@@ -348,7 +348,7 @@ static void rearm(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm
 		*rearm_ms = 0;
 }
 
-void agent_tick(struct dyperd *d)
+void channel_tick(struct dyperd *d)
 {
 	uint64_t now = now_ms();
 
@@ -824,7 +824,7 @@ static struct rx {
 	struct iovec iov;
 } rx[RX_BATCH];
 
-void agent_readable(struct dyperd *d, struct channel *ch)
+void channel_readable(struct dyperd *d, struct channel *ch)
 {
 	struct mmsghdr mm[RX_BATCH];
 
@@ -846,7 +846,7 @@ void agent_readable(struct dyperd *d, struct channel *ch)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (n <= 0) {
-			agent_close(d, ch);
+			channel_close(d, ch);
 			return;
 		}
 		for (int i = 0; i < n; i++) {
@@ -876,7 +876,7 @@ void agent_readable(struct dyperd *d, struct channel *ch)
 					for (int k = 0; k < nfds; k++)
 						close(fds[k]);
 				}
-				agent_close(d, ch);
+				channel_close(d, ch);
 				return;
 			}
 		}

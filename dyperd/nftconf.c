@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* dyper.conf's [enforcer] section into nft/'s configuration (nftconf.h). */
+
+#include <string.h>
+
+#include "dyperd/nftconf.h"
+
+_Static_assert(DYPER_CONFIG_MAX_PORTS <= NFT_ENFORCER_MAX_PORTS, "ports must fit nft/'s arrays");
+
+static enum nft_owner_mode owner_mode(enum dyper_owner_mode m)
+{
+	switch (m) {
+	case DYPER_OWNER_ON:
+		return NFT_OWNER_ON;
+	case DYPER_OWNER_OFF:
+		return NFT_OWNER_OFF;
+	case DYPER_OWNER_AUTO:
+	default:
+		return NFT_OWNER_AUTO;
+	}
+}
+
+void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_config *c)
+{
+	const struct dyper_enforcer_conf *e = &c->enforcer;
+
+	nft_enforcer_config_init(out);
+	out->table = c->enforcer_table;
+	out->priority = e->priority;
+	memcpy(out->tcp_ports, e->tcp_ports, e->n_tcp_ports * sizeof(e->tcp_ports[0]));
+	out->n_tcp_ports = e->n_tcp_ports;
+	memcpy(out->udp_ports, e->udp_ports, e->n_udp_ports * sizeof(e->udp_ports[0]));
+	out->n_udp_ports = e->n_udp_ports;
+	out->allow_ping = e->allow_ping;
+	out->counters = e->counters;
+	out->max_pinholes = e->max_pinholes;
+	out->log_rate = e->log_rate;
+	out->owner = owner_mode(e->owner);
+	out->mark = e->mark;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The [enforcer] section of dyper.conf (conf/, which knows nothing of nft/)
+ * as nft/'s own configuration: the one place the two meet, above both.
+ */
+#ifndef DYPERD_NFTCONF_H
+#define DYPERD_NFTCONF_H
+
+#include "conf/config.h"
+#include "nft/enforcer.h"
+
+/* Fills @out from @c.  @out->table points into @c: @c must outlive every
+ * use of @out (nft_enforcer_open() copies what it keeps). */
+void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_config *c);
+
+#endif
