@@ -110,8 +110,8 @@ help:
 
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
 # unshare commands the tests use); targets that need the flags re-run make.
-TOOLS := nft ip unshare setpriv python3 man groff \
-	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy
+TOOLS := nft ip unshare setpriv python3 man groff valgrind \
+	 vsftpd lftp curl tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp
 check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
 	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
@@ -125,10 +125,11 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
+# -pthread: a reload reads and parses in a thread of its own
 $(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
 
 # The agent: a guest in other programs, exporting only what it interposes.
 # Never sanitized: an ASan runtime cannot be preloaded into programs built
@@ -164,6 +165,26 @@ $(WRAP): $(B)/wrap/dyper-wrap.o $(B)/dyperd/proto.o $(CONF_LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(B)/wrap/dyper-wrap.o: override CPPFLAGS += -DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\"
+
+# For the tests that run dyper-wrap as an unprivileged user, who may not
+# choose the agent (-p is root's): the same wrapper with a stand-in agent,
+# an empty library in the build tree, as its own.
+STANDIN      := $(B)/tests/tools/libdyper-standin.so
+STANDIN_WRAP := $(B)/tests/tools/dyper-wrap-standin
+$(STANDIN):
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(PRELOAD_CFLAGS) -shared -fPIC -o $@ -x c /dev/null
+
+$(STANDIN_WRAP): $(B)/tests/tools/dyper-wrap-standin.o $(B)/dyperd/proto.o $(CONF_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(B)/tests/tools/dyper-wrap-standin.o: wrap/dyper-wrap.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $< (stand-in agent)")
+	$(Q)$(CC) $(CPPFLAGS) -DDYPER_PRELOAD_PATH=\"$(abspath $(STANDIN))\" $(CFLAGS) \
+		$(LIB_CFLAGS) -c -o $@ $<
 
 # --- build rules -----------------------------------------------------------
 $(B)/%.o: %.c
@@ -213,12 +234,13 @@ check: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
-test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN)
+test-bins: $(NFT_LIB) $(CONF_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN) \
+	$(STANDIN) $(STANDIN_WRAP)
 
 unit-check: $(UNIT_BIN)
 	$(Q)B=$(B) tests/check.sh unit
 
-kernel-check: $(KTEST_BIN) $(TOOL_BIN)
+kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
 bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)

@@ -110,6 +110,10 @@ static const struct conf_key keys[] = {
 	/* Pinhole timeouts travel as uint32_t milliseconds: 30 days is well inside. */
 	{ S_LIMITS, "default_lifetime", T_DURATION, FIELD(default_lifetime_ms),
 	  0, 30 * (int64_t)MS_PER_D },
+	/* each channel is a descriptor of dyperd's: RLIMIT_NOFILE caps them
+	 * further at start (dyperd.8) */
+	{ S_LIMITS, "max_channels", T_UINT32, FIELD(max_channels), 1, 1048576 },
+	{ S_LIMITS, "max_channels_per_user", T_UINT32, FIELD(max_channels_per_user), 1, 1048576 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -851,6 +855,8 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->burst = 2000;
 	c->batch_max = 10000;
 	c->default_lifetime_ms = 0;
+	c->max_channels = 4096;
+	c->max_channels_per_user = 256;
 }
 
 void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src)

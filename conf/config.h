@@ -69,6 +69,8 @@ struct dyper_config {
 	uint32_t burst;
 	uint32_t batch_max;			/* operations per netlink transaction */
 	uint32_t default_lifetime_ms;		/* 0: until closed */
+	uint32_t max_channels;			/* agent connections, all users */
+	uint32_t max_channels_per_user;		/* by the connecting process's uid */
 };
 
 /* Fills @c with the defaults (those of the shipped conf/dyper.conf). */

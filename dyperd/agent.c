@@ -5,12 +5,14 @@
  * wrapper's group is the delegate) and SCM_CREDENTIALS on every message
  * (the process asking, after any fork or setuid).  Every OPEN carries the
  * socket itself, which is checked against the request before the policy
- * is asked.
+ * is asked.  dyper-wrap's HELLO, sent before the user holds the channel,
+ * names the file its program runs as: program= rules hold to that file.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,14 @@ int agent_listen(struct dyperd *d)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Inherited by every accepted channel: a message sent between our
+	 * accept() and a setsockopt() there would carry no credentials, and
+	 * be read as pid 0, uid and gid 65534. */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old);
@@ -100,6 +110,113 @@ int agent_listen(struct dyperd *d)
 	return 0;
 }
 
+/*
+ * Descriptors kept back from channels: the listeners, epoll, the timer and
+ * signal fds, the enforcer's netlink sockets, sock_diag, syslog, the event
+ * log, the spare, control connections, what one batch of messages passes
+ * (RX_BATCH * MAX_FDS) and the reply sockets of requests in flight.  A
+ * quarter of the limit, within these bounds.
+ */
+#define FD_RESERVE_MIN	32
+#define FD_RESERVE_MAX	512
+#define NOFILE_MIN	64
+#define ACCEPT_BACKOFF_MS 100	/* a listener rests this long after EMFILE */
+
+int agent_fd_budget(struct dyperd *d, unsigned long nofile)
+{
+	unsigned long reserve = nofile / 4;
+
+	if (nofile < NOFILE_MIN) {
+		log_err("the descriptor limit (RLIMIT_NOFILE) is %lu: dyperd needs at least %d "
+			"(LimitNOFILE= in dyperd.service)", nofile, NOFILE_MIN);
+		return -EMFILE;
+	}
+	reserve = reserve < FD_RESERVE_MIN ? FD_RESERVE_MIN :
+		  reserve > FD_RESERVE_MAX ? FD_RESERVE_MAX : reserve;
+	d->channel_room = nofile - reserve > UINT32_MAX ? UINT32_MAX :
+			  (uint32_t)(nofile - reserve);
+	if (d->cfg.max_channels > d->channel_room)
+		log_warn("max_channels = %u does not fit the descriptor limit (RLIMIT_NOFILE %lu, "
+			 "%lu kept for the rest): at most %u agent channels", d->cfg.max_channels,
+			 nofile, reserve, d->channel_room);
+	return 0;
+}
+
+static uint32_t max_channels(const struct dyperd *d)
+{
+	return d->cfg.max_channels < d->channel_room ? d->cfg.max_channels : d->channel_room;
+}
+
+static struct uid_channels **uid_slot(struct dyperd *d, uid_t uid)
+{
+	struct uid_channels **p = &d->uid_channels[uid % UID_BUCKETS];
+
+	while (*p && (*p)->uid != uid)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Counts a channel of @uid in; -EUSERS over a cap (@why says which). */
+static int channel_admit(struct dyperd *d, uid_t uid, char *why, size_t len)
+{
+	struct uid_channels **p = uid_slot(d, uid);
+
+	if (d->n_channels >= max_channels(d)) {
+		snprintf(why, len, "all %u channels in use (max_channels)", max_channels(d));
+		return -EUSERS;
+	}
+	if (*p && (*p)->n >= d->cfg.max_channels_per_user) {
+		snprintf(why, len, "uid %u holds %u channels (max_channels_per_user)", uid,
+			 (*p)->n);
+		return -EUSERS;
+	}
+	if (!*p) {
+		*p = calloc(1, sizeof(**p));
+		if (!*p) {
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+		(*p)->uid = uid;
+	}
+	(*p)->n++;
+	d->n_channels++;
+	return 0;
+}
+
+static void channel_release(struct dyperd *d, uid_t uid)
+{
+	struct uid_channels **p = uid_slot(d, uid), *u = *p;
+
+	d->n_channels--;
+	if (u && --u->n == 0) {
+		*p = u->next;
+		free(u);
+	}
+}
+
+void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
+		      int err, const char *what)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = tag };
+
+	/* the classic way out of EMFILE: our spare descriptor makes room to
+	 * take the connection at the head of the queue and close it, so that
+	 * its client learns at once rather than waiting */
+	if (d->spare_fd >= 0 && (err == EMFILE || err == ENFILE)) {
+		int fd;
+
+		close(d->spare_fd);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, lfd, &ev);
+	*rearm_ms = now_ms() + ACCEPT_BACKOFF_MS;
+	log_limited(LOG_WARNING, "accept failures", "accept on the %s socket: %s: not accepting "
+		    "for %d ms", what, strerror(err), ACCEPT_BACKOFF_MS);
+}
+
 void agent_accept(struct dyperd *d)
 {
 	for (;;) {
@@ -108,27 +225,49 @@ void agent_accept(struct dyperd *d)
 		struct epoll_event ev = { .events = EPOLLIN };
 		struct channel *ch;
 		int one = 1, sndbuf = 4 * 1024 * 1024, fd;
+		char why[96];
 
 		fd = accept4(d->agent_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("accept on the agent socket: %s", strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				listener_backoff(d, d->agent_lfd, &d->agent_tag, &d->agent_rearm_ms,
+						 errno, "agent");
 			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
+			log_limited(LOG_WARNING, "agent channel failures",
+				    "cannot set up an agent channel: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		/* over a cap: accepted only to be closed, so that the client
+		 * learns at once and the backlog does not fill */
+		if (channel_admit(d, cr.uid, why, sizeof(why))) {
+			d->st.channels_refused++;
+			log_limited(LOG_WARNING, "refused agent connections",
+				    "agent connection from pid %d uid %u refused: %s", cr.pid, cr.uid,
+				    why);
+			close(fd);
+			continue;
 		}
 		/* room for the replies to many pipelined requests (each reply
 		 * costs a whole skb of the send buffer) */
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		ch = calloc(1, sizeof(*ch));
-		if (!ch || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ||
-		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
-			log_warn("cannot set up an agent channel: %s", strerror(errno));
+		if (!ch || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+			log_limited(LOG_WARNING, "agent channel failures",
+				    "cannot set up an agent channel: %s", strerror(errno));
+			channel_release(d, cr.uid);
 			free(ch);
 			close(fd);
 			continue;
 		}
 		ch->tag.kind = EV_AGENT;
 		ch->fd = fd;
+		ch->program_fd = -1;
 		ch->serial = ++d->channel_serial;
 		ch->peer_pid = cr.pid;
 		ch->peer_uid = cr.uid;
@@ -137,7 +276,9 @@ void agent_accept(struct dyperd *d)
 		ch->refill_ns = now_ns();
 		ev.data.ptr = ch;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			log_warn("epoll: %s", strerror(errno));
+			log_limited(LOG_WARNING, "agent channel failures", "epoll: %s",
+				    strerror(errno));
+			channel_release(d, cr.uid);
 			free(ch);
 			close(fd);
 			continue;
@@ -162,11 +303,17 @@ void agent_close(struct dyperd *d, struct channel *ch)
 	engine_forget_channel(d, ch);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
 	close(ch->fd);
+	if (ch->program_fd >= 0)
+		close(ch->program_fd);
+	free(ch->program);
+	channel_release(d, ch->peer_uid);
+	if (ch->paused)
+		d->n_paused--;
 	log_debug("channel %llu closed", (unsigned long long)ch->serial);
 	free(ch);
 }
 
-static bool rate_ok(struct dyperd *d, struct channel *ch)
+static void refill(struct dyperd *d, struct channel *ch)
 {
 	uint64_t now = now_ns();
 
@@ -174,6 +321,57 @@ static bool rate_ok(struct dyperd *d, struct channel *ch)
 	if (ch->tokens > d->cfg.burst)
 		ch->tokens = d->cfg.burst;
 	ch->refill_ns = now;
+}
+
+/*
+ * A channel out of tokens is not read until they refill (agent_tick): what
+ * it sends meanwhile waits in the kernel, whose socket buffer then blocks
+ * the sender, so a flood costs dyperd no more than the rate it allows.
+ */
+static void channel_pause(struct dyperd *d, struct channel *ch)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = ch };
+
+	if (ch->paused)
+		return;
+	ch->paused = true;
+	d->n_paused++;
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, ch->fd, &ev);
+}
+
+static void rearm(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
+		  uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	if (*rearm_ms && now >= *rearm_ms && !epoll_ctl(d->epfd, EPOLL_CTL_MOD, lfd, &ev))
+		*rearm_ms = 0;
+}
+
+void agent_tick(struct dyperd *d)
+{
+	uint64_t now = now_ms();
+
+	rearm(d, d->agent_lfd, &d->agent_tag, &d->agent_rearm_ms, now);
+	rearm(d, d->control_lfd, &d->control_tag, &d->control_rearm_ms, now);
+	if (!d->n_paused)
+		return;
+	for (struct channel *ch = d->channels; ch; ch = ch->next) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ch };
+
+		if (!ch->paused)
+			continue;
+		refill(d, ch);
+		if (ch->tokens >= 1 && !epoll_ctl(d->epfd, EPOLL_CTL_MOD, ch->fd, &ev)) {
+			ch->paused = false;
+			d->n_paused--;
+		}
+	}
+}
+
+static bool rate_ok(struct dyperd *d, struct channel *ch)
+{
+	refill(d, ch);
 	if (ch->tokens < 1)
 		return false;
 	ch->tokens -= 1;
@@ -189,6 +387,66 @@ static void read_exe(pid_t pid, char *buf, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, buf, len - 1);
 	buf[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * dyper-wrap's HELLO, the first message on every channel it makes, names
+ * the file its program will run as (the first passed descriptor; none if
+ * it could not tell).  The wrapper sends it before it execs, so before the
+ * user holds the channel: program= rules on the channel then hold to that
+ * file alone.  Takes the descriptor.
+ */
+static void channel_declare(struct channel *ch, const struct dyper_hello *hello, int *fds,
+			    int nfds)
+{
+	char self[32], path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (!(hello->flags & DYPER_HELLO_PROGRAM))
+		return;
+	ch->wrapped = true;
+	if (nfds < 1 || fstat(fds[0], &st) || !S_ISREG(st.st_mode))
+		return;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fds[0]);
+	n = readlink(self, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	ch->program = strdup(path);
+	if (!ch->program)
+		return;
+	/* pinned: its inode number cannot go to another file meanwhile */
+	ch->program_fd = fds[0];
+	fds[0] = -1;
+	ch->program_dev = st.st_dev;
+	ch->program_ino = st.st_ino;
+	log_debug("channel %llu: program %s", (unsigned long long)ch->serial, ch->program);
+}
+
+/*
+ * The program a request from @pid has for program= rules, or NULL; @exe is
+ * what /proc/PID/exe said just before.  On a channel dyper-wrap made, the
+ * file it declared, and only while @pid runs that very file (its inode):
+ * whatever the requester does before it asks or after, nothing makes
+ * another executable pass -- not an exec right after asking, not an exec of
+ * the named program with an agent of one's own, not prctl(PR_SET_MM_EXE_FILE).
+ * On a channel a member of the socket's group connected itself, @exe: the
+ * member is trusted as the wrapper is.
+ */
+static const char *request_program(const struct channel *ch, pid_t pid, const char *exe)
+{
+	char path[64];
+	struct stat st;
+
+	if (!ch->wrapped)
+		return exe[0] ? exe : NULL;
+	if (ch->program_fd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st) || st.st_dev != ch->program_dev || st.st_ino != ch->program_ino)
+		return NULL;
+	return ch->program;
 }
 
 /* Primary and supplementary groups of @pid, from /proc (for @group rules). */
@@ -259,8 +517,44 @@ static const char *what_str(const struct pinhole *ph, char *what)
 	return what;
 }
 
+/* True if process @pid runs in dyperd's user namespace; false if not,
+ * or if that cannot be read (the process is gone). */
+static bool in_our_userns(const struct dyperd *d, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	return pid > 0 && stat(path, &st) == 0 && st.st_dev == d->userns_dev &&
+	       st.st_ino == d->userns_ino;
+}
+
+/*
+ * The uid a request on @ch is charged to: quotas count it, and CLOSE may
+ * close only its pinholes.  That is who opened the channel (the user who
+ * ran the wrapper: SO_PEERCRED), whatever uid the message's credentials
+ * name: in a user namespace with a subordinate range (newuidmap) a user
+ * can send as many uids as the range holds, each a stranger to the others.
+ * On a channel root opened it is the requesting process's uid (a server
+ * root started that switches to its users, as vsftpd does), and a process
+ * of another user namespace there gets -EPERM: its uid is none of them.
+ */
+static int charged_uid(const struct dyperd *d, const struct channel *ch,
+		       const struct ucred *cr, uid_t *uid)
+{
+	if (ch->peer_uid != 0) {
+		*uid = ch->peer_uid;
+		return 0;
+	}
+	if (!in_our_userns(d, cr->pid))
+		return -EPERM;
+	*uid = cr->uid;
+	return 0;
+}
+
 static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
-			const struct dyper_pinhole_req *req, int sockfd, struct reply_to *reply)
+			uid_t charged, const struct dyper_pinhole_req *req, int sockfd,
+			struct reply_to *reply)
 {
 	struct policy_request pr = { 0 };
 	struct policy_decision dec;
@@ -278,13 +572,13 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	}
 	err = verify_read_socket(sockfd, &f);
 	if (!err)
-		err = verify_request(&f, req, why, sizeof(why));
+		err = verify_request(&f, req, &d->netns, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "the passed descriptor is not a TCP/UDP socket");
 	if (err) {
 		d->st.denials++;
-		log_warn("refused %s for pid %d uid %u: %s", what_str(&ph, what), cr->pid,
-			 cr->uid, why);
+		log_limited(LOG_WARNING, "refused requests", "refused %s for pid %d uid %u: %s",
+			    what_str(&ph, what), cr->pid, cr->uid, why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EPERM, 0, 0, why);
 		return;
@@ -303,7 +597,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		exe[0] = '\0';
 		base = ch->name;
 	}
-	ph.owner.uid = cr->uid;
+	ph.owner.uid = charged;
 	ph.owner.pid = (uint32_t)cr->pid;
 	ph.owner.sock_ino = f.ino;
 	ph.owner.sock_cookie = f.cookie;
@@ -322,7 +616,10 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		gids[0] = cr->gid;
 		pr.n_gids = 1;
 	}
-	pr.program = exe[0] ? exe : NULL;
+	if (exe[0]) {
+		pr.exe = exe;
+		pr.program = request_program(ch, cr->pid, exe);
+	}
 	pr.family = req->family;
 	pr.proto = req->proto;
 	memcpy(pr.remote, req->remote, 16);
@@ -333,26 +630,34 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	policy_check(d->policy, &pr, &dec);
 	if (!dec.allowed) {
 		d->st.denials++;
-		log_notice("denied %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
-			   cr->uid, exe[0] ? exe : base, dec.why);
+		log_limited(LOG_NOTICE, "denied requests", "denied %s for pid %d uid %u (%s): %s",
+			    what_str(&ph, what), cr->pid, cr->uid, exe[0] ? exe : base, dec.why);
+		if (pr.exe && !pr.program && ch->wrapped)
+			log_limited(LOG_INFO, "denied requests (program)",
+				    "pid %d runs %s, not %s that dyper-wrap started for channel %llu: "
+				    "no program= rule can allow it", cr->pid, exe,
+				    ch->program ? ch->program : "a program",
+				    (unsigned long long)ch->serial);
 		log_event("deny", &ph, 0, dec.why);
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
 	}
-	if (table_user_count(&d->table, cr->uid) >= d->cfg.max_per_user) {
+	if (table_user_count(&d->table, charged) >= d->cfg.max_per_user) {
 		snprintf(why, sizeof(why), "user %u already holds %u pinholes (max_per_user)",
-			 cr->uid, d->cfg.max_per_user);
+			 charged, d->cfg.max_per_user);
 		d->st.denials++;
-		log_notice("denied %s: %s", what_str(&ph, what), why);
+		log_limited(LOG_NOTICE, "denied requests (quota)", "denied %s: %s",
+			    what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
-	if (dec.max && table_rule_count(&d->table, cr->uid, dec.line) >= dec.max) {
+	if (dec.max && table_rule_count(&d->table, charged, dec.line) >= dec.max) {
 		snprintf(why, sizeof(why), "user %u holds %u pinholes under policy line %u (max=%u)",
-			 cr->uid, dec.max, dec.line, dec.max);
+			 charged, dec.max, dec.line, dec.max);
 		d->st.denials++;
-		log_notice("denied %s: %s", what_str(&ph, what), why);
+		log_limited(LOG_NOTICE, "denied requests (quota)", "denied %s: %s",
+			    what_str(&ph, what), why);
 		log_event("deny", &ph, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
@@ -362,25 +667,29 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	lifetime = min_nonzero(req->lifetime_ms,
 			       dec.lifetime_ms ? dec.lifetime_ms : d->cfg.default_lifetime_ms);
 	if (log_enabled(LOG_INFO))
-		log_info("open %s for pid %d uid %u (%s): %s", what_str(&ph, what), cr->pid,
-			 cr->uid, base, dec.why);
+		log_info("open %s for pid %d uid %u (%s), charged to uid %u: %s",
+			 what_str(&ph, what), cr->pid, cr->uid, base, charged, dec.why);
 	engine_request_open(d, &ph, dec.line, lifetime, req->flags & DYPER_REQ_ONESHOT, reply);
 }
 
 static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
-		   const char *buf, size_t len, int *fds, int nfds, bool *close_channel)
+		   const char *buf, size_t len, int *fds, int nfds, bool fds_lost,
+		   bool *close_channel)
 {
 	struct reply_to reply = { .fd = -1, .ch = ch, .t_start_ns = now_ns() };
 	const struct dyper_pinhole_req *req;
 	struct dyper_hdr h = { 0 };
+	const bool first = !ch->served;
 	const void *payload;
+	uid_t charged;
 	int err;
 
+	ch->served = true;
 	d->st.requests++;
 	memcpy(&h, buf, len < sizeof(h) ? len : sizeof(h));
 	reply.msg_id = h.id;
 	err = dyper_msg_decode(buf, len, &h, &payload);
-	if (!err && (h.flags & DYPER_F_REPLY_FD)) {
+	if (!err && (h.flags & DYPER_F_REPLY_FD) && !fds_lost) {
 		if (nfds == 0) {
 			err = -EBADMSG;
 		} else {
@@ -390,8 +699,8 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	}
 	if (err) {
 		/* a peer that speaks something else is not served further */
-		log_warn("channel %llu (pid %d): bad message (%s): closing it",
-			 (unsigned long long)ch->serial, cr->pid, strerror(-err));
+		log_limited(LOG_WARNING, "bad messages", "channel %llu (pid %d): bad message (%s): "
+			    "closing it", (unsigned long long)ch->serial, cr->pid, strerror(-err));
 		reply_send(d, &reply, err, 0, 0,
 			   err == -EPROTONOSUPPORT ? "unsupported protocol version" :
 			   err == -EOPNOTSUPP ? "unknown message type" : "malformed message");
@@ -399,12 +708,31 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 		return;
 	}
 	if (!rate_ok(d, ch)) {
+		/* dropped unanswered: answering (and logging) every message of
+		 * a flood is what made it cost; a reply socket closes unanswered */
 		d->st.rate_limited++;
-		reply_send(d, &reply, -EAGAIN, 0, 0, "rate limit: too many requests on this channel");
-		return;
+		channel_pause(d, ch);
+		goto out;
+	}
+	if (fds_lost) {
+		/* our shortage (EMFILE) or a sender passing too many: never a
+		 * reason to close the channel.  With a reply socket, that went
+		 * too, and its owner sees it close unanswered. */
+		d->st.fds_lost++;
+		log_limited(LOG_WARNING, "requests whose descriptors were lost",
+			    "channel %llu (pid %d uid %u): the descriptors passed with request %u "
+			    "were lost (dyperd is short of descriptors, or more than %d were "
+			    "passed): not served", (unsigned long long)ch->serial, cr->pid, cr->uid,
+			    h.id, MAX_FDS);
+		if (!(h.flags & DYPER_F_REPLY_FD))
+			reply_send(d, &reply, -EMFILE, 0, 0,
+				   "dyperd could not receive the passed descriptors; retry");
+		goto out;
 	}
 	switch (h.type) {
 	case DYPER_MSG_HELLO:
+		if (first)
+			channel_declare(ch, payload, fds, nfds);
 		reply_send(d, &reply, 0, 0, 0, "dyperd " DYPER_VERSION);
 		break;
 	case DYPER_MSG_BYE:
@@ -421,26 +749,40 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			reply_send(d, &reply, err, 0, 0, "invalid request fields");
 			break;
 		}
+		if (charged_uid(d, ch, cr, &charged)) {
+			d->st.denials++;
+			log_warn("refused a request of pid %d uid %u on root's channel %llu: it runs "
+				 "in another user namespace", cr->pid, cr->uid,
+				 (unsigned long long)ch->serial);
+			reply_send(d, &reply, -EPERM, 0, 0,
+				   "a process of another user namespace cannot ask on root's channel");
+			break;
+		}
 		if (h.type == DYPER_MSG_OPEN) {
-			handle_open(d, ch, cr, req, nfds ? fds[0] : -1, &reply);
+			handle_open(d, ch, cr, charged, req, nfds ? fds[0] : -1, &reply);
 		} else {
 			struct pinhole ph;
 
 			req_to_pinhole(req, &ph);
-			engine_request_close(d, &ph, cr->uid, &reply);
+			engine_request_close(d, &ph, charged, &reply);
 		}
 		break;
 	default:
 		reply_send(d, &reply, -EOPNOTSUPP, 0, 0, "not a request");
 		break;
 	}
+out:
 	if (reply.fd >= 0)
 		close(reply.fd);
 }
 
-/* Takes the credentials and descriptors out of @msg; false if it is not
- * a well-formed message of ours. */
-static bool take_cmsgs(struct msghdr *msg, struct ucred *cr, int *fds, int *nfds)
+/*
+ * Takes the credentials and descriptors out of @msg: 0; -EMFILE if the
+ * descriptors were cut short (MSG_CTRUNC: dyperd had no room for them, or
+ * more were passed than it takes); -EBADMSG if it is not a well-formed
+ * message of ours (no credentials, or cut short itself).
+ */
+static int take_cmsgs(struct msghdr *msg, struct ucred *cr, int *fds, int *nfds)
 {
 	bool have_cr = false;
 
@@ -465,7 +807,9 @@ static bool take_cmsgs(struct msghdr *msg, struct ucred *cr, int *fds, int *nfds
 			}
 		}
 	}
-	return have_cr && !(msg->msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+	if (!have_cr || (msg->msg_flags & MSG_TRUNC))
+		return -EBADMSG;
+	return msg->msg_flags & MSG_CTRUNC ? -EMFILE : 0;
 }
 
 #define RX_BATCH 16
@@ -508,14 +852,17 @@ void agent_readable(struct dyperd *d, struct channel *ch)
 		for (int i = 0; i < n; i++) {
 			struct ucred cr = { .pid = 0 };
 			bool close_channel = mm[i].msg_len == 0;	/* end of file */
-			int fds[MAX_FDS], nfds;
+			int fds[MAX_FDS], nfds, err;
 
-			if (!take_cmsgs(&mm[i].msg_hdr, &cr, fds, &nfds) && !close_channel) {
-				log_warn("channel %llu: message without credentials or truncated: "
-					 "closing it", (unsigned long long)ch->serial);
+			err = take_cmsgs(&mm[i].msg_hdr, &cr, fds, &nfds);
+			if (err == -EBADMSG && !close_channel) {
+				log_limited(LOG_WARNING, "bad messages", "channel %llu: message "
+					    "without credentials or truncated: closing it",
+					    (unsigned long long)ch->serial);
 				close_channel = true;
 			} else if (!close_channel) {
-				handle(d, ch, &cr, rx[i].buf, mm[i].msg_len, fds, nfds, &close_channel);
+				handle(d, ch, &cr, rx[i].buf, mm[i].msg_len, fds, nfds, err == -EMFILE,
+				       &close_channel);
 			}
 			for (int k = 0; k < nfds; k++)
 				if (fds[k] >= 0)
@@ -525,15 +872,16 @@ void agent_readable(struct dyperd *d, struct channel *ch)
 				for (int j = i + 1; j < n; j++) {
 					struct ucred ignored;
 
-					if (take_cmsgs(&mm[j].msg_hdr, &ignored, fds, &nfds) || nfds)
-						for (int k = 0; k < nfds; k++)
-							close(fds[k]);
+					take_cmsgs(&mm[j].msg_hdr, &ignored, fds, &nfds);
+					for (int k = 0; k < nfds; k++)
+						close(fds[k]);
 				}
 				agent_close(d, ch);
 				return;
 			}
 		}
-		if (n < RX_BATCH)
+		/* a paused channel is read again once its tokens refill */
+		if (n < RX_BATCH || ch->paused)
 			return;
 	}
 }

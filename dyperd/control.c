@@ -3,7 +3,10 @@
  * dyperctl's socket: AF_UNIX SOCK_STREAM, mode 0600, root only (checked
  * again with SO_PEERCRED).  One command line in, the answer out, then the
  * connection closes.  The answer's first line is "OK" or "ERR"; the rest
- * is text or, with -j, JSON.  dyperctl only prints it.
+ * is text or, with -j, JSON.  dyperctl only prints it.  A connection
+ * that has not sent a complete command line CONTROL_TIMEOUT_MS after it
+ * connected is answered with an error and closed: an idle client must not
+ * hold a descriptor of dyperd's for good.
  */
 
 #include <arpa/inet.h>
@@ -27,6 +30,9 @@
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
 #define CHECK_MAX_GROUPS 256
+#define CONTROL_TIMEOUT_MS 5000	/* to send a complete command line */
+#define MAX_ARGS 32
+#define MAX_CONTROL_CONNS 16	/* dyperctl asks one thing at a time */
 
 int control_listen(struct dyperd *d)
 {
@@ -78,6 +84,7 @@ static void conn_free(struct dyperd *d, struct control_conn *c)
 	free(c->bytes);
 	free(c->out);
 	free(c);
+	d->n_controls--;
 }
 
 void control_accept(struct dyperd *d)
@@ -89,10 +96,23 @@ void control_accept(struct dyperd *d)
 		socklen_t len = sizeof(cr);
 		int fd = accept4(d->control_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				listener_backoff(d, d->control_lfd, &d->control_tag,
+						 &d->control_rearm_ms, errno, "control");
 			return;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.uid != 0) {
-			log_warn("control connection from uid %u refused: root only", cr.uid);
+			log_limited(LOG_WARNING, "refused control connections",
+				    "control connection from uid %u refused: root only", cr.uid);
+			close(fd);
+			continue;
+		}
+		if (d->n_controls >= MAX_CONTROL_CONNS) {
+			log_limited(LOG_WARNING, "refused control connections",
+				    "control connection refused: %u already open", d->n_controls);
 			close(fd);
 			continue;
 		}
@@ -103,6 +123,7 @@ void control_accept(struct dyperd *d)
 		}
 		c->tag.kind = EV_CONTROL;
 		c->fd = fd;
+		c->deadline_ms = now_ms() + CONTROL_TIMEOUT_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -111,6 +132,7 @@ void control_accept(struct dyperd *d)
 		}
 		c->next = d->controls;
 		d->controls = c;
+		d->n_controls++;
 	}
 }
 
@@ -287,6 +309,8 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	X("refused", st->refusals) X("errors", st->errors) X("stale", st->stale) \
 	X("expired", st->expired) X("repairs", st->repairs) X("queued", st->queued) \
 	X("queue_timeouts", st->queue_timeouts) X("rate_limited", st->rate_limited) \
+	X("channels", (uint64_t)d->n_channels) X("channels_refused", st->channels_refused) \
+	X("fds_lost", st->fds_lost) \
 	X("batches", st->batches) X("batch_max", st->batch_max) \
 	X("latency_p50_us", (uint64_t)p50) X("latency_p99_us", (uint64_t)p99)
 	if (json) {
@@ -301,6 +325,46 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
 		    engine_exclusive(d) ? "yes" : "no");
 	}
+}
+
+/* --- arguments ----------------------------------------------------------------------- */
+
+/*
+ * The one number parser of the control socket: decimal digits only (no
+ * sign, blank, base prefix or trailing junk), at most @max.  0, -EINVAL
+ * or -ERANGE.
+ */
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* parse_u32(), or an error that quotes the token: "CMD: expected WHAT
+ * (MIN to MAX), found "TOKEN"". */
+static int arg_u32(struct out *o, const char *cmd, const char *what, const char *s,
+		   uint32_t min, uint32_t max, uint32_t *out)
+{
+	char q[256];
+	int err = parse_u32(s, max, out);
+
+	if (!err && *out >= min)
+		return 0;
+	json_escape(q, sizeof(q), s);
+	put(o, "%s: expected %s (%" PRIu32 " to %" PRIu32 "), found \"%s\"\n", cmd, what, min, max,
+	    q);
+	return -EINVAL;
 }
 
 /* --- check ------------------------------------------------------------------------- */
@@ -318,17 +382,15 @@ static int parse_addr(const char *s, uint8_t *family, uint8_t *out)
 	return -EINVAL;
 }
 
-static int parse_port(const char *s, uint16_t *port, bool star)
+static int parse_port(struct out *o, const char *s, uint16_t *port, bool star)
 {
-	char *end;
-	unsigned long v;
+	uint32_t v;
 
 	if (star && !strcmp(s, "*")) {
 		*port = 0;
 		return 0;
 	}
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || v == 0 || v > 65535)
+	if (arg_u32(o, "check", star ? "a port or *" : "a port", s, 1, 65535, &v))
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;
@@ -343,7 +405,6 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 	uint8_t fam2;
 	uint32_t gid;
 	char rule[1024] = "";
-	char *end;
 
 	if (argc < 6) {
 		put(o, "usage: check UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]\n"
@@ -351,11 +412,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		    "user database)\n");
 		return -EINVAL;
 	}
-	r.uid = (uint32_t)strtoul(argv[0], &end, 10);
-	if (*end || argv[0][0] < '0' || argv[0][0] > '9') {
-		put(o, "check: UID must be numeric, found \"%s\"\n", argv[0]);
+	/* (uid_t)-1 is no user: chown(2)'s "unchanged" */
+	if (arg_u32(o, "check", "a numeric UID", argv[0], 0, UINT32_MAX - 1, &r.uid))
 		return -EINVAL;
-	}
 	if (!strcmp(argv[1], "tcp"))
 		r.proto = IPPROTO_TCP;
 	else if (!strcmp(argv[1], "udp"))
@@ -370,10 +429,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		    argv[2], argv[4]);
 		return -EINVAL;
 	}
-	if (parse_port(argv[3], &r.remote_port, true) || parse_port(argv[5], &r.local_port, false)) {
-		put(o, "check: bad port \"%s\" or \"%s\"\n", argv[3], argv[5]);
+	if (parse_port(o, argv[3], &r.remote_port, true) ||
+	    parse_port(o, argv[5], &r.local_port, false))
 		return -EINVAL;
-	}
 	/* as an agent of this user, started through the wrapper, would ask */
 	{
 		struct group *gr = getgrnam(d->cfg.group);
@@ -384,11 +442,9 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 		if (!strncmp(argv[i], "program=", 8)) {
 			r.program = argv[i] + 8;
 		} else if (!strncmp(argv[i], "delegate=", 9)) {
-			gid = (uint32_t)strtoul(argv[i] + 9, &end, 10);
-			if (*end) {
-				put(o, "check: delegate must be a numeric gid, found \"%s\"\n", argv[i] + 9);
+			if (arg_u32(o, "check", "delegate=GID, a numeric gid", argv[i] + 9, 0,
+				    UINT32_MAX - 1, &gid))
 				return -EINVAL;
-			}
 		} else {
 			put(o, "check: unknown option \"%s\"\n", argv[i]);
 			return -EINVAL;
@@ -433,7 +489,7 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 
 /* --- dispatch -------------------------------------------------------------------------- */
 
-/* Sets @c's answer: "OK" or "ERR", then @o. */
+/* Makes "OK" or "ERR" and @o's text the answer of @c; frees @o's text. */
 static void answer(struct control_conn *c, struct out *o, int err)
 {
 	const char *head = o->oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
@@ -446,6 +502,7 @@ static void answer(struct control_conn *c, struct out *o, int err)
 			memcpy(all + hlen, o->s, blen);
 	}
 	free(o->s);
+	o->s = NULL;
 	c->out = all;
 	c->out_len = all ? hlen + blen : 0;
 	c->out_off = 0;
@@ -519,49 +576,58 @@ static int start_list(struct dyperd *d, struct control_conn *c)
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
 	struct out o = { 0 };
-	char *argv[32], *save = NULL, *tok, msg[512];
+	char *argv[MAX_ARGS], *save = NULL, *tok;
 	int argc = 0, err = 0;
 	bool json = false;
+	char msg[512];
+	uint32_t id;
 
-	for (tok = strtok_r(line, " \t", &save); tok && argc < 32; tok = strtok_r(NULL, " \t", &save)) {
+	for (tok = strtok_r(line, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (!strcmp(tok, "-j") || !strcmp(tok, "--json"))
 			json = true;
-		else
+		else if (argc < MAX_ARGS)
 			argv[argc++] = tok;
+		else
+			err = -E2BIG;
 	}
-	if (argc == 0) {
+	if (err) {
+		put(&o, "more than %d arguments\n", MAX_ARGS);
+	} else if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
 	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
 		c->json = json;
 		c->show = argc == 2;
-		c->only_id = c->show ? (uint32_t)atoi(argv[1]) : 0;
-		if (!start_list(d, c))
-			goto later;
-		/* without counters, at once */
-		err = cmd_list(d, &o, c);
-		if (err == -ENOENT)
-			put(&o, "no pinhole with id %s\n", argv[1]);
+		c->only_id = 0;
+		if (c->show)
+			err = arg_u32(&o, "show", "a pinhole id", argv[1], 1, UINT32_MAX, &c->only_id);
+		if (!err) {
+			if (!start_list(d, c))
+				goto later;
+			/* without counters, at once */
+			err = cmd_list(d, &o, c);
+			if (err == -ENOENT)
+				put(&o, "no pinhole with id %" PRIu32 "\n", c->only_id);
+		}
 	} else if (!strcmp(argv[0], "close") && argc == 2) {
 		c->json = json;
-		err = engine_close_id(d, (uint32_t)strtoul(argv[1], NULL, 10), msg, sizeof(msg),
-				      close_done, c);
-		if (err == 0)
-			goto later;
-		if (err > 0)
-			err = 0;
-		put_closed(&o, json, err, msg);
+		err = arg_u32(&o, "close", "a pinhole id", argv[1], 1, UINT32_MAX, &id);
+		if (!err) {
+			err = engine_close_id(d, id, msg, sizeof(msg), close_done, c);
+			if (err == 0)
+				goto later;
+			if (err > 0)
+				err = 0;
+			put_closed(&o, json, err, msg);
+		}
 	} else if (!strcmp(argv[0], "stats")) {
 		cmd_stats(d, &o, json);
 	} else if (!strcmp(argv[0], "reload")) {
-		err = dyperd_reload(d, msg, sizeof(msg));
-		if (json) {
-			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
-			put_json_str(&o, msg);
-			put(&o, "}\n");
-		} else {
-			put(&o, "%s\n", msg);
-		}
+		/* answered by control_reload_done() once it is done */
+		c->reload_ticket = dyperd_reload_request(d);
+		c->json = json;
+		free(o.s);
+		return;
 	} else if (!strcmp(argv[0], "check")) {
 		err = cmd_check(d, &o, json, argv + 1, argc - 1);
 	} else {
@@ -596,22 +662,39 @@ static void flush_out(struct dyperd *d, struct control_conn *c)
 	conn_free(d, c);
 }
 
+/* Answers @c with an error of its own (not a command's) and closes it. */
+__attribute__((format(printf, 3, 4)))
+static void refuse(struct dyperd *d, struct control_conn *c, const char *fmt, ...)
+{
+	struct out o = { 0 };
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	put(&o, "%s\n", text);
+	answer(c, &o, -EINVAL);
+	flush_out(d, c);
+}
+
 void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 {
 	char *nl;
+	size_t old = c->in_len;
 	ssize_t n;
 
-	if (c->busy) {
+	if (c->out) {
+		flush_out(d, c);
+		return;
+	}
+	if (c->busy || c->reload_ticket) {
 		/* a command is running: only its client's going away matters */
 		char junk[256];
 
 		n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 			conn_free(d, c);
-		return;
-	}
-	if (c->out) {
-		flush_out(d, c);
 		return;
 	}
 	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
@@ -623,19 +706,62 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	}
 	c->in_len += (size_t)n;
 	c->in[c->in_len] = '\0';
-	nl = strchr(c->in, '\n');
+	nl = memchr(c->in + old, '\n', (size_t)n);
+	/* the line would end at the NUL, and its newline never be found */
+	if (memchr(c->in + old, '\0', (size_t)((nl ? nl : c->in + c->in_len) - (c->in + old)))) {
+		refuse(d, c, "the command line holds a NUL byte");
+		return;
+	}
 	if (!nl) {
 		if (c->in_len == sizeof(c->in) - 1)
-			conn_free(d, c);	/* no command is that long */
+			refuse(d, c, "expected a command line of at most %zu bytes", sizeof(c->in) - 2);
 		return;
 	}
 	*nl = '\0';
 	run(d, c, c->in);
-	if (c->busy)
+	if (c->busy || c->reload_ticket)
 		return;
 	if (!c->out) {
 		conn_free(d, c);
 		return;
 	}
 	flush_out(d, c);
+}
+
+void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg)
+{
+	struct control_conn *c = d->controls, *next;
+
+	for (; c; c = next) {
+		struct out o = { 0 };
+
+		next = c->next;
+		if (c->reload_ticket != ticket)
+			continue;
+		if (c->json) {
+			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
+			put_json_str(&o, msg);
+			put(&o, "}\n");
+		} else {
+			put(&o, "%s\n", msg);
+		}
+		c->reload_ticket = 0;
+		answer(c, &o, err);
+		flush_out(d, c);
+	}
+}
+
+void control_tick(struct dyperd *d)
+{
+	uint64_t now = now_ms();
+	struct control_conn *c = d->controls, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		/* only those still to send their command: an answer being sent
+		 * goes at the pace its reader takes it */
+		if (!c->out && !c->busy && !c->reload_ticket && now >= c->deadline_ms)
+			refuse(d, c, "no complete command line within %d s: closed",
+			       CONTROL_TIMEOUT_MS / 1000);
+	}
 }

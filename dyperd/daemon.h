@@ -16,12 +16,13 @@
 #include "dyperd/policy.h"
 #include "dyperd/proto.h"
 #include "dyperd/table.h"
+#include "dyperd/verify.h"
 #include "nft/enforcer.h"
 #include "nft/enforcer_if.h"
 
 /* What an epoll event belongs to. */
 enum ev_kind { EV_SIGNAL, EV_TIMER, EV_AGENT_LISTEN, EV_AGENT, EV_CONTROL_LISTEN,
-	       EV_CONTROL, EV_DIAG, EV_ENFORCER };
+	       EV_CONTROL, EV_DIAG, EV_ENFORCER, EV_RELOAD };
 
 struct ev_tag {
 	enum ev_kind kind;
@@ -38,8 +39,16 @@ struct channel {
 	gid_t delegate_gid;	/* the wrapper's group: the delegate */
 	pid_t name_pid;		/* the last requester's pid and program name: */
 	char name[PINHOLE_PROGRAM_LEN];	/* a label only, re-read when policy needs it */
+	/* program= rules (agent.c): what dyper-wrap's HELLO declared */
+	bool served;		/* a message was handled: too late to declare */
+	bool wrapped;		/* declared: program= holds to program_fd alone */
+	int program_fd;		/* the file the program runs as, pinned; -1: none */
+	dev_t program_dev;
+	ino_t program_ino;
+	char *program;		/* its path when declared, NULL: none */
 	double tokens;		/* rate limit bucket */
 	uint64_t refill_ns;
+	bool paused;		/* out of tokens: not read until they refill */
 	struct channel *next;
 };
 
@@ -131,8 +140,11 @@ struct control_conn {
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off;
+	uint64_t deadline_ms;	/* for a complete command line (now_ms) */
+	uint64_t reload_ticket;	/* waits for this reload's end; 0: none */
 	/* a command waiting for an enforcer's answer (list, show, close) */
-	bool busy, json;
+	bool busy;
+	bool json;		/* of the answer (reload, list, show) */
 	bool show;		/* show only_id, not list */
 	uint32_t only_id;
 	uint64_t *packets, *bytes;	/* list: counters by table entry */
@@ -146,9 +158,20 @@ struct stats {
 	uint64_t requests, opens, closes, denials, refusals, errors;
 	uint64_t stale, expired, repairs, batches, batch_ops, batch_max;
 	uint64_t queued, queue_timeouts, rate_limited;
+	uint64_t channels_refused;	/* connections over max_channels[_per_user] */
+	uint64_t fds_lost;		/* requests whose passed descriptors we could not take */
 	uint32_t lat_us[LAT_RING];
 	uint32_t lat_n;
 };
+
+/* Agent channels open per uid (SO_PEERCRED at connect). */
+struct uid_channels {
+	uid_t uid;
+	uint32_t n;
+	struct uid_channels *next;
+};
+
+#define UID_BUCKETS 256
 
 struct dyperd {
 	struct dyper_config cfg;
@@ -157,12 +180,25 @@ struct dyperd {
 	struct enf_slot slots[ENGINE_MAX_ENFORCERS];
 	unsigned n_slots;
 	struct ph_table table;
+	struct netns_id netns;		/* ours: passed sockets must live in it */
+	uint64_t userns_dev, userns_ino;	/* our user namespace (/proc/self/ns/user) */
 
 	int epfd, sigfd, timerfd, agent_lfd, control_lfd, diag_fd;
 	struct ev_tag sig_tag, timer_tag, agent_tag, control_tag, diag_tag;
+	int reload_fd;		/* eventfd: the reload thread is done */
+	struct ev_tag reload_tag;
+	uint64_t reload_started;	/* reloads started, numbered from 1 */
+	bool reload_running;
+	bool reload_again;	/* asked for while one ran: run another */
 	struct channel *channels;
 	uint64_t channel_serial;
+	uint32_t n_channels, n_paused;
+	uint32_t channel_room;		/* most channels RLIMIT_NOFILE leaves room for */
+	struct uid_channels *uid_channels[UID_BUCKETS];
 	struct control_conn *controls;
+	unsigned n_controls;
+	int spare_fd;			/* /dev/null, given up to refuse a connection on EMFILE */
+	uint64_t agent_rearm_ms, control_rearm_ms;	/* listener paused until; 0: armed */
 
 	struct pending *ops;		/* unfinished operations, newest first */
 	size_t n_ops;
@@ -232,7 +268,18 @@ void engine_forget_channel(struct dyperd *d, struct channel *ch);
 
 /* agent.c: the agent channel */
 int agent_listen(struct dyperd *d);
+/* Sets d->channel_room from the descriptor limit @nofile, keeping a
+ * reserve for everything else; 0, or -EMFILE if @nofile is too small. */
+int agent_fd_budget(struct dyperd *d, unsigned long nofile);
 void agent_accept(struct dyperd *d);
+/* accept() on listener @lfd failed with @err (EMFILE, ENFILE, ...): refuses
+ * the connection at the head of its queue with the spare descriptor and
+ * stops watching @lfd until agent_tick() re-arms it after a short delay,
+ * instead of spinning on a listener that stays readable. */
+void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
+		      int err, const char *what);
+/* Timer: re-arms paused listeners, resumes channels whose tokens refilled. */
+void agent_tick(struct dyperd *d);
 void agent_readable(struct dyperd *d, struct channel *ch);
 void agent_close(struct dyperd *d, struct channel *ch);
 
@@ -240,8 +287,16 @@ void agent_close(struct dyperd *d, struct channel *ch);
 int control_listen(struct dyperd *d);
 void control_accept(struct dyperd *d);
 void control_event(struct dyperd *d, struct control_conn *c, uint32_t events);
+/* timer: closes the connections that sent no command line in time */
+void control_tick(struct dyperd *d);
 
-/* dyperd.c */
-int dyperd_reload(struct dyperd *d, char *msg, size_t len);
+/* control.c: answers the connections that wait for reload number @ticket */
+void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char *msg);
+
+/* dyperd.c: asks for a reload of dyper.conf and the policy, read and parsed
+ * beside the loop.  Returns the number of the reload that will carry it
+ * out: control_reload_done() is called with it once that one is applied
+ * or refused. */
+uint64_t dyperd_reload_request(struct dyperd *d);
 
 #endif

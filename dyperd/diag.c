@@ -2,6 +2,7 @@
 /* sock_diag: socket destroy notifications and live-socket dumps. */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,20 +91,29 @@ static int cookie_push(struct cookie_set *s, uint64_t c)
 	return 0;
 }
 
-static int dump_one(int fd, uint8_t family, uint8_t proto, struct cookie_set *s)
+/* Adds the cookies of @family/@proto sockets to @s; @port: only those
+ * bound to it (a filter the kernel runs), 0: all. */
+static int dump_one(int fd, uint8_t family, uint8_t proto, uint16_t port, struct cookie_set *s)
 {
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
+		struct nlattr bc_attr;
+		struct inet_diag_bc_op bc[2];	/* source port == @port */
 	} msg = {
-		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.nlh = { .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
 		.req = { .sdiag_family = family, .sdiag_protocol = proto,
 			 .idiag_states = ~0u },
+		.bc_attr = { .nla_len = NLA_HDRLEN + sizeof(msg.bc),
+			     .nla_type = INET_DIAG_REQ_BYTECODE },
+		.bc = { { .code = INET_DIAG_BC_S_EQ, .yes = sizeof(msg.bc),
+			  .no = sizeof(msg.bc) + 4 }, { .no = port } },
 	};
 	char buf[32768];
 
-	if (send(fd, &msg, sizeof(msg), 0) < 0)
+	msg.nlh.nlmsg_len = port ? sizeof(msg) : offsetof(typeof(msg), bc_attr);
+	if (send(fd, &msg, msg.nlh.nlmsg_len, 0) < 0)
 		return -errno;
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -148,10 +158,28 @@ int diag_live(struct cookie_set *out)
 		return -errno;
 	for (size_t f = 0; f < 2 && !err; f++)
 		for (size_t p = 0; p < 2 && !err; p++)
-			err = dump_one(fd, fams[f], protos[p], out);
+			err = dump_one(fd, fams[f], protos[p], 0, out);
 	close(fd);
 	if (!err && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_u64);
+	return err;
+}
+
+int diag_socket_alive(uint8_t proto, uint16_t port, uint64_t cookie)
+{
+	struct cookie_set s = { 0 };
+	int fd, err;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	/* an IPv6 socket bound to :: serves IPv4 too: ask both families */
+	err = dump_one(fd, AF_INET, proto, port, &s) ?: dump_one(fd, AF_INET6, proto, port, &s);
+	close(fd);
+	for (size_t i = 0; !err && i < s.n; i++)
+		if (s.v[i] == cookie)
+			err = 1;
+	cookie_set_free(&s);
 	return err;
 }
 

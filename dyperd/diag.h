@@ -26,6 +26,11 @@ struct cookie_set {
 	size_t n, cap;
 };
 int diag_live(struct cookie_set *out);
+/* 1 if the socket with @cookie is still bound to @port (TCP or UDP
+ * @proto) in this network namespace, 0 if not (closed: its destroy
+ * notification may still be on its way), or -errno.  Cheap: the kernel
+ * filters by port. */
+int diag_socket_alive(uint8_t proto, uint16_t port, uint64_t cookie);
 bool cookie_set_has(const struct cookie_set *s, uint64_t cookie);
 void cookie_set_free(struct cookie_set *s);
 

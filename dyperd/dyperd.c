@@ -11,8 +11,10 @@
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -228,57 +231,147 @@ static void restart_keys(const struct dyper_config *o, const struct dyper_config
 						 keys[i].name);
 }
 
-int dyperd_reload(struct dyperd *d, char *msg, size_t len)
-{
-	char later[512], event_err[300];
+/*
+ * A reload reads and parses dyper.conf and the policy in a thread of its
+ * own, beside the event loop: a big policy (100,000 rules naming users are
+ * seconds of user database lookups) or a slow file system must not stall
+ * the agents.  The thread touches nothing but its job (the parsers keep no
+ * shared state, name lookups are the _r kind, no logging) and ends by
+ * writing to d->reload_fd; the loop then applies the result.  One job at
+ * a time: requests while one runs are served by the next, which rereads
+ * the files.  A job is static: one job may outlive dyperd's loop, when
+ * dyperd stops while a reload is still reading.
+ */
+struct reload_job {
+	char config_path[4096];
+	int done_fd;
+	bool threaded;		/* a thread to join; else it ran in the loop */
+	pthread_t thread;
+	/* results */
 	struct dyper_config nc;
 	struct policy *np;
+	int rc;
+	bool policy_failed;	/* the configuration was fine */
 	char err[1024];
+};
+
+static struct reload_job reload_job;
+
+static void *reload_parse(void *arg)
+{
+	struct reload_job *j = arg;
+	uint64_t one = 1;
+
+	j->np = NULL;
+	j->policy_failed = false;
+	j->rc = dyper_config_load(&j->nc, j->config_path, true, j->err, sizeof(j->err));
+	if (!j->rc) {
+		j->rc = policy_load(&j->np, j->nc.policy, j->err, sizeof(j->err));
+		j->policy_failed = j->rc != 0;
+	}
+	/* an eventfd write fails only on overflow, which one job cannot cause */
+	if (write(j->done_fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+	return NULL;
+}
+
+static void reload_start(struct dyperd *d)
+{
+	struct reload_job *j = &reload_job;
+	int err;
+
+	snprintf(j->config_path, sizeof(j->config_path), "%s", d->config_path);
+	j->done_fd = d->reload_fd;
+	d->reload_running = true;
+	d->reload_started++;
+	err = pthread_create(&j->thread, NULL, reload_parse, j);
+	j->threaded = !err;
+	if (err) {
+		log_warn("reload: cannot start a thread (%s): reading in the event loop",
+			 strerror(err));
+		reload_parse(j);
+	}
+}
+
+uint64_t dyperd_reload_request(struct dyperd *d)
+{
+	if (!d->reload_running) {
+		reload_start(d);
+		return d->reload_started;
+	}
+	d->reload_again = true;
+	return d->reload_started + 1;
+}
+
+/* Applies a parsed reload; 0, or the parse's error (nothing changed). */
+static int reload_apply(struct dyperd *d, struct reload_job *j, char *msg, size_t len)
+{
+	char later[512], event_err[300];
+	struct dyper_config *nc = &j->nc;
 	int rc;
 
-	rc = dyper_config_load(&nc, d->config_path, true, err, sizeof(err));
-	if (rc) {
-		snprintf(msg, len, "reload failed, old configuration kept: %s", err);
+	if (j->rc) {
+		snprintf(msg, len, "reload failed, old %s kept: %s",
+			 j->policy_failed ? "policy" : "configuration", j->err);
 		log_err("%s", msg);
-		return rc;
-	}
-	rc = policy_load(&np, nc.policy, err, sizeof(err));
-	if (rc) {
-		snprintf(msg, len, "reload failed, old policy kept: %s", err);
-		log_err("%s", msg);
-		return rc;
+		return j->rc;
 	}
 	policy_free(d->policy);
-	d->policy = np;
-	restart_keys(&d->cfg, &nc, later, sizeof(later));
+	d->policy = j->np;
+	j->np = NULL;
+	restart_keys(&d->cfg, nc, later, sizeof(later));
 	/* what applies at once; sockets, user, group and the table need a restart */
-	d->cfg.capacity = nc.capacity;
-	d->cfg.max_per_user = nc.max_per_user;
-	d->cfg.queue_timeout_ms = nc.queue_timeout_ms;
-	d->cfg.rate = nc.rate;
-	d->cfg.burst = nc.burst;
-	d->cfg.batch_max = nc.batch_max;
-	d->cfg.default_lifetime_ms = nc.default_lifetime_ms;
-	d->cfg.reconcile_ms = nc.reconcile_ms;
-	d->cfg.tamper_check_ms = nc.tamper_check_ms;
-	d->cfg.log_level = nc.log_level;
-	d->cfg.on_exit = nc.on_exit;
-	log_set_level(nc.log_level);
+	d->cfg.capacity = nc->capacity;
+	d->cfg.max_per_user = nc->max_per_user;
+	d->cfg.queue_timeout_ms = nc->queue_timeout_ms;
+	d->cfg.rate = nc->rate;
+	d->cfg.burst = nc->burst;
+	d->cfg.batch_max = nc->batch_max;
+	d->cfg.default_lifetime_ms = nc->default_lifetime_ms;
+	d->cfg.max_channels = nc->max_channels;
+	d->cfg.max_channels_per_user = nc->max_channels_per_user;
+	d->cfg.reconcile_ms = nc->reconcile_ms;
+	d->cfg.tamper_check_ms = nc->tamper_check_ms;
+	d->cfg.log_level = nc->log_level;
+	d->cfg.on_exit = nc->on_exit;
+	log_set_level(nc->log_level);
 	event_err[0] = '\0';
-	if (strcmp(nc.event_log, d->cfg.event_log)) {
-		rc = log_events_open(nc.event_log);
+	if (strcmp(nc->event_log, d->cfg.event_log)) {
+		rc = log_events_open(nc->event_log);
 		if (rc)
 			snprintf(event_err, sizeof(event_err), "; cannot open the new event log: %s",
 				 strerror(-rc));
 		else
-			snprintf(d->cfg.event_log, sizeof(d->cfg.event_log), "%s", nc.event_log);
+			snprintf(d->cfg.event_log, sizeof(d->cfg.event_log), "%s", nc->event_log);
 	}
-	snprintf(d->cfg.policy, sizeof(d->cfg.policy), "%s", nc.policy);
-	snprintf(msg, len, "reloaded: %zu policy rules from %s%s%s%s", policy_rule_count(np),
-		 nc.policy, later[0] ? "; changed but applied only after a restart: " : "",
-		 later, event_err[0] ? event_err : "");
+	snprintf(d->cfg.policy, sizeof(d->cfg.policy), "%s", nc->policy);
+	snprintf(msg, len, "reloaded: %zu policy rules from %s%s%s%s",
+		 policy_rule_count(d->policy), nc->policy,
+		 later[0] ? "; changed but applied only after a restart: " : "", later,
+		 event_err[0] ? event_err : "");
 	log_notice("%s", msg);
 	return 0;
+}
+
+/* The reload thread is done: apply, answer who asked, start the next. */
+static void reload_finish(struct dyperd *d)
+{
+	struct reload_job *j = &reload_job;
+	uint64_t n;
+	char msg[5120];	/* room for a policy path, the keys and the error */
+	int rc;
+
+	if (read(d->reload_fd, &n, sizeof(n)) != sizeof(n) || !d->reload_running)
+		return;
+	if (j->threaded)
+		pthread_join(j->thread, NULL);
+	d->reload_running = false;
+	rc = reload_apply(d, j, msg, sizeof(msg));
+	control_reload_done(d, d->reload_started, rc, msg);
+	if (d->reload_again) {
+		d->reload_again = false;
+		reload_start(d);
+	}
 }
 
 /*
@@ -315,11 +408,10 @@ static void on_destroyed(uint64_t cookie, void *arg)
 static void handle_signal(struct dyperd *d)
 {
 	struct signalfd_siginfo si;
-	char msg[1200];
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			dyperd_reload(d, msg, sizeof(msg));
+			dyperd_reload_request(d);
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
 			notify_manager("STOPPING=1");
@@ -350,9 +442,16 @@ static int loop(struct dyperd *d)
 			case EV_SIGNAL:
 				handle_signal(d);
 				break;
+			case EV_RELOAD:
+				reload_finish(d);
+				break;
 			case EV_TIMER:
-				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0)
+				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
 					engine_tick(d);
+					control_tick(d);
+					agent_tick(d);
+					log_limit_flush(now_ms());
+				}
 				break;
 			case EV_AGENT_LISTEN:
 				agent_accept(d);
@@ -404,6 +503,7 @@ int main(int argc, char **argv)
 	struct passwd *pw;
 	struct group *gr;
 	struct rlimit rl;
+	struct stat st;
 	sigset_t mask;
 	gid_t gid;
 	char err[1024];
@@ -479,13 +579,23 @@ int main(int argc, char **argv)
 		log_err("cannot open the event log %s: %s", d->cfg.event_log, strerror(-rc));
 		return 1;
 	}
-	/* waiting requests hold their reply sockets: allow many descriptors */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	/* channels and waiting requests hold descriptors: allow many, and size
+	 * the channel caps to what the limit leaves */
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_err("getrlimit: %s", strerror(errno));
+		return 1;
 	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (agent_fd_budget(d, rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur))
+		return 1;
 
-	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = -1;
+	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
+	/* given up on EMFILE to refuse a connection rather than spin */
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	rc = nft_enforcer_open(&nft, &d->cfg.enforcer);
 	if (rc) {
 		log_err("%s", nft ? nft_enforcer_error(nft) : strerror(-rc));
@@ -505,6 +615,19 @@ int main(int argc, char **argv)
 			strerror(-d->diag_fd));
 		return 1;
 	}
+	rc = verify_netns_self(&d->netns);
+	if (rc) {
+		log_err("cannot tell which network namespace dyperd runs in (SO_NETNS_COOKIE, "
+			"SIOCGSKNS, /proc/self/ns/net): %s", strerror(-rc));
+		return 1;
+	}
+	if (stat("/proc/self/ns/user", &st)) {
+		log_err("cannot tell which user namespace dyperd runs in (/proc/self/ns/user): %s",
+			strerror(errno));
+		return 1;
+	}
+	d->userns_dev = st.st_dev;
+	d->userns_ino = st.st_ino;
 	rc = engine_start(d);
 	if (rc)
 		return 1;
@@ -522,10 +645,12 @@ int main(int argc, char **argv)
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0 ||
+	d->reload_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0 || d->reload_fd < 0 ||
 	    timerfd_settime(d->timerfd, 0, &its, NULL) ||
 	    add_ev(d, d->sigfd, &d->sig_tag, EV_SIGNAL) ||
 	    add_ev(d, d->timerfd, &d->timer_tag, EV_TIMER) ||
+	    add_ev(d, d->reload_fd, &d->reload_tag, EV_RELOAD) ||
 	    add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
 	    add_ev(d, d->control_lfd, &d->control_tag, EV_CONTROL_LISTEN) ||
 	    add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG)) {
@@ -547,6 +672,10 @@ int main(int argc, char **argv)
 	notify_manager("READY=1");
 
 	rc = loop(d);
+	/* a reload still reading (a hung file system) is not waited for: its
+	 * job is static, the thread ends with the process */
+	if (d->reload_running)
+		log_notice("stopping: a reload still reading its files is abandoned");
 	engine_stop(d);
 	policy_free(d->policy);
 	return rc ? 1 : 0;

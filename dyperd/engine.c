@@ -65,9 +65,9 @@ void reply_send(struct dyperd *d, struct reply_to *r, int status, uint32_t id,
 	snprintf(rep.reason, sizeof(rep.reason), "%s", reason ? reason : "");
 	len = dyper_msg_encode(buf, sizeof(buf), DYPER_MSG_REPLY, 0, r->msg_id, &rep, sizeof(rep));
 	if (fd >= 0 && len > 0 && send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		log_msg(errno == EAGAIN ? LOG_WARNING : LOG_DEBUG, "reply to request %u lost: %s%s",
-			r->msg_id, strerror(errno),
-			errno == EAGAIN ? " (the requester does not read its replies)" : "");
+		log_limited(errno == EAGAIN ? LOG_WARNING : LOG_DEBUG, "lost replies",
+			    "reply to request %u lost: %s%s", r->msg_id, strerror(errno),
+			    errno == EAGAIN ? " (the requester does not read its replies)" : "");
 	if (r->t_start_ns) {
 		uint64_t us = (now_ns() - r->t_start_ns) / 1000;
 
@@ -254,6 +254,23 @@ static void admit(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line
 	reply->fd = -1;
 }
 
+/*
+ * True if the socket entry @e was opened for is gone, by the kernel's
+ * word (sock_diag, filtered by port), not by the destroy notifications,
+ * which the kernel sends from a work queue some time after close().  If
+ * the kernel cannot be asked, the old holder is taken as alive: refusing
+ * is the safe side.
+ */
+static bool holder_gone(const struct ph_entry *e)
+{
+	int alive = diag_socket_alive(e->ph.proto, e->ph.local_port, e->ph.owner.sock_cookie);
+
+	if (alive < 0)
+		log_warn("cannot ask the kernel whether the socket of pinhole %u lives: %s", e->id,
+			 strerror(-alive));
+	return alive == 0;
+}
+
 void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t rule_line,
 			 uint32_t lifetime_ms, bool oneshot, struct reply_to *reply)
 {
@@ -263,11 +280,22 @@ void engine_request_open(struct dyperd *d, const struct pinhole *ph, uint32_t ru
 		struct ph_entry *e = &d->table.v[idx];
 
 		/* the same socket asking again: idempotent */
-		if (e->ph.owner.sock_cookie == ph->owner.sock_cookie && e->state == PH_OPEN)
-			reply_send(d, reply, 0, e->id, e->ph.timeout_ms, "already open");
-		else
+		if (e->ph.owner.sock_cookie == ph->owner.sock_cookie) {
+			if (e->state == PH_OPEN)
+				reply_send(d, reply, 0, e->id, e->ph.timeout_ms, "already open");
+			else
+				reply_err(d, reply, -EADDRINUSE, "this pinhole is held by another socket");
+			return;
+		}
+		if (!holder_gone(e)) {
 			reply_err(d, reply, -EADDRINUSE, "this pinhole is held by another socket");
-		return;
+			return;
+		}
+		/* Its holder closed, and the port was bound again before the
+		 * kernel's destroy notification came in.  The delete goes first
+		 * in this loop's transaction, the new pinhole right after it:
+		 * the same key, replaced in one commit. */
+		close_entry(d, (uint32_t)idx, "stale: its socket is gone (the port was bound again)");
 	}
 	if (d->table.count >= d->cfg.capacity) {
 		struct waiting *w;
@@ -478,25 +506,34 @@ static int requeue(struct enf_slot *s, struct pending **back, size_t n)
 	return 0;
 }
 
-static bool repairable(int err)
+/*
+ * The enforcer's own structure (the table, or one of its sets) may be
+ * gone: an add refused with ENOENT (the only reason the kernel has for
+ * it; without the owner flag anyone may delete the table), or a failed
+ * transaction nothing in it is to blame for.
+ */
+static bool structure_gone(const struct engine_batch *b, int err, size_t blamed)
 {
-	/* a transaction nothing in it is to blame for: the table may be gone */
-	return err == -ENOENT || err == -EPROTO || err == -ENOBUFS;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->p[i]->op.type == PINHOLE_ADD && b->ops[i].err == -ENOENT)
+			return true;
+	return !blamed && (err == -ENOENT || err == -EPROTO || err == -ENOBUFS);
 }
 
 /*
  * A batch came back.  Ops the enforcer refused finish with their error;
  * ops it did not apply for another's sake are submitted again, so one bad
- * request never sinks the others.  When nothing is to blame, the
- * enforcer's own structure may be gone: it is set up again once and the
- * batch retried.
+ * request never sinks the others.  When the enforcer's structure is found
+ * gone, it is set up again (ENFORCER_SETUP, submitted before anything
+ * else and so applied first) and the whole batch retried, once per op and
+ * enforcer.
  */
 static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforcer_done *dn)
 {
 	struct engine_batch *b = (struct engine_batch *)(uintptr_t)dn->job->tag;
 	struct pending **back = NULL;
 	size_t nback = 0, blamed = 0;
-	bool fail_all = false;
+	bool fail_all = false, repair = false;
 
 	s->inflight--;
 	for (size_t i = 0; i < b->n; i++) {
@@ -511,18 +548,22 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 		d->st.batch_ops += b->n;
 		if (b->n > d->st.batch_max)
 			d->st.batch_max = b->n;
-	} else if (!blamed) {
-		fail_all = true;
-		if (repairable(dn->err)) {
-			fail_all = false;
-			for (size_t i = 0; i < b->n; i++)
-				if (b->ops[i].err && b->p[i]->repaired & s->bit)
-					fail_all = true;
-		}
-		if (!fail_all) {
-			log_warn("transaction failed (%s): checking the table", dn->msg);
+	} else if (structure_gone(b, dn->err, blamed)) {
+		repair = true;
+		for (size_t i = 0; i < b->n; i++)
+			if (b->ops[i].err && b->p[i]->repaired & s->bit)
+				repair = false;	/* repaired once already: no loop */
+		/* nothing to blame on one op and no repair left: all fail */
+		fail_all = !repair && !blamed;
+		if (repair) {
+			log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
+				 "setting the table up again, retrying them", b->n, dn->msg);
+			log_event("repair", NULL, 0, dn->msg);
+			d->st.repairs++;
 			s->setup_want = true;
 		}
+	} else if (!blamed) {
+		fail_all = true;
 	}
 	if (dn->err && !fail_all)
 		back = malloc(b->n * sizeof(*back));
@@ -534,10 +575,10 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 			ack(d, s, p, 0, NULL);
 		} else if (fail_all) {
 			ack(d, s, p, err == -ECANCELED ? dn->err : err, dn->msg);
-		} else if (err != -ECANCELED) {
+		} else if (err != -ECANCELED && !repair) {
 			ack(d, s, p, err, dn->msg);
 		} else if (back) {
-			if (!blamed)
+			if (repair)
 				p->repaired |= (uint8_t)s->bit;
 			back[nback++] = p;
 		} else {
@@ -774,7 +815,9 @@ static bool submit_slot(struct dyperd *d, struct enf_slot *s)
 		}
 		s->read_want = false;
 	}
-	while (s->q_len && s->inflight < s->e->max_inflight && !s->read_want && !s->read_busy) {
+	/* after a repair is asked for, batches wait until it is submitted */
+	while (s->q_len && s->inflight < s->e->max_inflight && !s->read_want && !s->read_busy &&
+	       !s->setup_want) {
 		size_t want = batch_size(d, s), n = 0;
 		struct engine_batch *b;
 		struct enforcer_job job = { .type = ENFORCER_BATCH };

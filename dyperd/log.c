@@ -16,6 +16,16 @@
 static bool log_stderr;
 static int log_level = LOG_INFO;
 static int event_fd = -1;
+static struct log_limit *limits_owing;	/* limits with lines left out */
+static struct log_limit deny_events = { .what = "deny events", .event = true };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 void log_init(bool to_stderr, int level)
 {
@@ -66,6 +76,115 @@ void log_msg(int level, const char *fmt, ...)
 		fprintf(stderr, "dyperd: %s: %s\n", names[level & 7], buf);
 }
 
+/* --- repeated lines --------------------------------------------------------- */
+
+bool log_limit_check(struct log_limit *l, uint64_t now_ms, uint32_t *report)
+{
+	*report = 0;
+	if (!l->started || now_ms - l->start_ms >= LOG_LIMIT_WINDOW_MS) {
+		*report = l->suppressed;
+		l->suppressed = 0;
+		l->started = true;
+		l->start_ms = now_ms;
+		l->n = 0;
+	}
+	if (l->n < LOG_LIMIT_BURST) {
+		l->n++;
+		return true;
+	}
+	if (l->suppressed < UINT32_MAX)
+		l->suppressed++;
+	return false;
+}
+
+void log_limit_expire(struct log_limit *l, uint64_t now_ms, uint32_t *report)
+{
+	*report = 0;
+	if (l->suppressed && now_ms - l->start_ms >= LOG_LIMIT_WINDOW_MS) {
+		*report = l->suppressed;
+		l->suppressed = 0;
+		l->start_ms = now_ms;
+		l->n = 0;
+	}
+}
+
+static void event_line(const char *line, int n, size_t cap);
+
+static void announce(const struct log_limit *l, uint32_t count)
+{
+	char line[256];
+	struct timespec ts;
+	int n;
+
+	if (!l->event) {
+		log_msg(l->level, "%u similar messages suppressed (%s)", count, l->what);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(line, sizeof(line),
+		     "{\"time\":%lld.%03ld,\"event\":\"suppressed\",\"count\":%u,"
+		     "\"reason\":\"%u %s left out (at most %u in %u s)\"}\n",
+		     (long long)ts.tv_sec, ts.tv_nsec / 1000000, count, count, l->what,
+		     LOG_LIMIT_BURST, LOG_LIMIT_WINDOW_MS / 1000);
+	event_line(line, n, sizeof(line));
+}
+
+/* Counts @l's line; true if it may be written (after any summary owed). */
+static bool limit_pass(struct log_limit *l)
+{
+	uint32_t report;
+	bool pass = log_limit_check(l, mono_ms(), &report);
+
+	if (report)
+		announce(l, report);
+	if (!pass && !l->listed) {
+		l->listed = true;
+		l->next = limits_owing;
+		limits_owing = l;
+	}
+	return pass;
+}
+
+void log_msg_limited(struct log_limit *l, int level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	l->level = level;
+	if (!limit_pass(l))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(level, "%s", buf);
+}
+
+unsigned log_limit_flush(uint64_t now_ms)
+{
+	struct log_limit **p = &limits_owing;
+	unsigned written = 0;
+
+	while (*p) {
+		struct log_limit *l = *p;
+		uint32_t report;
+
+		log_limit_expire(l, now_ms, &report);
+		if (report) {
+			announce(l, report);
+			written++;
+		}
+		if (l->suppressed) {
+			p = &l->next;
+		} else {
+			*p = l->next;
+			l->listed = false;
+		}
+	}
+	return written;
+}
+
 size_t json_escape(char *out, size_t cap, const char *s)
 {
 	size_t n = 0;
@@ -92,7 +211,7 @@ void log_event(const char *event, const struct pinhole *ph, unsigned id, const c
 	struct timespec ts;
 	int n;
 
-	if (event_fd < 0)
+	if (event_fd < 0 || (!strcmp(event, "deny") && !limit_pass(&deny_events)))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	json_escape(esc, sizeof(esc), reason ? reason : "");
@@ -113,6 +232,14 @@ void log_event(const char *event, const struct pinhole *ph, unsigned id, const c
 			     ph->owner.pid, prog, ph->proto == IPPROTO_TCP ? "tcp" : "udp", r,
 			     ph->remote_port, l, ph->local_port, esc);
 	}
-	if (n > 0 && (size_t)n < sizeof(line) && write(event_fd, line, (size_t)n) < 0)
-		log_warn("cannot write the event log: %s", strerror(errno));
+	event_line(line, n, sizeof(line));
+}
+
+/* Appends one event line: @n is snprintf's result into @cap bytes. */
+static void event_line(const char *line, int n, size_t cap)
+{
+	if (event_fd >= 0 && n > 0 && (size_t)n < cap &&
+	    write(event_fd, line, (size_t)n) < 0)
+		log_limited(LOG_WARNING, "event log write errors", "cannot write the event log: %s",
+			    strerror(errno));
 }

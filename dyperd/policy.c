@@ -1078,6 +1078,17 @@ static bool time_match(const struct policy_rule *ru, int minute)
 	return minute >= ru->time_from || minute < ru->time_to;	/* wraps past midnight */
 }
 
+/* An allow rule needs the program dyperd vouches for; a deny rule is also
+ * met by what the process runs now (a launcher's program, say). */
+static bool program_matches(const struct policy *p, const struct policy_rule *ru,
+			    const struct policy_request *r)
+{
+	const char *glob = p->strs + ru->program;
+
+	return (r->program && glob_match(glob, r->program)) ||
+	       (ru->deny && r->exe && glob_match(glob, r->exe));
+}
+
 /* Cheapest tests first; the glob last. */
 static bool rule_matches(const struct policy *p, const struct policy_rule *ru,
 			 const struct req_view *v)
@@ -1092,8 +1103,7 @@ static bool rule_matches(const struct policy *p, const struct policy_rule *ru,
 	       users_match(p, ru->users, r) &&
 	       nets_match(p, ru->laddrs, r->family, v->local) &&
 	       nets_match(p, ru->raddrs, r->family, v->remote) &&
-	       (ru->program == POLICY_NONE ||
-		(r->program && glob_match(p->strs + ru->program, r->program)));
+	       (ru->program == POLICY_NONE || program_matches(p, ru, r));
 }
 
 /* NULL when @r can be judged, else why not. */

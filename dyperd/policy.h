@@ -27,7 +27,8 @@
  *   *-PORTS       * | comma list of ports or ranges a-b, 1..65535, a <= b.
  *                 A request for any remote port (0) matches only a
  *                 REMOTE-PORTS of *.
- *   program=GLOB  the requester's executable (/proc/PID/exe) matches GLOB:
+ *   program=GLOB  the requester's program (policy_request.program; a deny
+ *                 rule also its .exe) matches GLOB:
  *                 fnmatch(3) without flags ('*' and '?' also match '/'),
  *                 [set], [!set], ranges and \-escapes; [:class:] and the
  *                 like are refused.  GLOB must start with '/' or '*'.  A
@@ -100,7 +101,11 @@ struct policy_request {
 	uint32_t uid;			/* requester */
 	const uint32_t *gids;		/* its primary and supplementary groups */
 	size_t n_gids;
-	const char *program;		/* readlink of /proc/PID/exe, or NULL */
+	const char *program;		/* the requester's program, or NULL: for
+					 * allow and deny rules (dyperd: see agent.c) */
+	const char *exe;		/* what it runs now (/proc/PID/exe), or
+					 * NULL: for deny rules too, which match
+					 * either */
 	uint8_t family;			/* AF_INET or AF_INET6 */
 	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t remote_port;		/* host order; 0: any remote port */

@@ -52,9 +52,17 @@ struct dyper_hdr {
 	uint32_t id;		/* chosen by the requester, echoed in the reply */
 };
 
+enum dyper_hello_flags {
+	/* dyper-wrap's HELLO, the channel's first message: the first passed
+	 * descriptor is the file the program it is about to exec will run as
+	 * (none: no file could be told).  dyperd grants program= rules on
+	 * this channel only to processes running that file. */
+	DYPER_HELLO_PROGRAM = 1u << 0,
+};
+
 struct dyper_hello {
 	uint32_t agent_version;	/* DYPER_PROTO_VERSION of the sender */
-	uint32_t reserved;	/* 0 */
+	uint32_t flags;		/* enum dyper_hello_flags; 0 from the agent */
 };
 
 enum dyper_req_flags {

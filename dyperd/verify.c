@@ -4,14 +4,23 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 
 #include "dyperd/verify.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+#ifndef SIOCGSKNS
+#define SIOCGSKNS 0x894C
 #endif
 
 static int getint(int fd, int level, int opt, int *v)
@@ -19,6 +28,54 @@ static int getint(int fd, int level, int opt, int *v)
 	socklen_t len = sizeof(*v);
 
 	return getsockopt(fd, level, opt, v, &len) ? -errno : 0;
+}
+
+static int netns_cookie(int fd, struct netns_id *ns)
+{
+	socklen_t len = sizeof(ns->cookie);
+
+	return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &ns->cookie, &len) ? -errno : 0;
+}
+
+int verify_netns_inode(int fd, struct netns_id *ns)
+{
+	struct stat st;
+	int nsfd = ioctl(fd, SIOCGSKNS), err = 0;
+
+	if (nsfd < 0)
+		return -errno;
+	if (fstat(nsfd, &st))
+		err = -errno;
+	close(nsfd);
+	if (err)
+		return err;
+	ns->dev = st.st_dev;
+	ns->ino = st.st_ino;
+	return 0;
+}
+
+int verify_netns_self(struct netns_id *self)
+{
+	struct stat st;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	memset(self, 0, sizeof(*self));
+	if (fd < 0)
+		return -errno;
+	err = netns_cookie(fd, self);
+	if (verify_netns_inode(fd, self) && stat("/proc/self/ns/net", &st) == 0) {
+		self->dev = st.st_dev;
+		self->ino = st.st_ino;
+	}
+	close(fd);
+	return err && !self->ino ? err : 0;
+}
+
+bool verify_same_netns(const struct netns_id *a, const struct netns_id *b)
+{
+	if (a->cookie && b->cookie)
+		return a->cookie == b->cookie;
+	return a->ino && b->ino && a->dev == b->dev && a->ino == b->ino;
 }
 
 int verify_read_socket(int fd, struct sock_facts *f)
@@ -53,6 +110,10 @@ int verify_read_socket(int fd, struct sock_facts *f)
 		f->v6only = v;
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &f->cookie, &clen))
 		return -errno;
+	/* a kernel without the netns cookie: its nsfs inode; neither leaves
+	 * f->netns zero, which verify_request refuses */
+	if (netns_cookie(fd, &f->netns))
+		verify_netns_inode(fd, &f->netns);
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
 
@@ -83,11 +144,18 @@ static bool v4mapped(const uint8_t *a)
 }
 
 int verify_request(const struct sock_facts *f, const struct dyper_pinhole_req *req,
-		   char *why, size_t len)
+		   const struct netns_id *self, char *why, size_t len)
 {
 	const char *bad = NULL;
 
-	if (f->proto != req->proto)
+	/* A socket of another network namespace (any user can make one with
+	 * unshare -Urn) holds a port there, not here: a pinhole for it would
+	 * open dyperd's port to whatever listens on it in dyperd's namespace. */
+	if (!verify_same_netns(&f->netns, self))
+		bad = f->netns.cookie || f->netns.ino ?
+		      "the socket lives in another network namespace" :
+		      "cannot tell which network namespace the socket lives in";
+	else if (f->proto != req->proto)
 		bad = "the socket's protocol differs from the request's";
 	else if (f->port == 0)
 		bad = "the socket is not bound to a port";

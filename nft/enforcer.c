@@ -252,7 +252,7 @@ static int request(struct nft_enforcer *e, struct nlmsghdr *nlh, mnl_cb_t cb, vo
 
 int nft_enforcer_generation(struct nft_enforcer *e, uint32_t *gen)
 {
-	char buf[256];
+	char buf[256] = { 0 };
 	struct nlmsghdr *nlh;
 
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, e->seq++);
@@ -509,7 +509,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *arg)
 
 static int get_table(struct nft_enforcer *e, struct table_info *ti)
 {
-	char buf[512];
+	char buf[512] = { 0 };	/* padding libmnl leaves unwritten */
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 	int err;
@@ -553,7 +553,7 @@ static int get_chain(struct nft_enforcer *e, const char *name, struct chain_info
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
-	char buf[1024];
+	char buf[1024] = { 0 };	/* padding libmnl leaves unwritten */
 	int err;
 
 	memset(ci, 0, sizeof(*ci));
@@ -956,7 +956,7 @@ static int elems_cb(const struct nlmsghdr *nlh, void *data)
 
 static int dump_set(struct nft_enforcer *e, const char *set, elem_fn fn, void *arg)
 {
-	char buf[512];
+	char buf[512] = { 0 };	/* padding libmnl leaves unwritten */
 	struct dump_ctx dc = { set, fn, arg };
 	struct nlmsghdr *nlh;
 
@@ -1108,7 +1108,7 @@ static int get_set(struct nft_enforcer *e, const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
-	char buf[512];
+	char buf[512] = { 0 };	/* padding libmnl leaves unwritten */
 
 	if (!s)
 		return -ENOMEM;
@@ -1160,7 +1160,7 @@ int nft_enforcer_check(struct nft_enforcer *e, bool *intact)
 	struct nftnl_rule *r = NULL;
 	struct nlmsghdr *nlh;
 	uint8_t *keys = NULL;
-	char buf[1024];
+	char buf[1024] = { 0 };	/* padding libmnl leaves unwritten */
 	size_t klen;
 	bool ok;
 	int err, n;

@@ -93,6 +93,9 @@ int nlbuf_reserve(struct nlbuf *b, size_t need)
 	p = realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;
+	/* libmnl before 1.0.5 leaves attribute padding unwritten: zeroed
+	 * here, no byte of a batch sent to the kernel is uninitialised */
+	memset(p + b->cap, 0, cap - b->cap);
 	b->data = p;
 	b->cap = cap;
 	return 0;

@@ -18,7 +18,11 @@
  *    limit as in the paper) and threads need no hand-off beyond
  *    pthread_create();
  *  - an auxiliary port: any later bind to a non-loopback address; its
- *    pinhole admits the current peer (any remote port) to it.
+ *    pinhole admits the current peer (any remote port) to it;
+ *  - ports prepared before the peer is known (a SIP user agent's media
+ *    ports, iperf's dual-test listener): control ports that become
+ *    auxiliary ("adopted") when the process acquires its control peer in
+ *    a way no incidental lookup does: see take_control_peer().
  * Closing needs no bookkeeping across processes: dyperd closes a pinhole
  * when the kernel destroys its socket, i.e. after the last close() in any
  * process, exit, exec or crash; fork, dup and SCM_RIGHTS hand-offs are
@@ -37,10 +41,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <linux/close_range.h>
 
 #include "dyperd/proto.h"
@@ -55,6 +62,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 		       struct sockaddr *sa, socklen_t *len);
 #define MAX_FD 65536		/* sockets above are not tracked: no pinholes */
 #define REPLY_TIMEOUT_MS 30000	/* default; dyperd may queue a request (queue_timeout) */
+#define RETRY_MS 50		/* before the one retry of a request dyperd could not serve */
 
 enum fd_kind {
 	FD_NONE,
@@ -75,6 +83,8 @@ struct peer {
 
 struct fdinfo {
 	uint8_t kind;
+	uint8_t named;				/* FD_CONTROL_PORT: bound to a port the program chose */
+	uint8_t adopted;			/* FD_AUX: a control port adopted for a peer */
 	struct peer peer;			/* FD_CONTROL_CONN */
 	struct dyper_pinhole_req req;		/* FD_AUX */
 };
@@ -85,6 +95,7 @@ static bool debug, deny_warn, oneshot;
 static int reply_timeout_ms = REPLY_TIMEOUT_MS;
 static bool server_role;		/* a control port has seen a peer */
 static struct peer client_peer;		/* the client's control channel */
+static bool udp_contacted;		/* a datagram from an unnamed socket had its pinhole */
 static __thread struct peer t_peer;	/* this thread's current control peer */
 static __thread int in_agent;		/* re-entry guard */
 static uint32_t next_id;
@@ -230,6 +241,20 @@ static int sock_int(int fd, int opt)
 	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) ? -1 : v;
 }
 
+static int sock_int6(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, IPPROTO_IPV6, opt, &v, &len) ? -1 : v;
+}
+
+/* Is @a the remote host of the pinhole @req? */
+static bool same_host(const struct addr *a, const struct dyper_pinhole_req *req)
+{
+	return a->family == req->family && !memcmp(a->a, req->remote, a->family == AF_INET ? 4 : 16);
+}
+
 /* The address this host sends from towards @remote (no packet is sent). */
 static bool local_towards(const struct addr *remote, struct addr *local)
 {
@@ -332,7 +357,14 @@ static int ask(uint16_t type, const struct dyper_pinhole_req *req, int sock, boo
 		r = real_recv(pair[0], rbuf, sizeof(rbuf), 0);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) ||
+		if (r == 0) {
+			/* the reply socket closed unanswered: dyperd dropped the
+			 * request (over the channel's rate limit, or short of
+			 * descriptors), or is gone */
+			err = -EAGAIN;
+			break;
+		}
+		if (r < 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) ||
 		    h.type != DYPER_MSG_REPLY || h.id != id) {
 			err = -EPROTO;
 			break;
@@ -387,15 +419,43 @@ static int open_pinhole(int fd, int proto, const struct peer *p)
 	if (oneshot && proto == IPPROTO_TCP)
 		req.flags = DYPER_REQ_ONESHOT;
 	err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
+	if (err == -EAGAIN || err == -EMFILE) {
+		/* dyperd could not serve it just now: once more, a little later
+		 * (an open is idempotent for the same socket) */
+		struct timespec ts = { 0, RETRY_MS * 1000000L };
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
+	}
 	if (err) {
 		say(debug, "pinhole for fd %d port %u refused: %s (%s)", fd, port, strerror(-err),
 		    rep.reason);
 		return err;
 	}
 	fi->kind = FD_AUX;
+	fi->adopted = 0;
 	fi->req = req;
 	say(debug, "pinhole %u open: fd %d port %u", rep.pinhole_id, fd, port);
 	return 0;
+}
+
+/*
+ * An adopted port was reached by a host other than the one it was adopted
+ * for.  Only a port the site opens to everyone can be (a least-privilege
+ * table drops the rest): it is a server's control port after all.  Its
+ * pinhole goes, and it is a control port again, so that the server's
+ * inference (the peer from each accept or datagram) is what it would have
+ * been without the adoption.
+ */
+static void unadopt(int fd)
+{
+	struct dyper_reply rep;
+
+	ask(DYPER_MSG_CLOSE, &fds[fd].req, -1, false, &rep);
+	fds[fd].kind = FD_CONTROL_PORT;
+	fds[fd].adopted = 0;
+	say(debug, "fd %d: reached by another host: a control port after all", fd);
 }
 
 static int sock_proto(int fd)
@@ -403,6 +463,107 @@ static int sock_proto(int fd)
 	int p = sock_int(fd, SO_PROTOCOL);
 
 	return p == IPPROTO_TCP || p == IPPROTO_UDP ? p : -1;
+}
+
+/* --- a refused bind leaves the socket unbound ------------------------------------- */
+
+/*
+ * What a program may set on a socket before bind() and a fresh socket
+ * must carry too: unbind() copies each, as raw bytes, where it differs
+ * from a fresh socket's.
+ */
+static const struct {
+	int level, name;
+} kept_opts[] = {
+	{ SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT }, { SOL_SOCKET, SO_KEEPALIVE },
+	{ SOL_SOCKET, SO_BROADCAST }, { SOL_SOCKET, SO_OOBINLINE }, { SOL_SOCKET, SO_DONTROUTE },
+	{ SOL_SOCKET, SO_PRIORITY }, { SOL_SOCKET, SO_RCVBUF }, { SOL_SOCKET, SO_SNDBUF },
+	{ SOL_SOCKET, SO_RCVLOWAT }, { SOL_SOCKET, SO_RCVTIMEO }, { SOL_SOCKET, SO_SNDTIMEO },
+	{ SOL_SOCKET, SO_LINGER }, { SOL_SOCKET, SO_MARK }, { SOL_SOCKET, SO_BINDTODEVICE },
+	{ SOL_SOCKET, SO_TIMESTAMP }, { SOL_SOCKET, SO_TIMESTAMPNS }, { SOL_SOCKET, SO_PASSCRED },
+	{ IPPROTO_IP, IP_TOS }, { IPPROTO_IP, IP_TTL }, { IPPROTO_IP, IP_FREEBIND },
+	{ IPPROTO_IP, IP_TRANSPARENT }, { IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT },
+	{ IPPROTO_IP, IP_PKTINFO }, { IPPROTO_IP, IP_RECVTOS }, { IPPROTO_IP, IP_RECVTTL },
+	{ IPPROTO_IP, IP_RECVERR }, { IPPROTO_IP, IP_MTU_DISCOVER }, { IPPROTO_IP, IP_MULTICAST_TTL },
+	{ IPPROTO_IP, IP_MULTICAST_LOOP }, { IPPROTO_IP, IP_MULTICAST_ALL },
+	{ IPPROTO_IPV6, IPV6_V6ONLY }, { IPPROTO_IPV6, IPV6_UNICAST_HOPS },
+	{ IPPROTO_IPV6, IPV6_TCLASS }, { IPPROTO_IPV6, IPV6_RECVPKTINFO },
+	{ IPPROTO_IPV6, IPV6_RECVTCLASS }, { IPPROTO_IPV6, IPV6_RECVHOPLIMIT },
+	{ IPPROTO_IPV6, IPV6_RECVERR }, { IPPROTO_IPV6, IPV6_MTU_DISCOVER },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS }, { IPPROTO_IPV6, IPV6_MULTICAST_LOOP },
+	{ IPPROTO_IPV6, IPV6_FREEBIND }, { IPPROTO_IPV6, IPV6_TRANSPARENT },
+	{ IPPROTO_TCP, TCP_NODELAY }, { IPPROTO_TCP, TCP_MAXSEG }, { IPPROTO_TCP, TCP_CORK },
+	{ IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPINTVL }, { IPPROTO_TCP, TCP_KEEPCNT },
+	{ IPPROTO_TCP, TCP_SYNCNT }, { IPPROTO_TCP, TCP_LINGER2 }, { IPPROTO_TCP, TCP_DEFER_ACCEPT },
+	{ IPPROTO_TCP, TCP_WINDOW_CLAMP }, { IPPROTO_TCP, TCP_CONGESTION },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT }, { IPPROTO_TCP, TCP_FASTOPEN },
+	{ IPPROTO_TCP, TCP_FASTOPEN_CONNECT }, { IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+	{ IPPROTO_UDP, UDP_CORK }, { IPPROTO_UDP, UDP_SEGMENT }, { IPPROTO_UDP, UDP_GRO },
+};
+
+static void copy_opt(int from, int to, int level, int name)
+{
+	unsigned char a[64], b[64];
+	socklen_t la = sizeof(a), lb = sizeof(b);
+
+	if (getsockopt(from, level, name, a, &la) || getsockopt(to, level, name, b, &lb) ||
+	    (la == lb && !memcmp(a, b, la)))
+		return;
+	if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) && la == sizeof(int)) {
+		int v;
+
+		/* the kernel reports twice what was set */
+		memcpy(&v, a, sizeof(v));
+		v /= 2;
+		memcpy(a, &v, sizeof(v));
+	}
+	if (setsockopt(to, level, name, a, la))
+		say(debug, "cannot carry socket option %d/%d over: %s", level, name, strerror(errno));
+}
+
+/*
+ * A refused bind must leave the socket as it was, unbound, so that the
+ * program can bind it elsewhere, as EACCES from bind() promises.  The
+ * kernel cannot unbind a TCP or UDP socket: a fresh socket of the same
+ * domain, type and protocol, with the same file status flags, signal owner
+ * and the options of kept_opts, takes the descriptor's place (dup3 swaps
+ * it in one step: the descriptor is never closed or another file
+ * meanwhile).  Only system calls: async-signal-safe, no lock.  @st is the
+ * socket as bind() had it: if another thread has closed the descriptor and
+ * it now names something else, it is left alone.  The old socket, and its
+ * port, are released with its last reference: a copy the program made
+ * with dup() or fork() keeps it bound.  Returns 0 or -errno.
+ */
+static int unbind(int fd, const struct stat *st)
+{
+	int domain = sock_int(fd, SO_DOMAIN), type = sock_int(fd, SO_TYPE);
+	int proto = sock_int(fd, SO_PROTOCOL), fl = real_fcntl(fd, F_GETFL);
+	int fdfl = real_fcntl(fd, F_GETFD), s, err = 0;
+	struct f_owner_ex owner;
+	struct stat now;
+
+	if (domain < 0 || type < 0 || proto < 0 || fl < 0 || fdfl < 0)
+		return -EBADF;
+	s = socket(domain, type | SOCK_CLOEXEC, proto);
+	if (s < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(kept_opts) / sizeof(kept_opts[0]); i++)
+		copy_opt(fd, s, kept_opts[i].level, kept_opts[i].name);
+	if (real_fcntl(s, F_SETFL, fl) ||
+	    (fl & O_ASYNC && (real_fcntl(fd, F_GETOWN_EX, &owner) ||
+			      real_fcntl(s, F_SETOWN_EX, &owner) ||
+			      real_fcntl(s, F_SETSIG, real_fcntl(fd, F_GETSIG)))))
+		err = -errno;
+	else if (fstat(fd, &now) || now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+		err = -ESTALE;
+	else if (real_dup3(s, fd, fdfl & FD_CLOEXEC ? O_CLOEXEC : 0) < 0)
+		err = -errno;
+	real_close(s);
+	if (err)
+		say(debug, "fd %d stays bound: %s", fd, strerror(-err));
+	else
+		memset(&fds[fd], 0, sizeof(fds[fd]));
+	return err;
 }
 
 /* --- the observations ---------------------------------------------------------- */
@@ -441,6 +602,8 @@ static int on_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!p) {
 		/* no one to admit yet: a control port */
 		fi->kind = FD_CONTROL_PORT;
+		fi->named = port != 0;
+		fi->adopted = 0;
 		if (fd > max_port_fd)
 			max_port_fd = fd;
 		say(debug, "fd %d: control port %u", fd, port);
@@ -469,6 +632,9 @@ static void on_accept(int lfd, int fd)
 	if (!li || !fi)
 		return;
 	memset(fi, 0, sizeof(*fi));
+	if (li->kind == FD_AUX && li->adopted && sock_name(fd, true, &remote, &port) &&
+	    !is_loopback(&remote) && !same_host(&remote, &li->req))
+		unadopt(lfd);
 	if (li->kind == FD_CONTROL_PORT) {
 		if (!sock_name(fd, true, &remote, &port) || is_loopback(&remote))
 			return;
@@ -489,22 +655,99 @@ static void on_accept(int lfd, int fd)
 }
 
 /*
- * Mixed mode (iperf's dual test): a listener bound before the process's
- * first outbound connection, by another thread, looked like a control
- * port.  Nothing has reached it yet (no server role), so now that the
- * process is a client it is an auxiliary port for the client's peer.
+ * A port prepared before the peer was known is adopted as auxiliary for
+ * @p: a pinhole for @p, and the mark that lets unadopt() undo it.  A
+ * socket that cannot carry @p's family is left alone.
  */
-static void adopt_ports(void)
+static void adopt(int fd, const struct peer *p)
+{
+	struct addr bound;
+	uint16_t port;
+	int proto = sock_proto(fd);
+
+	if (proto < 0 || !sock_name(fd, false, &bound, &port))
+		return;
+	if (bound.family != p->remote.family &&
+	    (bound.family == AF_INET || !is_zero(&bound) || sock_int6(fd, IPV6_V6ONLY) == 1))
+		return;
+	if (open_pinhole(fd, proto, p) == 0) {
+		fds[fd].adopted = 1;
+		say(debug, "fd %d: prepared port %u adopted as auxiliary for the control peer",
+		    fd, port);
+	}
+}
+
+/*
+ * Adopts the control ports that have not been reached yet, except @except
+ * (the control socket itself).  @only_port >= 0: only TCP listeners on
+ * that port number (iperf's dual test listens on the port it contacts).
+ */
+static void adopt_ports(int except, int only_port, const struct peer *p)
 {
 	for (int fd = 0; fd <= max_port_fd; fd++) {
-		int proto;
+		struct addr bound;
+		uint16_t port;
 
-		if (fds[fd].kind != FD_CONTROL_PORT)
+		if (fd == except || fds[fd].kind != FD_CONTROL_PORT)
 			continue;
-		proto = sock_proto(fd);
-		if (proto > 0 && open_pinhole(fd, proto, &client_peer) == 0)
-			say(debug, "fd %d: control port taken as auxiliary for the client's peer", fd);
+		if (only_port >= 0 &&
+		    (sock_int(fd, SO_ACCEPTCONN) != 1 || sock_proto(fd) != IPPROTO_TCP ||
+		     !sock_name(fd, false, &bound, &port) || port != only_port))
+			continue;
+		adopt(fd, p);
 	}
+}
+
+/*
+ * The process acquires its control peer: it has served no one (no server
+ * role) and has no control peer yet, and now contacts the external host
+ * @remote (on port @rport) through @fd.  The rule for the ports it bound
+ * before (control ports nothing has reached yet):
+ *  - if @fd is one of them, bound to a port the program chose (@named),
+ *    the program talks to @remote from its own port: a peer-to-peer
+ *    protocol's signalling socket (SIP).  Every other such port was
+ *    prepared for this peer (media ports) and is adopted;
+ *  - otherwise (a TCP connect from a new socket) only TCP listeners on
+ *    port @rport are adopted: the process listens for the very service it
+ *    contacts, and its peer connects back (iperf's dual test).
+ * A lookup (resolver, directory, syslog, database) always goes out from a
+ * socket of its own that the program did not bind to a chosen port, to a
+ * service other than the program's: it adopts nothing.  Safety net:
+ * unadopt().
+ */
+static void take_control_peer(int fd, bool named, const struct peer *p, uint16_t rport)
+{
+	client_peer = *p;
+	t_peer = client_peer;
+	say(debug, "fd %d: client control channel", fd);
+	adopt_ports(fd, named ? -1 : rport, &client_peer);
+}
+
+/* The peer @remote as seen from a socket bound to @local. */
+static void peer_of(struct peer *p, const struct addr *remote, const struct addr *local)
+{
+	set_peer(p, remote, local);
+	if (local->family != remote->family || is_zero(local))
+		local_towards(remote, &p->local);
+}
+
+/*
+ * A UDP socket the program bound to a port it chose talks first to
+ * @remote: its signalling socket.  It gets a pinhole for @remote first
+ * (requests may come from any of its ports); only then is @remote the
+ * control peer.  Returns that pinhole's status.
+ */
+static int signalling(int fd, const struct addr *remote, uint16_t rport, const struct addr *local)
+{
+	struct peer p;
+	int err;
+
+	peer_of(&p, remote, local);
+	err = open_pinhole(fd, IPPROTO_UDP, &p);
+	if (err && !deny_warn)
+		return err;
+	take_control_peer(fd, true, &p, rport);
+	return err;
 }
 
 /* The first outbound connection from an unconnected state is a client's
@@ -513,60 +756,88 @@ static void on_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct fdinfo *fi = info(fd);
 	struct addr remote, local;
-	uint16_t port;
+	uint16_t rport, port;
+	bool named;
+	int proto;
 
 	seal();
 
-	if (!fi || !to_addr(sa, len, &remote, &port) || is_loopback(&remote) || is_zero(&remote))
+	if (!fi || !to_addr(sa, len, &remote, &rport) || is_loopback(&remote) ||
+	    is_zero(&remote))
 		return;
-	if (sock_proto(fd) != IPPROTO_TCP)
+	proto = sock_proto(fd);
+	named = fi->kind == FD_CONTROL_PORT && fi->named;
+	if (proto == IPPROTO_UDP) {
+		/* a connected UDP socket: only the program's own port counts (a
+		 * resolver connects a socket of its own) */
+		if (named && !server_role && !client_peer.remote.family &&
+		    sock_name(fd, false, &local, &port))
+			signalling(fd, &remote, rport, &local);
+		return;
+	}
+	if (proto != IPPROTO_TCP)
 		return;
 	sock_name(fd, false, &local, &port);
 	fi->kind = FD_CONTROL_CONN;
+	fi->named = 0;
 	set_peer(&fi->peer, &remote, &local);
 	t_peer = fi->peer;
-	if (!server_role && !client_peer.remote.family) {
-		client_peer = fi->peer;
-		say(debug, "fd %d: client control channel", fd);
-		adopt_ports();
-	}
+	if (!server_role && !client_peer.remote.family)
+		take_control_peer(fd, named, &fi->peer, rport);
 }
 
 /*
- * A datagram leaving an unconnected UDP socket: if it is the process's
- * first outbound contact, that peer is the control peer, and the answers
- * may come from any of its ports (TFTP answers from a new one): the socket
- * needs a pinhole before the datagram leaves.
+ * A datagram leaving an unconnected UDP socket while the process has
+ * neither served anyone nor a control peer:
+ *  - from a port the program bound itself (a SIP user agent's signalling
+ *    socket): the destination is the control peer (take_control_peer());
+ *  - from any other socket, the first time: the answers may come from any
+ *    port of that host (TFTP answers from a new one), so the socket needs a
+ *    pinhole before the datagram leaves.  The host does not become the
+ *    control peer: a resolver's query looks just the same.
  */
 static int on_sendto(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct fdinfo *fi = info(fd);
 	struct addr remote, local;
-	uint16_t port;
+	struct stat st;
+	struct peer p;
+	uint16_t rport, port;
+	int err;
 
 	seal();
 
 	if (!fi || fi->kind == FD_AUX || server_role || client_peer.remote.family)
 		return 0;
-	if (!to_addr(sa, len, &remote, &port) || is_loopback(&remote) || is_zero(&remote))
+	if (!to_addr(sa, len, &remote, &rport) || is_loopback(&remote) || is_zero(&remote))
 		return 0;
 	if (sock_proto(fd) != IPPROTO_UDP)
 		return 0;
 	if (!sock_name(fd, false, &local, &port))
 		return 0;
+	if (fi->kind == FD_CONTROL_PORT && fi->named)
+		return signalling(fd, &remote, rport, &local);
+	if (udp_contacted)
+		return 0;
 	if (!port) {
 		struct sockaddr_storage any = { .ss_family = sock_int(fd, SO_DOMAIN) };
 
 		/* bind it now, as the kernel would on send, to know the port */
-		if (real_bind(fd, (struct sockaddr *)&any, any.ss_family == AF_INET6 ?
-			      sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)))
+		if (fstat(fd, &st) || real_bind(fd, (struct sockaddr *)&any,
+						any.ss_family == AF_INET6 ?
+						sizeof(struct sockaddr_in6) :
+						sizeof(struct sockaddr_in)))
 			return 0;
 	}
-	set_peer(&client_peer, &remote, NULL);
-	local_towards(&remote, &client_peer.local);
-	t_peer = client_peer;
-	say(debug, "fd %d: client control channel (udp)", fd);
-	return open_pinhole(fd, IPPROTO_UDP, &client_peer);
+	set_peer(&p, &remote, NULL);
+	local_towards(&remote, &p.local);
+	say(debug, "fd %d: first datagram of a UDP client", fd);
+	err = open_pinhole(fd, IPPROTO_UDP, &p);
+	if (err && !port && !deny_warn)
+		unbind(fd, &st);	/* as it was: the datagram does not leave */
+	if (!err)
+		udp_contacted = true;
+	return err;
 }
 
 /* Something was read from @fd: a control connection's command, or a
@@ -579,7 +850,18 @@ static inline void on_read(int fd, const struct sockaddr *from, socklen_t len)
 		return;
 	if (fi->kind == FD_CONTROL_CONN) {
 		t_peer = fi->peer;
-	} else if (fi->kind == FD_CONTROL_PORT && from) {
+		return;
+	}
+	if (fi->kind == FD_AUX && fi->adopted && from) {
+		struct addr remote;
+		uint16_t port;
+
+		if (!to_addr(from, len, &remote, &port) || is_loopback(&remote) ||
+		    same_host(&remote, &fi->req))
+			return;
+		unadopt(fd);
+	}
+	if (fi->kind == FD_CONTROL_PORT && from) {
 		struct addr remote, local;
 		uint16_t port;
 
@@ -607,15 +889,18 @@ static void copy_info(int from, int to)
 
 EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	struct stat st;
 	int ret, e, err;
 
 	resolve();
 	ret = real_bind(fd, sa, len);
-	if (ret || GUARDED())
+	if (ret || GUARDED() || fd < 0 || fd >= MAX_FD)
 		return ret;
 	e = errno;
 	in_agent++;
-	err = on_bind(fd, sa, len);
+	err = fstat(fd, &st) ? 0 : on_bind(fd, sa, len);
+	if (err && !deny_warn)
+		unbind(fd, &st);
 	in_agent--;
 	if (err && deny_warn)
 		say(true, "no pinhole for fd %d: %s (DYPER_ON_DENY=warn: bind succeeds)", fd,
@@ -721,7 +1006,7 @@ static inline void after_read(int fd, ssize_t n, const struct sockaddr *from, so
 	int e;
 
 	if (n < 0 || fd < 0 || fd >= MAX_FD || fds[fd].kind == FD_NONE ||
-	    fds[fd].kind == FD_AUX || GUARDED())
+	    (fds[fd].kind == FD_AUX && !fds[fd].adopted) || GUARDED())
 		return;
 	e = errno;
 	in_agent++;
@@ -779,7 +1064,8 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 
 	resolve();
 	/* a control port's sender matters even if the caller does not ask */
-	if (!sa && fd >= 0 && fd < MAX_FD && fds[fd].kind == FD_CONTROL_PORT) {
+	if (!sa && fd >= 0 && fd < MAX_FD &&
+	    (fds[fd].kind == FD_CONTROL_PORT || (fds[fd].kind == FD_AUX && fds[fd].adopted))) {
 		r = real_recvfrom(fd, buf, n, flags, (struct sockaddr *)&own, &own_len);
 		after_read(fd, r, (struct sockaddr *)&own, own_len);
 		return r;
@@ -1106,6 +1392,7 @@ static void rebuild(void)
 			continue;
 		if (sock_int(fd, SO_ACCEPTCONN) == 1) {
 			fds[fd].kind = FD_CONTROL_PORT;
+			fds[fd].named = 1;
 			if (fd > max_port_fd)
 				max_port_fd = fd;
 		} else if (proto == IPPROTO_TCP && sock_name(fd, true, &remote, &port) &&

@@ -28,19 +28,19 @@ if command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends rpm debootstrap systemd-container \
 		build-essential pkg-config clang \
 		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
-		nftables iproute2 util-linux procps man-db groff-base python3 \
+		nftables iproute2 util-linux procps man-db groff-base python3 valgrind \
 		vsftpd lftp curl tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
-		globus-gridftp-server-progs globus-gass-copy-progs >/dev/null
+		globus-gridftp-server-progs globus-gass-copy-progs sip-tester >/dev/null
 elif command -v dnf >/dev/null 2>&1; then
 	echo "  DEPS    dnf install (Fedora/RHEL)"
 	dnf install -y -q gcc make pkgconf-pkg-config clang \
 		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel libcmocka-devel \
-		nftables iproute util-linux procps-ng man-db groff-base python3 \
+		nftables iproute util-linux procps-ng man-db groff-base python3 valgrind \
 		vsftpd lftp curl tftp tftp-server iperf python3-pyftpdlib openssl \
-		globus-gridftp-server-progs globus-gass-copy-progs
+		globus-gridftp-server-progs globus-gass-copy-progs sipp
 else
 	echo "make deps: neither apt-get nor dnf found; install by hand:" >&2
-	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2" >&2
-	echo "  and for tests/e2e: vsftpd, lftp, curl, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy)" >&2
+	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2, valgrind (tests/kernel/valgrind.sh)" >&2
+	echo "  and for tests/e2e: vsftpd, lftp, curl, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy), SIPp" >&2
 	exit 1
 fi

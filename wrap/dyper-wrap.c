@@ -7,7 +7,9 @@
  * Installed setgid to the group of dyperd's agent socket, it
  *   1. connects to the agent socket while it holds that group (dyperd takes
  *      the group from SO_PEERCRED: it is the request's delegate) and sends
- *      a HELLO to prove that dyperd answers and speaks our protocol;
+ *      a HELLO to prove that dyperd answers and speaks our protocol; the
+ *      HELLO carries the file PROGRAM will run as, which dyperd holds
+ *      program= rules to (the user controls nothing on the channel yet);
  *   2. drops the group for good (real, effective and saved gid), and every
  *      capability unless the caller is root, and verifies the drop;
  *   3. execs PROGRAM with the caller's environment minus LD_* and whatever
@@ -20,6 +22,8 @@
  * PROGRAM) is opened with the caller's own groups.  Nothing is read from
  * the environment.  Root callers keep root's privileges: root-started
  * servers (vsftpd) must still bind port 21, chroot and drop to their user.
+ * Only root may name another agent (-p): it runs inside PROGRAM, and would
+ * ask in PROGRAM's name.
  */
 
 #include <errno.h>
@@ -68,7 +72,7 @@ static void usage(FILE *f)
 		"  -c, --config FILE   dyper.conf to take agent_socket from (default %s;\n"
 		"                      if that is missing: %s)\n"
 		"  -s, --socket PATH   dyperd's agent socket (the configuration is not read)\n"
-		"  -p, --preload PATH  the agent library (default %s)\n"
+		"  -p, --preload PATH  the agent library (default %s; root only)\n"
 		"  -q, --quiet         print no warnings (errors are still printed)\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
@@ -188,18 +192,27 @@ static int64_t now_ms(void)
 }
 
 /*
- * Sends a HELLO on @fd and waits (bounded) for dyperd's reply.  Returns
- * the reply's status (0 or -errno from dyperd), -ETIMEDOUT, -ECONNRESET,
- * -EBADMSG, or -EPROTONOSUPPORT with *@peer_version set to what dyperd
- * speaks (0 if it only refused ours).  @reason gets dyperd's text.
+ * Sends a HELLO on @fd, declaring @progfd (-1: none) the program of the
+ * channel, and waits (bounded) for dyperd's reply.  Returns the reply's
+ * status (0 or -errno from dyperd), -ETIMEDOUT, -ECONNRESET, -EBADMSG, or
+ * -EPROTONOSUPPORT with *@peer_version set to what dyperd speaks (0 if it
+ * only refused ours).  @reason gets dyperd's text.
  */
-static int channel_hello(int fd, unsigned *peer_version, char *reason, size_t rlen)
+static int channel_hello(int fd, int progfd, unsigned *peer_version, char *reason,
+			 size_t rlen)
 {
-	const struct dyper_hello hello = { .agent_version = DYPER_PROTO_VERSION };
+	const struct dyper_hello hello = { .agent_version = DYPER_PROTO_VERSION,
+					   .flags = DYPER_HELLO_PROGRAM };
 	char out[DYPER_MSG_MAX], in[sizeof(struct dyper_hdr) + sizeof(struct dyper_reply) + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
 	const uint32_t id = (uint32_t)getpid();
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int64_t deadline = now_ms() + HELLO_TIMEOUT_MS;
+	struct iovec iov = { .iov_base = out };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct dyper_reply rep;
 	struct dyper_hdr h;
 	const void *payload;
@@ -211,8 +224,20 @@ static int channel_hello(int fd, unsigned *peer_version, char *reason, size_t rl
 	len = dyper_msg_encode(out, sizeof(out), DYPER_MSG_HELLO, 0, id, &hello, sizeof(hello));
 	if (len < 0)
 		return len;
+	iov.iov_len = (size_t)len;
+	if (progfd >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &progfd, sizeof(int));
+	}
 	do
-		n = send(fd, out, (size_t)len, MSG_NOSIGNAL);
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EPIPE ? -ECONNRESET : -errno;
@@ -418,13 +443,12 @@ static char **env_build(const char *agent, int channel)
 	return env;
 }
 
-/* Is there a file named @prog in a directory of PATH?  (execvp reports
- * EACCES when some directory of PATH is not searchable, even if @prog is
- * in none of them.) */
-static bool in_path(const char *prog)
+/* The first file named @prog in a directory of PATH, into @buf; with
+ * @exec only a regular file the caller may execute: where execvp(3) finds
+ * it. */
+static bool path_find(const char *prog, bool exec, char *buf, size_t len)
 {
 	const char *p = getenv("PATH") ?: "/bin:/usr/bin", *end;
-	char path[PATH_MAX];
 	struct stat st;
 
 	for (; ; p = end + 1) {
@@ -432,12 +456,78 @@ static bool in_path(const char *prog)
 
 		end = strchrnul(p, ':');
 		dlen = (int)(end - p);
-		if (snprintf(path, sizeof(path), "%.*s%s%s", dlen, p, dlen ? "/" : "", prog) <
-			    (int)sizeof(path) && stat(path, &st) == 0)
+		if (snprintf(buf, len, "%.*s%s%s", dlen, p, dlen ? "/" : "", prog) < (int)len &&
+		    stat(buf, &st) == 0 && (!exec || (S_ISREG(st.st_mode) && !access(buf, X_OK))))
 			return true;
 		if (!*end)
 			return false;
 	}
+}
+
+/* Is there a file named @prog in a directory of PATH?  (execvp reports
+ * EACCES when some directory of PATH is not searchable, even if @prog is
+ * in none of them.) */
+static bool in_path(const char *prog)
+{
+	char path[PATH_MAX];
+
+	return path_find(prog, false, path, sizeof(path));
+}
+
+#define SCRIPT_DEPTH	4	/* the kernel's BINPRM_MAX_RECURSION: #! within #! */
+#define SCRIPT_LINE	256	/* the kernel's BINPRM_BUF_SIZE: what it reads of a #! line */
+
+/*
+ * The file the kernel will run for PROGRAM, opened O_PATH with the
+ * caller's own rights: PROGRAM found as execvp(3) finds it, or for a
+ * script the interpreter its #! line names, followed as the kernel follows
+ * it.  dyperd grants program= rules only to processes running this very
+ * file (dyper-policy(5)).  -1 if none can be told: then no program= rule
+ * matches on the channel, and exec reports a missing PROGRAM.  A file
+ * replaced between here and the exec fails the same way, never the other.
+ */
+static int program_open(const char *prog)
+{
+	char path[PATH_MAX], line[SCRIPT_LINE + 1];
+
+	if (strchr(prog, '/') ? snprintf(path, sizeof(path), "%s", prog) >= (int)sizeof(path)
+			      : !path_find(prog, true, path, sizeof(path)))
+		return -1;
+	for (int depth = 0; depth <= SCRIPT_DEPTH; depth++) {
+		char *interp, self[32];
+		struct stat st;
+		ssize_t got = -1;
+		size_t n;
+		int fd, rfd;
+
+		fd = open(path, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return -1;
+		}
+		/* the same inode for reading; one the caller cannot read is
+		 * no script (an interpreter could not read it either) */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		rfd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (rfd >= 0) {
+			got = pread(rfd, line, SCRIPT_LINE, 0);
+			close(rfd);
+		}
+		if (got < 2 || line[0] != '#' || line[1] != '!')
+			return fd;
+		close(fd);
+		line[got] = '\0';
+		interp = line + 2 + strspn(line + 2, " \t");
+		n = strcspn(interp, " \t\n");
+		/* no interpreter, or one the kernel would find cut off */
+		if (n == 0 || (!interp[n] && got == SCRIPT_LINE))
+			return -1;
+		interp[n] = '\0';
+		snprintf(path, sizeof(path), "%s", interp);
+	}
+	return -1;
 }
 
 /* Where the agent socket is: -s, else the configuration's agent_socket. */
@@ -472,11 +562,12 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *config = NULL, *sock = NULL, *agent = DYPER_PRELOAD_PATH, *prog;
+	bool agent_named = false;
 	char sock_buf[DYPER_CONFIG_SOCKET_LEN], reason[DYPER_REASON_LEN];
 	const uid_t uid = getuid();
 	gid_t rgid, wgid, sgid;
 	unsigned peer_version;
-	int c, fd, err, flags;
+	int c, fd, progfd, err, flags;
 	char **env;
 
 	std_fds_open();
@@ -495,6 +586,7 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			agent = optarg;
+			agent_named = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -518,6 +610,12 @@ int main(int argc, char **argv)
 	}
 	prog = argv[optind];
 
+	/* the agent runs inside PROGRAM: another one would ask in PROGRAM's
+	 * name, and dyperd cannot tell */
+	if (agent_named && uid != 0)
+		die("only root may choose the agent library (-p): it runs inside %s and could ask "
+		    "dyperd for pinholes in that program's name; leave -p out (the agent is %s)",
+		    prog, DYPER_PRELOAD_PATH);
 	check_agent(agent);
 	if (!sock) {
 		socket_path(config, sock_buf, sizeof(sock_buf), wgid, rgid);
@@ -540,7 +638,11 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("cannot connect to dyperd at %s: %s", sock, strerror(-fd));
 
-	err = channel_hello(fd, &peer_version, reason, sizeof(reason));
+	/* with the caller's rights, as the exec will look it up */
+	progfd = program_open(prog);
+	err = channel_hello(fd, progfd, &peer_version, reason, sizeof(reason));
+	if (progfd >= 0)
+		close(progfd);
 	if (err == -EPROTONOSUPPORT && peer_version)
 		die("dyperd at %s speaks agent protocol version %u, dyper-wrap %s version %d: "
 		    "install matching versions of dyperd and dyper-wrap, then restart dyperd",

@@ -17,6 +17,8 @@
  *   4. how long dyperd's loop stands still when another program changes
  *      the ruleset (dyperd then checks its table), and how long one dump
  *      of the pinhole sets takes (what each periodic reconcile reads);
+ *   5. how long an agent's open waits while dyperd reloads a policy of
+ *      100,000 rules naming users and groups (SIGHUP);
  * then the targets, PASS or FAIL.  Exits 0 unless something failed (a
  * target missed is not a failure of the benchmark).
  *
@@ -47,7 +49,9 @@
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "dyperd/proto.h"
@@ -680,6 +684,121 @@ out:
 	return err;
 }
 
+/* --- 5. reload ------------------------------------------------------------------ */
+
+#define RELOAD_RULES		100000u
+#define RELOAD_WINDOW_S		10		/* the reload must be over by then */
+
+struct reload_result {
+	size_t requests;
+	double before_p50_ms;		/* open+close before the reload */
+	double max_ms;			/* slowest open or close from SIGHUP to its log line */
+	double reload_ms;		/* SIGHUP to "reloaded" in dyperd's log */
+};
+
+/* Has dyperd logged "reloaded: 100000"? (its log is small: notice level) */
+static bool reload_logged(void)
+{
+	char buf[4096];
+	FILE *f = fopen(dyperd.log, "r");
+	bool seen = false;
+
+	if (!f)
+		return false;
+	while (!seen && fgets(buf, sizeof(buf), f))
+		seen = strstr(buf, "reloaded: 100000 policy rules") != NULL;
+	fclose(f);
+	return seen;
+}
+
+/*
+ * A policy of RELOAD_RULES rules (the first allows everything, the others
+ * deny UDP from elsewhere, each naming users and groups: a user database
+ * lookup each), reloaded with SIGHUP while one client opens and closes:
+ * the slowest request is how long the loop stood still.
+ */
+static int bench_reload(struct reload_result *r)
+{
+	uint64_t t_hup = 0, t_done = 0, worst = 0, end, lat[256];
+	struct dyper_pinhole_req req;
+	struct dyper_reply rep;
+	size_t nlat = 0;
+	int ch = -1, sock = -1, err = 0;
+	FILE *f;
+
+	memset(r, 0, sizeof(*r));
+	/* dyperd (nobody) rereads its files */
+	if (chmod(dyperd.dir, 0755) || !(f = fopen(dyperd.policy, "w")))
+		return bench_fail("reload: cannot write %s: %s", dyperd.policy, strerror(errno));
+	fprintf(f, "allow * * * * * * *\n");
+	for (uint32_t i = 1; i < RELOAD_RULES; i++)
+		fprintf(f, "deny root,nogroup nobody,root udp 198.51.100.%u * * %u\n", i % 250 + 1,
+			i % 60000 + 1);
+	if (fclose(f))
+		return bench_fail("reload: cannot write %s: %s", dyperd.policy, strerror(errno));
+	ch = bench_dyperd_connect(&dyperd);
+	sock = listen_socket(LAT_PORT);
+	if (ch < 0 || sock < 0) {
+		err = bench_fail("reload: cannot connect or bind: %s",
+				 strerror(-(ch < 0 ? ch : sock)));
+		goto out;
+	}
+	end = bench_now_ns() + (uint64_t)RELOAD_WINDOW_S * NS;
+	for (uint32_t s = 0; bench_now_ns() < end && !t_done; s++) {
+		uint64_t t1, t2, t3;
+
+		if (!t_hup && s == 256) {
+			t_hup = bench_now_ns();
+			kill(dyperd.pid, SIGHUP);
+		}
+		make_req(&req, htonl(0xc0000200u | (s & 0xff)), (uint16_t)(s / 256 % 65535 + 1),
+			 LAT_PORT);
+		t1 = bench_now_ns();
+		err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
+		if (!err)
+			err = wait_reply(ch, ID_LAT + 2 * s, &rep);
+		t2 = bench_now_ns();
+		if (err || rep.status) {
+			err = bench_fail("reload: open: %s", req_error(err, &rep));
+			goto out;
+		}
+		err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
+		if (!err)
+			err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
+		t3 = bench_now_ns();
+		if (err || rep.status) {
+			err = bench_fail("reload: close: %s", req_error(err, &rep));
+			goto out;
+		}
+		r->requests += 2;
+		if (!t_hup) {
+			lat[nlat++] = t3 - t1;
+			continue;
+		}
+		if (t2 - t1 > worst)
+			worst = t2 - t1;
+		if (t3 - t2 > worst)
+			worst = t3 - t2;
+		if (s % 16 == 0 && reload_logged())
+			t_done = bench_now_ns();
+	}
+	if (!t_done) {
+		err = bench_fail("reload: no \"reloaded: 100000\" in %s after %d s", dyperd.log,
+				 RELOAD_WINDOW_S);
+		goto out;
+	}
+	bench_sort_u64(lat, nlat);
+	r->before_p50_ms = bench_pct_us(lat, nlat, 50) / 1000.0;
+	r->max_ms = (double)worst / 1e6;
+	r->reload_ms = (double)(t_done - t_hup) / 1e6;
+out:
+	if (ch >= 0)
+		close(ch);
+	if (sock >= 0)
+		close(sock);
+	return err;
+}
+
 /* --- filling ------------------------------------------------------------------ */
 
 /* Key @i of the pinholes held by the fill socket: 198.51.100.(i & 255),
@@ -995,6 +1114,17 @@ int main(void)
 	after[1] = proc_status_kib(dyperd.pid, "VmHWM");
 	printf("\n   closing the socket that held %u pinholes: all gone from the kernel in %.0f ms\n",
 	       PRESENT, cleanup_ms);
+	{
+		struct reload_result rr;
+
+		printf("\nreloading a policy of %u rules naming users and groups (SIGHUP), "
+		       "one client opening and closing:\n", RELOAD_RULES);
+		if (bench_reload(&rr))
+			goto out;
+		printf("   open+close p50 before: %.2f ms; slowest open or close during the "
+		       "reload: %.1f ms; the reload took %.0f ms (%zu requests)\n",
+		       rr.before_p50_ms, rr.max_ms, rr.reload_ms, rr.requests);
+	}
 	err = 0;
 out:
 	if (fill_ch >= 0)

@@ -28,6 +28,13 @@
 #     on A uploading with -p 4 (mode E: the sender opens the data
 #     connections); the server as a daemon (it forks and re-executes itself
 #     for each connection) and with -no-fork
+#   sip SIPp (sip-tester) on IN calls a SIPp answering on A, over UDP: the
+#     caller binds its signalling and media ports at start, before it knows
+#     its peer, and only answers RTP (-rtp_echo); A plays a pcap of RTP
+#     into the caller's media port.  The echoes A receives (counted in A's
+#     own table) prove that the RTP got in; the media pinhole must be A's, B's datagrams to
+#     the media port are dropped during the call, and nothing stays open
+#     after it.  This case moves no file.
 #
 # Every case runs in up to three ways:
 #   no wrapper        the plain table: the auxiliary connection into IN is
@@ -108,7 +115,7 @@ AGENT=${E2E_AGENT:-$BDIR/lib/libdyper-preload.so}
 OPEN_ALL=${E2E_OPEN_ALL:-0}
 NEG_S=${E2E_TIMEOUT:-10}	# a transfer that must fail gets this long
 PASS_S=30			# a transfer that must pass gets at most this long
-CASES=${E2E_CASES:-1 2 3 4 5 6}
+CASES=${E2E_CASES:-1 2 3 4 5 6 sip}
 BENCH=${E2E_BENCH:-0}
 BENCH_N=${E2E_BENCH_N:-15}
 BENCH_TARGET_MS=${E2E_BENCH_TARGET_MS:-1}
@@ -1129,6 +1136,174 @@ case6() {
 	done
 }
 
+# sip: a SIP call from IN to A, with media flowing into IN.  SIPp on IN (the
+# caller) binds its signalling port 5062 and its media ports 6000 and 6002
+# (-mp, -rtp_echo) at start, then sends the INVITE from 5062; the agent must
+# take A for the peer of the ports bound before, so that the RTP that SIPp
+# on A plays (a pcap that ships with sip-tester) reaches 6000, and the echo
+# goes back to A, where a counter in A's own table counts it.
+SIP_PCAP=/usr/share/sip-tester/g711a.pcap	# 4.7 s of PCMA
+SIP_MP=6000		# the caller's media port on IN
+SIP_AMP=7000		# the port A plays from and gets the echoes on
+
+sip_uas_xml() {
+	cat <<-EOF
+		<?xml version="1.0" encoding="ISO-8859-1" ?>
+		<!DOCTYPE scenario SYSTEM "sipp.dtd">
+		<scenario name="apps.sh: answer, then play RTP into the caller">
+		  <recv request="INVITE" crlf="true"/>
+		  <send><![CDATA[
+
+		SIP/2.0 200 OK
+		[last_Via:]
+		[last_From:]
+		[last_To:];tag=[pid]SIPpTag01[call_number]
+		[last_Call-ID:]
+		[last_CSeq:]
+		Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+		Content-Type: application/sdp
+		Content-Length: [len]
+
+		v=0
+		o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+		s=-
+		c=IN IP[media_ip_type] [media_ip]
+		t=0 0
+		m=audio [media_port] RTP/AVP 8
+		a=rtpmap:8 PCMA/8000
+
+		  ]]></send>
+		  <recv request="ACK" crlf="true"/>
+		  <nop><action><exec play_pcap_audio="$SIP_PCAP"/></action></nop>
+		  <recv request="BYE"/>
+		  <send><![CDATA[
+
+		SIP/2.0 200 OK
+		[last_Via:]
+		[last_From:]
+		[last_To:]
+		[last_Call-ID:]
+		[last_CSeq:]
+		Content-Length: 0
+
+		  ]]></send>
+		</scenario>
+	EOF
+}
+
+# sip_count NS: what the counter in NS has seen: on RT, the RTP A plays to
+# IN's media port; on A, the echoes from there.
+sip_count() {
+	ip netns exec "$1" nft list table inet e2e_sip 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) bytes .*/\1/p'
+}
+
+# sip_media_pinhole: dyperctl lists a UDP pinhole to IN's media port; prints it.
+sip_media_pinhole() {
+	ctl list 2>/dev/null | awk -v l="$IN4:$SIP_MP" '$4 == l && /udp/' | grep .
+}
+
+# sip_counters: counters from zero in tables of their own on RT and A (never
+# in IN's): the RTP that RT forwards from A to IN's media port, and the
+# echoes A receives.
+sip_counters() {
+	sip_counters_del
+	ip netns exec "$NS_RT" nft -f - <<-EOF || bail "nft in $NS_RT"
+		table inet e2e_sip {
+			chain forward {
+				type filter hook forward priority 0;
+				ip saddr $A4 ip daddr $IN4 udp dport $SIP_MP counter
+			}
+		}
+	EOF
+	ip netns exec "$NS_A" nft -f - <<-EOF || bail "nft in $NS_A"
+		table inet e2e_sip {
+			chain input {
+				type filter hook input priority 0;
+				ip saddr $IN4 udp sport $SIP_MP udp dport $SIP_AMP counter
+			}
+		}
+	EOF
+}
+
+sip_counters_del() {
+	ip netns exec "$NS_A" nft delete table inet e2e_sip 2>/dev/null
+	ip netns exec "$NS_RT" nft delete table inet e2e_sip 2>/dev/null
+	return 0
+}
+
+case_sip() {
+	local what="sip SIPp call from IN to A" mode name echoes played d0 d1 rc line
+
+	need_tools "$what" sipp || return
+	if [ ! -f "$SIP_PCAP" ]; then
+		skip "$what: $SIP_PCAP missing (sip-tester)"
+		return
+	fi
+	sip_uas_xml >"$T/uas.xml"
+	for mode in plain dyper; do
+		use_mode "$mode" "$what" || continue
+		name=sip-$mode
+		sip_counters
+		# one call, then it exits
+		serve "sipp-uas-$mode" "$NS_A" sipp -sf "$T/uas.xml" -i "$A4" -p 5060 \
+			-mi "$A4" -mp $SIP_AMP -m 1 -nostdin -timeout 40s
+		wait_listen "$what" "$NS_A" udp "$A4" 5060 "$LOGD/sipp-uas-$mode.log" ||
+			{ stop_servers; continue; }
+		group_begin
+		xfer "$name" "$NS_IN" 30 "${PFX[@]}" sipp -sn uac -i "$IN4" -p 5062 -mi "$IN4" \
+			-mp $SIP_MP -rtp_echo -m 1 -d 6000 -nostdin -timeout 25s "$A4:5060"
+		if [ "$MODE" = dyper ]; then
+			if poll 5000 0.05 sip_media_pinhole >/dev/null; then
+				line=$(sip_media_pinhole | head -n1 | tr -s ' ')
+				if [[ " $line " == *" $A4:"* ]]; then
+					ok "$what, $(mode_label "$MODE"): the media port has A's pinhole during the call: $line"
+				else
+					not_ok "$what, $(mode_label "$MODE"): the media pinhole is not A's: $line"
+				fi
+				# the pinhole is A's alone: B's datagrams are dropped
+				d0=$(drops)
+				ip netns exec "$NS_B" "$PROBE" try udp "$IN4" $SIP_MP 1000 >"$T/probe" 2>&1
+				rc=$?
+				d1=$(drops)
+				if [ $rc -eq 1 ] && [ "$d1" -gt "$d0" ]; then
+					ok "$what: B's datagrams to the media port are dropped ($((d1 - d0)) packets)"
+				else
+					not_ok "$what: B's datagrams to the media port must be dropped (probe exit $rc, drops $d0 -> $d1)"
+				fi
+			else
+				not_ok "$what, $(mode_label "$MODE"): no pinhole for the media port $SIP_MP within 5 s of the call"
+				diag_s "$(pinhole_state)"
+			fi
+		fi
+		xwait
+		echoes=$(sip_count "$NS_A")
+		played=$(sip_count "$NS_RT")
+		if [ "${XRC[$name]}" != 0 ]; then
+			not_ok "$what, $(mode_label "$MODE"): the call must succeed either way (sipp exit ${XRC[$name]})"
+			diag "$LOGD/$name.log"
+		elif [ "${played:-0}" -lt 100 ]; then
+			not_ok "$what, $(mode_label "$MODE"): A must play RTP into the call (${played:-no} packets)"
+			diag "$LOGD/sipp-uas-$mode.log" 5
+		elif [ "$(expect)" = pass ]; then
+			# every packet is echoed once; a few lost on a busy machine are tolerated
+			if [ "${echoes:-0}" -ge $((played * 9 / 10)) ]; then
+				ok "$what, $(mode_label "$MODE"): RTP gets in: A played $played packets, got $echoes echoed"
+			else
+				not_ok "$what, $(mode_label "$MODE"): RTP must get in: A played $played packets, got ${echoes:-no} echoed"
+				diag "$LOGD/sipp-uas-$mode.log" 5
+			fi
+		elif [ "${echoes:-0}" -eq 0 ]; then
+			ok "$what, $(mode_label "$MODE"): the call connects, A plays $played RTP packets, none gets in (no echo)"
+		else
+			not_ok "$what, $(mode_label "$MODE"): RTP must not get in, but A got $echoes echoes"
+		fi
+		group_end "$what ($(mode_label "$MODE"))" "$A4"
+		stop_servers
+	done
+	sip_counters_del
+}
+
 # --- E2E_BENCH=1: the extra time of a 100 MB download through Dyper --------------------
 
 BMODE=			# the way dyperd and vsftpd run now: open or dyper
@@ -1292,6 +1467,7 @@ fi
 for c in 1 2 3 4 5 6; do
 	want_case "$c" && "case$c"
 done
+want_case sip && case_sip
 if [ "$OPEN_ALL" = 1 ] && [ "$(open_all_rules)" = 2 ]; then
 	ok "E2E_OPEN_ALL rules still in place at the end"
 fi

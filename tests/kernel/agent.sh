@@ -6,7 +6,10 @@
 # dyper-wrap, in each concurrency model of the paper (fork, threads, one
 # select loop), to A and B at the same time; the client model (active
 # mode: the external server connects back); a UDP client whose answer
-# comes from a new server port; IPv6.  Both clients' data connections only
+# comes from a new server port; a SIP-like client whose media port is bound
+# before the call; IPv6.  A server's lookups to other hosts (resolver,
+# directory) must not open its control port to them, and a refused bind
+# must leave the socket unbound and its port free.  Both clients' data connections only
 # get through if each pinhole names the right host, so a wrong inference
 # shows up as a failed transfer.  The negative side: the same application
 # without the wrapper, or with the agent preloaded by hand, gets nothing.
@@ -45,6 +48,7 @@ policy = $T/policy
 event_log = $T/events.json
 [enforcer]
 tcp_ports = $CTRL
+udp_ports = $CTRL
 EOF
 echo "allow * * * * * * 1024-65535" >"$T/policy"
 chmod 755 "$T"
@@ -233,6 +237,32 @@ if wait_line "$LAST" ready 3000; then
 	check "active mode without the wrapper fails ($r)" failed_ "$r"
 fi
 
+# pair HOW SERVER-ARGS -- CLIENT-ARGS: agent_app.py with SERVER-ARGS on A,
+# then with CLIENT-ARGS on IN once A is ready, through the wrapper (HOW
+# wrap) or not (plain); R: the client's first line ("none": A did not start).
+pair() {
+	local how=$1 srv=() pfx=()
+
+	shift
+	while [ "$1" != -- ]; do
+		srv+=("$1")
+		shift
+	done
+	shift
+	R=none
+	app "$NS_A" python3 "$APP" "${srv[@]}"
+	wait_line "$LAST" ready 3000 || return 0
+	[ "$how" = wrap ] && pfx=("$WRAP" -s "$T/agent.sock" -p "$AGENT")
+	app "$NS_IN" "${pfx[@]}" python3 "$APP" "$@"
+	wait_line "$LAST" '^\(ok\|bad\|timeout\|fail\)' 8000
+	R=$(head -n1 "$LAST")
+}
+
+# iperf's dual test, listener first: a listener bound before the first
+# connection, on the port it connects to, is the peer's
+pair wrap active-server 2022 8 -- dual-client "$A4" 2022
+check "dual test: the listener bound before the connection is adopted for A ($R)" got "$R"
+
 # --- UDP: the answer comes from a new server port (TFTP) ------------------------------
 app "$NS_A" python3 "$APP" udp-server 6969 8
 if wait_line "$LAST" ready 3000; then
@@ -250,6 +280,81 @@ if wait_line "$LAST" ready 3000; then
 fi
 no_pinholes_left "after UDP"
 
+# --- ports bound before the peer is known: SIP-like --------------------------------------
+# the client binds its signalling and media ports, then calls from the
+# signalling port; the media comes from another port of the peer
+el0=$(wc -l <"$T/events.json")
+pair wrap p2p-server 5060 8 -- p2p-client "$A4" 5060
+check "p2p: the media port bound before the call gets the peer's media ($R)" test "$R" = ok
+opens=$(tail -n "+$((el0 + 1))" "$T/events.json" | grep '"event":"open"')
+check "p2p: pinholes for A only, the media port's among them ($(grep -c . <<<"$opens") opens)" \
+	test "$(grep -c . <<<"$opens")" -ge 2 -a "$(grep -vc "\"remote\":\"$A4\"" <<<"$opens")" -eq 0
+pair plain p2p-server 5061 8 -- p2p-client "$A4" 5061
+check "p2p without the wrapper: the media is dropped ($R)" test "$R" = timeout
+no_pinholes_left "after p2p"
+
+# --- incidental peers: a server's lookups open nothing to its control port --------------
+# Before its first client, the server asks B (an echo on 5353) the ways a
+# resolver and a directory client do; its TCP or UDP control port must get
+# no pinhole for B, and A must then be served through A's own pinhole.
+for proto in tcp udp; do
+	ip netns exec "$NS_B" "$PROBE" serve "$proto" "$B4" 5353 20 >"$T/echo-$proto" 2>&1 </dev/null &
+	started $!
+done
+poll 3000 0.05 grep -qx ready "$T/echo-tcp" && poll 3000 0.05 grep -qx ready "$T/echo-udp" ||
+	not_ok "the echo servers on B did not start"
+for proto in tcp udp; do
+	el0=$(wc -l <"$T/events.json")
+	app "$NS_IN" "$WRAP" -s "$T/agent.sock" -p "$AGENT" python3 "$APP" lookup-server "$proto" \
+		$CTRL "$B4" 5353 8
+	SERVER=$LAST
+	SERVER_PID=${app_pids[-1]}
+	wait_line "$SERVER" ready 8000 || diag "$SERVER"
+	check "$proto control port: the server's 4 lookups to B were answered" grep -qx 'looked-up 4' "$SERVER"
+	if [ "$proto" = tcp ]; then
+		app "$NS_A" python3 "$APP" pasv "$IN4" $CTRL
+	else
+		app "$NS_A" python3 "$APP" udp-pasv "$IN4" $CTRL
+	fi
+	wait_line "$LAST" '^\(ok\|bad\|fail\)' 8000
+	r=$(head -n1 "$LAST")
+	check "$proto control port: A is then served through its own pinhole ($r)" got "$r"
+	opens=$(tail -n "+$((el0 + 1))" "$T/events.json" | grep '"event":"open"')
+	check "$proto control port: no pinhole for B to the control port $CTRL" \
+		test "$(grep "\"remote\":\"$B4\"" <<<"$opens" | grep -c "\"local_port\":$CTRL[,}]")" -eq 0
+	check "$proto control port: B got at most one pinhole, to a lookup's own socket" \
+		test "$(grep -c "\"remote\":\"$B4\"" <<<"$opens")" -le 1
+	stop_server
+done
+# The safety net: a server that contacts B on the very port it serves (an
+# LDAP replica, a mail relay) has its listener adopted for B; the first
+# client from another host (A, through the open control port) shows it is a
+# server's port: B's pinhole goes, and A is served through A's own.
+for proto in tcp udp; do
+	ip netns exec "$NS_B" "$PROBE" serve $proto "$B4" $CTRL 20 >"$T/echo-ctrl-$proto" 2>&1 </dev/null &
+	started $!
+	poll 3000 0.05 grep -qx ready "$T/echo-ctrl-$proto" || not_ok "the echo server on B did not start"
+done
+app "$NS_IN" "$WRAP" -s "$T/agent.sock" -p "$AGENT" python3 "$APP" lookup-server tcp $CTRL "$B4" $CTRL 8
+SERVER=$LAST
+SERVER_PID=${app_pids[-1]}
+wait_line "$SERVER" ready 8000 || diag "$SERVER"
+b_to_ctrl() {
+	ctl list | awk -v r="$B4:*" -v l="$IN4:$CTRL" '$3 == r && $4 == l' | grep -q .
+}
+check "same-port lookup: the listener was adopted for B" b_to_ctrl
+app "$NS_A" python3 "$APP" pasv "$IN4" $CTRL
+wait_line "$LAST" '^\(ok\|bad\|fail\)' 8000
+r=$(head -n1 "$LAST")
+check "same-port lookup: A is served through its own pinhole ($r)" got "$r"
+no_b_to_ctrl() {
+	! b_to_ctrl && is_alive "$SERVER_PID"
+}
+check "same-port lookup: B's pinhole to the control port is gone, the server still runs" \
+	poll 1000 0.05 no_b_to_ctrl
+stop_server
+no_pinholes_left "after the lookups"
+
 # --- refusals: DYPER_ON_DENY -----------------------------------------------------------
 printf 'deny * * * %s * * *\nallow * * * * * * 1024-65535\n' "$B4" >"$T/policy"
 check "a policy denying B is loaded" ctl reload
@@ -266,6 +371,32 @@ check "error (default): B's auxiliary bind failed with EACCES in the server" \
 	grep -q "Permission denied" "$SERVER"
 check "error (default): A unaffected ($RA)" got "$RA"
 stop_server
+
+# --- a refused bind leaves the socket unbound and the port free ---------------------------
+printf 'deny * * * * * * 40001\nallow * * * * * * 1024-65535\n' >"$T/policy"
+check "a policy denying local port 40001 is loaded" ctl reload
+ip netns exec "$NS_A" "$PROBE" serve tcp "$A4" 4000 20 >"$T/ctl-a" 2>&1 </dev/null &
+started $!
+poll 3000 0.05 grep -qx ready "$T/ctl-a" || not_ok "the control server on A did not start"
+port_free() {	# PROTO PORT: an unwrapped program can bind it
+	ip netns exec "$NS_IN" python3 -c 'import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_STREAM if sys.argv[1] == "tcp"
+              else socket.SOCK_DGRAM).bind(("", int(sys.argv[2])))' "$1" "$2"
+}
+pinhole_for() {	# PROTO PORT: dyperctl lists A's pinhole to IN's PORT
+	ctl list | awk -v p="$1" -v r="$A4:*" -v l="$IN4:$2" '$2 == p && $3 == r && $4 == l' | grep -q .
+}
+for proto in tcp udp; do
+	app "$NS_IN" "$WRAP" -s "$T/agent.sock" -p "$AGENT" python3 "$APP" rebind "$A4" 4000 \
+		40001 40002 "$proto" 3
+	wait_line "$LAST" '^\(ok\|bad\|fail\)' 8000
+	r=$(head -n1 "$LAST")
+	check "$proto: bind to 40001 refused (EACCES), the same socket, options kept, then binds 40002 ($r)" \
+		test "$r" = "ok 40002"
+	check "$proto: port 40001 is free meanwhile: another program binds it" port_free "$proto" 40001
+	check "$proto: 40002 has its pinhole for A" poll 1000 0.05 pinhole_for "$proto" 40002
+	wait_exit "${app_pids[-1]}" 5000
+done
 no_pinholes_left "at the end"
 
 summary

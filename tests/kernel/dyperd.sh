@@ -967,9 +967,9 @@ nok=$(sed -n 's/^children: \([0-9]*\) ok, \([0-9]*\) failed$/\1/p' <<<"$out")
 nfail=$(sed -n 's/^children: \([0-9]*\) ok, \([0-9]*\) failed$/\2/p' <<<"$out")
 if [ -n "$nok" ] && [ "$nok" -ge 5 ] && [ "$nok" -le 6 ] &&
 	[ $((rl_after - rl_before)) -eq "$nfail" ]; then
-	ok "10: rate = 5, burst = 5: 8 opens on one channel: $nok ok, $nfail refused as rate-limited (EAGAIN)"
+	ok "10: rate = 5, burst = 5: 8 opens on one channel: $nok ok, $nfail dropped unanswered by the rate limit"
 else
-	not_ok "10: rate = 5, burst = 5: 8 opens on one channel: 5 ok, the rest rate-limited" \
+	not_ok "10: rate = 5, burst = 5: 8 opens on one channel: 5 ok, the rest dropped by the rate limit" \
 		"(\"$out\", rate_limited $rl_before -> $rl_after)"
 fi
 settle

@@ -96,6 +96,19 @@ need_tools() {
 	exit 2
 }
 
+# need_ids "user NAME"|"group NAME"...: exits 2 unless each exists.
+need_ids() {
+	local id db name
+
+	for id in "$@"; do
+		read -r db name <<<"$id"
+		if ! getent "${db/user/passwd}" "$name" >/dev/null; then
+			echo "$TEST_NAME.sh: $db $name missing" >&2
+			exit 2
+		fi
+	done
+}
+
 # --- time and processes ------------------------------------------------------------
 
 # started PID: remembers a background process for cleanup and disowns it,

@@ -15,7 +15,10 @@
 # h a dyperd that answers wrongly or not at all (a fake one).
 #
 # The agent is a stand-in: an empty shared library (the wrapper only checks
-# that it is a regular file and puts it in LD_PRELOAD).
+# that it is a regular file and puts it in LD_PRELOAD).  nobody may not
+# name an agent (-p is root's, case g), so nobody runs the wrapper built
+# with the stand-in as its own: tests/tools/dyper-wrap-standin, otherwise
+# the same program.
 #
 # Needs root.  Touches nothing outside its own namespace and temp dir.
 # Output: "ok - ..." / "not ok - ..." per check, then
@@ -36,7 +39,8 @@ PY=/usr/bin/python3
 export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
 
 need_root
-need_bins "$DYPERD" "$DYPERCTL" "$WRAP"
+STANDIN_WRAP=$BDIR/tests/tools/dyper-wrap-standin
+need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$STANDIN_WRAP"
 for tool in setpriv cc ip "$PY"; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "wrap.sh: $tool missing (apt-get install util-linux gcc iproute2 python3)" >&2
@@ -69,9 +73,10 @@ CONF=$T/dyper.conf
 POL=$T/policy
 ASOCK=$T/agent.sock
 CSOCK=$T/control.sock
-AGENT=$T/libdyper-preload.so
-WRAPX=$T/dyper-wrap		# setgid daemon
-PLAIN=$T/dyper-wrap-plain	# no setgid bit
+AGENT=$BDIR/tests/tools/libdyper-standin.so	# the stand-in wrapper's own
+WRAPX=$T/dyper-wrap		# the stand-in wrapper, setgid daemon
+PLAIN=$T/dyper-wrap-plain	# the same, no setgid bit
+REALX=$T/dyper-wrap-real	# the real wrapper, setgid daemon
 CHAN=$T/chan.py
 FAKE=$T/fake.py
 DPID=
@@ -83,13 +88,15 @@ bail_diag() {
 
 # --- the pieces ------------------------------------------------------------------------
 
-run cc -shared -fPIC -o "$AGENT" -x c /dev/null
+setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$AGENT" ||
+	bail "nobody cannot read $AGENT: build where others can read"
 run cc -shared -fPIC -o "$T/other.so" -x c /dev/null
-chmod 644 "$AGENT" "$T/other.so"
-run cp "$WRAP" "$WRAPX"
-run chgrp daemon "$WRAPX"
-run chmod 2711 "$WRAPX"
-run cp "$WRAP" "$PLAIN"
+chmod 644 "$T/other.so"
+run cp "$STANDIN_WRAP" "$WRAPX"
+run cp "$WRAP" "$REALX"
+run chgrp daemon "$WRAPX" "$REALX"
+run chmod 2711 "$WRAPX" "$REALX"
+run cp "$STANDIN_WRAP" "$PLAIN"
 run chmod 755 "$PLAIN"
 [ "$(stat -c %A:%G "$WRAPX")" = "-rwx--s--x:daemon" ] || bail "setgid copy: $(stat -c %A:%G "$WRAPX")"
 
@@ -315,7 +322,7 @@ check_env() {
 		grep -qx DYPER_TEST_KEPT=yes "$f"
 }
 
-wrapped "$T/a" "${AS_NOBODY[@]}" env "${CALLER_ENV[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" env
+wrapped "$T/a" "${AS_NOBODY[@]}" env "${CALLER_ENV[@]}" "$WRAPX" -s "$ASOCK" env
 if [ $RC -eq 0 ] && [ ! -s "$T/a.err" ]; then
 	ok "a: nobody runs env through the setgid wrapper (exit 0, nothing on stderr)"
 else
@@ -342,7 +349,7 @@ check_env "$T/a2" "root, not set-id (no help from glibc)"
 
 # --- b. the channel and the privileges -----------------------------------------------------
 
-wrapped "$T/b" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" "$PY" "$CHAN" "$ASOCK" "$DAEMON_GID"
+wrapped "$T/b" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$PY" "$CHAN" "$ASOCK" "$DAEMON_GID"
 [ $RC -eq 0 ] || { not_ok "b: the wrapped program ran (exit $RC)"; diag "$T/b.err"; }
 if [[ $(val "$T/b" chan) == socket:\[*\] ]]; then
 	ok "b: DYPER_CHANNEL_FD is an open socket in the program (/proc/self/fd: $(val "$T/b" chan))"
@@ -370,7 +377,7 @@ expect setegid "Operation not permitted" "$T/b" "b: the program cannot regain gr
 # clears the ambient one, the wrapper must clear the inheritable one.
 wrapped "$T/b2" ip netns exec "$NS" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \
-	"$WRAPX" -s "$ASOCK" -p "$AGENT" "$PY" "$CHAN" "$ASOCK" "$DAEMON_GID"
+	"$WRAPX" -s "$ASOCK" "$PY" "$CHAN" "$ASOCK" "$DAEMON_GID"
 zero=0000000000000000
 if [ $RC -eq 0 ] && [ "$(val "$T/b2" CapInh)$(val "$T/b2" CapPrm)$(val "$T/b2" CapEff)$(val "$T/b2" CapAmb)" = "$zero$zero$zero$zero" ]; then
 	ok "b: a caller with inheritable/ambient net_bind_service: the program holds no capability"
@@ -383,29 +390,29 @@ fi
 # A caller handed group daemon as a supplementary group without being a
 # member of it (/etc/group): the wrapper cannot drop it, and refuses.
 wrapped "$T/b3" ip netns exec "$NS" setpriv --reuid=nobody --regid=nogroup --groups=daemon \
-	--inh-caps=-all "$WRAPX" -s "$ASOCK" -p "$AGENT" true
+	--inh-caps=-all "$WRAPX" -s "$ASOCK" true
 expect_fail "$T/b3" 1 "which uid $NOBODY_UID is not a member of, and it cannot be dropped" \
 	"b: nobody holding daemon as a supplementary group is refused"
 
 # --- c. without the setgid bit -----------------------------------------------------------
 
-wrapped "$T/c" "${AS_NOBODY[@]}" "$PLAIN" -s "$ASOCK" -p "$AGENT" true
+wrapped "$T/c" "${AS_NOBODY[@]}" "$PLAIN" -s "$ASOCK" true
 expect_fail "$T/c" 1 "it must be installed setgid to the agent socket's group (chgrp dyper dyper-wrap; chmod 2711 dyper-wrap)" \
 	"c: without the setgid bit nobody is told how to install it"
 
 # --- e. PROGRAM missing or not executable ----------------------------------------------------
 
-wrapped "$T/e" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" "dyper-no-such-program-$$"
+wrapped "$T/e" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "dyper-no-such-program-$$"
 expect_fail "$T/e" 127 "dyper-wrap: dyper-no-such-program-$$: command not found" \
 	"e: a PROGRAM not found exits 127"
-wrapped "$T/e2" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" "$T/no-such-file"
+wrapped "$T/e2" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/no-such-file"
 expect_fail "$T/e2" 127 "$T/no-such-file: No such file or directory" \
 	"e: a PROGRAM path that does not exist exits 127"
 printf '#!/bin/sh\nexit 0\n' >"$T/notexec"
 chmod 644 "$T/notexec"
-wrapped "$T/e3" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" "$T/notexec"
+wrapped "$T/e3" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" "$T/notexec"
 expect_fail "$T/e3" 126 "$T/notexec: Permission denied" "e: a PROGRAM not executable exits 126"
-wrapped "$T/e4" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT"
+wrapped "$T/e4" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK"
 expect_fail "$T/e4" 1 "PROGRAM missing" "e: no PROGRAM at all: usage, exit 1"
 
 # --- f. root -----------------------------------------------------------------------------
@@ -457,7 +464,7 @@ else
 fi
 # options after PROGRAM are PROGRAM's
 # shellcheck disable=SC2016  # $0 and $1 are the inner shell's
-wrapped "$T/g3" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" sh -c 'echo "$0 $1"' -s -h
+wrapped "$T/g3" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" sh -c 'echo "$0 $1"' -s -h
 if [ $RC -eq 0 ] && grep -qx -- "-s -h" "$T/g3"; then
 	ok "g: options after PROGRAM are PROGRAM's (it got \"$(cat "$T/g3")\")"
 else
@@ -465,7 +472,7 @@ else
 	diag "$T/g3"
 	diag "$T/g3.err"
 fi
-wrapped "$T/g4" "${AS_NOBODY[@]}" "$WRAPX" -c "$CONF" -p "$AGENT" env
+wrapped "$T/g4" "${AS_NOBODY[@]}" "$WRAPX" -c "$CONF" env
 if [ $RC -eq 0 ] && grep -qE '^DYPER_CHANNEL_FD=[0-9]+$' "$T/g4"; then
 	ok "g: -c FILE: agent_socket is taken from the configuration"
 else
@@ -476,15 +483,29 @@ fi
 cp "$CONF" "$T/group.conf"
 chgrp daemon "$T/group.conf"
 chmod 640 "$T/group.conf"
-wrapped "$T/g5" "${AS_NOBODY[@]}" "$WRAPX" -c "$T/group.conf" -p "$AGENT" true
+wrapped "$T/g5" "${AS_NOBODY[@]}" "$WRAPX" -c "$T/group.conf" true
 expect_fail "$T/g5" 1 "$T/group.conf: cannot open: Permission denied" \
 	"g: -c FILE is read with the caller's groups, not the wrapper's"
-wrapped "$T/g6" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "libdyper-preload.so" true
-expect_fail "$T/g6" 1 "expected an absolute path" "g: a relative agent path is refused"
-wrapped "$T/g7" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$T" true
-expect_fail "$T/g7" 1 "expected a regular file" "g: an agent path that is a directory is refused"
-wrapped "$T/g8" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$T/absent.so" true
-expect_fail "$T/g8" 1 "$T/absent.so: No such file or directory" "g: a missing agent is refused"
+# -p: root's alone (the agent runs inside PROGRAM and would ask in its name)
+wrapped "$T/g6" "${AS_NOBODY[@]}" "$REALX" -s "$ASOCK" -p "$T/other.so" true
+expect_fail "$T/g6" 1 "only root may choose the agent library (-p)" \
+	"g: nobody naming an agent (-p) is refused by the real wrapper"
+wrapped "$T/g6b" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" true
+expect_fail "$T/g6b" 1 "only root may choose the agent library (-p)" \
+	"g: ... even naming the wrapper's own agent"
+wrapped "$T/g6c" ip netns exec "$NS" "$REALX" -s "$ASOCK" -p "$T/other.so" env
+if [ $RC -eq 0 ] && grep -qxF "LD_PRELOAD=$T/other.so" "$T/g6c"; then
+	ok "g: root may name another agent (-p): LD_PRELOAD=$T/other.so"
+else
+	not_ok "g: root may name another agent (-p) (exit $RC)"
+	diag "$T/g6c.err"
+fi
+wrapped "$T/g7" ip netns exec "$NS" "$WRAPX" -s "$ASOCK" -p "libdyper-preload.so" true
+expect_fail "$T/g7" 1 "expected an absolute path" "g: root's relative agent path is refused"
+wrapped "$T/g8" ip netns exec "$NS" "$WRAPX" -s "$ASOCK" -p "$T" true
+expect_fail "$T/g8" 1 "expected a regular file" "g: root's agent path that is a directory is refused"
+wrapped "$T/g9" ip netns exec "$NS" "$WRAPX" -s "$ASOCK" -p "$T/absent.so" true
+expect_fail "$T/g9" 1 "$T/absent.so: No such file or directory" "g: root's missing agent is refused"
 
 # --- h. a dyperd that answers wrongly or not at all -----------------------------------------
 
@@ -503,7 +524,7 @@ fake_run() {
 		diag "$T/fake.out"
 	fi
 	t0=$(now_ms)
-	wrapped "$out" "${AS_NOBODY[@]}" "$WRAPX" -s "$T/fake.sock" -p "$AGENT" "$@"
+	wrapped "$out" "${AS_NOBODY[@]}" "$WRAPX" -s "$T/fake.sock" "$@"
 	TOOK=$(($(now_ms) - t0))
 	wait_exit "$fpid" 3000 || kill -KILL "$fpid" 2>/dev/null
 	wait "$fpid" 2>/dev/null
@@ -535,9 +556,9 @@ fi
 
 sig TERM "$DPID"
 wait_exit "$DPID" 5000 || not_ok "d: dyperd stops on SIGTERM"
-wrapped "$T/d" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" -p "$AGENT" true
+wrapped "$T/d" "${AS_NOBODY[@]}" "$WRAPX" -s "$ASOCK" true
 expect_fail "$T/d" 1 "dyperd is not running" "d: with dyperd stopped (its socket left behind)"
-wrapped "$T/d2" "${AS_NOBODY[@]}" "$WRAPX" -s "$T/absent.sock" -p "$AGENT" true
+wrapped "$T/d2" "${AS_NOBODY[@]}" "$WRAPX" -s "$T/absent.sock" true
 expect_fail "$T/d2" 1 "dyperd is not running: no agent socket at $T/absent.sock (systemctl start dyperd)" \
 	"d: with no agent socket at all"
 

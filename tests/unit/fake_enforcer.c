@@ -63,8 +63,15 @@ static int apply(struct fake_enforcer *f, struct pinhole_op *ops, size_t n)
 	int first = 0;
 
 	if (f->gone) {
-		for (size_t i = 0; i < n; i++)
+		bool blamed = false;
+
+		for (size_t i = 0; i < n; i++) {
 			ops[i].err = -ECANCELED;
+			if (f->gone_blames && !blamed && ops[i].type == PINHOLE_ADD) {
+				ops[i].err = -ENOENT;
+				blamed = true;
+			}
+		}
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -159,7 +166,12 @@ static int fake_submit(void *state, const struct enforcer_job *job)
 		break;
 	case ENFORCER_SETUP:
 		f->setups++;
-		f->gone = false;
+		if (f->stays_gone) {
+			fd->d.err = -EPERM;
+			fd->d.msg = "the fake cannot set its structure up";
+		} else {
+			f->gone = false;
+		}
 		break;
 	case ENFORCER_FLUSH:
 		f->flushes++;

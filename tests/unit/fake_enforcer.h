@@ -5,8 +5,8 @@
  * atomic batch applying all or nothing, like nftables), and completes it
  * when the test says so: at once, or held until fake_release(), oldest or
  * newest first.  Ops on one local port can be made to fail, the structure
- * can "vanish" (batches then fail with nothing to blame, as a deleted
- * table does), and everything it was asked is counted.
+ * can "vanish" (batches then fail with nothing to blame, or with an add
+ * refused with ENOENT, as a deleted table does), and everything it was asked is counted.
  */
 #ifndef DYPER_TESTS_FAKE_ENFORCER_H
 #define DYPER_TESTS_FAKE_ENFORCER_H
@@ -29,6 +29,9 @@ struct fake_enforcer {
 	uint16_t fail_port;	/* ops on this local port fail with fail_err */
 	int fail_err;
 	bool gone;		/* the structure vanished: setup brings it back */
+	bool gone_blames;	/* ... and, as nftables does, an add in a batch is
+				 * refused with ENOENT (the table it names is gone) */
+	bool stays_gone;	/* setup fails (-EPERM) and leaves it gone */
 	bool changed;		/* a CHECK reports a foreign change, once */
 	bool exclusive;
 	/* what it was asked */

@@ -101,6 +101,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.burst, 2000);
 	assert_int_equal(c.batch_max, 10000);
 	assert_int_equal(c.default_lifetime_ms, 0);
+	assert_int_equal(c.max_channels, 4096);
+	assert_int_equal(c.max_channels_per_user, 256);
 
 	/* The enforcer part must agree with nft/'s own defaults. */
 	nft_enforcer_config_init(&nft);
@@ -169,7 +171,9 @@ static const char full_text[] =
 	"rate = 10\n"
 	"burst = 20\n"
 	"batch_max = 100000\n"
-	"default_lifetime = 1h\n";
+	"default_lifetime = 1h\n"
+	"max_channels = 1048576\n"
+	"max_channels_per_user = 1\n";
 
 static void check_full(const struct dyper_config *c)
 {
@@ -207,6 +211,8 @@ static void check_full(const struct dyper_config *c)
 	assert_int_equal(c->burst, 20);
 	assert_int_equal(c->batch_max, 100000);
 	assert_int_equal(c->default_lifetime_ms, 3600000);
+	assert_int_equal(c->max_channels, 1048576);
+	assert_int_equal(c->max_channels_per_user, 1);
 }
 
 /* Writes @c, parses it back and compares. */
@@ -271,7 +277,7 @@ static void test_shipped_file(void **state)
 	if (dyper_config_parse(&c, text, "conf/dyper.conf uncommented", err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_true(config_equal(&c, &def));
-	assert_int_equal(keys, 28);	/* every key, each once (else a duplicate error) */
+	assert_int_equal(keys, 30);	/* every key, each once (else a duplicate error) */
 	free(text);
 }
 
@@ -541,6 +547,11 @@ static void test_errors(void **state)
 		{ "[limits]\nqueue_timeout = 0\n", 2, "\"0\"" },
 		{ "[limits]\ndefault_lifetime = 31d\n", 2, "\"31d\"" },
 		{ "[limits]\nbatch_max = 100001\n", 2, "\"100001\"" },
+		{ "[limits]\nmax_channels = 0\n", 2, "\"0\"" },
+		{ "[limits]\nmax_channels = 1048577\n", 2, "\"1048577\"" },
+		{ "[limits]\nmax_channels_per_user = 0\n", 2, "\"0\"" },
+		{ "[limits]\nmax_channels_per_user = 1048577\n", 2, "\"1048577\"" },
+		{ "[limits]\nmax_channels_per_user = 5x\n", 2, "\"5x\"" },
 		{ "[limits]\nrate =\n", 2, "\"\"" },
 		{ "[limits]\nrate\n", 2, "\"rate\"" },
 		{ "[limits]\n  = 5\n", 2, "\"\"" },

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <cmocka.h>
 
@@ -164,11 +166,13 @@ static void test_verify_sockets(void **state)
 	struct sock_facts f;
 	struct dyper_pinhole_req r;
 	char why[128];
+	struct netns_id self;
 	uint16_t port, port6;
 	int fd = bound(AF_INET, SOCK_STREAM, "127.0.0.1", &port, false);
 	int any6 = bound(AF_INET6, SOCK_DGRAM, "::", &port6, false);
 	int pipefd[2];
 
+	assert_int_equal(verify_netns_self(&self), 0);
 	assert_int_equal(verify_read_socket(fd, &f), 0);
 	assert_int_equal(f.family, AF_INET);
 	assert_int_equal(f.proto, IPPROTO_TCP);
@@ -178,28 +182,28 @@ static void test_verify_sockets(void **state)
 	assert_int_equal(f.uid, getuid());
 
 	r = req4("192.0.2.1", 0, "127.0.0.1", port, IPPROTO_TCP);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), 0);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), 0);
 	r.local_port = (uint16_t)(port + 1);		/* forged port */
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), -EPERM);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "another port"));
 	r = req4("192.0.2.1", 0, "127.0.0.2", port, IPPROTO_TCP);	/* other address */
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), -EPERM);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
 	r = req4("192.0.2.1", 0, "127.0.0.1", port, IPPROTO_UDP);	/* other protocol */
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), -EPERM);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
 
 	/* a dual-stack UDP socket on :: takes IPv4 and IPv6 requests */
 	assert_int_equal(verify_read_socket(any6, &f), 0);
 	assert_false(f.v6only);
 	r = req4("192.0.2.1", 53, "203.0.113.1", port6, IPPROTO_UDP);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), 0);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), 0);
 	r.family = AF_INET6;
 	memset(r.local, 0, 16);
 	inet_pton(AF_INET6, "2001:db8::1", r.local);
 	inet_pton(AF_INET6, "2001:db8::99", r.remote);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), 0);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), 0);
 	f.v6only = true;	/* ... but not IPv4 when IPv6-only */
 	r = req4("192.0.2.1", 53, "203.0.113.1", port6, IPPROTO_UDP);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), -EPERM);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
 
 	/* not a socket at all */
 	assert_int_equal(pipe(pipefd), 0);
@@ -215,27 +219,122 @@ static void test_verify_unbound_and_mapped(void **state)
 	struct sock_facts f;
 	struct dyper_pinhole_req r;
 	char why[128];
+	struct netns_id self;
 	uint16_t port;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), mapped, unix_fd;
+
+	assert_int_equal(verify_netns_self(&self), 0);
 
 	assert_int_equal(verify_read_socket(fd, &f), 0);
 	assert_int_equal(f.port, 0);
 	r = req4("192.0.2.1", 0, "203.0.113.1", 9, IPPROTO_UDP);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), -EPERM);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "not bound"));
 	close(fd);
 
 	mapped = bound(AF_INET6, SOCK_STREAM, "::ffff:127.0.0.1", &port, false);
 	assert_int_equal(verify_read_socket(mapped, &f), 0);
 	r = req4("192.0.2.1", 0, "127.0.0.1", port, IPPROTO_TCP);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), 0);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), 0);
 	r = req4("192.0.2.1", 0, "127.0.0.9", port, IPPROTO_TCP);
-	assert_int_equal(verify_request(&f, &r, why, sizeof(why)), -EPERM);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
 	close(mapped);
 
 	unix_fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(verify_read_socket(unix_fd, &f), -EAFNOSUPPORT);
 	close(unix_fd);
+}
+
+/*
+ * A TCP socket bound to 0.0.0.0:@port in a new user and network namespace
+ * (what any user can make), from a child that passes it back; -1 where
+ * this system allows no such namespace.
+ */
+static int foreign_socket(uint16_t port)
+{
+	int sv[2], fd = -1, st;
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &(char){ 0 }, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			      .msg_controllen = sizeof(ctl.b) };
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
+			_exit(send(sv[1], "", 1, 0) < 0);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
+			_exit(1);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		_exit(sendmsg(sv[1], &msg, 0) < 0);
+	}
+	close(sv[1]);
+	if (recvmsg(sv[0], &msg, 0) == 1 && CMSG_FIRSTHDR(&msg) &&
+	    CMSG_FIRSTHDR(&msg)->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	/* a child that could not unshare sends nothing and exits 0 */
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return fd;
+}
+
+static void test_verify_other_netns(void **state)
+{
+	struct dyper_pinhole_req r;
+	struct netns_id self, by_inode = { 0 }, mine = { 0 };
+	struct sock_facts f;
+	char why[128];
+	uint16_t port;
+	int fd, here = bound(AF_INET, SOCK_STREAM, "0.0.0.0", &port, false);
+
+	assert_int_equal(verify_netns_self(&self), 0);
+	assert_true(self.cookie != 0);
+	fd = foreign_socket(port);
+	if (fd < 0) {
+		close(here);
+		skip();
+	}
+	/* the same port, and the request names it exactly: only where the
+	 * socket lives differs */
+	r = req4("192.0.2.1", 0, "203.0.113.1", port, IPPROTO_TCP);
+	assert_int_equal(verify_read_socket(here, &f), 0);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), 0);
+	assert_int_equal(verify_read_socket(fd, &f), 0);
+	assert_true(f.netns.cookie != 0 && f.netns.cookie != self.cookie);
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "the socket lives in another network namespace");
+
+	/* without SO_NETNS_COOKIE: the nsfs inodes (SIOCGSKNS needs
+	 * CAP_NET_ADMIN, as dyperd holds it) */
+	if (self.ino && verify_netns_inode(fd, &by_inode) == 0 &&
+	    verify_netns_inode(here, &mine) == 0) {
+		struct netns_id self_inode = { .dev = self.dev, .ino = self.ino };
+
+		f.netns = by_inode;
+		assert_int_equal(verify_request(&f, &r, &self_inode, why, sizeof(why)), -EPERM);
+		assert_int_equal(verify_read_socket(here, &f), 0);
+		f.netns = mine;
+		assert_int_equal(verify_request(&f, &r, &self_inode, why, sizeof(why)), 0);
+	}
+	/* neither known: refused, never assumed to be ours */
+	memset(&f.netns, 0, sizeof(f.netns));
+	assert_int_equal(verify_request(&f, &r, &self, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "cannot tell"));
+	close(fd);
+	close(here);
 }
 
 /* --- the table ---------------------------------------------------------------------- */
@@ -342,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_proto_validate),
 		cmocka_unit_test(test_verify_sockets),
 		cmocka_unit_test(test_verify_unbound_and_mapped),
+		cmocka_unit_test(test_verify_other_netns),
 		cmocka_unit_test(test_table_basic),
 		cmocka_unit_test(test_table_many),
 	};

@@ -251,6 +251,49 @@ static void test_repair_when_gone(void **state)
 	fixture_free(t);
 }
 
+/* The table deleted from outside: nftables refuses the batch's first add
+ * with ENOENT.  That add is not to blame: the table is set up again and the
+ * whole batch retried, so no open fails (tests/kernel/robust.sh case 3
+ * does the same on a real table). */
+static void test_repair_when_gone_add_enoent(void **state)
+{
+	struct fixture *t = fixture_new(1, 0, 1);
+
+	t->f[0]->gone = t->f[0]->gone_blames = true;
+	req_open(t, 0);
+	req_open(t, 1);
+	req_open(t, 2);
+	engine_commit(&t->d);
+	assert_int_equal(t->f[0]->setups, 1);
+	assert_true(t->f[0]->batches >= 2);
+	assert_int_equal(t->f[0]->sizes[0], 3);
+	assert_int_equal(t->f[0]->sizes[1], 3);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(reply_status(t, k), 0);
+	assert_int_equal(t->d.st.repairs, 1);
+	assert_int_equal(t->d.st.errors, 0);
+	fixture_free(t);
+}
+
+/* It stays gone (setup cannot bring it back): the batch is retried once,
+ * then the add that names the missing table fails, and the others, which
+ * nothing blames, go again and fail for lack of a table, each once. */
+static void test_repair_gone_for_good(void **state)
+{
+	struct fixture *t = fixture_new(1, 0, 1);
+
+	t->f[0]->gone = t->f[0]->gone_blames = t->f[0]->stays_gone = true;
+	req_open(t, 0);
+	req_open(t, 1);
+	engine_commit(&t->d);
+	assert_int_equal(t->f[0]->setups, 1);
+	assert_int_not_equal(reply_status(t, 0), 0);
+	assert_int_not_equal(reply_status(t, 1), 0);
+	assert_int_equal(t->d.table.count, 0);
+	assert_int_equal(t->d.n_ops, 0);
+	fixture_free(t);
+}
+
 /* --- several enforcers ------------------------------------------------------------------ */
 
 /* The reply waits for the slow one; the fast one is not held back. */
@@ -670,6 +713,8 @@ int main(void)
 		cmocka_unit_test(test_batching_in_flight),
 		cmocka_unit_test(test_blame_one_bad_op),
 		cmocka_unit_test(test_repair_when_gone),
+		cmocka_unit_test(test_repair_when_gone_add_enoent),
+		cmocka_unit_test(test_repair_gone_for_good),
 		cmocka_unit_test(test_two_one_slow),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_two_one_fails),

@@ -28,7 +28,7 @@
 /* --- requests written as text ------------------------------------------ */
 
 /*
- * "PROTO REMOTE LOCAL [uid=N] [gids=A,B] [dlg=N] [prog=PATH] [t=MIN]",
+ * "PROTO REMOTE LOCAL [uid=N] [gids=A,B] [dlg=N] [prog=PATH] [exe=PATH] [t=MIN]",
  * REMOTE and LOCAL as 192.0.2.1:80 or [2001:db8::1]:80, port 0 = any.
  * Defaults: uid 1000, gids 1000, delegate gid 1 (daemon), no program,
  * minute 720 (noon).
@@ -37,6 +37,7 @@ struct req_buf {
 	struct policy_request r;
 	uint32_t gids[8];
 	char prog[256];
+	char exe[256];
 };
 
 static void parse_endpoint(const char *s, uint8_t *family, uint8_t addr[16], uint16_t *port)
@@ -109,6 +110,9 @@ static void req_from(struct req_buf *b, const char *text)
 				memmove(c + 1, c + 3, strlen(c + 3) + 1);
 			}
 			b->r.program = b->prog;
+		} else if (strncmp(w, "exe=", 4) == 0) {
+			snprintf(b->exe, sizeof(b->exe), "%s", w + 4);
+			b->r.exe = b->exe;
 		} else if (strncmp(w, "t=", 2) == 0) {
 			b->r.minute_of_day = atoi(w + 2);
 		} else {
@@ -276,6 +280,15 @@ static const struct match_case match_cases[] = {
 	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3000 prog=/tmp/evil", false, 4, 0, 0 },
 	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3001 prog=/opt/ab/bin/sub/ftpd", true, 5, 0, 0 },
 	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3001 prog=/opt/xb/bin/ftpd", false, 0, 0, 0 },
+	/* what the process runs now, when dyperd cannot vouch for it as its
+	 * program (another than dyper-wrap started): deny rules only */
+	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:21 exe=/usr/sbin/vsftpd", false, 0, 0, 0 },
+	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3000 exe=/usr/bin/python3.11", false, 0, 0, 0 },
+	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3000 exe=/tmp/evil", false, 4, 0, 0 },
+	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3000 prog=/usr/bin/python3.11 exe=/tmp/evil",
+	  false, 4, 0, 0 },
+	{ P_PROGRAM, "tcp 192.0.2.1:0 198.51.100.1:3000 prog=/usr/bin/python3.11 "
+	  "exe=/usr/bin/python3.11", true, 3, 0, 0 },
 	/* time windows, end exclusive, one wrapping past midnight */
 	{ P_TIME, "tcp 192.0.2.1:0 198.51.100.1:300 t=480", true, 1, 0, 0 },
 	{ P_TIME, "tcp 192.0.2.1:0 198.51.100.1:300 t=1079", true, 1, 0, 0 },
