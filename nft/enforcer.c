@@ -75,6 +75,11 @@ bool nft_enforcer_owned(const struct nft_enforcer *e)
 	return e->flags & NFT_TABLE_F_OWNER;
 }
 
+enum nft_mode nft_enforcer_mode(const struct nft_enforcer *e)
+{
+	return e->cfg.mode;
+}
+
 void nft_enforcer_config_init(struct nft_enforcer_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -83,6 +88,60 @@ void nft_enforcer_config_init(struct nft_enforcer_config *cfg)
 	cfg->log_rate = 5;
 	cfg->counters = true;
 	cfg->owner = NFT_OWNER_AUTO;
+}
+
+void nft_enforcer_config_init_router(struct nft_enforcer_config *cfg)
+{
+	nft_enforcer_config_init(cfg);
+	cfg->mode = NFT_MODE_ROUTER;
+	cfg->table = NFT_ENFORCER_TABLE_ROUTER;
+	cfg->log_prefix = NFT_LOG_PREFIX_ROUTER;
+}
+
+/* What @cfg's mode cannot use: 0, or -EINVAL / -E2BIG with the reason in @e. */
+static int check_mode(struct nft_enforcer *e, const struct nft_enforcer_config *cfg)
+{
+	bool router = cfg->mode != NFT_MODE_HOST;
+	const char *why = NULL;
+	size_t i;
+
+	if ((unsigned)cfg->mode > NFT_MODE_ROUTER_MARK)
+		why = "unknown mode";
+	else if (cfg->n_inside > NFT_ENFORCER_MAX_INSIDE || cfg->n_open > NFT_ENFORCER_MAX_OPEN) {
+		fail(e, "at most %d inside interfaces and %d open ports", NFT_ENFORCER_MAX_INSIDE,
+		     NFT_ENFORCER_MAX_OPEN);
+		return -E2BIG;
+	} else if (!router && (cfg->n_inside || cfg->n_open))
+		why = "inside interfaces and open ports are for a router's table; a host opens "
+		      "control ports";
+	else if (router && (cfg->n_tcp_ports || cfg->n_udp_ports))
+		why = "a router opens ports per internal host (open ports), not static control "
+		      "ports to every host";
+	else if (cfg->mode == NFT_MODE_ROUTER && !cfg->n_inside)
+		why = "a router's table needs its inside interfaces: without them no internal "
+		      "host could open a connection out";
+	else if (cfg->mode == NFT_MODE_ROUTER_MARK && !cfg->mark)
+		why = "mark mode needs a mark for the site's forward policy to accept";
+	for (i = 0; !why && i < cfg->n_inside; i++) {
+		size_t len = strnlen(cfg->inside[i], NFT_IFNAME_LEN);
+
+		if (len == 0 || len == NFT_IFNAME_LEN || strchr(cfg->inside[i], '*'))
+			why = "an inside interface: expected a name of 1 to 15 characters";
+	}
+	for (i = 0; !why && i < cfg->n_open; i++) {
+		const struct nft_open_port *o = &cfg->open[i];
+		struct pinhole ph = { .family = o->family, .proto = o->proto, .local_port = o->port,
+				      .local = o->addr };
+
+		/* an open port is a pinhole from anywhere: the same rules */
+		if (pinhole_validate(&ph))
+			why = "an open port: expected tcp or udp, a port and an internal host's "
+			      "address";
+	}
+	if (!why)
+		return 0;
+	fail(e, "%s", why);
+	return -EINVAL;
 }
 
 /* Advice for the errors an admin can do something about. */
@@ -231,6 +290,9 @@ int nft_enforcer_open(struct nft_enforcer **out, const struct nft_enforcer_confi
 		fail(e, "at most %d static ports per protocol", NFT_ENFORCER_MAX_PORTS);
 		return -E2BIG;
 	}
+	err = check_mode(e, cfg);
+	if (err)
+		return err;
 	e->rbuf = malloc(RBUF_LEN);
 	if (!e->rbuf) {
 		fail(e, "out of memory");
@@ -463,6 +525,49 @@ static int get_table(struct nft_enforcer *e, struct table_info *ti)
 	return err == -ENOENT ? 0 : err;
 }
 
+struct chain_info {
+	bool found;
+	uint32_t hook, policy;
+	int32_t prio;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct chain_info *ci = arg;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0) {
+		ci->found = true;
+		ci->hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+		ci->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+		ci->policy = nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY);
+	}
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+/* Chain @name of our table into @ci (->found false if there is none). */
+static int get_chain(struct nft_enforcer *e, const char *name, struct chain_info *ci)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	char buf[1024] = { 0 };	/* padding libmnl leaves unwritten */
+	int err;
+
+	memset(ci, 0, sizeof(*ci));
+	if (!c)
+		return -ENOMEM;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, e->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, e->seq++);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	err = request(e, nlh, chain_cb, ci);
+	return err == -ENOENT ? 0 : err;
+}
+
 static int send_setup(struct nft_enforcer *e, uint32_t flags)
 {
 	struct batch_result res;
@@ -502,6 +607,24 @@ int nft_enforcer_setup(struct nft_enforcer *e)
 		     "table name in dyper.conf, or delete it (nft delete table inet %s)",
 		     e->table, e->table);
 		return -EEXIST;
+	}
+	if (ti.exists) {
+		struct chain_info ci;
+
+		/* a host's table is not a router's: converging one into the
+		 * other would leave the old hook's chain and its policy behind */
+		err = get_chain(e, nft_chain_other(&e->cfg), &ci);
+		if (err) {
+			fail(e, "cannot read table inet %s: %s", e->table, strerror(-err));
+			return err;
+		}
+		if (ci.found) {
+			fail(e, "table inet %s was made for a %s (it has chain %s): choose another "
+			     "table name, or delete it (nft delete table inet %s)", e->table,
+			     e->cfg.mode == NFT_MODE_HOST ? "router" : "host",
+			     nft_chain_other(&e->cfg), e->table);
+			return -EEXIST;
+		}
 	}
 	if (ti.exists && (ti.flags & NFT_TABLE_F_OWNER) && ti.owner != e->portid) {
 		fail(e, "table inet %s is owned by another process (netlink port %u, "
@@ -981,29 +1104,6 @@ static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-struct chain_info {
-	bool found;
-	uint32_t hook, policy;
-	int32_t prio;
-};
-
-static int chain_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct chain_info *ci = arg;
-	struct nftnl_chain *c = nftnl_chain_alloc();
-
-	if (!c)
-		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) == 0) {
-		ci->found = true;
-		ci->hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
-		ci->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
-		ci->policy = nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY);
-	}
-	nftnl_chain_free(c);
-	return MNL_CB_OK;
-}
-
 static int get_set(struct nft_enforcer *e, const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -1051,30 +1151,19 @@ static int check_static(struct nft_enforcer *e, const char *set, const uint8_t *
 	return 0;
 }
 
-static int check_ports(struct nft_enforcer *e, const char *set, const uint16_t *ports,
-		       size_t n, bool *ok)
-{
-	uint8_t keys[NFT_ENFORCER_MAX_PORTS * 2];
-
-	for (size_t i = 0; i < n; i++) {
-		uint16_t p = htons(ports[i]);
-
-		memcpy(keys + 2 * i, &p, 2);
-	}
-	return check_static(e, set, keys, 2, n, ok);
-}
-
 int nft_enforcer_check(struct nft_enforcer *e, bool *intact)
 {
 	struct rules_ctx rc = { .first_diff = -1 };
+	const char *chain = nft_chain_name(&e->cfg), *sets[NFT_MAX_SETS + 1];
 	struct chain_info ci = { 0 };
 	struct table_info ti;
-	struct nftnl_chain *c = NULL;
 	struct nftnl_rule *r = NULL;
 	struct nlmsghdr *nlh;
+	uint8_t *keys = NULL;
 	char buf[1024] = { 0 };	/* padding libmnl leaves unwritten */
+	size_t klen;
 	bool ok;
-	int err;
+	int err, n;
 
 	*intact = false;
 	err = get_table(e, &ti);
@@ -1093,23 +1182,13 @@ int nft_enforcer_check(struct nft_enforcer *e, bool *intact)
 		return 0;
 	}
 
-	c = nftnl_chain_alloc();
-	if (!c) {
-		err = -ENOMEM;
+	err = get_chain(e, chain, &ci);
+	if (err)
 		goto out;
-	}
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, e->table);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, NFT_CHAIN_INPUT);
-	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, e->seq++);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	err = request(e, nlh, chain_cb, &ci);
-	if (err && err != -ENOENT)
-		goto out;
-	if (!ci.found || ci.hook != NF_INET_LOCAL_IN || ci.prio != e->cfg.priority ||
-	    ci.policy != NF_DROP) {
-		fail(e, "chain input of table inet %s is %s", e->table,
+	if (!ci.found || ci.hook != nft_chain_hook(&e->cfg) || ci.prio != e->cfg.priority ||
+	    ci.policy != nft_chain_policy(&e->cfg)) {
+		fail(e, "chain %s of table inet %s is %s", chain, e->table,
 		     ci.found ? "changed (hook, priority or policy)" : "gone");
-		err = 0;
 		goto out;
 	}
 
@@ -1124,7 +1203,7 @@ int nft_enforcer_check(struct nft_enforcer *e, bool *intact)
 		goto out;
 	}
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, e->table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFT_CHAIN_INPUT);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
 					 NLM_F_DUMP | NLM_F_ACK, e->seq++);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
@@ -1132,55 +1211,51 @@ int nft_enforcer_check(struct nft_enforcer *e, bool *intact)
 	if (err)
 		goto out;
 	if (rc.first_diff >= 0 || rc.n_seen != rc.n_want) {
-		fail(e, "the rules of chain input in table inet %s were changed (%d rules, "
-		     "expected %d; first difference at rule %d)", e->table, rc.n_seen,
+		fail(e, "the rules of chain %s in table inet %s were changed (%d rules, "
+		     "expected %d; first difference at rule %d)", chain, e->table, rc.n_seen,
 		     rc.n_want, rc.first_diff >= 0 ? rc.first_diff + 1 :
 		     (rc.n_seen < rc.n_want ? rc.n_seen : rc.n_want) + 1);
 		goto out;
 	}
 
-	for (size_t i = 0; nft_set_names[i]; i++) {
+	nft_mode_sets(&e->cfg, sets);
+	for (size_t i = 0; sets[i]; i++) {
 		/* one GETSET each: dumping a big set only to see that it exists
 		 * would stall the caller (the kernel's hash walk restarts for
 		 * every dump message) */
-		err = get_set(e, nft_set_names[i]);
+		err = get_set(e, sets[i]);
 		if (err == -ENOENT) {
-			fail(e, "set %s of table inet %s is gone", nft_set_names[i], e->table);
+			fail(e, "set %s of table inet %s is gone", sets[i], e->table);
 			err = 0;
 			goto out;
 		}
 		if (err)
 			goto out;
 	}
-	err = check_ports(e, NFT_SET_CTL_TCP, e->cfg.tcp_ports, e->cfg.n_tcp_ports, &ok);
-	if (!err && ok)
-		err = check_ports(e, NFT_SET_CTL_UDP, e->cfg.udp_ports, e->cfg.n_udp_ports, &ok);
-	if (err)
-		goto out;
-	if (!ok) {
-		fail(e, "the static control ports of table inet %s were changed", e->table);
+	keys = malloc(NFT_STATIC_KEYS_MAX);
+	if (!keys) {
+		err = -ENOMEM;
 		goto out;
 	}
-	for (int v6 = 0; v6 < 2; v6++) {
-		const uint8_t *types;
-		size_t n = nft_icmp_types(v6, e->cfg.allow_ping, &types);
-
-		err = check_static(e, v6 ? NFT_SET_ICMP6 : NFT_SET_ICMP, types, 1, n, &ok);
+	for (size_t i = 0; sets[i]; i++) {
+		n = nft_static_keys(&e->cfg, sets[i], keys, &klen);
+		if (n == -ENOENT)
+			continue;	/* a pinhole set */
+		err = n < 0 ? n : check_static(e, sets[i], keys, klen, (size_t)n, &ok);
 		if (err)
 			goto out;
 		if (!ok) {
-			fail(e, "the accepted %s types of table inet %s were changed",
-			     v6 ? "ICMPv6" : "ICMP", e->table);
+			fail(e, "%s of table inet %s (set %s) were changed", nft_static_what(sets[i]),
+			     e->table, sets[i]);
 			goto out;
 		}
 	}
 	*intact = true;
 	e->err[0] = '\0';
 out:
+	free(keys);
 	if (rc.want)
 		nft_free_lines(rc.want, rc.n_want);
-	if (c)
-		nftnl_chain_free(c);
 	if (r)
 		nftnl_rule_free(r);
 	if (err)

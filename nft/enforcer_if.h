@@ -151,4 +151,15 @@ static inline const char *enforcer_error(const struct enforcer *e)
  */
 int nft_local_new(struct enforcer **out, struct nft_enforcer *nft, size_t batch_pref);
 
+/*
+ * A Linux border router's table as an enforcer, for the site controller
+ * running on the router (nft/enforcer.h: NFT_MODE_ROUTER or
+ * NFT_MODE_ROUTER_MARK; pinholes are remote host -> internal host, their
+ * owners the delegates).  The same contract and the same code as
+ * nft_local_new(), named "router" in logs.  Takes ownership of @nft
+ * (opened with a router config, not necessarily set up).  Returns 0,
+ * -EINVAL for a host-mode @nft, or -ENOMEM; on failure @nft is freed.
+ */
+int nft_router_new(struct enforcer **out, struct nft_enforcer *nft, size_t batch_pref);
+
 #endif

@@ -17,9 +17,14 @@
 #define NFT_SET_CTL_UDP		"control_udp"
 #define NFT_SET_ICMP		"icmp_ok"
 #define NFT_SET_ICMP6		"icmpv6_ok"
+#define NFT_SET_INSIDE		"inside"
+#define NFT_SET_OPEN4		"open4"
+#define NFT_SET_OPEN6		"open6"
 #define NFT_CHAIN_INPUT		"input"
+#define NFT_CHAIN_FORWARD	"forward"
 #define NFT_TABLE_COMMENT	"dyper: managed by dyperd, change it through dyperctl"
 #define NFT_LOG_PREFIX		"dyper drop: "
+#define NFT_LOG_PREFIX_ROUTER	"dyper site drop: "
 #define NFT_COMMENT_MAX		127	/* kernel keeps up to 128 bytes with NUL */
 
 /* Not in every distribution's headers yet (kernel 6.9). */
@@ -95,7 +100,32 @@ struct nlmsghdr;
  * sequence number it answers, and the kernel's extended-ack text or NULL. */
 int nft_parse_err(const struct nlmsghdr *nlh, uint32_t *seq, const char **msg);
 
-/* Names of all sets setup creates, NULL-terminated. */
-extern const char *const nft_set_names[];
+/* --- what each mode builds (rules.c) ----------------------------------- */
+
+#define NFT_MAX_SETS		9
+#define NFT_STATIC_KEYS_MAX	(NFT_ENFORCER_MAX_OPEN * 24)	/* the largest static set */
+
+/* The base chain of @c's mode: its name, hook and policy. */
+const char *nft_chain_name(const struct nft_enforcer_config *c);
+uint32_t nft_chain_hook(const struct nft_enforcer_config *c);
+uint32_t nft_chain_policy(const struct nft_enforcer_config *c);
+/* The chain the other hook's mode would have: a table holding it was made
+ * for that mode. */
+const char *nft_chain_other(const struct nft_enforcer_config *c);
+
+/* The names of the sets setup creates for @c's mode, NULL-terminated into
+ * @names; returns how many. */
+size_t nft_mode_sets(const struct nft_enforcer_config *c, const char *names[NFT_MAX_SETS + 1]);
+
+/*
+ * The keys setup puts into static set @set of @c (control ports, ICMP
+ * types, inside interfaces, open ports): into @keys (NFT_STATIC_KEYS_MAX
+ * bytes), each *@klen bytes.  Returns how many, or -ENOENT when @set is
+ * not a static set of @c's mode.
+ */
+int nft_static_keys(const struct nft_enforcer_config *c, const char *set, uint8_t *keys,
+		    size_t *klen);
+/* What a static set holds, in words, for messages. */
+const char *nft_static_what(const char *set);
 
 #endif

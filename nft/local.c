@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * This host's nftables table as an enforcer (enforcer_if.h).
+ * This host's nftables table as an enforcer (enforcer_if.h), and the same
+ * code for a border router's table (the site's forward policy).
  *
  * The kernel handles a netlink transaction in the sender's context and
  * answers in microseconds, so a job needs no thread: submit queues it and
@@ -176,7 +177,9 @@ static const struct enforcer_ops local_ops = {
 	.free = local_free,
 };
 
-int nft_local_new(struct enforcer **out, struct nft_enforcer *nft, size_t batch_pref)
+/* A table as an enforcer named @name; ownership of @nft taken. */
+static int table_enforcer_new(struct enforcer **out, struct nft_enforcer *nft, const char *name,
+			      size_t batch_pref)
 {
 	struct nft_local *l = calloc(1, sizeof(*l));
 
@@ -194,6 +197,21 @@ int nft_local_new(struct enforcer **out, struct nft_enforcer *nft, size_t batch_
 		return err;
 	}
 	/* One job in flight is enough: each runs to completion in dispatch. */
-	*out = enforcer_new(&local_ops, l, "local", batch_pref, 1);
+	*out = enforcer_new(&local_ops, l, name, batch_pref, 1);
 	return *out ? 0 : -ENOMEM;
+}
+
+int nft_local_new(struct enforcer **out, struct nft_enforcer *nft, size_t batch_pref)
+{
+	return table_enforcer_new(out, nft, "local", batch_pref);
+}
+
+int nft_router_new(struct enforcer **out, struct nft_enforcer *nft, size_t batch_pref)
+{
+	if (nft_enforcer_mode(nft) == NFT_MODE_HOST) {
+		*out = NULL;
+		nft_enforcer_free(nft);
+		return -EINVAL;
+	}
+	return table_enforcer_new(out, nft, "router", batch_pref);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -103,6 +104,33 @@ static bool addr_unspecified(const struct pinhole *ph)
 	return !memcmp(ph->local.raw, zero, addr_len(ph->family));
 }
 
+/* A delegate names a host or an account: kept to characters that need no
+ * quoting in a comment, a log line or the request grammar. */
+static bool delegate_ok(const char *d)
+{
+	size_t n = strnlen(d, PINHOLE_DELEGATE_LEN);
+
+	if (n == 0 || n == PINHOLE_DELEGATE_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		      (d[i] >= '0' && d[i] <= '9') || strchr("._-@", d[i])))
+			return false;
+	return true;
+}
+
+/* A delegate's pinhole carries no process: fields the comment would drop
+ * are refused rather than lost. */
+static bool owner_ok(const struct pinhole_owner *o)
+{
+	if (!memchr(o->program, '\0', sizeof(o->program)))
+		return false;
+	if (!o->delegate[0])
+		return true;
+	return delegate_ok(o->delegate) && !o->uid && !o->pid && !o->sock_ino &&
+	       !o->sock_cookie && !o->program[0];
+}
+
 int pinhole_validate(const struct pinhole *ph)
 {
 	if (ph->family != AF_INET && ph->family != AF_INET6)
@@ -111,7 +139,7 @@ int pinhole_validate(const struct pinhole *ph)
 		return -EPROTONOSUPPORT;
 	if (ph->local_port == 0 || addr_unspecified(ph))
 		return -EINVAL;
-	if (!memchr(ph->owner.program, '\0', sizeof(ph->owner.program)))
+	if (!owner_ok(&ph->owner))
 		return -EINVAL;
 	return 0;
 }
@@ -151,6 +179,12 @@ int pinhole_owner_format(const struct pinhole_owner *o, char *buf, size_t len)
 	size_t i;
 	int n;
 
+	if (o->delegate[0]) {
+		if (!owner_ok(o))
+			return -EINVAL;
+		n = snprintf(buf, len, "dlg %s t %" PRIu64, o->delegate, o->created);
+		return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+	}
 	/* The comment is shown by `nft list`: keep it printable. */
 	for (i = 0; i < sizeof(prog) - 1 && o->program[i]; i++)
 		prog[i] = (o->program[i] > 0x20 && o->program[i] < 0x7f) ? o->program[i] : '_';
@@ -161,6 +195,31 @@ int pinhole_owner_format(const struct pinhole_owner *o, char *buf, size_t len)
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;
+}
+
+/* "dlg NAME t CREATED" in @buf, exactly: single spaces, nothing after. */
+static int parse_delegate(const char *buf, struct pinhole_owner *o)
+{
+	const char *name = buf + 4, *sp = strchr(name, ' '), *num;
+	char dlg[PINHOLE_DELEGATE_LEN];
+	unsigned long long t;
+	char *end;
+
+	if (!sp || (size_t)(sp - name) >= sizeof(dlg) || strncmp(sp, " t ", 3))
+		return -EINVAL;
+	memcpy(dlg, name, (size_t)(sp - name));
+	dlg[sp - name] = '\0';
+	num = sp + 3;
+	if (!delegate_ok(dlg) || *num < '0' || *num > '9')
+		return -EINVAL;
+	errno = 0;
+	t = strtoull(num, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	memset(o, 0, sizeof(*o));
+	memcpy(o->delegate, dlg, strlen(dlg) + 1);
+	o->created = t;
+	return 0;
 }
 
 int pinhole_owner_parse(const char *s, size_t len, struct pinhole_owner *o)
@@ -175,6 +234,8 @@ int pinhole_owner_parse(const char *s, size_t len, struct pinhole_owner *o)
 		return -EINVAL;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
+	if (!strncmp(buf, "dlg ", 4))
+		return parse_delegate(buf, o);
 	if (sscanf(buf, "uid %" SCNu32 " pid %" SCNu32 " ino %" SCNu64 " ck %" SCNu64
 		   " t %" SCNu64 " %n", &uid, &pid, &ino, &ck, &t, &n) != 5 || n < 0)
 		return -EINVAL;

@@ -31,6 +31,7 @@ enum {
 	DT_INET_SERVICE = 13,
 	DT_ICMP_TYPE = 14,
 	DT_ICMP6_TYPE = 29,
+	DT_IFNAME = 41,
 	DT_BITS = 6,
 };
 
@@ -39,10 +40,42 @@ enum {
 #define CT_ESTABLISHED	2u
 #define CT_RELATED	4u
 
-const char *const nft_set_names[] = {
-	NFT_SET_CTL_TCP, NFT_SET_CTL_UDP, NFT_SET_ICMP, NFT_SET_ICMP6,
-	NFT_SET_PH4, NFT_SET_PH4_ANY, NFT_SET_PH6, NFT_SET_PH6_ANY, NULL,
-};
+/* Which modes a rule or set belongs to. */
+#define M_HOST		(1u << NFT_MODE_HOST)
+#define M_ROUTER	(1u << NFT_MODE_ROUTER)
+#define M_MARK		(1u << NFT_MODE_ROUTER_MARK)
+#define M_POLICY	(M_HOST | M_ROUTER)	/* the modes whose table is the policy */
+#define M_ALL		(M_HOST | M_ROUTER | M_MARK)
+
+static bool in_mode(unsigned modes, const struct nft_enforcer_config *c)
+{
+	return (unsigned)c->mode <= NFT_MODE_ROUTER_MARK && (modes & (1u << c->mode));
+}
+
+static bool forward(const struct nft_enforcer_config *c)
+{
+	return c->mode != NFT_MODE_HOST;
+}
+
+const char *nft_chain_name(const struct nft_enforcer_config *c)
+{
+	return forward(c) ? NFT_CHAIN_FORWARD : NFT_CHAIN_INPUT;
+}
+
+const char *nft_chain_other(const struct nft_enforcer_config *c)
+{
+	return forward(c) ? NFT_CHAIN_INPUT : NFT_CHAIN_FORWARD;
+}
+
+uint32_t nft_chain_hook(const struct nft_enforcer_config *c)
+{
+	return forward(c) ? NF_INET_FORWARD : NF_INET_LOCAL_IN;
+}
+
+uint32_t nft_chain_policy(const struct nft_enforcer_config *c)
+{
+	return c->mode == NFT_MODE_ROUTER_MARK ? NF_ACCEPT : NF_DROP;
+}
 
 /* Largest single message we build: a rule or a set with 64 ports. */
 #define MSG_MAX 8192
@@ -243,6 +276,13 @@ static int r_loopback(struct nftnl_rule *r, const struct nft_enforcer_config *c,
 	       e_verdict(r, NF_ACCEPT);
 }
 
+/* The site's own hosts open connections out freely. */
+static int r_inside(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
+{
+	return e_meta(r, NFT_META_IIFNAME, NFT_REG_1) ?: e_lookup(r, NFT_REG_1, NFT_SET_INSIDE) ?:
+	       e_verdict(r, NF_ACCEPT);
+}
+
 static int r_icmp(struct nftnl_rule *r, const struct nft_enforcer_config *c, int v6)
 {
 	return match_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) ?:
@@ -291,6 +331,20 @@ static int r_pinholes(struct nftnl_rule *r, const struct nft_enforcer_config *c,
 	       e_admit(r, c);
 }
 
+/* An always-open port of an internal host: daddr . l4proto . dport,
+ * mirrored by open_key(). */
+static int r_open(struct nftnl_rule *r, const struct nft_enforcer_config *c, int v6)
+{
+	uint32_t alen = v6 ? 16 : 4, reg = alen / 4;
+
+	return match_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) ?:
+	       e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, alen, reg32(0)) ?:
+	       e_meta(r, NFT_META_L4PROTO, reg32(reg)) ?:
+	       e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(reg + 1)) ?:
+	       e_lookup(r, reg32(0), v6 ? NFT_SET_OPEN6 : NFT_SET_OPEN4) ?:
+	       e_admit(r, c);
+}
+
 static int r_log(struct nftnl_rule *r, const struct nft_enforcer_config *c, int a)
 {
 	struct nftnl_expr *lim = nftnl_expr_alloc("limit"), *log;
@@ -306,7 +360,8 @@ static int r_log(struct nftnl_rule *r, const struct nft_enforcer_config *c, int 
 	log = nftnl_expr_alloc("log");
 	if (log) {
 		nftnl_expr_set_str(log, NFTNL_EXPR_LOG_PREFIX,
-				   c->log_prefix ? c->log_prefix : NFT_LOG_PREFIX);
+				   c->log_prefix ? c->log_prefix :
+				   forward(c) ? NFT_LOG_PREFIX_ROUTER : NFT_LOG_PREFIX);
 		nftnl_expr_set_u32(log, NFTNL_EXPR_LOG_LEVEL, 4);	/* warning */
 	}
 	return add_expr(r, log);
@@ -317,28 +372,37 @@ static int r_drop(struct nftnl_rule *r, const struct nft_enforcer_config *c, int
 	return e_simple(r, "counter") ?: e_verdict(r, NF_DROP);
 }
 
+/* The rules of every mode, in order; a mode takes those marked for it.
+ * Mark mode decides nothing itself: no conntrack, interface, ICMP, log or
+ * drop rule, only the marks of what Dyper admits. */
 static const struct rule_def {
 	rule_fn fn;
 	int arg;
+	unsigned modes;
 } rule_defs[] = {
-	{ r_ct_ok, 0 },
-	{ r_ct_invalid, 0 },
-	{ r_loopback, 0 },
-	{ r_icmp, 0 },
-	{ r_icmp, 1 },
-	{ r_control, IPPROTO_TCP },
-	{ r_control, IPPROTO_UDP },
-	{ r_pinholes, 0 },
-	{ r_pinholes, 2 },
-	{ r_pinholes, 1 },
-	{ r_pinholes, 3 },
-	{ r_log, 0 },
-	{ r_drop, 0 },
+	{ r_ct_ok, 0, M_POLICY },
+	{ r_ct_invalid, 0, M_POLICY },
+	{ r_loopback, 0, M_HOST },
+	{ r_inside, 0, M_ROUTER },
+	{ r_icmp, 0, M_POLICY },
+	{ r_icmp, 1, M_POLICY },
+	{ r_control, IPPROTO_TCP, M_HOST },
+	{ r_control, IPPROTO_UDP, M_HOST },
+	{ r_open, 0, M_ROUTER | M_MARK },
+	{ r_open, 1, M_ROUTER | M_MARK },
+	{ r_pinholes, 0, M_ALL },
+	{ r_pinholes, 2, M_ALL },
+	{ r_pinholes, 1, M_ALL },
+	{ r_pinholes, 3, M_ALL },
+	{ r_log, 0, M_POLICY },
+	{ r_drop, 0, M_POLICY },
 };
 #define N_RULES (sizeof(rule_defs) / sizeof(rule_defs[0]))
 
 static bool rule_wanted(const struct rule_def *d, const struct nft_enforcer_config *c)
 {
+	if (!in_mode(d->modes, c))
+		return false;
 	if (d->fn == r_log)
 		return c->log_rate > 0;
 	return true;
@@ -357,7 +421,7 @@ static struct nftnl_rule *rule_new(const struct nft_enforcer_config *c,
 	if (!r)
 		return NULL;
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table_name(c));
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFT_CHAIN_INPUT);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, nft_chain_name(c));
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	if (d->fn(r, c, d->arg)) {
 		nftnl_rule_free(r);
@@ -373,6 +437,7 @@ struct set_def {
 	uint32_t key_type;
 	uint32_t key_len;
 	bool pinholes;
+	unsigned modes;
 };
 
 static uint32_t concat(const uint32_t *types, int n)
@@ -394,6 +459,45 @@ static void pinhole_set_def(struct set_def *d, bool v6, bool any)
 	d->key_type = any ? concat(anyp, 4) : concat(exact, 5);
 	d->key_len = (uint32_t)pinhole_key_len(v6 ? AF_INET6 : AF_INET, any);
 	d->pinholes = true;
+	d->modes = M_ALL;
+}
+
+/* Every set of every mode, in the order setup creates them; the sets of
+ * @c's mode into @d, returns how many. */
+static size_t mode_set_defs(const struct nft_enforcer_config *c, struct set_def d[NFT_MAX_SETS])
+{
+	static const uint32_t open4[] = { DT_IPADDR, DT_INET_PROTO, DT_INET_SERVICE };
+	static const uint32_t open6[] = { DT_IP6ADDR, DT_INET_PROTO, DT_INET_SERVICE };
+	struct set_def all[12] = {
+		{ NFT_SET_CTL_TCP, DT_INET_SERVICE, 2, false, M_HOST },
+		{ NFT_SET_CTL_UDP, DT_INET_SERVICE, 2, false, M_HOST },
+		{ NFT_SET_INSIDE, DT_IFNAME, NFT_IFNAME_LEN, false, M_ROUTER },
+		{ NFT_SET_OPEN4, concat(open4, 3), 12, false, M_ROUTER | M_MARK },
+		{ NFT_SET_OPEN6, concat(open6, 3), 24, false, M_ROUTER | M_MARK },
+		{ NFT_SET_ICMP, DT_ICMP_TYPE, 1, false, M_POLICY },
+		{ NFT_SET_ICMP6, DT_ICMP6_TYPE, 1, false, M_POLICY },
+	};
+	size_t n = 0;
+
+	pinhole_set_def(&all[7], false, false);
+	pinhole_set_def(&all[8], false, true);
+	pinhole_set_def(&all[9], true, false);
+	pinhole_set_def(&all[10], true, true);
+	for (size_t i = 0; all[i].name; i++)
+		if (in_mode(all[i].modes, c) && n < NFT_MAX_SETS)
+			d[n++] = all[i];
+	return n;
+}
+
+size_t nft_mode_sets(const struct nft_enforcer_config *c, const char *names[NFT_MAX_SETS + 1])
+{
+	struct set_def d[NFT_MAX_SETS];
+	size_t n = mode_set_defs(c, d);
+
+	for (size_t i = 0; i < n; i++)
+		names[i] = d[i].name;
+	names[n] = NULL;
+	return n;
 }
 
 static struct nftnl_set *set_new(const struct nft_enforcer_config *c,
@@ -428,6 +532,21 @@ static struct nftnl_set *set_new(const struct nft_enforcer_config *c,
 	} else {
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
 	}
+	if (d->key_type == DT_IFNAME) {
+		/* interface names are strings, which nft reads in host byte
+		 * order only when told: without it `nft list` shows "" */
+		struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(16);
+
+		if (!ud || !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1 /* host */)) {
+			if (ud)
+				nftnl_udata_buf_free(ud);
+			nftnl_set_free(s);
+			return NULL;
+		}
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+				   nftnl_udata_buf_len(ud));
+		nftnl_udata_buf_free(ud);
+	}
 	return s;
 }
 
@@ -441,6 +560,8 @@ static int put_static_elems(struct nlbuf *b, const struct nft_enforcer_config *c
 
 	if (n == 0)
 		return 0;
+	if (nlbuf_reserve(b, MSG_MAX))
+		return -ENOMEM;
 	s = nftnl_set_alloc();
 	if (!s)
 		return -ENOMEM;
@@ -464,21 +585,6 @@ static int put_static_elems(struct nlbuf *b, const struct nft_enforcer_config *c
 	return 0;
 }
 
-static int put_ports(struct nlbuf *b, const struct nft_enforcer_config *c,
-		     const char *set, const uint16_t *ports, size_t n, uint32_t *seq)
-{
-	uint8_t keys[NFT_ENFORCER_MAX_PORTS * 2];
-
-	if (n > NFT_ENFORCER_MAX_PORTS)
-		return -E2BIG;
-	for (size_t i = 0; i < n; i++) {
-		uint16_t p = htons(ports[i]);
-
-		memcpy(keys + 2 * i, &p, 2);
-	}
-	return put_static_elems(b, c, set, keys, 2, n, seq);
-}
-
 /* ICMP types let in without a connection: errors, and for IPv6 neighbour
  * and router discovery and multicast listener queries, without which the
  * link itself stops working. */
@@ -493,6 +599,88 @@ size_t nft_icmp_types(bool v6, bool ping, const uint8_t **types)
 	return (v6 ? sizeof(icmp6_types) : sizeof(icmp_types)) - !ping;
 }
 
+static size_t port_keys(const uint16_t *ports, size_t n, uint8_t *keys)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint16_t p = htons(ports[i]);
+
+		memcpy(keys + 2 * i, &p, 2);
+	}
+	return n;
+}
+
+/* daddr . l4proto . dport, each field padded to 32 bits; mirrors r_open(). */
+static size_t open_keys(const struct nft_enforcer_config *c, uint8_t family, uint8_t *keys,
+			size_t *klen)
+{
+	size_t alen = family == AF_INET ? 4 : 16, n = 0;
+
+	*klen = alen + 8;
+	for (size_t i = 0; i < c->n_open && i < NFT_ENFORCER_MAX_OPEN; i++) {
+		const struct nft_open_port *o = &c->open[i];
+		uint8_t *k = keys + n * *klen;
+		uint16_t p = htons(o->port);
+
+		if (o->family != family)
+			continue;
+		memset(k, 0, *klen);
+		memcpy(k, o->addr.raw, alen);
+		k[alen] = o->proto;
+		memcpy(k + alen + 4, &p, 2);
+		n++;
+	}
+	return n;
+}
+
+int nft_static_keys(const struct nft_enforcer_config *c, const char *set, uint8_t *keys,
+		    size_t *klen)
+{
+	struct set_def d[NFT_MAX_SETS];
+	size_t n = mode_set_defs(c, d), i;
+	const uint8_t *types;
+
+	for (i = 0; i < n; i++)
+		if (!d[i].pinholes && !strcmp(d[i].name, set))
+			break;
+	if (i == n)
+		return -ENOENT;
+	*klen = d[i].key_len;
+	if (!strcmp(set, NFT_SET_CTL_TCP) || !strcmp(set, NFT_SET_CTL_UDP)) {
+		bool tcp = !strcmp(set, NFT_SET_CTL_TCP);
+		size_t np = tcp ? c->n_tcp_ports : c->n_udp_ports;
+
+		if (np > NFT_ENFORCER_MAX_PORTS)
+			return -E2BIG;
+		return (int)port_keys(tcp ? c->tcp_ports : c->udp_ports, np, keys);
+	}
+	if (!strcmp(set, NFT_SET_ICMP) || !strcmp(set, NFT_SET_ICMP6)) {
+		n = nft_icmp_types(!strcmp(set, NFT_SET_ICMP6), c->allow_ping, &types);
+		memcpy(keys, types, n);
+		return (int)n;
+	}
+	if (!strcmp(set, NFT_SET_INSIDE)) {
+		if (c->n_inside > NFT_ENFORCER_MAX_INSIDE)
+			return -E2BIG;
+		memset(keys, 0, c->n_inside * NFT_IFNAME_LEN);
+		for (i = 0; i < c->n_inside; i++)
+			memcpy(keys + i * NFT_IFNAME_LEN, c->inside[i],
+			       strnlen(c->inside[i], NFT_IFNAME_LEN - 1));
+		return (int)c->n_inside;
+	}
+	return (int)open_keys(c, !strcmp(set, NFT_SET_OPEN4) ? AF_INET : AF_INET6, keys, klen);
+}
+
+const char *nft_static_what(const char *set)
+{
+	if (!strcmp(set, NFT_SET_CTL_TCP) || !strcmp(set, NFT_SET_CTL_UDP))
+		return "the static control ports";
+	if (!strcmp(set, NFT_SET_ICMP) || !strcmp(set, NFT_SET_ICMP6))
+		return "the accepted ICMP types";
+	if (!strcmp(set, NFT_SET_INSIDE))
+		return "the inside interfaces";
+	return "the always-open ports";
+}
+
 /* --- the whole table -------------------------------------------------------- */
 
 int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
@@ -503,19 +691,13 @@ int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
 	struct nftnl_table *t = NULL;
 	struct nftnl_chain *ch = NULL;
 	struct nlmsghdr *nlh;
-	const uint8_t *icmp;
-	struct set_def defs[8] = {
-		{ NFT_SET_CTL_TCP, DT_INET_SERVICE, 2, false },
-		{ NFT_SET_CTL_UDP, DT_INET_SERVICE, 2, false },
-		{ NFT_SET_ICMP, DT_ICMP_TYPE, 1, false },
-		{ NFT_SET_ICMP6, DT_ICMP6_TYPE, 1, false },
-	};
+	struct set_def defs[NFT_MAX_SETS];
+	size_t n_sets = mode_set_defs(c, defs);
+	uint8_t *keys = malloc(NFT_STATIC_KEYS_MAX);
 	int err = -ENOMEM;
 
-	pinhole_set_def(&defs[4], false, false);
-	pinhole_set_def(&defs[5], false, true);
-	pinhole_set_def(&defs[6], true, false);
-	pinhole_set_def(&defs[7], true, true);
+	if (!keys)
+		goto out;
 
 	/* table */
 	if (nlbuf_reserve(b, MSG_MAX))
@@ -534,7 +716,7 @@ int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
 	nlbuf_commit(b, nlh);
 
 	/* sets: created if missing, pinholes kept; static ones refilled */
-	for (uint32_t i = 0; i < 8; i++) {
+	for (uint32_t i = 0; i < n_sets; i++) {
 		struct nftnl_set *s = set_new(c, &defs[i], i + 1);
 
 		if (!s || nlbuf_reserve(b, 3 * MSG_MAX)) {
@@ -554,14 +736,17 @@ int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
 		}
 		nftnl_set_free(s);
 	}
-	err = put_ports(b, c, NFT_SET_CTL_TCP, c->tcp_ports, c->n_tcp_ports, seq) ?:
-	      put_ports(b, c, NFT_SET_CTL_UDP, c->udp_ports, c->n_udp_ports, seq) ?:
-	      put_static_elems(b, c, NFT_SET_ICMP, icmp_types, 1,
-			       nft_icmp_types(false, c->allow_ping, &icmp), seq) ?:
-	      put_static_elems(b, c, NFT_SET_ICMP6, icmp6_types, 1,
-			       nft_icmp_types(true, c->allow_ping, &icmp), seq);
-	if (err)
-		goto out;
+	for (size_t i = 0; i < n_sets; i++) {
+		size_t klen;
+		int n;
+
+		if (defs[i].pinholes)
+			continue;
+		n = nft_static_keys(c, defs[i].name, keys, &klen);
+		err = n < 0 ? n : put_static_elems(b, c, defs[i].name, keys, klen, (size_t)n, seq);
+		if (err)
+			goto out;
+	}
 	err = -ENOMEM;
 
 	/* base chain, then its rules replaced in the same transaction */
@@ -569,11 +754,11 @@ int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
 	if (!ch || nlbuf_reserve(b, 2 * MSG_MAX))
 		goto out;
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, NFT_CHAIN_INPUT);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, nft_chain_name(c));
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, nft_chain_hook(c));
 	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->priority);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_DROP);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, nft_chain_policy(c));
 	nlh = nftnl_chain_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_NEWCHAIN, NFPROTO_INET,
 					  NLM_F_CREATE | NLM_F_ACK, (*seq)++);
 	nftnl_chain_nlmsg_build_payload(nlh, ch);
@@ -585,7 +770,7 @@ int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
 		if (!flush)
 			goto out;
 		nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, table);
-		nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, NFT_CHAIN_INPUT);
+		nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, nft_chain_name(c));
 		nlh = nftnl_rule_nlmsg_build_hdr(nlbuf_tail(b), NFT_MSG_DELRULE, NFPROTO_INET,
 						 NLM_F_ACK, (*seq)++);
 		nftnl_rule_nlmsg_build_payload(nlh, flush);
@@ -611,6 +796,7 @@ int nft_build_setup(struct nlbuf *b, const struct nft_enforcer_config *c,
 	}
 	err = 0;
 out:
+	free(keys);
 	if (ch)
 		nftnl_chain_free(ch);
 	if (t)

@@ -700,6 +700,371 @@ static void test_local_interface(void **state)
 	free(del);
 }
 
+/* --- a border router's table (NFT_MODE_ROUTER) ------------------------------------ */
+
+static void router_config(struct fixture *f)
+{
+	nft_enforcer_config_init_router(&f->cfg);
+	strcpy(f->cfg.inside[0], "int0");
+	strcpy(f->cfg.inside[1], "int1");
+	f->cfg.n_inside = 2;
+	f->cfg.open[0] = (struct nft_open_port){ .family = AF_INET, .proto = IPPROTO_TCP,
+						 .port = 22 };
+	inet_pton(AF_INET, "198.51.100.10", &f->cfg.open[0].addr);
+	f->cfg.open[1] = (struct nft_open_port){ .family = AF_INET6, .proto = IPPROTO_UDP,
+						 .port = 53 };
+	inet_pton(AF_INET6, "2001:db8:2::10", &f->cfg.open[1].addr);
+	f->cfg.n_open = 2;
+}
+
+/* Pinhole nth(@i) as a site holds it: its owner is a delegate. */
+static struct pinhole site_nth(uint32_t i)
+{
+	struct pinhole ph = nth(i);
+
+	memset(&ph.owner, 0, sizeof(ph.owner));
+	snprintf(ph.owner.delegate, sizeof(ph.owner.delegate), "host%u.example", i % 3);
+	ph.owner.created = 1763800000 + i;
+	return ph;
+}
+
+static struct pinhole_op *site_ops(size_t n, enum pinhole_op_type type, uint32_t from)
+{
+	struct pinhole_op *ops = ops_new(n, type, from);
+
+	for (size_t i = 0; i < n; i++)
+		ops[i].ph = site_nth(from + (uint32_t)i);
+	return ops;
+}
+
+/* Every one of @ops and nothing else is in the kernel, with its delegate. */
+static void assert_site_exactly(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n)
+{
+	struct seen s = dump(e);
+
+	assert_int_equal(s.n, n);
+	for (size_t i = 0; i < s.n; i++) {
+		size_t j;
+
+		assert_true(s.v[i].owner_known);
+		for (j = 0; j < n; j++)
+			if (pinhole_same_key(&s.v[i].ph, &ops[j].ph))
+				break;
+		assert_true(j < n);
+		assert_memory_equal(&s.v[i].ph.owner, &ops[j].ph.owner, sizeof(ops[j].ph.owner));
+	}
+	free(s.v);
+}
+
+static void test_router_layout(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	bool intact = false;
+	char *out;
+
+	router_config(f);
+	e = open_setup(f);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+	assert_true(nft_enforcer_owned(e));
+	out = nft_list("table inet dyper_site");
+	assert_non_null(strstr(out, "type filter hook forward priority filter; policy drop;"));
+	assert_null(strstr(out, "hook input"));
+	assert_non_null(strstr(out, "ct state established,related accept"));
+	assert_non_null(strstr(out, "ct state invalid drop"));
+	assert_non_null(strstr(out, "iifname @inside accept"));
+	assert_non_null(strstr(out, "\"int0\""));
+	assert_non_null(strstr(out, "\"int1\""));
+	assert_non_null(strstr(out, "ip daddr . meta l4proto . th dport @open4 accept"));
+	assert_non_null(strstr(out, "elements = { 198.51.100.10 . tcp . 22 }"));
+	assert_non_null(strstr(out, "elements = { 2001:db8:2::10 . udp . 53 }"));
+	assert_non_null(strstr(out, "ip saddr . meta l4proto . ip daddr . th dport @pinholes4_any accept"));
+	assert_non_null(strstr(out, "log prefix \"dyper site drop: \""));
+	assert_null(strstr(out, "control_tcp"));
+	assert_null(strstr(out, "iif \"lo\""));
+	free(out);
+	/* no rule of the host's: nothing on the input hook */
+	assert_int_equal(sh("nft list chains | grep -q 'hook input'"), 1);
+}
+
+static void test_router_delegates(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	struct pinhole_op *add, *del;
+	char *out;
+
+	router_config(f);
+	e = open_setup(f);
+	add = site_ops(16, PINHOLE_ADD, 0);	/* both families, exact and any port */
+	assert_int_equal(nft_enforcer_commit(e, add, 16), 0);
+	assert_site_exactly(e, add, 16);
+	out = nft_list("set inet dyper_site pinholes4_any");
+	assert_non_null(strstr(out, "198.51.100.0 . tcp . 203.0.113.1 . 1024 counter packets 0 "
+				    "bytes 0 comment \"dlg host0.example t 1763800000\""));
+	free(out);
+	/* an owner the comment cannot carry is refused before the kernel */
+	del = site_ops(2, PINHOLE_DEL, 0);
+	add[0].ph.owner.uid = 1000;
+	assert_int_equal(nft_enforcer_commit(e, add, 1), -EINVAL);
+	assert_int_equal(nft_enforcer_commit(e, del, 2), 0);
+	assert_site_exactly(e, add + 2, 14);
+	free(add);
+	free(del);
+}
+
+/* The site controller's path: the router table through the interface. */
+static void test_router_interface(void **state)
+{
+	struct fixture *f = *state;
+	struct enforcer_sink sink = { if_entry, if_done, NULL };
+	struct answers *a = calloc(1, sizeof(*a));
+	struct pinhole_op *add = site_ops(3, PINHOLE_ADD, 0);
+	struct pinhole_op *bad = site_ops(3, PINHOLE_ADD, 3);
+	struct pinhole_op *del = site_ops(3, PINHOLE_DEL, 0);
+	struct nft_enforcer *host = NULL;
+	struct enforcer *e;
+	struct nft_enforcer_config hcfg;
+
+	assert_non_null(a);
+	sink.arg = a;
+	/* a host's table is not a router's */
+	nft_enforcer_config_init(&hcfg);
+	assert_int_equal(nft_enforcer_open(&host, &hcfg), 0);
+	assert_int_equal(nft_router_new(&e, host, 0), -EINVAL);
+	assert_null(e);
+
+	router_config(f);
+	assert_int_equal(nft_enforcer_open(&f->e, &f->cfg), 0);
+	assert_int_equal(nft_router_new(&e, f->e, 100), 0);
+	f->e = NULL;
+	assert_string_equal(e->name, "router");
+	assert_int_equal(e->batch_pref, 100);
+	bad[2].ph = add[1].ph;		/* already open: the whole batch fails */
+	submit(e, ENFORCER_SETUP, 1, NULL, 0);
+	submit(e, ENFORCER_BATCH, 2, add, 3);
+	submit(e, ENFORCER_BATCH, 3, bad, 3);
+	submit(e, ENFORCER_READ, 4, NULL, 0);
+	submit(e, ENFORCER_CHECK, 5, NULL, 0);
+	submit(e, ENFORCER_BATCH, 6, del, 3);
+	submit(e, ENFORCER_READ, 7, NULL, 0);
+	assert_true(readable(e));
+	assert_int_equal(enforcer_dispatch(e, &sink), 0);
+	assert_false(readable(e));
+	assert_int_equal(a->n, 7);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(a->job[i].tag, i + 1);
+	assert_int_equal(a->d[0].err, 0);
+	assert_int_equal(a->d[1].err, 0);
+	assert_int_equal(a->d[2].err, -EEXIST);
+	assert_int_equal(a->op_err[2][0], -ECANCELED);
+	assert_int_equal(a->op_err[2][1], -ECANCELED);
+	assert_int_equal(a->op_err[2][2], -EEXIST);
+	assert_non_null(strstr(a->msg[2], "none applied"));
+	assert_int_equal(a->entries[3], 3);	/* the good batch only, delegates parsed */
+	assert_true(a->d[4].intact);
+	assert_false(a->d[4].changed);
+	assert_int_equal(a->d[5].err, 0);
+	assert_int_equal(a->entries[6], 0);
+	assert_true(enforcer_exclusive(e));	/* owner flag: nobody else can change it */
+
+	/* flush through the interface, and the kernel agrees */
+	a->n = 0;
+	submit(e, ENFORCER_BATCH, 8, add, 3);
+	submit(e, ENFORCER_FLUSH, 9, NULL, 0);
+	submit(e, ENFORCER_READ, 10, NULL, 0);
+	assert_int_equal(enforcer_dispatch(e, &sink), 0);
+	assert_int_equal(a->n, 3);
+	assert_int_equal(a->d[1].err, 0);
+	assert_int_equal(a->entries[2], 0);
+	assert_int_equal(sh("nft list set inet dyper_site pinholes4_any | grep -q elements"), 1);
+	enforcer_free(e);
+	free(a);
+	free(add);
+	free(bad);
+	free(del);
+}
+
+/* The READ entries carry the delegate: the engine can re-adopt them. */
+static void site_entry(struct enforcer *e, uint64_t tag, const struct pinhole_entry *pe, void *arg)
+{
+	struct seen *s = arg;
+
+	collect(pe, s);
+}
+
+static void site_done(struct enforcer *e, const struct enforcer_done *d, void *arg)
+{
+	assert_int_equal(d->err, 0);
+}
+
+static void test_router_read_delegates(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	struct enforcer_sink sink = { site_entry, site_done, &s };
+	struct pinhole_op *add = site_ops(8, PINHOLE_ADD, 40);
+	struct enforcer *e;
+
+	router_config(f);
+	open_setup(f);
+	assert_int_equal(nft_enforcer_commit(f->e, add, 8), 0);
+	assert_int_equal(nft_router_new(&e, f->e, 0), 0);
+	f->e = NULL;
+	submit(e, ENFORCER_READ, 1, NULL, 0);
+	assert_int_equal(enforcer_dispatch(e, &sink), 0);
+	assert_int_equal(s.n, 8);
+	for (size_t i = 0; i < s.n; i++) {
+		size_t j;
+
+		assert_true(s.v[i].owner_known);
+		for (j = 0; j < 8 && !pinhole_same_key(&s.v[i].ph, &add[j].ph); j++)
+			;
+		assert_true(j < 8);
+		assert_string_equal(s.v[i].ph.owner.delegate, add[j].ph.owner.delegate);
+		assert_int_equal(s.v[i].ph.owner.created, add[j].ph.owner.created);
+	}
+	enforcer_free(e);
+	free(s.v);
+	free(add);
+}
+
+static void test_router_tampering(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	static const char *const tamper[] = {
+		"nft insert rule inet dyper_site forward tcp dport 23 accept",
+		"nft delete rule inet dyper_site forward handle $(nft -a list chain inet dyper_site "
+			"forward | grep 'iifname @inside' | sed 's/.*handle //')",
+		"nft add element inet dyper_site inside '{ \"ext0\" }'",
+		"nft delete element inet dyper_site open4 '{ 198.51.100.10 . tcp . 22 }'",
+		"nft add element inet dyper_site open6 '{ 2001:db8:2::11 . tcp . 22 }'",
+		"nft chain inet dyper_site forward '{ policy accept; }'",
+		"nft flush chain inet dyper_site forward",
+		"nft delete element inet dyper_site icmpv6_ok '{ packet-too-big }'",
+		"nft delete table inet dyper_site",
+	};
+	bool intact;
+
+	router_config(f);
+	f->cfg.owner = NFT_OWNER_OFF;	/* so that the nft command can tamper */
+	e = open_setup(f);
+	for (size_t i = 0; i < sizeof(tamper) / sizeof(tamper[0]); i++) {
+		assert_int_equal(nft_enforcer_setup(e), 0);
+		assert_int_equal(nft_enforcer_check(e, &intact), 0);
+		assert_true(intact);
+		if (sh("%s", tamper[i]))
+			fail_msg("tampering command failed: %s", tamper[i]);
+		assert_int_equal(nft_enforcer_check(e, &intact), 0);
+		if (intact)
+			fail_msg("not detected: %s", tamper[i]);
+		assert_true(strlen(nft_enforcer_error(e)) > 0);
+	}
+	assert_int_equal(nft_enforcer_setup(e), 0);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+}
+
+/* Mark mode: no policy of its own, only marks; its check holds too. */
+static void test_router_mark_mode(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer *e;
+	bool intact = false;
+	char *out;
+
+	router_config(f);
+	f->cfg.mode = NFT_MODE_ROUTER_MARK;
+	f->cfg.mark = 0x100;
+	f->cfg.priority = -10;		/* before the site's own filter chain */
+	f->cfg.owner = NFT_OWNER_OFF;
+	e = open_setup(f);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_true(intact);
+	out = nft_list("chain inet dyper_site forward");
+	assert_non_null(strstr(out, "hook forward priority filter - 10; policy accept;"));
+	assert_non_null(strstr(out, "@pinholes4_any meta mark set meta mark | 0x00000100 accept"));
+	assert_null(strstr(out, "drop"));
+	assert_null(strstr(out, "iifname"));
+	free(out);
+	assert_int_equal(sh("nft chain inet dyper_site forward '{ policy drop; }'"), 0);
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_false(intact);
+	assert_non_null(strstr(nft_enforcer_error(e), "chain forward"));
+}
+
+/* A table made for one hook is not converged into the other's. */
+static void test_router_host_tables_apart(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer_config host;
+	struct nft_enforcer *h = NULL;
+
+	router_config(f);
+	f->cfg.table = "dyper";
+	f->cfg.owner = NFT_OWNER_OFF;
+	nft_enforcer_config_init(&host);
+	host.owner = NFT_OWNER_OFF;
+	assert_int_equal(nft_enforcer_open(&h, &host), 0);
+	assert_int_equal(nft_enforcer_setup(h), 0);
+	assert_int_equal(nft_enforcer_open(&f->e, &f->cfg), 0);
+	assert_int_equal(nft_enforcer_setup(f->e), -EEXIST);
+	assert_non_null(strstr(nft_enforcer_error(f->e), "made for a host"));
+	assert_int_equal(sh("nft list chains | grep -q 'hook forward'"), 1);
+	/* and the reverse */
+	assert_int_equal(nft_enforcer_destroy(h), 0);
+	assert_int_equal(nft_enforcer_setup(f->e), 0);
+	assert_int_equal(nft_enforcer_setup(h), -EEXIST);
+	assert_non_null(strstr(nft_enforcer_error(h), "made for a router"));
+	assert_int_equal(sh("nft list chains | grep -q 'hook input'"), 1);
+	nft_enforcer_free(h);
+}
+
+static void test_router_bad_config(void **state)
+{
+	struct fixture *f = *state;
+	struct nft_enforcer_config c;
+	struct nft_enforcer *e = NULL;
+
+	router_config(f);
+	c = f->cfg;
+	c.n_inside = 0;
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	assert_non_null(strstr(nft_enforcer_error(e), "inside interfaces"));
+	nft_enforcer_free(e);
+	c = f->cfg;
+	c.tcp_ports[0] = 22;
+	c.n_tcp_ports = 1;
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	assert_non_null(strstr(nft_enforcer_error(e), "open ports"));
+	nft_enforcer_free(e);
+	c = f->cfg;
+	c.mode = NFT_MODE_ROUTER_MARK;
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	assert_non_null(strstr(nft_enforcer_error(e), "needs a mark"));
+	nft_enforcer_free(e);
+	c = f->cfg;
+	memset(c.inside[1], 'x', sizeof(c.inside[1]));	/* unterminated */
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	nft_enforcer_free(e);
+	c = f->cfg;
+	strcpy(c.inside[1], "eth*");
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	nft_enforcer_free(e);
+	c = f->cfg;
+	c.open[1].port = 0;
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	assert_non_null(strstr(nft_enforcer_error(e), "open port"));
+	nft_enforcer_free(e);
+	c = f->cfg;
+	c.mode = NFT_MODE_HOST;		/* a host has no inside */
+	assert_int_equal(nft_enforcer_open(&e, &c), -EINVAL);
+	nft_enforcer_free(e);
+	assert_int_equal(sh("nft list tables | grep -q ."), 1);	/* nothing was made */
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, new_netns, free_fixture)
@@ -720,6 +1085,14 @@ int main(void)
 		T(test_flush_and_destroy),
 		T(test_bad_config),
 		T(test_local_interface),
+		T(test_router_layout),
+		T(test_router_delegates),
+		T(test_router_interface),
+		T(test_router_read_delegates),
+		T(test_router_tampering),
+		T(test_router_mark_mode),
+		T(test_router_host_tables_apart),
+		T(test_router_bad_config),
 	};
 
 	if (geteuid() != 0) {

@@ -165,9 +165,9 @@ static void test_owner_roundtrip(void **state)
 static void test_owner_extremes(void **state)
 {
 	struct pinhole_owner o = { UINT32_MAX, UINT32_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-				   "fifteen-chars.." }, back;
-	struct pinhole_owner odd = { 1, 2, 3, 5, 4, "a b\tc\x01" };
-	struct pinhole_owner none = { 1, 2, 3, 5, 4, "" };
+				   "fifteen-chars..", "" }, back;
+	struct pinhole_owner odd = { 1, 2, 3, 5, 4, "a b\tc\x01", "" };
+	struct pinhole_owner none = { 1, 2, 3, 5, 4, "", "" };
 	char buf[NFT_COMMENT_MAX + 1];
 	int n;
 
@@ -206,6 +206,87 @@ static void test_owner_rejects(void **state)
 
 	memset(big, 'u', sizeof(big));
 	assert_int_equal(pinhole_owner_parse(big, sizeof(big), &o), -EINVAL);
+}
+
+/* A site's pinhole names its delegate; the host form is untouched by it. */
+static void test_owner_delegate(void **state)
+{
+	struct pinhole_owner o = { .created = 1763800000, .delegate = "hostA" }, back;
+	struct pinhole_owner host = { .uid = 1000, .pid = 4242, .sock_ino = 9, .sock_cookie = 8,
+				      .created = 1763800000, .program = "vsftpd" };
+	struct pinhole_owner longest = { .created = UINT64_MAX };
+	char buf[NFT_COMMENT_MAX + 1];
+	int n;
+
+	n = pinhole_owner_format(&o, buf, sizeof(buf));
+	assert_string_equal(buf, "dlg hostA t 1763800000");
+	assert_int_equal(n, (int)strlen(buf));
+	memset(&back, 0x55, sizeof(back));
+	assert_int_equal(pinhole_owner_parse(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&o, &back, sizeof(o));
+
+	/* the longest delegate and time still fit in a comment */
+	memset(longest.delegate, 'a', PINHOLE_DELEGATE_LEN - 1);
+	longest.delegate[7] = '.';
+	longest.delegate[8] = '@';
+	longest.delegate[9] = '_';
+	longest.delegate[10] = '-';
+	n = pinhole_owner_format(&longest, buf, sizeof(buf));
+	assert_true(n > 0 && n <= NFT_COMMENT_MAX);
+	assert_int_equal(pinhole_owner_parse(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&longest, &back, sizeof(longest));
+
+	/* the host form is as before, and parses with no delegate */
+	n = pinhole_owner_format(&host, buf, sizeof(buf));
+	assert_string_equal(buf, "uid 1000 pid 4242 ino 9 ck 8 t 1763800000 vsftpd");
+	assert_int_equal(pinhole_owner_parse(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&host, &back, sizeof(host));
+	assert_string_equal(back.delegate, "");
+
+	/* what the comment cannot carry is refused, never mangled or lost */
+	strcpy(o.delegate, "host A");
+	assert_int_equal(pinhole_owner_format(&o, buf, sizeof(buf)), -EINVAL);
+	strcpy(o.delegate, "hostA\"");
+	assert_int_equal(pinhole_owner_format(&o, buf, sizeof(buf)), -EINVAL);
+	strcpy(o.delegate, "hostA");
+	o.pid = 1;
+	assert_int_equal(pinhole_owner_format(&o, buf, sizeof(buf)), -EINVAL);
+	o.pid = 0;
+	assert_int_equal(pinhole_owner_format(&o, buf, 10), -ENOSPC);
+}
+
+static void test_owner_delegate_rejects(void **state)
+{
+	static const char *bad[] = {
+		"dlg", "dlg ", "dlg hostA", "dlg hostA t", "dlg hostA t ", "dlg hostA t x",
+		"dlg hostA t 12 ", "dlg hostA t 12x", "dlg  hostA t 12", "dlg hostA  t 12",
+		"dlg hostA t -1", "dlg hostA t +1", "dlg hostA t 99999999999999999999999",
+		"dlg host/A t 12", "dlg hostA x 12", "dlg t 12",
+		"dlg aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa t 1",
+	};
+	struct pinhole_owner o;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (pinhole_owner_parse(bad[i], strlen(bad[i]), &o) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+static void test_validate_delegate(void **state)
+{
+	struct pinhole ph = mk(AF_INET, IPPROTO_TCP, "203.0.113.10", 0, "198.51.100.10", 8080);
+
+	strcpy(ph.owner.delegate, "hostA");
+	assert_int_equal(pinhole_validate(&ph), 0);
+	ph.owner.uid = 1000;		/* a delegate's pinhole has no process */
+	assert_int_equal(pinhole_validate(&ph), -EINVAL);
+	ph.owner.uid = 0;
+	strcpy(ph.owner.program, "x");
+	assert_int_equal(pinhole_validate(&ph), -EINVAL);
+	ph.owner.program[0] = '\0';
+	strcpy(ph.owner.delegate, "a b");
+	assert_int_equal(pinhole_validate(&ph), -EINVAL);
+	memset(ph.owner.delegate, 'a', sizeof(ph.owner.delegate));	/* unterminated */
+	assert_int_equal(pinhole_validate(&ph), -EINVAL);
 }
 
 /* --- message building --------------------------------------------------------- */
@@ -412,6 +493,79 @@ static void test_expected_rules(void **state)
 	nft_free_lines(lines, n);
 }
 
+/* The router's table: hook forward, its own sets; mark mode decides
+ * nothing but marks. */
+static void test_build_setup_router(void **state)
+{
+	struct nft_enforcer_config cfg;
+	struct nlbuf b = { 0 };
+	struct nlmsghdr *nlh;
+	uint32_t seq = 1;
+	int left, rules = 0, sets = 0;
+	bool inside = false;
+	char **lines;
+	int n;
+
+	nft_enforcer_config_init_router(&cfg);
+	strcpy(cfg.inside[0], "int0");
+	cfg.n_inside = 1;
+	cfg.open[0] = (struct nft_open_port){ .family = AF_INET, .proto = IPPROTO_TCP, .port = 22 };
+	inet_pton(AF_INET, "198.51.100.10", &cfg.open[0].addr);
+	cfg.n_open = 1;
+	assert_string_equal(cfg.table, "dyper_site");
+	assert_int_equal(nft_build_setup(&b, &cfg, 0, &seq), 0);
+	left = (int)b.len;
+	for (nlh = (struct nlmsghdr *)b.data; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		switch (nlh->nlmsg_type & 0xff) {
+		case NFT_MSG_NEWSET: {
+			struct nftnl_set *s = nftnl_set_alloc();
+			const char *name;
+
+			assert_true(nftnl_set_nlmsg_parse(nlh, s) >= 0);
+			name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+			assert_true(strcmp(name, NFT_SET_CTL_TCP) && strcmp(name, NFT_SET_CTL_UDP));
+			inside |= !strcmp(name, NFT_SET_INSIDE);
+			nftnl_set_free(s);
+			sets++;
+			break;
+		}
+		case NFT_MSG_NEWCHAIN: {
+			struct nftnl_chain *c = nftnl_chain_alloc();
+
+			assert_true(nftnl_chain_nlmsg_parse(nlh, c) >= 0);
+			assert_string_equal(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "forward");
+			assert_int_equal(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), NF_INET_FORWARD);
+			assert_int_equal(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY), NF_DROP);
+			nftnl_chain_free(c);
+			break;
+		}
+		case NFT_MSG_NEWRULE:
+			rules++;
+			break;
+		}
+	}
+	assert_true(inside);
+	assert_int_equal(sets, 9);	/* inside, open4/6, icmp x2, pinholes x4 */
+	assert_int_equal(rules, 13);
+	nlbuf_free(&b);
+	n = nft_expected_rules(&cfg, &lines);
+	assert_int_equal(n, 13);
+	assert_non_null(strstr(lines[2], "set inside"));
+	assert_non_null(strstr(lines[5], "set open4"));
+	assert_non_null(strstr(lines[11], "[log"));
+	nft_free_lines(lines, n);
+
+	cfg.mode = NFT_MODE_ROUTER_MARK;
+	cfg.mark = 0x10;
+	n = nft_expected_rules(&cfg, &lines);
+	assert_int_equal(n, 6);		/* open x2, pinholes x4: marks only */
+	for (int i = 0; i < n; i++) {
+		assert_null(strstr(lines[i], "drop"));
+		assert_non_null(strstr(lines[i], "[meta set mark"));
+	}
+	nft_free_lines(lines, n);
+}
+
 /* --- error replies -------------------------------------------------------------- */
 
 static size_t mk_err(char *buf, int error, uint32_t seq, const char *text)
@@ -471,11 +625,15 @@ int main(void)
 		cmocka_unit_test(test_owner_roundtrip),
 		cmocka_unit_test(test_owner_extremes),
 		cmocka_unit_test(test_owner_rejects),
+		cmocka_unit_test(test_owner_delegate),
+		cmocka_unit_test(test_owner_delegate_rejects),
+		cmocka_unit_test(test_validate_delegate),
 		cmocka_unit_test(test_build_pinhole_add),
 		cmocka_unit_test(test_build_pinhole_del),
 		cmocka_unit_test(test_build_many_grows),
 		cmocka_unit_test(test_build_setup),
 		cmocka_unit_test(test_expected_rules),
+		cmocka_unit_test(test_build_setup_router),
 		cmocka_unit_test(test_parse_err),
 		cmocka_unit_test(test_config_defaults),
 	};
