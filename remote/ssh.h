@@ -51,6 +51,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libssh/libssh.h>
+
 #include "remote/wire.h"
 
 #define REMOTE_SSH_COMMAND		"dyper-remote"
@@ -154,5 +156,25 @@ int remote_ssh_recv(struct remote_ssh *s, struct remote_msg *m);
  * return in step.
  */
 uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd);
+
+/*
+ * Shared with the device CLI sessions (remote/cli.c).
+ *
+ * remote_private_file_read: reads a secret (@what: "key", "password") of
+ * at most @max bytes into *@out (malloc'd, NUL-terminated; the caller
+ * explicit_bzero()s and frees it) only if @path is a regular file (not a
+ * symbolic link) owned by the effective uid with no group/other bits:
+ * -EPERM otherwise, -EBADMSG for an empty or oversized file, -errno of
+ * open/read; @why (REMOTE_SSH_ERROR_LEN, may be NULL) says what to fix.
+ * remote_ssh_load_key: the same for an unencrypted private key.
+ * remote_ssh_verify_host: @sess's server key against the pinned file
+ * (which the session must have been given as its only known_hosts): 0, or
+ * -EKEYREJECTED with @why saying whether it is unknown or CHANGED.
+ */
+int remote_private_file_read(const char *path, const char *what, size_t max, char **out,
+			     size_t *out_len, char *why);
+int remote_ssh_load_key(const char *path, ssh_key *key, char *why);
+int remote_ssh_verify_host(ssh_session sess, const char *host, unsigned port,
+			   const char *known_hosts, char *why);
 
 #endif
