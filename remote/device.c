@@ -447,6 +447,8 @@ static int learn(struct device *d, struct device_view *keep, bool *changed)
 	err = d->dl->learn(d, &view);
 	if (!err)
 		err = tab_rebuild(d, &view, changed);
+	if (err)
+		d->tab_valid = false;
 	if (err && cli_is_open(d->cli) && err != -ENOMEM)
 		set_error(d, "%s: reading the ACL back: %s", d->cfg.name, cli_error(d->cli));
 	if (!err && keep)
@@ -457,19 +459,16 @@ static int learn(struct device *d, struct device_view *keep, bool *changed)
 	return err;
 }
 
-static void sleep_ms(uint32_t ms)
+/* Waits @ms, or less when the enforcer is being freed: true then. */
+static bool stopping_after(struct device *d, uint32_t ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static bool stopping(struct device *d)
-{
+	uint64_t at = now_ms() + ms;
+	struct timespec ts = { (time_t)(at / 1000), (long)(at % 1000) * 1000000 };
 	bool s;
 
 	pthread_mutex_lock(&d->lock);
+	while (!d->stop && ms && pthread_cond_timedwait(&d->cond, &d->lock, &ts) != ETIMEDOUT)
+		;
 	s = d->stop;
 	pthread_mutex_unlock(&d->lock);
 	return s;
@@ -482,9 +481,9 @@ static int ensure_open(struct device *d)
 
 	if (cli_is_open(d->cli) && d->tab_valid)
 		return 0;
-	for (unsigned a = 0; a < d->cfg.connect_tries && !stopping(d); a++) {
-		if (a)
-			sleep_ms(remote_backoff_ms(a - 1, (uint32_t)random()));
+	for (unsigned a = 0; a < d->cfg.connect_tries; a++) {
+		if (stopping_after(d, a ? remote_backoff_ms(a - 1, (uint32_t)random()) : 0))
+			break;
 		if (!cli_is_open(d->cli)) {
 			d->tab_valid = false;
 			err = cli_open(d->cli);

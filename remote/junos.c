@@ -323,12 +323,12 @@ static int learn_family(struct device *d, struct device_view *view, int f)
 		uint64_t id;
 
 		t->e.ph.family = family;
-		if (!strncmp(t->name, TERM_PREFIX, strlen(TERM_PREFIX)) &&
-		    !device_number(t->name + strlen(TERM_PREFIX), UINT32_MAX, &id) && id &&
-		    t->src && t->dst && t->proto && t->dport && t->accept && !t->other)
-			t->e.ours = true;
-		else
+		/* a term named like ours keeps its number taken even when it is
+		 * not ours (edited by hand): a "set" on it would merge into it */
+		if (strncmp(t->name, TERM_PREFIX, strlen(TERM_PREFIX)) ||
+		    device_number(t->name + strlen(TERM_PREFIX), UINT32_MAX, &id))
 			id = 0;
+		t->e.ours = id && t->src && t->dst && t->proto && t->dport && t->accept && !t->other;
 		t->e.id = (uint32_t)id;
 		err = device_view_add(view, &t->e);
 		if (err)
