@@ -249,6 +249,17 @@ EOF
 	expect_out "$v: add of one held is EEXIST, delete of one not held ENOENT" out1 \
 		"op 1: add tcp 192.0.2.10:* -> 198.51.100.5:40000: File exists" \
 		"op 2: del tcp 192.0.2.99:* -> 198.51.100.5:40000: No such file or directory"
+	# the same pinholes rendered by an independent generator (capirca)
+	/usr/bin/python3 "$ROOT/tests/kernel/capirca_check.py" $v "$T/$v.cmds" DYPER_IN DYPER_IN6 \
+		"tcp 192.0.2.10 * 198.51.100.5 40000" "udp 192.0.2.11 * 198.51.100.5 5060" \
+		"tcp 192.0.2.12 20 198.51.100.6 80" "tcp 2001:db8::10 * 2001:db8:1::5 40000" \
+		"udp 2001:db8::11 * 2001:db8:1::5 40001" >"$T/capirca.$v" 2>&1
+	case $? in
+	0) ok "$v: the lines sent agree with capirca's rendering of the same 5 pinholes" ;;
+	77) skip "$v: capirca cross-check: python3-capirca is not installed" ;;
+	*) not_ok "$v: the lines sent agree with capirca's rendering of the same 5 pinholes"
+	   diag "$T/capirca.$v" ;;
+	esac
 
 	# 2: deletes (a new session learns the identities from the device)
 	tool $v out2 <<'EOF'
