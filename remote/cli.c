@@ -35,6 +35,8 @@ struct cli {
 	char base[PROMPT_MAX];		/* prompt's base name, "" until learned */
 	char prompt[PROMPT_MAX];	/* the last prompt seen */
 
+	uint64_t line_ns;		/* the device's time per line, averaged */
+
 	char *in;			/* received, '\r' and NUL removed */
 	size_t in_len, in_cap;
 	struct cli_answer answer;
@@ -53,12 +55,37 @@ static void set_error(struct cli *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000;
+}
+
+/*
+ * With @pending lines queued at the device, waits for half of them to be
+ * answered before reading: one wakeup then takes several answers instead
+ * of one each (the device, not this thread, is the limit), and the half
+ * still queued keeps the device busy meanwhile.  At most 20 ms.
+ */
+static void coalesce(const struct cli *c, size_t pending)
+{
+	uint64_t ns = c->line_ns * (pending / 2);
+	struct timespec ts;
+
+	if (pending < 4 || !c->line_ns)
+		return;
+	if (ns > 20000000)
+		ns = 20000000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ns;
+	nanosleep(&ts, NULL);
 }
 
 void cli_close(struct cli *c)
@@ -145,6 +172,8 @@ int cli_new(struct cli **out, const struct cli_config *cfg, const struct cli_dia
 	c->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms
 							: CLI_CONNECT_TIMEOUT_MS;
 	c->window = cfg->window ? cfg->window : CLI_WINDOW;
+	if (c->window > CLI_WINDOW_MAX)
+		c->window = CLI_WINDOW_MAX;
 	if (cfg->key_file)
 		err = remote_ssh_load_key(cfg->key_file, &c->key, why);
 	else
@@ -435,15 +464,21 @@ static int check_lines(struct cli *c, const char *const *lines, size_t n)
 	return 0;
 }
 
-static int send_line(struct cli *c, const char *line)
+/* Sends lines [from, to) in one write: one SSH packet, not one per line. */
+static int send_lines(struct cli *c, const char *const *lines, size_t from, size_t to)
 {
-	size_t len = strlen(line);
-	char buf[CLI_LINE_MAX + 2];
+	char buf[CLI_WINDOW_MAX * (CLI_LINE_MAX + 1)];
+	size_t len = 0;
 
-	memcpy(buf, line, len);
-	buf[len++] = '\n';
+	for (size_t i = from; i < to; i++) {
+		size_t n = strlen(lines[i]);
+
+		memcpy(buf + len, lines[i], n);
+		len += n;
+		buf[len++] = '\n';
+	}
 	if (ssh_channel_write(c->chan, buf, (uint32_t)len) != (int)len)
-		return broken(c, -ECONNRESET, "sending a command");
+		return broken(c, -ECONNRESET, "sending commands");
 	return 0;
 }
 
@@ -453,6 +488,8 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 	size_t sent = 0, next = 0;	/* lines sent; the next whose echo is awaited */
 	size_t pos = 0, failed = 0;	/* input consumed */
 	bool cur = false;		/* line next-1's answer is being read */
+	uint64_t wait_ns = 0;		/* the last wait for answers began */
+	size_t wait_next = 0, wait_pending = 0;	/* next and lines in flight then */
 	uint64_t deadline = now_ms() + c->timeout_ms;
 	int err = 0;
 
@@ -474,11 +511,14 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 	for (;;) {
 		const char *nl;
 
-		while (sent < n && sent - next < c->window) {
-			err = send_line(c, lines[sent]);
+		/* refill the window once half of it is answered */
+		if (sent < n && sent - next <= c->window / 2) {
+			size_t to = next + c->window < n ? next + c->window : n;
+
+			err = send_lines(c, lines, sent, to);
 			if (err)
 				goto broke;
-			sent++;
+			sent = to;
 		}
 		/* complete lines: an echo after a prompt starts the next answer */
 		while ((nl = memchr(c->in + pos, '\n', c->in_len - pos))) {
@@ -509,6 +549,14 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 		c->in_len -= pos;
 		c->in[c->in_len] = 0;
 		pos = 0;
+		/* the device's pace: answers per time waited, while it was never
+		 * short of lines (if all came, it may have idled: no measure) */
+		if (wait_ns && next > wait_next && next - wait_next < wait_pending) {
+			uint64_t per = (now_ns() - wait_ns) / (next - wait_next);
+
+			c->line_ns = c->line_ns ? (7 * c->line_ns + per) / 8 : per;
+		}
+		wait_ns = 0;
 		if (next == n) {
 			size_t len, pl;
 			const char *t = tail(c, &len);
@@ -519,16 +567,25 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 				break;		/* answered; the prompt stays for the next run */
 			}
 		}
+		/* never wait for answers with too little in flight: refill first */
+		if (sent < n && sent - next <= c->window / 2)
+			continue;
 		{
 			uint64_t now = now_ms();
 			size_t before = c->in_len;
 
 			if (now >= deadline) {
 				err = broken(c, -ETIMEDOUT, "no answer in time");
-				set_error(c, "%s port %u: no answer to \"%s\" within %u ms", c->host,
-					  c->port, next ? lines[next - 1] : lines[0], c->timeout_ms);
+				set_error(c, "%s port %u: no answer to \"%s\" within %u ms (line %zu "
+					  "of %zu, %zu sent)", c->host, c->port,
+					  next ? lines[next - 1] : lines[0], c->timeout_ms, next, n,
+					  sent);
 				goto broke;
 			}
+			wait_ns = now_ns();
+			wait_next = next;
+			wait_pending = sent - next;
+			coalesce(c, sent - next);
 			err = fill(c, (uint32_t)(deadline - now));
 			if (err)
 				goto broke;

@@ -42,7 +42,8 @@
 #define CLI_ERROR_LEN		384
 #define CLI_TIMEOUT_MS		30000	/* one command's answer */
 #define CLI_CONNECT_TIMEOUT_MS	15000
-#define CLI_WINDOW		16	/* lines sent ahead of their answers */
+#define CLI_WINDOW		32	/* lines sent ahead of their answers */
+#define CLI_WINDOW_MAX		64
 #define CLI_ANSWER_MAX		(16u << 20)	/* bytes of one answer kept */
 
 /* A vendor's command-line manners. */
@@ -64,7 +65,7 @@ struct cli_config {
 	const char *known_hosts;		/* pinned host key(s) */
 	uint32_t timeout_ms;			/* per command; 0: CLI_TIMEOUT_MS */
 	uint32_t connect_timeout_ms;		/* 0: CLI_CONNECT_TIMEOUT_MS */
-	unsigned window;			/* 0: CLI_WINDOW */
+	unsigned window;			/* 0: CLI_WINDOW; at most CLI_WINDOW_MAX */
 };
 
 /* What came back for a run: the answers' text (echo and prompts removed),
