@@ -63,6 +63,7 @@ struct device {
 	size_t n_tab;
 	struct id_space ids[2];
 	bool found[2];
+	size_t n_acl[2];		/* entries of each ACL, ours and the site's */
 	bool tab_valid;			/* learned since the session opened */
 
 	/* the worker */
@@ -367,6 +368,23 @@ static uint32_t id_alloc(struct device *d, int fam)
 	return 0;
 }
 
+/* Identities still free for family @f (below its limit). */
+static size_t id_free(const struct device *d, int f)
+{
+	const struct id_space *s = &d->ids[f];
+	const struct remote_device_config *c = &d->cfg;
+	size_t n, taken = 0;
+
+	if (s->limit < c->first_id)
+		return 0;
+	n = (size_t)(s->limit - c->first_id) + 1;
+	for (size_t w = 0; w < n / 64; w++)
+		taken += (size_t)__builtin_popcountll(s->bits[w]);
+	for (size_t i = n / 64 * 64; i < n; i++)
+		taken += !!(s->bits[i / 64] & (1ull << (i % 64)));
+	return n - taken;
+}
+
 /* --- sessions, learning ------------------------------------------------------------ */
 
 static void set_error(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -414,10 +432,12 @@ static int tab_rebuild(struct device *d, struct device_view *view, bool *changed
 		if (d->dl->ids_below_deny && last && !last->ours && last->id <= c->last_id)
 			d->ids[f].limit = last->id ? last->id - 1 : 0;
 	}
+	d->n_acl[0] = d->n_acl[1] = 0;
 	for (size_t i = 0; i < view->n; i++) {
 		const struct device_entry *e = &view->v[i];
 		int f = fam_index(e->ph.family);
 
+		d->n_acl[f]++;
 		id_set(&d->ids[f], c, e->id, true);
 		if (!e->ours)
 			continue;
@@ -592,6 +612,48 @@ static size_t plan(struct device *d, struct chunk *c, bool final)
 	return np;
 }
 
+static int learn(struct device *d, struct device_view *keep, bool *changed);
+
+/*
+ * Where identities order the entries (IOS), the room below the site's deny
+ * can run out: after a reload IOS numbers every entry 10, 20, ..., the deny
+ * among them.  Then the ACL is renumbered (in its order, the deny still
+ * last) with the widest step that keeps it inside [first_id, last_id],
+ * and learned again.  0, or the session's -errno.
+ */
+static int make_room(struct device *d, struct chunk *c)
+{
+	const struct remote_device_config *cfg = &d->cfg;
+
+	if (!d->dl->resequence)
+		return 0;
+	for (int f = 0; f < 2; f++) {
+		size_t need = 0;
+		uint32_t step;
+		int err;
+
+		for (size_t i = 0; i < c->n; i++)
+			if (c->state[i] == OP_PENDING && c->ops[i].type == PINHOLE_ADD &&
+			    fam_index(c->ops[i].ph.family) == f)
+				need++;
+		if (!need || !d->found[f] || need <= id_free(d, f))
+			continue;
+		step = (uint32_t)((cfg->last_id - cfg->first_id) / (d->n_acl[f] + need + 1));
+		if (step < 2 || (uint64_t)step * d->n_acl[f] < need + d->n_acl[f])
+			continue;	/* no renumbering makes room: -ENFILE */
+		/* from first_id + step: room below the first entry too, and the
+		 * deny never lands on first_id */
+		err = d->dl->resequence(d, f, cfg->first_id + step, step);
+		d->tab_valid = false;
+		if (err && err != -EREMOTEIO)
+			return err;
+		err = learn(d, NULL, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int run_chunk(struct device *d, struct chunk *c)
 {
 	int err = 0;
@@ -605,6 +667,10 @@ static int run_chunk(struct device *d, struct chunk *c)
 		size_t np;
 
 		err = ensure_open(d);
+		if (!err && !final)
+			err = make_room(d, c);
+		if (err && !cli_is_open(d->cli) && round < REMOTE_DEVICE_ROUNDS)
+			continue;	/* reconnect, learn and try again */
 		if (err) {
 			for (size_t i = 0; i < c->n; i++)
 				if (c->state[i] == OP_PENDING)

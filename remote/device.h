@@ -136,6 +136,9 @@ struct device_dialect {
 	int (*recover)(struct device *d);
 	/* Saves the running config (IOS "write memory"); NULL: nothing. */
 	int (*save)(struct device *d);
+	/* Renumbers family @f's ACL @first, @first + @step, ... in its order
+	 * (IOS "ip access-list resequence"); NULL: identities do not order. */
+	int (*resequence)(struct device *d, int f, uint32_t first, uint32_t step);
 };
 
 extern const struct device_dialect device_ios, device_junos;

@@ -12,7 +12,9 @@
  * on its own, so the answers are checked line by line, and after any
  * failure the device loop reads the ACLs back.  IOS does not keep
  * sequence numbers across a reload (it renumbers 10, 20, ...): the
- * session ends then, and the driver learns them again on reconnect.
+ * session ends then, and the driver learns them again on reconnect; when
+ * the numbers below the deny run out, "ip access-list resequence" spreads
+ * the ACL out again (remote/device.c, make_room).
  * Packet counts come from "show ip access-lists ACL" ("(N matches)").
  */
 
@@ -230,6 +232,21 @@ static int ios_learn(struct device *d, struct device_view *view)
 	return learn_family(d, view, 0) ?: learn_family(d, view, 1);
 }
 
+static int ios_resequence(struct device *d, int f, uint32_t first, uint32_t step)
+{
+	const struct remote_device_config *c = device_config(d);
+	char line[96];
+	const char *lines[] = { "configure terminal", line, "end" };
+	size_t failed;
+	int err;
+
+	snprintf(line, sizeof(line), f ? "ipv6 access-list resequence %s %u %u"
+				       : "ip access-list resequence %s %u %u",
+		 f ? c->acl6 : c->acl, first, step);
+	err = cli_run(device_cli(d), lines, 3, NULL, &failed, NULL);
+	return err ? err : failed ? -EREMOTEIO : 0;
+}
+
 static int ios_save(struct device *d)
 {
 	return cli_run1(device_cli(d), "write memory", NULL);
@@ -243,4 +260,5 @@ const struct device_dialect device_ios = {
 	.apply = ios_apply,
 	.learn = ios_learn,
 	.save = ios_save,
+	.resequence = ios_resequence,
 };
