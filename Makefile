@@ -260,9 +260,9 @@ $(B)/tests/fixtures/%: $(B)/tests/fixtures/%.o
 
 # Only the benchmarks themselves: tests/bench/util/ is their shared code.
 $(BENCH_BIN): $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/tests/bench/util/bench.o \
-		$(CORE_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS) -lm
 
 # --- tests -----------------------------------------------------------------
 # Sub-make so that flags found after `make deps` are read.

@@ -437,6 +437,31 @@ inet source-address=192.0.2.82/32 destination-address=198.51.100.5/32 protocol=t
 check "junos: ... and nothing is left pending" bash -c "! grep -qx pending-confirm '$T/junos.state'"
 expect_deny_last junos
 
+# 13: long batches through a small window: every refill of the window
+# must happen before waiting for answers (with nothing in flight a wait
+# never ends: regression test for that deadlock).  On IOS the reload of 5
+# left the deny at 40: 150 more need the ACL renumbered (resequence).
+for v in ios junos; do
+	tool $v out13 --window 8 --timeout-ms 3000 --tries 2 <<'EOF'
+gen add 150 udp 198.51.100.99 203.0.113.5 20000
+commit
+EOF
+	n=$(grep -c '^op [0-9]*: add udp 198.51.100.99:\* -> 203.0.113.5:[0-9]*: ok$' "$T/out13")
+	if [ "$n" -eq 150 ] && grep -qx 'batch: ok' "$T/out13"; then
+		ok "$v: a batch of 150 through a window of 8 lines is applied"
+	else
+		not_ok "$v: a batch of 150 through a window of 8 lines is applied ($n ok)"
+		diag "$T/out13" 5
+	fi
+	if [ $v = ios ]; then
+		n=$(grep -c ' permit udp host 198.51.100.99 host 203.0.113.5 eq ' "$T/ios.state")
+	else
+		n=$(grep -c 'source-address 198.51.100.99/32$' "$T/junos.state")
+	fi
+	check "$v: ... the device holds the 150 ($n)" test "$n" -eq 150
+	expect_deny_last $v
+done
+
 # 12: flush removes every entry of ours, and only those
 for v in ios junos; do
 	tool $v out12 <<'EOF'
