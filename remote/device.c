@@ -107,6 +107,8 @@ static const struct device_dialect *dialect_of(const char *type)
 		return NULL;
 	if (!strcmp(type, "ios"))
 		return &device_ios;
+	if (!strcmp(type, "ftos"))
+		return &device_ftos;
 	if (!strcmp(type, "junos"))
 		return &device_junos;
 	return NULL;
@@ -1127,7 +1129,7 @@ static int check_config(const struct remote_device_config *c, char *why)
 		return why_inval(why, "device name \"%s\": expected 1 to %d of A-Z a-z 0-9 _ - .",
 				 name, REMOTE_DEVICE_NAME_MAX);
 	if (!dialect_of(c->type))
-		return why_inval(why, "device %s: type \"%s\": expected ios or junos", name,
+		return why_inval(why, "device %s: type \"%s\": expected ios, ftos or junos", name,
 				 c->type ? c->type : "");
 	if (!c->address || (inet_pton(AF_INET, c->address, &a) != 1 &&
 			    inet_pton(AF_INET6, c->address, &a) != 1))

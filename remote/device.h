@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * remote/device — a border device (Cisco IOS, Juniper JunOS, ...) as an
+ * remote/device — a border device (Cisco IOS, Force10 FTOS, Juniper JunOS) as an
  * enforcer (nft/enforcer_if.h), driven through its command line over SSH
  * (remote/cli.h).  One pinhole is one ACL entry (IOS: a sequence number in
  * a named ACL; JunOS: a term of a filter) permitting the remote host to
@@ -56,7 +56,7 @@
 /* What the site controller reads from a [device NAME] section. */
 struct remote_device_config {
 	const char *name;		/* for logs: "edge1" */
-	const char *type;		/* "ios", "junos" */
+	const char *type;		/* "ios", "ftos", "junos" */
 	const char *address;		/* an IP address (no DNS from a daemon thread) */
 	uint16_t port;			/* 0: 22 */
 	const char *user;
@@ -141,7 +141,21 @@ struct device_dialect {
 	int (*resequence)(struct device *d, int f, uint32_t first, uint32_t step);
 };
 
-extern const struct device_dialect device_ios, device_junos;
+extern const struct device_dialect device_ios, device_ftos, device_junos;
+
+/* The words of a Cisco-style dialect (remote/cisco.c; IOS, FTOS). */
+struct cisco_syntax {
+	const char *configure;		/* enters configuration mode */
+	const char *acl4, *acl6;	/* enters the ACL (then its name) */
+	const char *seq4, *seq6;	/* before an entry's number: "", "sequence ", "seq " */
+	const char *suffix;		/* after an entry: "" or " count" */
+	const char *show4, *show6;	/* lists the ACL with counts (then its name) */
+	const char *header4, *header6;	/* the listing's first line (then the name) */
+	const char *lead4, *lead6;	/* listed as "[LEAD] N rule" ("" no lead),
+					 * or NULL: "rule sequence N" */
+};
+int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op *ops, size_t n);
+int cisco_learn(struct device *d, const struct cisco_syntax *k, struct device_view *view);
 
 struct cli *device_cli(struct device *d);
 const struct remote_device_config *device_config(const struct device *d);

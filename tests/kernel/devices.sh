@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# devices.sh: the border device drivers (remote/device.c with remote/ios.c
-# and remote/junos.c, over remote/cli.c) against tests/fixtures/devsim, a
-# stand-in SSH server per vendor that holds the ACL state, in a network
-# namespace per vendor:
+# devices.sh: the border device drivers (remote/device.c with remote/ios.c,
+# remote/ftos.c and remote/junos.c, over remote/cli.c) against
+# tests/fixtures/devsim, a stand-in SSH server per vendor that holds the
+# ACL state, in a network namespace per vendor:
 #
 #   dyt-PID-ios    devsim --vendor ios   on 192.0.2.254 (lo), dyper-device-tool
+#   dyt-PID-ftos   devsim --vendor ftos  on 192.0.2.254 (lo), dyper-device-tool
 #   dyt-PID-junos  devsim --vendor junos on 192.0.2.254 (lo), dyper-device-tool
 #
 # The tool drives a driver through the enforcer interface from a script
@@ -14,7 +15,7 @@
 # file after every change, and the checks compare that file with what must
 # be there: the entries of the batch, exactly (0 lost, 0 leaked), in the
 # vendor's syntax, before the site's deny.
-# Checks, per vendor: setup finds the ACL; a batch of adds (v4, v6, tcp,
+# Checks, per vendor (IOS, FTOS, JunOS): setup finds the ACL; a batch of adds (v4, v6, tcp,
 # udp, a named port) and deletes; add of one held (EEXIST) and delete of
 # one not held (ENOENT); read-back with the device's packet counters; a line
 # the device refuses (an error on line N) is that op's error and the rest
@@ -150,6 +151,9 @@ expect_out() {
 ios_held() {
 	awk '$4 == "permit" { $2 = ""; $3 = ""; print }' "$T/ios.state" | sed 's/   */ /' | sort
 }
+ftos_held() {
+	awk '$4 == "permit" { $2 = ""; $3 = ""; print }' "$T/ftos.state" | sed 's/   */ /' | sort
+}
 # JunOS: one line per dyper term, its statements in order.
 junos_held() {
 	awk '$1 == "set" && $8 ~ /^dyper-/ {
@@ -180,9 +184,9 @@ expect_held() {
 expect_deny_last() {
 	local v=$1 last4 last6
 
-	if [ "$v" = ios ]; then
-		last4=$(grep '^v4 ' "$T/ios.state" | tail -n 1 | cut -d' ' -f4-)
-		last6=$(grep '^v6 ' "$T/ios.state" | tail -n 1 | cut -d' ' -f4-)
+	if [ "$v" != junos ]; then
+		last4=$(grep '^v4 ' "$T/$v.state" | tail -n 1 | cut -d' ' -f4-)
+		last6=$(grep '^v6 ' "$T/$v.state" | tail -n 1 | cut -d' ' -f4-)
 		check "$v: the site's deny is still the last entry" \
 			test "$last4|$last6" = "deny ip any any|deny ipv6 any any"
 	else
@@ -206,13 +210,28 @@ inet source-address=192.0.2.12/32 destination-address=198.51.100.6/32 protocol=t
 inet6 source-address=2001:db8::10/128 destination-address=2001:db8:1::5/128 next-header=tcp destination-port=40000 count=self then-accept
 inet6 source-address=2001:db8::11/128 destination-address=2001:db8:1::5/128 next-header=udp destination-port=40001 count=self then-accept"
 
+FTOS_A=$(printf '%s\n' "$IOS_A" | sed 's/$/ count/')
+
+# held VENDOR PROTO REMOTE LOCAL PORT: the line *_held shows for that entry.
+held() {
+	case $1 in
+	ios) echo "v4 permit $2 host $3 host $4 eq $5" ;;
+	ftos) echo "v4 permit $2 host $3 host $4 eq $5 count" ;;
+	junos) echo "inet source-address=$3/32 destination-address=$4/32 protocol=$2 destination-port=$5 count=self then-accept" ;;
+	esac
+}
+
 # drop LINES PATTERN: LINES without those matching PATTERN.
 drop() {
 	printf '%s\n' "$1" | grep -v -- "$2"
 }
 
-for v in ios junos; do
-	if [ $v = ios ]; then A=$IOS_A; else A=$JUNOS_A; fi
+for v in ios ftos junos; do
+	case $v in
+	ios) A=$IOS_A ;;
+	ftos) A=$FTOS_A ;;
+	junos) A=$JUNOS_A ;;
+	esac
 	start_devsim $v
 	control $v "commit-delay-ms 200"
 
@@ -249,17 +268,21 @@ EOF
 	expect_out "$v: add of one held is EEXIST, delete of one not held ENOENT" out1 \
 		"op 1: add tcp 192.0.2.10:* -> 198.51.100.5:40000: File exists" \
 		"op 2: del tcp 192.0.2.99:* -> 198.51.100.5:40000: No such file or directory"
-	# the same pinholes rendered by an independent generator (capirca)
-	/usr/bin/python3 "$ROOT/tests/kernel/capirca_check.py" $v "$T/$v.cmds" DYPER_IN DYPER_IN6 \
-		"tcp 192.0.2.10 * 198.51.100.5 40000" "udp 192.0.2.11 * 198.51.100.5 5060" \
-		"tcp 192.0.2.12 20 198.51.100.6 80" "tcp 2001:db8::10 * 2001:db8:1::5 40000" \
-		"udp 2001:db8::11 * 2001:db8:1::5 40001" >"$T/capirca.$v" 2>&1
-	case $? in
-	0) ok "$v: the lines sent agree with capirca's rendering of the same 5 pinholes" ;;
-	77) skip "$v: capirca cross-check: python3-capirca is not installed" ;;
-	*) not_ok "$v: the lines sent agree with capirca's rendering of the same 5 pinholes"
-	   diag "$T/capirca.$v" ;;
-	esac
+	# the same pinholes rendered by an independent generator (capirca,
+	# which has no FTOS generator)
+	if [ $v != ftos ]; then
+		/usr/bin/python3 "$ROOT/tests/kernel/capirca_check.py" $v "$T/$v.cmds" DYPER_IN \
+			DYPER_IN6 "tcp 192.0.2.10 * 198.51.100.5 40000" \
+			"udp 192.0.2.11 * 198.51.100.5 5060" "tcp 192.0.2.12 20 198.51.100.6 80" \
+			"tcp 2001:db8::10 * 2001:db8:1::5 40000" \
+			"udp 2001:db8::11 * 2001:db8:1::5 40001" >"$T/capirca.$v" 2>&1
+		case $? in
+		0) ok "$v: the lines sent agree with capirca's rendering of the same 5 pinholes" ;;
+		77) skip "$v: capirca cross-check: python3-capirca is not installed" ;;
+		*) not_ok "$v: the lines sent agree with capirca's rendering of the same 5 pinholes"
+		   diag "$T/capirca.$v" ;;
+		esac
+	fi
 
 	# 2: deletes (a new session learns the identities from the device)
 	tool $v out2 <<'EOF'
@@ -285,13 +308,8 @@ EOF
 		"op 1: add tcp 192.0.2.65:* -> 198.51.100.5:40000: ok" \
 		"op 2: add tcp 192.0.2.66:* -> 198.51.100.5:40000: Remote I/O error" \
 		"op 3: add tcp 192.0.2.67:* -> 198.51.100.5:40000: ok"
-	if [ $v = ios ]; then
-		A+=$'\n'"v4 permit tcp host 192.0.2.65 host 198.51.100.5 eq 40000"
-		A+=$'\n'"v4 permit tcp host 192.0.2.67 host 198.51.100.5 eq 40000"
-	else
-		A+=$'\n'"inet source-address=192.0.2.65/32 destination-address=198.51.100.5/32 protocol=tcp destination-port=40000 count=self then-accept"
-		A+=$'\n'"inet source-address=192.0.2.67/32 destination-address=198.51.100.5/32 protocol=tcp destination-port=40000 count=self then-accept"
-	fi
+	A+=$'\n'$(held $v tcp 192.0.2.65 198.51.100.5 40000)
+	A+=$'\n'$(held $v tcp 192.0.2.67 198.51.100.5 40000)
 	expect_held "$v: after the refused line the device holds exactly the rest" $v "$A"
 
 	# 4: the session dropped in the middle of a batch (after its 3rd line)
@@ -304,11 +322,7 @@ commit
 EOF
 	A=$(drop "$A" "192.0.2.6[57]")
 	for p in 41000 41001 41002 41003; do
-		if [ $v = ios ]; then
-			A+=$'\n'"v4 permit tcp host 192.0.2.70 host 198.51.100.5 eq $p"
-		else
-			A+=$'\n'"inet source-address=192.0.2.70/32 destination-address=198.51.100.5/32 protocol=tcp destination-port=$p count=self then-accept"
-		fi
+		A+=$'\n'$(held $v tcp 192.0.2.70 198.51.100.5 $p)
 	done
 	expect_out "$v: a batch whose session dropped mid-way completes after a reconnect" out4 \
 		"op 1: del tcp 192.0.2.65:* -> 198.51.100.5:40000: ok" \
@@ -441,7 +455,7 @@ expect_deny_last junos
 # must happen before waiting for answers (with nothing in flight a wait
 # never ends: regression test for that deadlock).  On IOS the reload of 5
 # left the deny at 40: 150 more need the ACL renumbered (resequence).
-for v in ios junos; do
+for v in ios ftos junos; do
 	tool $v out13 --window 8 --timeout-ms 3000 --tries 2 <<'EOF'
 gen add 150 udp 198.51.100.99 203.0.113.5 20000
 commit
@@ -453,8 +467,8 @@ EOF
 		not_ok "$v: a batch of 150 through a window of 8 lines is applied ($n ok)"
 		diag "$T/out13" 5
 	fi
-	if [ $v = ios ]; then
-		n=$(grep -c ' permit udp host 198.51.100.99 host 203.0.113.5 eq ' "$T/ios.state")
+	if [ $v != junos ]; then
+		n=$(grep -c ' permit udp host 198.51.100.99 host 203.0.113.5 eq ' "$T/$v.state")
 	else
 		n=$(grep -c 'source-address 198.51.100.99/32$' "$T/junos.state")
 	fi
@@ -463,7 +477,7 @@ EOF
 done
 
 # 12: flush removes every entry of ours, and only those
-for v in ios junos; do
+for v in ios ftos junos; do
 	tool $v out12 <<'EOF'
 flush
 read
