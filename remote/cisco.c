@@ -62,7 +62,6 @@ int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op
 {
 	const struct remote_device_config *c = device_config(d);
 	struct device_lines l = { 0 };
-	const char *const *p;
 	int *line = calloc(n, sizeof(*line)), *res = NULL, err;
 
 	if (!line)
@@ -91,14 +90,8 @@ int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op
 		err = device_lines_add(&l, "end");
 	if (err < 0)
 		goto out;
-	res = calloc(l.n, sizeof(*res));
-	p = device_lines_ptrs(&l);
-	if (!res || !p) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = cli_run(device_cli(d), p, l.n, res, NULL, NULL);
-	for (size_t i = 0; i < n; i++)
+	err = device_lines_run(d, &l, &res);
+	for (size_t i = 0; res && err != -ENOMEM && i < n; i++)
 		ops[i].res = res[line[i]];
 out:
 	free(res);

@@ -501,13 +501,14 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 	c->answer_full = false;
 	if (answer)
 		*answer = &c->answer;
+	/* unknown until answered */
+	for (size_t i = 0; results && i < n; i++)
+		results[i] = -EINPROGRESS;
 	if (!c->chan)
 		return -ENOTCONN;
 	err = check_lines(c, lines, n);
 	if (err)
 		return err;
-	for (size_t i = 0; results && i < n; i++)
-		results[i] = 0;
 	for (;;) {
 		const char *nl;
 
@@ -529,6 +530,8 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 			pos += len + 1;
 			if (pl && next < sent && !strcmp(s + pl, lines[next])) {
 				set_prompt(c, s, pl);
+				if (next && results && results[next - 1] == -EINPROGRESS)
+					results[next - 1] = 0;	/* answered up to this prompt */
 				next++;
 				cur = true;
 				deadline = now_ms() + c->timeout_ms;
@@ -537,7 +540,7 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 			if (!cur)
 				continue;	/* before the first echo: not ours */
 			if (is_error_line(c, s)) {
-				if (results && !results[next - 1])
+				if (results)
 					results[next - 1] = -EREMOTEIO;
 				if (!failed++)
 					set_error(c, "%s: \"%s\": %s", c->prompt, lines[next - 1], s);
@@ -564,6 +567,8 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 			pl = prompt_len(t, len, c->base, NULL);
 			if (pl && pl == len) {
 				set_prompt(c, t, len);
+				if (n && results && results[n - 1] == -EINPROGRESS)
+					results[n - 1] = 0;
 				break;		/* answered; the prompt stays for the next run */
 			}
 		}
@@ -602,10 +607,7 @@ int cli_run(struct cli *c, const char *const *lines, size_t n, int *results,
 	}
 	return 0;
 broke:
-	/* the line being answered, and all after it: unknown */
-	for (size_t i = next ? next - 1 : 0; results && i < n; i++)
-		if (!results[i])
-			results[i] = -EINPROGRESS;
+	/* the line being answered, and all after it, stay unknown */
 	if (n_failed)
 		*n_failed = failed;
 	return err;

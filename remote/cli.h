@@ -102,7 +102,8 @@ const char *cli_prompt(const struct cli *c);
  * Sends @n lines and reads every answer.  @results (n ints, may be NULL)
  * gets 0 for a line answered cleanly, -EREMOTEIO for one whose answer
  * matched an error pattern, and -EINPROGRESS for one whose answer never
- * came (the session broke: it may or may not have taken effect).  With
+ * came (the session broke: it may or may not have taken effect; also
+ * every line when nothing could be sent).  With
  * @answer, the answers' text is returned there.  Returns 0 when every line
  * was answered (even with errors: see @results and *@n_failed), or the
  * -errno that ended the session (-ECONNRESET, -ETIMEDOUT; then it is

@@ -177,6 +177,16 @@ const char *const *device_lines_ptrs(struct device_lines *l)
 	return p;
 }
 
+int device_lines_run(struct device *d, struct device_lines *l, int **res)
+{
+	const char *const *p = device_lines_ptrs(l);
+
+	*res = calloc(l->n ? l->n : 1, sizeof(**res));
+	if (!*res || !p)
+		return -ENOMEM;
+	return cli_run(d->cli, p, l->n, *res, NULL, NULL);
+}
+
 void device_lines_reset(struct device_lines *l)
 {
 	l->len = 0;

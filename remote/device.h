@@ -172,6 +172,9 @@ __attribute__((format(printf, 2, 3)))
 int device_lines_add(struct device_lines *l, const char *fmt, ...);
 const char *const *device_lines_ptrs(struct device_lines *l);
 void device_lines_reset(struct device_lines *l);
+/* Runs the lines through the device's session (cli_run); *@res gets each
+ * line's result (malloc'd, the caller frees it, also on failure). */
+int device_lines_run(struct device *d, struct device_lines *l, int **res);
 void device_lines_free(struct device_lines *l);
 
 /* "192.0.2.1" / "2001:db8::1" of @ph's remote or local address. */

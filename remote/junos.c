@@ -108,7 +108,6 @@ static int junos_apply(struct device *d, struct device_op *ops, size_t n)
 	const struct remote_device_config *c = device_config(d);
 	struct cli *cli = device_cli(d);
 	struct device_lines l = { 0 };
-	const char *const *p;
 	char confirmed[48];
 	int *first = calloc(n + 1, sizeof(*first)), *res = NULL, err = 0;
 	bool refused = false;
@@ -120,12 +119,6 @@ static int junos_apply(struct device *d, struct device_op *ops, size_t n)
 	first[n] = (int)l.n;
 	if (err < 0)
 		goto out;
-	res = calloc(l.n, sizeof(*res));
-	p = device_lines_ptrs(&l);
-	if (!res || !p) {
-		err = -ENOMEM;
-		goto out;
-	}
 	err = cli_run1(cli, "configure private", NULL);
 	if (err == -EREMOTEIO) {
 		/* e.g. someone holds the database exclusively: nothing applied */
@@ -135,7 +128,7 @@ static int junos_apply(struct device *d, struct device_op *ops, size_t n)
 	}
 	if (err)
 		goto out;
-	err = cli_run(cli, p, l.n, res, NULL, NULL);
+	err = device_lines_run(d, &l, &res);
 	if (err)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
