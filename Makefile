@@ -88,14 +88,17 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
+.PHONY: all help deps build-deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
 	install uninstall dist rpm demo
-all: check-deps
+# Building needs only the build dependencies (build-deps says which are
+# missing); the test tools are check's and bench's (check-deps).
+all: build-deps
 	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(PROGS) $(PRELOAD) $(TOOL_BIN)
 
 help:
-	@echo "make            build"
-	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root)"
+	@echo "make            build (needs only the build dependencies: says which are missing)"
+	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root;"
+	@echo "                installs the missing test tools, as make deps)"
 	@echo "make bench      benchmarks (root; network namespaces only)"
 	@echo "make demo       a guided tour: passive FTP through Dyper between two namespaces (root)"
 	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
@@ -106,8 +109,25 @@ help:
 	@echo "make rpm        build the RPM from that tarball into $(B)/rpm (rpmbuild)"
 	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= LIBDIR= DESTDIR="
 
+# What building needs: a compiler and pkg-config's libraries.  Says which
+# are missing and how to get them; installs nothing (needs no root).
+build-deps:
+	$(Q)missing=; \
+	command -v $(CC) >/dev/null 2>&1 || missing="$$missing $(CC)"; \
+	if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then missing="$$missing $(PKG_CONFIG)"; \
+	else for p in $(PKGS); do $(PKG_CONFIG) --exists $$p 2>/dev/null || missing="$$missing $$p"; done; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "make: cannot build, missing:$$missing" >&2; \
+		echo "make: install them with 'sudo make deps' (build and test dependencies), or by hand:" \
+			"Debian/Ubuntu: apt-get install build-essential pkg-config libnftnl-dev libmnl-dev" \
+			"libinih-dev libcap-ng-dev; Fedora/RHEL: dnf install gcc make pkgconf-pkg-config" \
+			"libnftnl-devel libmnl-devel inih-devel libcap-ng-devel" >&2; \
+		exit 1; \
+	fi
+
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
-# unshare commands the tests use); targets that need the flags re-run make.
+# unshare commands the tests use) for check, bench and demo; targets that need
+# the flags re-run make.
 TOOLS := nft ip unshare setpriv python3 man groff valgrind useradd chpasswd \
 	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp
 # pure-ftpd conflicts with vsftpd in Debian (both are ftp-server): its
@@ -244,7 +264,8 @@ unit-check: $(UNIT_BIN)
 kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
-bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
 
@@ -253,6 +274,7 @@ bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 demo:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make demo: the demo creates network namespaces: run it as: sudo make demo" >&2; exit 1; fi
+	$(Q)$(MAKE) --no-print-directory check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)B=$(B) scripts/demo.sh
 
@@ -269,6 +291,7 @@ demo:
 # file that differs from the shipped one: the admin's edits stay, like
 # rpm's %config(noreplace) (make says which files it kept).
 DOCDIR   ?= $(PREFIX)/share/doc/dyper
+LICENSEDIR ?= $(PREFIX)/share/licenses/dyper
 INSTALL  ?= install
 RPMBUILD ?= rpmbuild
 # Without an rpm database that knows the build dependencies (rpmbuild on
@@ -283,6 +306,7 @@ MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
 INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap \
 	$(LIBDIR)/dyper/libdyper-preload.so $(UNITDIR)/dyperd.service \
 	$(SYSUSERSDIR)/dyper.conf $(TMPFILESDIR)/dyper.conf $(DOCDIR)/README.md \
+	$(LICENSEDIR)/LICENSE \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 .PHONY: programs FORCE
@@ -307,13 +331,15 @@ $(UNIT): conf/dyperd.service.in $(PATHS)
 install: programs
 	$(Q)set -e; d='$(DESTDIR)'; \
 	$(INSTALL) -d $$d$(SBINDIR) $$d$(BINDIR) $$d$(LIBDIR)/dyper $$d$(UNITDIR) \
-		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR); \
+		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR) \
+		$$d$(LICENSEDIR); \
 	$(INSTALL) -m 0755 $(DYPERD) $(DYPERCTL) $$d$(SBINDIR)/; \
 	$(INSTALL) -m 0755 $(PRELOAD) $$d$(LIBDIR)/dyper/; \
 	$(INSTALL) -m 0644 $(UNIT) $$d$(UNITDIR)/dyperd.service; \
 	$(INSTALL) -m 0644 conf/dyper.sysusers $$d$(SYSUSERSDIR)/dyper.conf; \
 	$(INSTALL) -m 0644 conf/dyper.tmpfiles $$d$(TMPFILESDIR)/dyper.conf; \
 	$(INSTALL) -m 0644 README.md $$d$(DOCDIR)/; \
+	$(INSTALL) -m 0644 LICENSE $$d$(LICENSEDIR)/; \
 	for m in $(MANPAGES); do \
 		s=$${m##*.}; $(INSTALL) -d $$d$(MANDIR)/man$$s; \
 		$(INSTALL) -m 0644 $$m $$d$(MANDIR)/man$$s/; \
@@ -344,7 +370,7 @@ uninstall:
 		if cmp -s $$c $$t; then rm -f $$t; \
 		elif [ -e $$t ]; then echo "make uninstall: kept $$t (it differs from $$c)"; fi; \
 	done; \
-	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) 2>/dev/null; \
+	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) $$d$(LICENSEDIR) 2>/dev/null; \
 	rmdir $$d$(SYSCONFDIR)/dyper 2>/dev/null; :
 
 # The tracked files (git ls-files, with their working-tree contents; new
