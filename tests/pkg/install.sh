@@ -150,7 +150,7 @@ else
 	not_ok "and says it kept it"
 	diag "$T/uninstall.log"
 fi
-for dir in "$LIBDIR/dyper" /usr/share/doc/dyper; do
+for dir in "$LIBDIR/dyper" /usr/share/doc/dyper /usr/share/licenses/dyper; do
 	if [ ! -e "$D$dir" ]; then
 		ok "uninstall removed $dir"
 	else
