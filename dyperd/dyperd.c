@@ -30,9 +30,11 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
+#include "dyperd/listeners.h"
 #include "dyperd/log.h"
 
 #define TICK_MS 100
@@ -400,6 +402,34 @@ static void notify_manager(const char *state)
 		close(fd);
 }
 
+/*
+ * For --check-config: the services listening in this network namespace
+ * right now that the table would cut off (sshd above all), on stderr.
+ * Warnings only: a port may be closed on purpose.
+ */
+static void warn_cut_off(const struct dyperd *d)
+{
+	struct listener *ls = NULL;
+	char msg[512];
+	size_t n, bad;
+	int err = listeners_read(&ls, &n);
+
+	if (err) {
+		fprintf(stderr, "dyperd: warning: cannot list the listening sockets (/proc/net): "
+			"%s: not checked whether the table would cut off a service\n",
+			strerror(-err));
+		return;
+	}
+	bad = listeners_dropped(ls, n, &d->cfg.enforcer);
+	for (size_t i = 0; i < bad; i++) {
+		listener_warning(&ls[i], msg, sizeof(msg));
+		fprintf(stderr, "dyperd: WARNING: %s\ndyperd:   if other hosts must reach it, add "
+			"%u to %s in %s\n", msg, ls[i].port,
+			ls[i].proto == IPPROTO_TCP ? "tcp_ports" : "udp_ports", d->config_path);
+	}
+	free(ls);
+}
+
 static void on_destroyed(uint64_t cookie, void *arg)
 {
 	engine_socket_gone(arg, cookie);
@@ -551,6 +581,7 @@ int main(int argc, char **argv)
 		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
 		       policy_rule_count(d->policy));
 		policy_free(d->policy);
+		warn_cut_off(d);
 		return 0;
 	}
 	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);

@@ -106,8 +106,8 @@ fi
 chroot "$RFS" systemd-sysusers >"$T/sysusers.log" 2>&1 &&
 	chroot "$RFS" sh -c 'chgrp dyper /usr/bin/dyper-wrap && chmod 2711 /usr/bin/dyper-wrap' ||
 	bail "cannot create the dyper user in the root"
-sed -i 's/^; tcp_ports =$/tcp_ports = 21/' "$RFS/etc/dyper/dyper.conf"
-grep -q '^tcp_ports = 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
+sed -i 's/^tcp_ports = 22$/tcp_ports = 22, 21/' "$RFS/etc/dyper/dyper.conf"
+grep -q '^tcp_ports = 22, 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
 ln -sf /usr/lib/systemd/system/dyperd.service \
 	"$RFS/etc/systemd/system/multi-user.target.wants/dyperd.service"
 cat >"$RFS/etc/vsftpd.conf" <<EOF
