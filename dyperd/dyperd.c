@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,9 @@ static void usage(FILE *f)
 		"policy (dyperctl reload does the same and reports errors).\n"
 		"See dyperd(8), dyper.conf(5), dyper-policy(5).\n", DYPER_CONFIG_PATH);
 }
+
+static void notify_status(const char *also, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int add_ev(struct dyperd *d, int fd, struct ev_tag *tag, enum ev_kind kind)
 {
@@ -369,6 +373,7 @@ static void reload_finish(struct dyperd *d)
 		pthread_join(j->thread, NULL);
 	d->reload_running = false;
 	rc = reload_apply(d, j, msg, sizeof(msg));
+	notify_status(NULL, "%s", msg);
 	control_reload_done(d, d->reload_started, rc, msg);
 	if (d->reload_again) {
 		d->reload_again = false;
@@ -430,6 +435,25 @@ static void warn_cut_off(const struct dyperd *d)
 	free(ls);
 }
 
+/* STATUS= for `systemctl status`: one line, what dyperd is doing or did last. */
+__attribute__((format(printf, 2, 3)))
+static void notify_status(const char *also, const char *fmt, ...)
+{
+	char state[1024];
+	int n = snprintf(state, sizeof(state), "%s%sSTATUS=", also ? also : "", also ? "\n" : "");
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= sizeof(state))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(state + n, sizeof(state) - (size_t)n, fmt, ap);
+	va_end(ap);
+	for (char *p = state + n; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	notify_manager(state);
+}
+
 static void on_destroyed(uint64_t cookie, void *arg)
 {
 	engine_socket_gone(arg, cookie);
@@ -444,7 +468,8 @@ static void handle_signal(struct dyperd *d)
 			dyperd_reload_request(d);
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
-			notify_manager("STOPPING=1");
+			notify_status("STOPPING=1", "stopping (signal %u, on_exit = %s)", si.ssi_signo,
+				      d->cfg.on_exit == DYPER_ON_EXIT_FLUSH ? "flush" : "keep");
 			d->running = false;
 		}
 	}
@@ -646,6 +671,7 @@ int main(int argc, char **argv)
 	}
 	d->userns_dev = st.st_dev;
 	d->userns_ino = st.st_ino;
+	notify_status(NULL, "setting up table inet %s", d->cfg.enforcer_table);
 	rc = engine_start(d);
 	if (rc)
 		return 1;
@@ -681,7 +707,8 @@ int main(int argc, char **argv)
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
 		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,
 		   d->cfg.user, policy_rule_count(d->policy));
-	notify_manager("READY=1");
+	notify_status("READY=1", "running: table inet %s, %u pinholes, %zu policy rules",
+		      d->cfg.enforcer_table, d->table.count, policy_rule_count(d->policy));
 
 	rc = loop(d);
 	/* a reload still reading (a hung file system) is not waited for: its
