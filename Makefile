@@ -289,7 +289,11 @@ demo:
 # installed 0711 without the setgid bit, and make says what root must run.
 # `make uninstall` removes every file install laid out, except a config
 # file that differs from the shipped one: the admin's edits stay, like
-# rpm's %config(noreplace) (make says which files it kept).
+# rpm's %config(noreplace) (make says which files it kept).  Run as root
+# without DESTDIR, it first stops and disables the unit it installed (if
+# systemd runs it) and removes Dyper's table from the kernel
+# (dyperd --remove-table: only the configured table, only if Dyper made it
+# and no dyperd runs), as removing the package does.
 DOCDIR   ?= $(PREFIX)/share/doc/dyper
 LICENSEDIR ?= $(PREFIX)/share/licenses/dyper
 INSTALL  ?= install
@@ -364,6 +368,20 @@ install: programs
 
 uninstall:
 	$(Q)d='$(DESTDIR)'; \
+	if [ -z "$$d" ] && [ "$$(id -u)" = 0 ]; then \
+		if [ -d /run/systemd/system ] && [ "$$(systemctl show -P FragmentPath dyperd.service \
+			2>/dev/null)" = "$(UNITDIR)/dyperd.service" ]; then \
+			echo "make uninstall: systemctl disable --now dyperd.service"; \
+			systemctl disable --now dyperd.service; \
+		fi; \
+		c=$(SYSCONFDIR)/dyper/dyper.conf; \
+		if [ -x $(SBINDIR)/dyperd ]; then \
+			if [ -e $$c ]; then $(SBINDIR)/dyperd --remove-table -c $$c; \
+			else $(SBINDIR)/dyperd --remove-table; fi || \
+			echo "make uninstall: Dyper's table is still in the kernel; once dyperd" \
+				"is stopped: nft delete table inet TABLE (table = in $$c)" >&2; \
+		fi; \
+	fi; \
 	for f in $(INSTALLED); do rm -f $$d$$f; done; \
 	for c in $(CONFIGS); do \
 		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \

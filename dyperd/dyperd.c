@@ -50,6 +50,7 @@ static void usage(FILE *f)
 		"                      under systemd, Type=notify: it says READY=1)\n"
 		"  -d, --debug         like -f, with debug logging\n"
 		"      --check-config  check the configuration and the policy, then exit\n"
+		"      --remove-table  delete the table (once dyperd is stopped for good), then exit\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
 		"Signals: TERM/INT stop (on_exit = keep|flush), HUP reloads dyper.conf and the\n"
@@ -454,6 +455,52 @@ static void notify_status(const char *also, const char *fmt, ...)
 	notify_manager(state);
 }
 
+/* True when a dyperd answers on the control socket of @cfg. */
+static bool dyperd_running(const struct dyper_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->control_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
+/*
+ * --remove-table: what package removal and `make uninstall` run once the
+ * service is stopped, to leave the host as it was.  Only the configured
+ * table, only if Dyper made it, never under a running dyperd (which would
+ * rebuild it, or own it).  0 (also when there is none) or 1.
+ */
+static int remove_table(const struct dyperd *d)
+{
+	const char *t = d->cfg.enforcer_table;
+	struct nft_enforcer *e = NULL;
+	int rc;
+
+	if (dyperd_running(&d->cfg)) {
+		fprintf(stderr, "dyperd: a dyperd answers on %s: stop it first (systemctl stop "
+			"dyperd); table inet %s left in place\n", d->cfg.control_socket, t);
+		return 1;
+	}
+	rc = nft_enforcer_open(&e, &d->cfg.enforcer);
+	if (!rc)
+		rc = nft_enforcer_destroy(e);
+	if (rc == -ENOENT)
+		printf("dyperd: no table inet %s: nothing to remove\n", t);
+	else if (rc)
+		fprintf(stderr, "dyperd: %s\n", e ? nft_enforcer_error(e) : strerror(-rc));
+	else
+		printf("dyperd: table inet %s removed: Dyper no longer filters inbound traffic "
+		       "here\n", t);
+	nft_enforcer_free(e);
+	return rc && rc != -ENOENT ? 1 : 0;
+}
+
 static void on_destroyed(uint64_t cookie, void *arg)
 {
 	engine_socket_gone(arg, cookie);
@@ -542,13 +589,14 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "remove-table", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static struct dyperd dd;
 	struct dyperd *d = &dd;
-	bool explicit_config = false, check_only = false, debug = false;
+	bool explicit_config = false, check_only = false, remove_only = false, debug = false;
 	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
 	struct passwd *pw;
 	struct group *gr;
@@ -575,6 +623,9 @@ int main(int argc, char **argv)
 		case 'C':
 			check_only = true;
 			break;
+		case 'R':
+			remove_only = true;
+			break;
 		case 'V':
 			printf("dyperd %s\n", DYPER_VERSION);
 			return 0;
@@ -597,6 +648,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dyperd: %s\n", err);
 		return 1;
 	}
+	if (remove_only)
+		return remove_table(d);
 	rc = policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dyperd: %s\n", err);
