@@ -89,7 +89,7 @@ BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
 .PHONY: all help deps build-deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
-	install uninstall dist rpm demo
+	install uninstall dist rpm deb demo
 # Building needs only the build dependencies (build-deps says which are
 # missing); the test tools are check's and bench's (check-deps).
 all: build-deps
@@ -107,6 +107,7 @@ help:
 	@echo "make uninstall  remove what install laid out; config files you changed are kept"
 	@echo "make dist       $(B)/dyper-$(VERSION).tar.gz of the tracked source"
 	@echo "make rpm        build the RPM from that tarball into $(B)/rpm (rpmbuild)"
+	@echo "make deb        build the Debian package into $(B)/deb (dpkg-deb, dpkg-shlibdeps)"
 	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= LIBDIR= DESTDIR="
 
 # What building needs: a compiler and pkg-config's libraries.  Says which
@@ -419,6 +420,45 @@ rpm: dist
 	$(Q)tar -xzOf $(DIST) dyper-$(VERSION)/conf/dyper.sysusers >$(RPM_TOP)/SOURCES/dyper.sysusers
 	$(Q)$(RPMBUILD) -ba $(RPMBUILD_FLAGS) --define "_topdir $(RPM_TOP)" \
 		$(if $(Q),--quiet) $(RPM_TOP)/SPECS/dyper.spec
+
+# The Debian package, from this tree: `make install` into a staging root
+# ($(B)/deb/debian/dyper, where dpkg-shlibdeps expects it)
+# with Debian's paths (the agent in /usr/lib/MULTIARCH/dyper, compiled into
+# dyper-wrap), man pages compressed, binaries stripped, the library
+# dependencies from dpkg-shlibdeps, and conf/deb/'s control file and
+# maintainer scripts, which do what dyper.spec's scriptlets do.
+# dpkg-deb --root-owner-group: no root needed; dyper-wrap gets its group
+# and mode 2711 in postinst (dpkg-statoverride), once the group exists.
+DEB_TOP       := $(abspath $(B)/deb)
+DEB_ARCH       = $(shell dpkg --print-architecture)
+DEB_MULTIARCH  = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+HOMEPAGE      := $(shell sed -n "s/^URL: *//p" dyper.spec)
+DEB_MAKE       = $(MAKE) --no-print-directory B=$(DEB_TOP)/build PREFIX=/usr \
+	LIBDIR=/usr/lib/$(DEB_MULTIARCH) SYSCONFDIR=/etc
+deb:
+	$(Q)for t in dpkg-deb dpkg-shlibdeps; do command -v $$t >/dev/null || { echo "make deb:" \
+		"$$t is missing (apt-get install dpkg-dev)" >&2; exit 1; }; done
+	$(Q)rm -rf $(DEB_TOP)/debian $(DEB_TOP)/*.deb && mkdir -p $(DEB_TOP)/debian
+	$(Q)$(DEB_MAKE) programs
+	$(Q)$(DEB_MAKE) DESTDIR=$(DEB_TOP)/debian/dyper install >$(DEB_TOP)/install.log
+	@$(if $(Q),echo "  DEB     $(DEB_TOP)/dyper_$(VERSION)-1_$(DEB_ARCH).deb")
+	$(Q)set -e; r=debian/dyper; cd $(DEB_TOP); \
+	gzip -9n $$r/usr/share/man/man*/*; \
+	$(INSTALL) -m 0644 $(CURDIR)/conf/deb/copyright $$r/usr/share/doc/dyper/copyright; \
+	bins="$$r/usr/sbin/dyperd $$r/usr/sbin/dyperctl $$r/usr/bin/dyper-wrap \
+		$$r/usr/lib/$(DEB_MULTIARCH)/dyper/libdyper-preload.so"; \
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note $$bins; \
+	mkdir -m 0755 $$r/DEBIAN; \
+	printf 'Source: dyper\n\nPackage: dyper\nArchitecture: any\n' >debian/control; \
+	deps=$$(dpkg-shlibdeps -O $$(for b in $$bins; do printf ' -e%s' $$b; done) | \
+		sed -n 's/^shlibs:Depends=//p'); \
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$deps|" \
+		-e "s|@SIZE@|$$(du -sk --apparent-size $$r | cut -f1)|" -e 's|@URL@|$(HOMEPAGE)|' \
+		$(CURDIR)/conf/deb/control.in >$$r/DEBIAN/control; \
+	$(INSTALL) -m 0644 $(CURDIR)/conf/deb/conffiles $$r/DEBIAN/; \
+	$(INSTALL) -m 0755 $(CURDIR)/conf/deb/postinst $(CURDIR)/conf/deb/prerm \
+		$(CURDIR)/conf/deb/postrm $$r/DEBIAN/; \
+	dpkg-deb --root-owner-group -Zxz --build $$r dyper_$(VERSION)-1_$(DEB_ARCH).deb >/dev/null
 
 # --- fuzzing ----------------------------------------------------------------
 # Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and

@@ -172,6 +172,12 @@ else
 	not_ok "%pre creates the user and group dyper"
 	diag_s "$scripts"
 fi
+if scriptlet preuninstall | grep -q 'dyperd --remove-table'; then
+	ok "%preun removes Dyper's table on erase (dyperd --remove-table), once the unit is stopped"
+else
+	not_ok "%preun removes Dyper's table on erase (dyperd --remove-table)"
+	diag_s "$(scriptlet preuninstall)"
+fi
 for s in postinstall preuninstall postuninstall; do
 	if scriptlet $s | grep -q 'dyperd\.service'; then
 		ok "the $s scriptlet handles dyperd.service"
