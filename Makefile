@@ -96,15 +96,18 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
-	install uninstall dist rpm demo
-all: check-deps
+.PHONY: all help deps build-deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
+	install uninstall dist rpm deb demo
+# Building needs only the build dependencies (build-deps says which are
+# missing); the test tools are check's and bench's (check-deps).
+all: build-deps
 	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(REMOTE_LIB) $(PROGS) \
 		$(PRELOAD) $(TOOL_BIN)
 
 help:
-	@echo "make            build"
-	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root)"
+	@echo "make            build (needs only the build dependencies: says which are missing)"
+	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root;"
+	@echo "                installs the missing test tools, as make deps)"
 	@echo "make bench      benchmarks (root; network namespaces only)"
 	@echo "make demo       a guided tour: passive FTP through Dyper between two namespaces (root)"
 	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
@@ -113,10 +116,28 @@ help:
 	@echo "make uninstall  remove what install laid out; config files you changed are kept"
 	@echo "make dist       $(B)/dyper-$(VERSION).tar.gz of the tracked source"
 	@echo "make rpm        build the RPM from that tarball into $(B)/rpm (rpmbuild)"
+	@echo "make deb        build the Debian package into $(B)/deb (dpkg-deb, dpkg-shlibdeps)"
 	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= LIBDIR= DESTDIR="
 
+# What building needs: a compiler and pkg-config's libraries.  Says which
+# are missing and how to get them; installs nothing (needs no root).
+build-deps:
+	$(Q)missing=; \
+	command -v $(CC) >/dev/null 2>&1 || missing="$$missing $(CC)"; \
+	if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then missing="$$missing $(PKG_CONFIG)"; \
+	else for p in $(PKGS); do $(PKG_CONFIG) --exists $$p 2>/dev/null || missing="$$missing $$p"; done; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "make: cannot build, missing:$$missing" >&2; \
+		echo "make: install them with 'sudo make deps' (build and test dependencies), or by hand:" \
+			"Debian/Ubuntu: apt-get install build-essential pkg-config libnftnl-dev libmnl-dev" \
+			"libinih-dev libcap-ng-dev; Fedora/RHEL: dnf install gcc make pkgconf-pkg-config" \
+			"libnftnl-devel libmnl-devel inih-devel libcap-ng-devel" >&2; \
+		exit 1; \
+	fi
+
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
-# unshare commands the tests use); targets that need the flags re-run make.
+# unshare commands the tests use) for check, bench and demo; targets that need
+# the flags re-run make.
 TOOLS := nft ip unshare setpriv python3 man groff valgrind useradd chpasswd \
 	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp \
 	 sshd ssh-keygen
@@ -271,7 +292,8 @@ unit-check: $(UNIT_BIN)
 kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
-bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
 
@@ -280,6 +302,7 @@ bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 demo:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make demo: the demo creates network namespaces: run it as: sudo make demo" >&2; exit 1; fi
+	$(Q)$(MAKE) --no-print-directory check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)B=$(B) scripts/demo.sh
 
@@ -294,8 +317,13 @@ demo:
 # installed 0711 without the setgid bit, and make says what root must run.
 # `make uninstall` removes every file install laid out, except a config
 # file that differs from the shipped one: the admin's edits stay, like
-# rpm's %config(noreplace) (make says which files it kept).
+# rpm's %config(noreplace) (make says which files it kept).  Run as root
+# without DESTDIR, it first stops and disables the unit it installed (if
+# systemd runs it) and removes Dyper's table from the kernel
+# (dyperd --remove-table: only the configured table, only if Dyper made it
+# and no dyperd runs), as removing the package does.
 DOCDIR   ?= $(PREFIX)/share/doc/dyper
+LICENSEDIR ?= $(PREFIX)/share/licenses/dyper
 INSTALL  ?= install
 RPMBUILD ?= rpmbuild
 # Without an rpm database that knows the build dependencies (rpmbuild on
@@ -310,6 +338,7 @@ MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
 INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap $(BINDIR)/dyper-remote \
 	$(LIBDIR)/dyper/libdyper-preload.so $(UNITDIR)/dyperd.service \
 	$(SYSUSERSDIR)/dyper.conf $(TMPFILESDIR)/dyper.conf $(DOCDIR)/README.md \
+	$(LICENSEDIR)/LICENSE \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 .PHONY: programs FORCE
@@ -334,7 +363,8 @@ $(UNIT): conf/dyperd.service.in $(PATHS)
 install: programs
 	$(Q)set -e; d='$(DESTDIR)'; \
 	$(INSTALL) -d $$d$(SBINDIR) $$d$(BINDIR) $$d$(LIBDIR)/dyper $$d$(UNITDIR) \
-		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR); \
+		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR) \
+		$$d$(LICENSEDIR); \
 	$(INSTALL) -m 0755 $(DYPERD) $(DYPERCTL) $$d$(SBINDIR)/; \
 	$(INSTALL) -m 0755 $(REMOTE) $$d$(BINDIR)/; \
 	$(INSTALL) -m 0755 $(PRELOAD) $$d$(LIBDIR)/dyper/; \
@@ -342,6 +372,7 @@ install: programs
 	$(INSTALL) -m 0644 conf/dyper.sysusers $$d$(SYSUSERSDIR)/dyper.conf; \
 	$(INSTALL) -m 0644 conf/dyper.tmpfiles $$d$(TMPFILESDIR)/dyper.conf; \
 	$(INSTALL) -m 0644 README.md $$d$(DOCDIR)/; \
+	$(INSTALL) -m 0644 LICENSE $$d$(LICENSEDIR)/; \
 	for m in $(MANPAGES); do \
 		s=$${m##*.}; $(INSTALL) -d $$d$(MANDIR)/man$$s; \
 		$(INSTALL) -m 0644 $$m $$d$(MANDIR)/man$$s/; \
@@ -366,13 +397,27 @@ install: programs
 
 uninstall:
 	$(Q)d='$(DESTDIR)'; \
+	if [ -z "$$d" ] && [ "$$(id -u)" = 0 ]; then \
+		if [ -d /run/systemd/system ] && [ "$$(systemctl show -P FragmentPath dyperd.service \
+			2>/dev/null)" = "$(UNITDIR)/dyperd.service" ]; then \
+			echo "make uninstall: systemctl disable --now dyperd.service"; \
+			systemctl disable --now dyperd.service; \
+		fi; \
+		c=$(SYSCONFDIR)/dyper/dyper.conf; \
+		if [ -x $(SBINDIR)/dyperd ]; then \
+			if [ -e $$c ]; then $(SBINDIR)/dyperd --remove-table -c $$c; \
+			else $(SBINDIR)/dyperd --remove-table; fi || \
+			echo "make uninstall: Dyper's table is still in the kernel; once dyperd" \
+				"is stopped: nft delete table inet TABLE (table = in $$c)" >&2; \
+		fi; \
+	fi; \
 	for f in $(INSTALLED); do rm -f $$d$$f; done; \
 	for c in $(CONFIGS); do \
 		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
 		if cmp -s $$c $$t; then rm -f $$t; \
 		elif [ -e $$t ]; then echo "make uninstall: kept $$t (it differs from $$c)"; fi; \
 	done; \
-	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) 2>/dev/null; \
+	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) $$d$(LICENSEDIR) 2>/dev/null; \
 	rmdir $$d$(SYSCONFDIR)/dyper 2>/dev/null; :
 
 # The tracked files (git ls-files, with their working-tree contents; new
@@ -403,6 +448,45 @@ rpm: dist
 	$(Q)tar -xzOf $(DIST) dyper-$(VERSION)/conf/dyper.sysusers >$(RPM_TOP)/SOURCES/dyper.sysusers
 	$(Q)$(RPMBUILD) -ba $(RPMBUILD_FLAGS) --define "_topdir $(RPM_TOP)" \
 		$(if $(Q),--quiet) $(RPM_TOP)/SPECS/dyper.spec
+
+# The Debian package, from this tree: `make install` into a staging root
+# ($(B)/deb/debian/dyper, where dpkg-shlibdeps expects it)
+# with Debian's paths (the agent in /usr/lib/MULTIARCH/dyper, compiled into
+# dyper-wrap), man pages compressed, binaries stripped, the library
+# dependencies from dpkg-shlibdeps, and conf/deb/'s control file and
+# maintainer scripts, which do what dyper.spec's scriptlets do.
+# dpkg-deb --root-owner-group: no root needed; dyper-wrap gets its group
+# and mode 2711 in postinst (dpkg-statoverride), once the group exists.
+DEB_TOP       := $(abspath $(B)/deb)
+DEB_ARCH       = $(shell dpkg --print-architecture)
+DEB_MULTIARCH  = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+HOMEPAGE      := $(shell sed -n "s/^URL: *//p" dyper.spec)
+DEB_MAKE       = $(MAKE) --no-print-directory B=$(DEB_TOP)/build PREFIX=/usr \
+	LIBDIR=/usr/lib/$(DEB_MULTIARCH) SYSCONFDIR=/etc
+deb:
+	$(Q)for t in dpkg-deb dpkg-shlibdeps; do command -v $$t >/dev/null || { echo "make deb:" \
+		"$$t is missing (apt-get install dpkg-dev)" >&2; exit 1; }; done
+	$(Q)rm -rf $(DEB_TOP)/debian $(DEB_TOP)/*.deb && mkdir -p $(DEB_TOP)/debian
+	$(Q)$(DEB_MAKE) programs
+	$(Q)$(DEB_MAKE) DESTDIR=$(DEB_TOP)/debian/dyper install >$(DEB_TOP)/install.log
+	@$(if $(Q),echo "  DEB     $(DEB_TOP)/dyper_$(VERSION)-1_$(DEB_ARCH).deb")
+	$(Q)set -e; r=debian/dyper; cd $(DEB_TOP); \
+	gzip -9n $$r/usr/share/man/man*/*; \
+	$(INSTALL) -m 0644 $(CURDIR)/conf/deb/copyright $$r/usr/share/doc/dyper/copyright; \
+	bins="$$r/usr/sbin/dyperd $$r/usr/sbin/dyperctl $$r/usr/bin/dyper-wrap \
+		$$r/usr/lib/$(DEB_MULTIARCH)/dyper/libdyper-preload.so"; \
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note $$bins; \
+	mkdir -m 0755 $$r/DEBIAN; \
+	printf 'Source: dyper\n\nPackage: dyper\nArchitecture: any\n' >debian/control; \
+	deps=$$(dpkg-shlibdeps -O $$(for b in $$bins; do printf ' -e%s' $$b; done) | \
+		sed -n 's/^shlibs:Depends=//p'); \
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$deps|" \
+		-e "s|@SIZE@|$$(du -sk --apparent-size $$r | cut -f1)|" -e 's|@URL@|$(HOMEPAGE)|' \
+		$(CURDIR)/conf/deb/control.in >$$r/DEBIAN/control; \
+	$(INSTALL) -m 0644 $(CURDIR)/conf/deb/conffiles $$r/DEBIAN/; \
+	$(INSTALL) -m 0755 $(CURDIR)/conf/deb/postinst $(CURDIR)/conf/deb/prerm \
+		$(CURDIR)/conf/deb/postrm $$r/DEBIAN/; \
+	dpkg-deb --root-owner-group -Zxz --build $$r dyper_$(VERSION)-1_$(DEB_ARCH).deb >/dev/null
 
 # --- fuzzing ----------------------------------------------------------------
 # Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and

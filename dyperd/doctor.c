@@ -25,6 +25,7 @@
 
 #include "conf/config.h"
 #include "dyperd/doctor.h"
+#include "dyperd/listeners.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
 #include "dyperd/policy.h"
@@ -574,6 +575,36 @@ static void check_policy(struct doctor *d)
 	policy_free(p);
 }
 
+/* Services listening now that the table cuts off: the admin's sshd above all. */
+static void check_listeners(struct doctor *d)
+{
+	struct nft_enforcer_config nftcfg;
+	struct listener *ls = NULL;
+	char msg[MSG_LEN], fix[MSG_LEN];
+	size_t n, bad;
+	int err = listeners_read(&ls, &n);
+
+	if (err) {
+		report(d, DOCTOR_WARN, "listeners", "check by hand: ss -tuln",
+		       "cannot list the listening sockets (/proc/net): %s", strerror(-err));
+		return;
+	}
+	nftconf_from_config(&nftcfg, &d->cfg);
+	bad = listeners_dropped(ls, n, &nftcfg);
+	for (size_t i = 0; i < bad; i++) {
+		listener_warning(&ls[i], msg, sizeof(msg));
+		snprintf(fix, sizeof(fix), "if other hosts must reach it: %s = %u (comma-separated "
+			 "with the others) in [enforcer] of %s, then systemctl restart dyperd",
+			 ls[i].proto == IPPROTO_TCP ? "tcp_ports" : "udp_ports", ls[i].port,
+			 d->o->config);
+		report(d, DOCTOR_WARN, "listeners", fix, "%s", msg);
+	}
+	if (!bad)
+		report(d, DOCTOR_OK, "listeners", NULL, "%zu listening sockets: each is loopback "
+		       "only or on a control port", n);
+	free(ls);
+}
+
 int doctor_run(const struct doctor_opts *o, FILE *out)
 {
 	static struct doctor dd;
@@ -602,6 +633,7 @@ int doctor_run(const struct doctor_opts *o, FILE *out)
 		check_chains(d, chains, n);
 	free(chains);
 	check_iptables(d);
+	check_listeners(d);
 	check_group(d, &gid);
 	check_wrapper(d, gid);
 	check_agent(d);

@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +30,11 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
+#include "dyperd/listeners.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
 
@@ -47,12 +50,16 @@ static void usage(FILE *f)
 		"                      under systemd, Type=notify: it says READY=1)\n"
 		"  -d, --debug         like -f, with debug logging\n"
 		"      --check-config  check the configuration and the policy, then exit\n"
+		"      --remove-table  delete the table (once dyperd is stopped for good), then exit\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
 		"Signals: TERM/INT stop (on_exit = keep|flush), HUP reloads dyper.conf and the\n"
 		"policy (dyperctl reload does the same and reports errors).\n"
 		"See dyperd(8), dyper.conf(5), dyper-policy(5).\n", DYPER_CONFIG_PATH);
 }
+
+static void notify_status(const char *also, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int add_ev(struct dyperd *d, int fd, struct ev_tag *tag, enum ev_kind kind)
 {
@@ -224,6 +231,103 @@ static void notify_manager(const char *state)
 		close(fd);
 }
 
+/*
+ * For --check-config: the services listening in this network namespace
+ * right now that the table would cut off (sshd above all), on stderr.
+ * Warnings only: a port may be closed on purpose.
+ */
+static void warn_cut_off(const struct dyperd *d)
+{
+	struct nft_enforcer_config nftcfg;
+	struct listener *ls = NULL;
+	char msg[512];
+	size_t n, bad;
+	int err = listeners_read(&ls, &n);
+
+	if (err) {
+		fprintf(stderr, "dyperd: warning: cannot list the listening sockets (/proc/net): "
+			"%s: not checked whether the table would cut off a service\n",
+			strerror(-err));
+		return;
+	}
+	nftconf_from_config(&nftcfg, &d->cfg);
+	bad = listeners_dropped(ls, n, &nftcfg);
+	for (size_t i = 0; i < bad; i++) {
+		listener_warning(&ls[i], msg, sizeof(msg));
+		fprintf(stderr, "dyperd: WARNING: %s\ndyperd:   if other hosts must reach it, add "
+			"%u to %s in %s\n", msg, ls[i].port,
+			ls[i].proto == IPPROTO_TCP ? "tcp_ports" : "udp_ports", d->config_path);
+	}
+	free(ls);
+}
+
+/* STATUS= for `systemctl status`: one line, what dyperd is doing or did last. */
+__attribute__((format(printf, 2, 3)))
+static void notify_status(const char *also, const char *fmt, ...)
+{
+	char state[1024];
+	int n = snprintf(state, sizeof(state), "%s%sSTATUS=", also ? also : "", also ? "\n" : "");
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= sizeof(state))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(state + n, sizeof(state) - (size_t)n, fmt, ap);
+	va_end(ap);
+	for (char *p = state + n; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	notify_manager(state);
+}
+
+/* True when a dyperd answers on the control socket of @cfg. */
+static bool dyperd_running(const struct dyper_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->control_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
+/*
+ * --remove-table: what package removal and `make uninstall` run once the
+ * service is stopped, to leave the host as it was.  Only the configured
+ * table, only if Dyper made it, never under a running dyperd (which would
+ * rebuild it, or own it).  0 (also when there is none) or 1.
+ */
+static int remove_table(const struct dyperd *d)
+{
+	const char *t = d->cfg.enforcer_table;
+	struct nft_enforcer_config nftcfg;
+	struct nft_enforcer *e = NULL;
+	int rc;
+
+	if (dyperd_running(&d->cfg)) {
+		fprintf(stderr, "dyperd: a dyperd answers on %s: stop it first (systemctl stop "
+			"dyperd); table inet %s left in place\n", d->cfg.control_socket, t);
+		return 1;
+	}
+	nftconf_from_config(&nftcfg, &d->cfg);
+	rc = nft_enforcer_open(&e, &nftcfg);
+	if (!rc)
+		rc = nft_enforcer_destroy(e);
+	if (rc == -ENOENT)
+		printf("dyperd: no table inet %s: nothing to remove\n", t);
+	else if (rc)
+		fprintf(stderr, "dyperd: %s\n", e ? nft_enforcer_error(e) : strerror(-rc));
+	else
+		printf("dyperd: table inet %s removed: Dyper no longer filters inbound traffic "
+		       "here\n", t);
+	nft_enforcer_free(e);
+	return rc && rc != -ENOENT ? 1 : 0;
+}
+
 static void on_destroyed(uint64_t cookie, void *arg)
 {
 	engine_socket_gone(arg, cookie);
@@ -238,7 +342,8 @@ static void handle_signal(struct dyperd *d)
 			reload_request(d);
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
-			notify_manager("STOPPING=1");
+			notify_status("STOPPING=1", "stopping (signal %u, on_exit = %s)", si.ssi_signo,
+				      d->cfg.on_exit == DYPER_ON_EXIT_FLUSH ? "flush" : "keep");
 			d->running = false;
 		}
 	}
@@ -271,8 +376,10 @@ static int loop(struct dyperd *d)
 				uint64_t ticket;
 				int rc;
 
-				if (reload_finish(d, &ticket, &rc, msg, sizeof(msg)))
+				if (reload_finish(d, &ticket, &rc, msg, sizeof(msg))) {
+					notify_status(NULL, "%s", msg);
 					control_reload_done(d, ticket, rc, msg);
+				}
 				break;
 			}
 			case EV_TIMER:
@@ -320,13 +427,14 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "remove-table", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static struct dyperd dd;
 	struct dyperd *d = &dd;
-	bool explicit_config = false, check_only = false, debug = false;
+	bool explicit_config = false, check_only = false, remove_only = false, debug = false;
 	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
 	struct nft_enforcer_config nftcfg;
 	struct nft_enforcer *nft;
@@ -356,6 +464,9 @@ int main(int argc, char **argv)
 		case 'C':
 			check_only = true;
 			break;
+		case 'R':
+			remove_only = true;
+			break;
 		case 'V':
 			printf("dyperd %s\n", DYPER_VERSION);
 			return 0;
@@ -378,6 +489,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dyperd: %s\n", err);
 		return 1;
 	}
+	if (remove_only)
+		return remove_table(d);
 	rc = policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dyperd: %s\n", err);
@@ -387,6 +500,7 @@ int main(int argc, char **argv)
 		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
 		       policy_rule_count(d->policy));
 		policy_free(d->policy);
+		warn_cut_off(d);
 		return 0;
 	}
 	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);
@@ -460,6 +574,7 @@ int main(int argc, char **argv)
 	}
 	d->userns_dev = st.st_dev;
 	d->userns_ino = st.st_ino;
+	notify_status(NULL, "setting up table inet %s", d->cfg.enforcer_table);
 	rc = engine_start(d);
 	if (rc)
 		return 1;
@@ -501,7 +616,8 @@ int main(int argc, char **argv)
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
 		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,
 		   d->cfg.user, policy_rule_count(d->policy));
-	notify_manager("READY=1");
+	notify_status("READY=1", "running: table inet %s, %u pinholes, %zu policy rules",
+		      d->cfg.enforcer_table, d->table.count, policy_rule_count(d->policy));
 
 	rc = loop(d);
 	/* a reload still reading (a hung file system) is not waited for: its

@@ -1043,11 +1043,27 @@ int nft_enforcer_flush(struct nft_enforcer *e)
 int nft_enforcer_destroy(struct nft_enforcer *e)
 {
 	struct batch_result res;
-	struct nftnl_table *t = nftnl_table_alloc();
+	struct table_info ti;
+	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 	uint32_t first;
 	int err;
 
+	/* by name only a table Dyper made: never an admin's of the same name */
+	err = get_table(e, &ti);
+	if (err) {
+		fail(e, "cannot read table inet %s: %s", e->table, strerror(-err));
+		return err;
+	}
+	if (!ti.exists) {
+		fail(e, "there is no table inet %s", e->table);
+		return -ENOENT;
+	}
+	if (!ti.ours) {
+		fail(e, "table inet %s was not made by Dyper: left alone", e->table);
+		return -EEXIST;
+	}
+	t = nftnl_table_alloc();
 	if (!t)
 		return -ENOMEM;
 	err = batch_start(e);

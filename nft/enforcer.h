@@ -268,7 +268,8 @@ int nft_enforcer_dump(struct nft_enforcer *e,
 /* Removes every pinhole, keeps the table, in one transaction. */
 int nft_enforcer_flush(struct nft_enforcer *e);
 
-/* Deletes the table.  -ENOENT if there is none. */
+/* Deletes the table.  -ENOENT if there is none, -EEXIST (left alone) if
+ * Dyper did not make it, -EPERM if another process owns it. */
 int nft_enforcer_destroy(struct nft_enforcer *e);
 
 /*

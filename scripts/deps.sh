@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs Dyper's build and test dependencies with the system's package
-# manager.  Needs root.  Called by `make deps`, and by `make check`/`make demo`
+# manager.  Needs root.  Called by `make deps`, and by `make check`, `make bench`
+# and `make demo`
 # when pkg-config cannot find a library.
 set -e
 DEPS_DIR=${DEPS_DIR:-build/deps}

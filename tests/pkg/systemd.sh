@@ -3,7 +3,8 @@
 #
 # systemd.sh: dyperd.service under a real systemd, as a workstation runs it.
 # Builds a Debian root of the host's release with debootstrap (vsftpd
-# included), installs Dyper into it with `make install DESTDIR=`, wraps
+# included), installs Dyper into it from its Debian package (`make deb`,
+# dpkg -i: the maintainer scripts make the user and dyper-wrap's mode), wraps
 # vsftpd with the drop-in README.md gives, and boots it with systemd-nspawn
 # in a network namespace of this test's own, joined by a veth to a second
 # one, the external host.  Then: dyperd runs as user dyper with exactly its
@@ -12,7 +13,11 @@
 # content; a passive FTP download from the external host works through a
 # pinhole owned by vsftpd, which closes after it; restarting dyperd restarts
 # vsftpd (PartOf=) and downloads work again; without the drop-in the same
-# download fails.
+# download fails.  The unit: ordered before network-pre.target, STATUS=
+# lines, a reload with a broken policy fails (and one with a good policy
+# succeeds), SIGKILL brings dyperd back (Restart=on-failure).  Last,
+# `dpkg -r dyper` stops and disables dyperd and removes its table from the
+# kernel, keeping the configuration, which `dpkg -P` removes.
 #
 # Needs root, debootstrap and systemd-nspawn, and a Debian mirror (the
 # first run downloads about 60 MB; the root is kept in $B/systemd-root for
@@ -89,25 +94,30 @@ if [ ! -x "$RFS/usr/sbin/vsftpd" ]; then
 fi
 ok "a Debian $SUITE root with systemd and vsftpd"
 
-# Dyper as `make install` lays it out, built for these paths in a build dir
-# of its own (the paths are compiled in).
-MK=(make --no-print-directory -C "$ROOT" B="$BDIR/systemd-build" PREFIX=/usr
-    LIBDIR="/usr/lib/$MULTIARCH")
-if "${MK[@]}" programs >"$T/build.log" 2>&1 &&
-	"${MK[@]}" DESTDIR="$RFS" install >"$T/install.log" 2>&1; then
-	ok "make install DESTDIR=<root> PREFIX=/usr"
+# Dyper as its Debian package (make deb, in a build dir of its own)
+# installs it, the maintainer scripts run in the root: the user and group,
+# dyper-wrap set-group-ID through a stat override.
+MK=(make --no-print-directory -C "$ROOT" B="$BDIR/systemd-build")
+rm -f "$BDIR"/systemd-build/deb/dyper_*.deb
+if "${MK[@]}" deb >"$T/build.log" 2>&1 && cp "$BDIR"/systemd-build/deb/dyper_*.deb "$RFS/tmp/dyper.deb" &&
+	chroot "$RFS" env DEBIAN_FRONTEND=noninteractive dpkg -i --force-confnew /tmp/dyper.deb \
+		>"$T/install.log" 2>&1; then
+	ok "the Debian package (make deb) installs in the root: dpkg -i"
 else
-	not_ok "make install DESTDIR=<root> PREFIX=/usr"
+	not_ok "the Debian package (make deb) installs in the root: dpkg -i"
 	diag "$T/build.log"
 	diag "$T/install.log"
 	bail "cannot install"
 fi
-# what the RPM's %pre and make install as root do on a real system
-chroot "$RFS" systemd-sysusers >"$T/sysusers.log" 2>&1 &&
-	chroot "$RFS" sh -c 'chgrp dyper /usr/bin/dyper-wrap && chmod 2711 /usr/bin/dyper-wrap' ||
-	bail "cannot create the dyper user in the root"
-sed -i 's/^; tcp_ports =$/tcp_ports = 21/' "$RFS/etc/dyper/dyper.conf"
-grep -q '^tcp_ports = 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
+rm -f "$RFS/tmp/dyper.deb"
+wrap=$(chroot "$RFS" stat -c '%a %U %G' /usr/bin/dyper-wrap)
+if [ "$wrap" = "2711 root dyper" ] && chroot "$RFS" getent passwd dyper >/dev/null; then
+	ok "postinst made the user dyper and dyper-wrap 2711 root:dyper"
+else
+	not_ok "postinst made the user dyper and dyper-wrap 2711 root:dyper (got \"$wrap\")"
+fi
+sed -i 's/^tcp_ports = 22$/tcp_ports = 22, 21/' "$RFS/etc/dyper/dyper.conf"
+grep -q '^tcp_ports = 22, 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
 ln -sf /usr/lib/systemd/system/dyperd.service \
 	"$RFS/etc/systemd/system/multi-user.target.wants/dyperd.service"
 cat >"$RFS/etc/vsftpd.conf" <<EOF
@@ -209,6 +219,42 @@ else
 	diag "$T/doctor"
 fi
 
+# --- the unit: ordering, STATUS=, a reload that returns its result -------------------------------
+
+if in_c systemctl show -p Before -p Wants --value dyperd | grep -qw network-pre.target &&
+	[ "$(in_c systemctl show -p Wants --value dyperd | grep -cw network-pre.target)" = 1 ]; then
+	ok "dyperd.service comes before network-pre.target and wants it"
+else
+	not_ok "dyperd.service comes before network-pre.target and wants it"
+	diag_s "$(in_c systemctl show -p Before -p Wants dyperd)"
+fi
+status_text() {
+	in_c systemctl show -p StatusText --value dyperd
+}
+if status_text | grep -q '^running: table inet dyper, [0-9]* pinholes, [0-9]* policy rules$'; then
+	ok "systemctl status shows dyperd's STATUS=: $(status_text)"
+else
+	not_ok "systemctl status shows dyperd's STATUS= (got \"$(status_text)\")"
+fi
+cp "$RFS/etc/dyper/policy" "$T/policy.good"
+echo "allow nosuchuser * * * * * * 1024-65535" >>"$RFS/etc/dyper/policy"
+if ! in_c systemctl reload dyperd >"$T/reload.log" 2>&1 &&
+	[ "$(in_c systemctl is-active dyperd)" = active ] &&
+	status_text | grep -q '^reload failed, old policy kept: /etc/dyper/policy:[0-9]*: .*"nosuchuser"'; then
+	ok "systemctl reload with a broken policy fails, dyperd keeps running, STATUS= says why"
+else
+	not_ok "systemctl reload with a broken policy fails, dyperd keeps running, STATUS= says why"
+	diag "$T/reload.log"
+	diag_s "$(status_text)"
+fi
+cp "$T/policy.good" "$RFS/etc/dyper/policy"
+if in_c systemctl reload dyperd >"$T/reload.log" 2>&1 && status_text | grep -q '^reloaded: '; then
+	ok "systemctl reload with the policy repaired succeeds: $(status_text)"
+else
+	not_ok "systemctl reload with the policy repaired succeeds"
+	diag "$T/reload.log"
+fi
+
 # --- passive FTP from the external host ----------------------------------------------------------
 
 # fetch OUT: a passive download of file.bin from the external host.
@@ -245,7 +291,12 @@ fi
 
 before=$(in_c systemctl show -p MainPID --value vsftpd)
 in_c systemctl restart dyperd
-after=$(in_c systemctl show -p MainPID --value vsftpd)
+# systemctl waits for dyperd's job, not for vsftpd's (PartOf=)
+for _ in $(seq 1 50); do
+	after=$(in_c systemctl show -p MainPID --value vsftpd)
+	[ "$after" != "$before" ] && [ "$after" != 0 ] && break
+	sleep 0.1
+done
 if [ "$(in_c systemctl is-active dyperd vsftpd | sort -u)" = active ] &&
 	[ "$before" != "$after" ] && [ "$after" != 0 ]; then
 	ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
@@ -277,6 +328,51 @@ if ! fetch "$T/got3"; then
 	fi
 else
 	not_ok "without dyper-wrap the same download fails"
+fi
+
+# --- Restart=on-failure ---------------------------------------------------------------------
+
+pid=$(in_c systemctl show -p MainPID --value dyperd)
+in_c kill -KILL "$pid"
+back=
+for _ in $(seq 1 50); do
+	now=$(in_c systemctl show -p MainPID --value dyperd)
+	if [ "$now" != "$pid" ] && [ "$now" != 0 ] && [ "$(in_c systemctl is-active dyperd)" = active ]; then
+		back=1
+		break
+	fi
+	sleep 0.2
+done
+if [ -n "$back" ] && in_c nft list chain inet dyper input | grep -q 'policy drop'; then
+	ok "killed with SIGKILL, dyperd is started again (Restart=on-failure: pid $pid -> $now), table in place"
+else
+	not_ok "killed with SIGKILL, dyperd is started again (Restart=on-failure)"
+	diag_s "$(in_c systemctl status --no-pager dyperd 2>&1 | head -n 10)"
+fi
+
+# --- removing the package leaves the host as it was ------------------------------------------
+
+if in_c env DEBIAN_FRONTEND=noninteractive dpkg -r dyper >"$T/remove.log" 2>&1; then
+	ok "dpkg -r dyper"
+else
+	not_ok "dpkg -r dyper"
+	diag "$T/remove.log"
+fi
+if ! in_c nft list table inet dyper >/dev/null 2>&1 && ! in_c pidof dyperd >/dev/null &&
+	[ ! -e "$RFS/usr/sbin/dyperd" ] && [ ! -e "$RFS/etc/systemd/system/multi-user.target.wants/dyperd.service" ]; then
+	ok "after removal: dyperd stopped and disabled, its table gone from the kernel, its files gone"
+else
+	not_ok "after removal: dyperd stopped and disabled, its table gone from the kernel, its files gone"
+	diag "$T/remove.log"
+	diag_s "$(in_c nft list tables 2>&1; in_c pidof dyperd)"
+fi
+if [ -f "$RFS/etc/dyper/dyper.conf" ] &&
+	in_c env DEBIAN_FRONTEND=noninteractive dpkg -P dyper >"$T/purge.log" 2>&1 &&
+	[ ! -e "$RFS/etc/dyper" ] && ! in_c dpkg-statoverride --list /usr/bin/dyper-wrap >/dev/null; then
+	ok "removal keeps the configuration; purging removes it and the stat override"
+else
+	not_ok "removal keeps the configuration; purging removes it and the stat override"
+	diag "$T/purge.log"
 fi
 
 summary
