@@ -267,7 +267,9 @@ $(B)/tests/kernel/%: $(B)/tests/kernel/%.o $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(CORE_LIB) $(REMOTE_LIB) $(NFT_LIB)
+# tests/tools/common/: what the tools share, linked into each
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/tests/tools/common/parse.o $(CORE_LIB) \
+		$(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
