@@ -113,10 +113,13 @@ static const char *log_level(void)
 
 static int write_config(void)
 {
-	char enforcer[64], limits[96];
+	char enforcer[64], limits[160];
 
 	snprintf(enforcer, sizeof(enforcer), "max_pinholes = %u\n", CAPACITY);
-	snprintf(limits, sizeof(limits), "capacity = %u\nmax_per_user = %u\n", CAPACITY, CAPACITY);
+	/* every client is one uid's channel: the per-user channel cap (256 by
+	 * default) must leave room for MAX_CLIENTS and the latency probes */
+	snprintf(limits, sizeof(limits), "capacity = %u\nmax_per_user = %u\nmax_channels_per_user = %u\n",
+		 CAPACITY, CAPACITY, 4 * MAX_CLIENTS);
 	return bench_dyperd_setup(&dyperd, log_level(), enforcer, limits);
 }
 
