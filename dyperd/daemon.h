@@ -250,6 +250,12 @@ int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len,
 int engine_read(struct dyperd *d, void (*entry)(struct dyperd *d, const struct pinhole_entry *pe,
 						  void *arg),
 		void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg);
+/* Converges this host's table (the first enforcer) to @cfg, borrowed until
+ * @done gets the outcome (never from inside this call): one transaction,
+ * pinholes kept (ENFORCER_RECONFIG).  0 or -errno (not submitted). */
+int engine_reconfigure(struct dyperd *d, const struct nft_enforcer_config *cfg,
+		       void (*done)(struct dyperd *d, int err, const char *msg, void *arg),
+		       void *arg);
 /* @arg (a dyperctl connection) is gone: none of its callbacks will run. */
 void engine_forget_arg(struct dyperd *d, void *arg);
 /* True when nobody else can change the first enforcer's pinholes. */
