@@ -163,13 +163,16 @@ fi
 # --- 4 a download that starts while dyperd is down -----------------------------------
 
 stop_dyperd KILL || not_ok "4 dyperd dies on KILL"
-ip netns exec "$NS_A" curl -s --max-time 20 --ftp-pasv -o "$T/dl.down" "ftp://$IN4/f.bin" \
-	>"$T/curl.down" 2>&1 &
+ip netns exec "$NS_A" curl -s --max-time 20 --ftp-pasv -w '%{time_starttransfer}' \
+	-o "$T/dl.down" "ftp://$IN4/f.bin" >"$T/curl.down" 2>&1 &
 CURL=$!
 started $CURL
 sleep 1
+t0=$(now_ms)
 start_dyperd || bail "dyperd did not start after the second kill -9"
+up=$(($(now_ms) - t0))
 wait_exit $CURL 20000
+echo "# a download begun 1 s before dyperd was started again: first byte after $(cat "$T/curl.down")s (dyperd took ${up} ms to answer)"
 if [ "$(sha256sum <"$T/dl.down" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
 	ok "4 a passive download begun while dyperd was down completes once it is back (its bind waited)"
 else
