@@ -725,6 +725,7 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	struct dyper_hdr h = { 0 };
 	const bool first = !ch->served;
 	const void *payload;
+	struct dyper_ticket ticket;
 	char why[96];
 	uid_t charged;
 	int err;
@@ -795,7 +796,10 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			reply_send(d, &reply, -EINVAL, 0, 0, "resume on the resume socket");
 			break;
 		}
-		err = resume_claim(d, ch, cr, payload, why, sizeof(why));
+		/* the payload follows a 12-byte header: copied to be aligned */
+		memcpy(&ticket, payload, sizeof(ticket));
+		err = resume_claim(d, ch, cr, &ticket, why, sizeof(why));
+		explicit_bzero(&ticket, sizeof(ticket));
 		if (err) {
 			d->st.denials++;
 			log_limited(LOG_WARNING, "refused resumes", "refused to resume a channel for "
