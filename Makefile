@@ -69,7 +69,7 @@ REMOTE_LIB := $(B)/libdyper-remote.a
 # programs' main files go only into the programs.
 # The engine is not among them: it drives enforcers through their interface
 # alone, and tests/unit/test_engine links it with a fake one.
-DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c
+DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c dyperd/resume.c
 # dyperctl's own: its main and doctor (which reads the system, never dyperd's).
 CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
 CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))

@@ -594,7 +594,7 @@ static void check_listeners(struct doctor *d)
 	for (size_t i = 0; i < bad; i++) {
 		listener_warning(&ls[i], msg, sizeof(msg));
 		snprintf(fix, sizeof(fix), "if other hosts must reach it: %s = %u (comma-separated "
-			 "with the others) in [enforcer] of %s, then systemctl restart dyperd",
+			 "with the others) in [enforcer] of %s, then systemctl reload dyperd",
 			 ls[i].proto == IPPROTO_TCP ? "tcp_ports" : "udp_ports", ls[i].port,
 			 d->o->config);
 		report(d, DOCTOR_WARN, "listeners", fix, "%s", msg);

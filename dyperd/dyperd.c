@@ -393,6 +393,9 @@ static int loop(struct dyperd *d)
 			case EV_AGENT_LISTEN:
 				channel_accept(d);
 				break;
+			case EV_RESUME_LISTEN:
+				channel_accept_resume(d, tag);
+				break;
 			case EV_AGENT:
 				/* the channel may be freed here: nothing after it */
 				channel_readable(d, (struct channel *)tag);
@@ -539,6 +542,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
+	d->resume_lfd = d->resume_alfd = d->resume_state_fd = -1;
 	/* given up on EMFILE to refuse a connection rather than spin */
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	nftconf_from_config(&nftcfg, &d->cfg);
@@ -580,7 +584,7 @@ int main(int argc, char **argv)
 		return 1;
 	make_socket_dir(d->cfg.agent_socket);
 	make_socket_dir(d->cfg.control_socket);
-	if (channel_listen(d) || control_listen(d))
+	if (channel_listen(d) || resume_open(d) || control_listen(d))
 		return 1;
 
 	sigemptyset(&mask);
@@ -599,6 +603,8 @@ int main(int argc, char **argv)
 	    add_ev(d, d->timerfd, &d->timer_tag, EV_TIMER) ||
 	    add_ev(d, d->reload_fd, &d->reload_tag, EV_RELOAD) ||
 	    add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
+	    add_ev(d, d->resume_lfd, &d->resume_tag, EV_RESUME_LISTEN) ||
+	    (d->resume_alfd >= 0 && add_ev(d, d->resume_alfd, &d->resume_atag, EV_RESUME_LISTEN)) ||
 	    add_ev(d, d->control_lfd, &d->control_tag, EV_CONTROL_LISTEN) ||
 	    add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG)) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
@@ -625,6 +631,7 @@ int main(int argc, char **argv)
 	if (d->reload_running)
 		log_notice("stopping: a reload still reading its files is abandoned");
 	engine_stop(d);
+	resume_free(d);
 	policy_free(d->policy);
 	return rc ? 1 : 0;
 }

@@ -725,6 +725,21 @@ static void setup_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 	d->reconcile_now = true;
 }
 
+/* A dyperctl read-back or a reload's reconfiguration is over. */
+static void reader_done(struct dyperd *d, const struct enforcer_done *dn)
+{
+	struct engine_reader *r = (struct engine_reader *)(uintptr_t)dn->job->tag;
+	struct engine_reader **pp = &d->readers;
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = r->next;
+	if (r->arg)
+		r->done(d, dn->err, dn->msg, r->arg);
+	free(r);
+}
+
 static void on_done(struct enforcer *en, const struct enforcer_done *dn, void *arg)
 {
 	struct dyperd *d = arg;
@@ -745,17 +760,11 @@ static void on_done(struct enforcer *en, const struct enforcer_done *dn, void *a
 			s->last_err = dn->err;
 			snprintf(s->msg, sizeof(s->msg), "%s", dn->msg);
 		} else {
-			struct engine_reader *r = (struct engine_reader *)(uintptr_t)dn->job->tag;
-			struct engine_reader **pp = &d->readers;
-
-			while (*pp && *pp != r)
-				pp = &(*pp)->next;
-			if (*pp)
-				*pp = r->next;
-			if (r->arg)
-				r->done(d, dn->err, dn->msg, r->arg);
-			free(r);
+			reader_done(d, dn);
 		}
+		break;
+	case ENFORCER_RECONFIG:
+		reader_done(d, dn);
 		break;
 	case ENFORCER_CHECK:
 		check_done(d, s, dn);
@@ -1094,6 +1103,33 @@ int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len,
 	p->reason = "closed by the administrator";
 	p->admin_done = done;
 	p->admin_arg = arg;
+	return 0;
+}
+
+int engine_reconfigure(struct dyperd *d, const struct nft_enforcer_config *cfg,
+		       void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg)
+{
+	struct engine_reader *r = calloc(1, sizeof(*r));
+	struct enforcer_job job = { .type = ENFORCER_RECONFIG, .cfg = cfg };
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	if (!d->n_slots) {
+		free(r);
+		return -ENODEV;
+	}
+	r->done = done;
+	r->arg = arg;
+	job.tag = (uintptr_t)r;
+	/* after every batch submitted so far, before any later one */
+	err = enforcer_submit(d->slots[0].e, &job);
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->next = d->readers;
+	d->readers = r;
 	return 0;
 }
 

@@ -11,11 +11,14 @@
 # two capabilities, no_new_privs and a seccomp filter; the live exposure
 # score is 2.0 or lower; vsftpd started after dyperd was ready; doctor is
 # content; a passive FTP download from the external host works through a
-# pinhole owned by vsftpd, which closes after it; restarting dyperd restarts
-# vsftpd (PartOf=) and downloads work again; without the drop-in the same
-# download fails.  The unit: ordered before network-pre.target, STATUS=
-# lines, a reload with a broken policy fails (and one with a good policy
-# succeeds), SIGKILL brings dyperd back (Restart=on-failure).  Last,
+# pinhole owned by vsftpd, which closes after it; after `systemctl restart
+# dyperd`, after a package upgrade (dpkg -i of the package again) and after
+# SIGKILL (Restart=on-failure) the same vsftpd (its pid unchanged) serves
+# downloads again, its channel resumed; the wait of a download begun as
+# `systemctl restart` runs, and of the first one after, is printed; without
+# the drop-in the same download fails.  The unit: ordered before
+# network-pre.target, STATUS= lines, a reload with a broken policy fails
+# (and one with a good policy succeeds).  Last,
 # `dpkg -r dyper` stops and disables dyperd and removes its table from the
 # kernel, keeping the configuration, which `dpkg -P` removes.
 #
@@ -99,7 +102,8 @@ ok "a Debian $SUITE root with systemd and vsftpd"
 # dyper-wrap set-group-ID through a stat override.
 MK=(make --no-print-directory -C "$ROOT" B="$BDIR/systemd-build")
 rm -f "$BDIR"/systemd-build/deb/dyper_*.deb
-if "${MK[@]}" deb >"$T/build.log" 2>&1 && cp "$BDIR"/systemd-build/deb/dyper_*.deb "$RFS/tmp/dyper.deb" &&
+if "${MK[@]}" deb >"$T/build.log" 2>&1 && cp "$BDIR"/systemd-build/deb/dyper_*.deb "$T/dyper.deb" &&
+	cp "$T/dyper.deb" "$RFS/tmp/dyper.deb" &&
 	chroot "$RFS" env DEBIAN_FRONTEND=noninteractive dpkg -i --force-confnew /tmp/dyper.deb \
 		>"$T/install.log" 2>&1; then
 	ok "the Debian package (make deb) installs in the root: dpkg -i"
@@ -287,28 +291,92 @@ else
 	diag_s "$(in_c dyperctl list 2>&1)"
 fi
 
-# --- restart: PartOf= takes vsftpd along --------------------------------------------------
+# --- restart, upgrade, crash: vsftpd keeps running and serving --------------------------
 
-before=$(in_c systemctl show -p MainPID --value vsftpd)
-in_c systemctl restart dyperd
-# systemctl waits for dyperd's job, not for vsftpd's (PartOf=)
-for _ in $(seq 1 50); do
-	after=$(in_c systemctl show -p MainPID --value vsftpd)
-	[ "$after" != "$before" ] && [ "$after" != 0 ] && break
-	sleep 0.1
-done
-if [ "$(in_c systemctl is-active dyperd vsftpd | sort -u)" = active ] &&
-	[ "$before" != "$after" ] && [ "$after" != 0 ]; then
-	ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
+VS=$(in_c systemctl show -p MainPID --value vsftpd)
+# same_vsftpd WHAT: ok when vsftpd still runs as $VS and a download works
+same_vsftpd() {
+	local now
+
+	now=$(in_c systemctl show -p MainPID --value vsftpd)
+	if [ "$now" = "$VS" ] && fetch "$T/got.$2" && cmp -s "$T/got.$2" "$RFS/srv/ftp/file.bin"; then
+		ok "$1: the same vsftpd (pid $VS) serves a passive download, its channel resumed"
+	else
+		not_ok "$1: the same vsftpd (pid $VS, now $now) serves a passive download"
+		diag "$T/curl.err"
+		diag_s "$(in_c journalctl -u dyperd --no-pager -o cat 2>&1 | tail -n 8)"
+	fi
+}
+# timed OUT: fetch, printing curl's time to the first byte
+timed() {
+	ip netns exec "$NS_EXT" curl -sS --disable-epsv --connect-timeout 3 --max-time 30 \
+		-w '%{time_starttransfer}' -o "$1" ftp://192.0.2.10/file.bin 2>"$T/curl.err"
+}
+base=$(timed "$T/got.base")
+# a download begun just after `systemctl restart` starts: its PASV bind is
+# in flight while dyperd is away
+t0=$(date +%s.%N)
+in_c systemctl restart dyperd &
+RPID=$!
+sleep 0.05
+timed "$T/got.during" >"$T/during"
+wait $RPID
+t1=$(date +%s.%N)
+first=$(timed "$T/got.first")
+if cmp -s "$T/got.during" "$RFS/srv/ftp/file.bin" && cmp -s "$T/got.first" "$RFS/srv/ftp/file.bin"; then
+	ok "a download begun as systemctl restart dyperd runs, and the first one after it, complete"
 else
-	not_ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
-fi
-if fetch "$T/got2" && cmp -s "$T/got2" "$RFS/srv/ftp/file.bin"; then
-	ok "after the restart, passive FTP works again"
-else
-	not_ok "after the restart, passive FTP works again"
+	not_ok "a download begun as systemctl restart dyperd runs, and the first one after it, complete"
 	diag "$T/curl.err"
 fi
+echo "# time to the first byte: before the restart ${base}s, begun 50 ms into systemctl" \
+	"restart $(cat "$T/during")s, the first after it ${first}s; systemctl restart took" \
+	"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')s"
+same_vsftpd "after systemctl restart dyperd" restart
+
+# a package upgrade: the same package again; postinst restarts dyperd
+cp "$T/dyper.deb" "$RFS/var/tmp/dyper.deb"
+pid=$(in_c systemctl show -p MainPID --value dyperd)
+if in_c env DEBIAN_FRONTEND=noninteractive dpkg -i /var/tmp/dyper.deb >"$T/upgrade.log" 2>&1 &&
+	[ "$(in_c systemctl is-active dyperd)" = active ] &&
+	[ "$(in_c systemctl show -p MainPID --value dyperd)" != "$pid" ]; then
+	ok "dpkg -i of the package again (an upgrade): dyperd restarted by postinst, active"
+else
+	not_ok "dpkg -i of the package again (an upgrade): dyperd active"
+	diag "$T/upgrade.log"
+fi
+rm -f "$RFS/var/tmp/dyper.deb"
+same_vsftpd "after the upgrade" upgrade
+
+pid=$(in_c systemctl show -p MainPID --value dyperd)
+in_c kill -KILL "$pid"
+# a download begun right after the crash: its bind waits for the next dyperd
+timed "$T/got.crash" >"$T/crash" &
+CURL=$!
+back=
+for _ in $(seq 1 50); do
+	now=$(in_c systemctl show -p MainPID --value dyperd)
+	if [ "$now" != "$pid" ] && [ "$now" != 0 ] && [ "$(in_c systemctl is-active dyperd)" = active ]; then
+		back=1
+		break
+	fi
+	sleep 0.2
+done
+if [ -n "$back" ] && in_c nft list chain inet dyper input | grep -q 'policy drop'; then
+	ok "killed with SIGKILL, dyperd is started again (Restart=on-failure: pid $pid -> $now), table in place"
+else
+	not_ok "killed with SIGKILL, dyperd is started again (Restart=on-failure)"
+	diag_s "$(in_c systemctl status --no-pager dyperd 2>&1 | head -n 10)"
+fi
+wait $CURL
+if cmp -s "$T/got.crash" "$RFS/srv/ftp/file.bin"; then
+	ok "a download begun right after kill -9 completes once dyperd is back"
+else
+	not_ok "a download begun right after kill -9 completes once dyperd is back"
+	diag "$T/curl.err"
+fi
+echo "# time to the first byte of a download begun right after kill -9 (RestartSec=1s): $(cat "$T/crash")s"
+same_vsftpd "after kill -9 of dyperd" kill
 
 # --- without the wrapper ------------------------------------------------------------------
 
@@ -328,26 +396,6 @@ if ! fetch "$T/got3"; then
 	fi
 else
 	not_ok "without dyper-wrap the same download fails"
-fi
-
-# --- Restart=on-failure ---------------------------------------------------------------------
-
-pid=$(in_c systemctl show -p MainPID --value dyperd)
-in_c kill -KILL "$pid"
-back=
-for _ in $(seq 1 50); do
-	now=$(in_c systemctl show -p MainPID --value dyperd)
-	if [ "$now" != "$pid" ] && [ "$now" != 0 ] && [ "$(in_c systemctl is-active dyperd)" = active ]; then
-		back=1
-		break
-	fi
-	sleep 0.2
-done
-if [ -n "$back" ] && in_c nft list chain inet dyper input | grep -q 'policy drop'; then
-	ok "killed with SIGKILL, dyperd is started again (Restart=on-failure: pid $pid -> $now), table in place"
-else
-	not_ok "killed with SIGKILL, dyperd is started again (Restart=on-failure)"
-	diag_s "$(in_c systemctl status --no-pager dyperd 2>&1 | head -n 10)"
 fi
 
 # --- removing the package leaves the host as it was ------------------------------------------
