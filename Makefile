@@ -21,7 +21,7 @@ B       ?= build
 VERSION := 0.1.0
 
 # Libraries (pkg-config names); `make deps` installs what is missing.
-PKGS      := libnftnl libmnl inih libcap-ng libssh
+PKGS      := libnftnl libmnl inih libcap-ng libssh libsystemd
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
