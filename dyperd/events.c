@@ -179,13 +179,14 @@ static void event_json(FILE *f, const struct event *ev)
 	fprintf(f, ",\"reason\":\"%s\"}", esc);
 }
 
-/* "tcp 198.51.100.7:* -> 192.0.2.1:2121 id 5 uid 1000 pid 42 (vsftpd)" and
- * the rest of the human line, without time or newline. */
-static void event_text(FILE *f, const struct event *ev)
+/* "open tcp 198.51.100.7:* -> 192.0.2.1:2121 id 5 uid 1000 pid 42 (vsftpd)"
+ * and the rest of the human line, without time or newline; @pad aligns
+ * the lines of a stream. */
+static void event_text(FILE *f, const struct event *ev, bool pad)
 {
 	char what[PINHOLE_STR_LEN];
 
-	fprintf(f, "%-6s", event_type_name(ev->type));
+	fprintf(f, pad ? "%-6s" : "%s", event_type_name(ev->type));
 	if (ev->has_ph) {
 		pinhole_format(&ev->ph, what, sizeof(what));
 		fprintf(f, " %s", what);
@@ -225,7 +226,7 @@ void event_format(FILE *f, const struct event *ev, bool json)
 	} else {
 		put_time(f, ev->time_ms);
 		fputc(' ', f);
-		event_text(f, ev);
+		event_text(f, ev, true);
 	}
 	fputc('\n', f);
 }
@@ -280,7 +281,7 @@ static void event_journal(struct dyperd *d, const struct event *ev)
 	f = fmemopen(text, sizeof(text), "w");
 	if (!f)
 		return;
-	event_text(f, ev);
+	event_text(f, ev, false);
 	fputc('\0', f);
 	fclose(f);
 	text[sizeof(text) - 1] = '\0';

@@ -104,6 +104,20 @@ client() {
 	ip netns exec "$NS_IN" timeout 30 "$CLIENT" -s "$ASOCK" "$@" 2>&1
 }
 
+# client_bg OUT ARGS...: the same in the background, killed by cleanup.
+client_bg() {
+	local out=$1
+
+	shift
+	ip netns exec "$NS_IN" "$CLIENT" -s "$ASOCK" "$@" >"$out" 2>&1 </dev/null &
+	started $!
+}
+
+# is_json JQ-EXPR TEXT: TEXT is JSON (not nothing) for which JQ-EXPR holds.
+is_json() {
+	[ -n "$2" ] && jq -e "$1" <<<"$2" >/dev/null 2>&1
+}
+
 DLOG=$T/dyperd.log
 ip netns exec "$NS_IN" "$DYPERD" -c "$CONF" -f >"$DLOG" 2>&1 </dev/null &
 DPID=$!
@@ -257,9 +271,7 @@ fi
 # --- 3. history --------------------------------------------------------------------------
 
 r=$(client open tcp "$A4" 40000 "$IN4" 8403)		# exits: its socket closes
-client open tcp "$B4" '*' "$IN4" 8404 --hold 30 >"$T/c.8404" &
-started $!
-disown $!		# killed by cleanup: no "Killed" line
+client_bg "$T/c.8404" open tcp "$B4" '*' "$IN4" 8404 --hold 30
 id=
 get_id() {
 	id=$(ctl list -j | jq -r '.[] | select(.local_port == 8404) | .id')
@@ -268,15 +280,15 @@ get_id() {
 poll 5000 0.05 get_id
 ctl_quiet close "$id"
 closed() {
-	ctl list --recent -j | jq -e 'map(select(.local_port == 8403 or .local_port == 8404)) |
-		length == 2' >/dev/null
+	is_json 'map(select(.local_port == 8403 or .local_port == 8404)) | length == 2' \
+		"$(ctl list --recent -j)"
 }
-if poll 5000 0.05 closed && ctl list --recent -j | jq -e '
+if poll 5000 0.05 closed && is_json '
 	(map(select(.local_port == 8403))[-1] | .cause == "socket-closed" and
 		.remote_port == 40000 and (.duration_ms | type == "number")) and
 	(map(select(.local_port == 8404))[-1] | .cause == "admin" and .remote_port == null and
 		.reason == "closed by the administrator") and
-	all(.[]; .schema == 1 and (.time | type == "number"))' >/dev/null; then
+	all(.[]; .schema == 1 and (.time | type == "number"))' "$(ctl list --recent -j)"; then
 	ok "3: list --recent -j: closes by socket-closed and admin, with durations"
 else
 	not_ok "3: list --recent -j: closes by socket-closed and admin"
@@ -293,11 +305,9 @@ fi
 
 # --- 4. explain --------------------------------------------------------------------------
 
-client open tcp "$A4" '*' "$IN4" 8405 --hold 30 >"$T/c.hold" &
-started $!
-disown $!
+client_bg "$T/c.hold" open tcp "$A4" '*' "$IN4" 8405 --hold 30
 held() {
-	ctl list -j | jq -e 'map(select(.local_port == 8405)) | length == 1' >/dev/null
+	is_json 'map(select(.local_port == 8405)) | length == 1' "$(ctl list -j)"
 }
 poll 5000 0.05 held
 serve tcp "$IN4" 8405
@@ -310,7 +320,7 @@ explain() {
 	shift
 	out=$(ctl explain "$@" 2>&1)
 	j=$(ctl -j explain "$@" 2>&1)
-	if [[ $out =~ $want ]] && jq -e . >/dev/null 2>&1 <<<"$j"; then
+	if [[ $out =~ $want ]] && is_json . "$j"; then
 		ok "4: explain $*: $(head -1 <<<"$out")"
 	else
 		not_ok "4: explain $*: expected /$want/"
@@ -347,39 +357,38 @@ out=$(ctl explain "$A4" "$IN6" 80 tcp 2>&1)
 
 # --- 5. JSON --------------------------------------------------------------------------
 
-if ctl list -j | jq -e 'map(select(.local_port == 8405))[0] | .schema == 1 and
-	.remote_port == null and .expires_s == null and .rule_line == 2' >/dev/null; then
+if is_json 'map(select(.local_port == 8405))[0] | .schema == 1 and
+	.remote_port == null and .expires_s == null and .rule_line == 2' "$(ctl list -j)"; then
 	ok "5: list -j: schema 1, null for any remote port and no lifetime"
 else
 	not_ok "5: list -j: schema 1, nulls"
 	diag_s "$(ctl list -j)"
 fi
 id=$(ctl list -j | jq -r '.[] | select(.local_port == 8405) | .id')
-ctl show -j "$id" | jq -e '.schema == 1 and .id == '"$id" >/dev/null &&
+is_json ".schema == 1 and .id == ${id:-0}" "$(ctl show -j "$id")" &&
 	ok "5: show -j ID: schema 1" || not_ok "5: show -j ID"
 out=$(ctl show -j 999 2>/dev/null)
 rc=$?
-if [ $rc = 1 ] && jq -e '.schema == 1 and .error == "no pinhole with id 999"' <<<"$out" >/dev/null; then
+if [ $rc = 1 ] && is_json '.schema == 1 and .error == "no pinhole with id 999"' "$out"; then
 	ok "5: show -j 999: exit 1 and a JSON error object on stdout ($out)"
 else
 	not_ok "5: show -j 999: rc $rc, $out"
 fi
 out=$(ctl -j explain "$A4" "$IN4" 0 tcp 2>/dev/null)
-jq -e '.schema == 1 and (.error | test("expected a port"))' <<<"$out" >/dev/null &&
+is_json '.schema == 1 and (.error | test("expected a port"))' "$out" &&
 	ok "5: explain -j with a bad port: a JSON error object" || not_ok "5: explain -j bad port: $out"
-ctl stats -j | jq -e '.schema == 1 and .opened >= 1' >/dev/null &&
+is_json '.schema == 1 and .opened >= 1' "$(ctl stats -j)" &&
 	ok "5: stats -j: schema 1" || not_ok "5: stats -j"
-ctl -j check 0 tcp "$A4" '*' "$IN4" $DENY_PORT | jq -e '.schema == 1 and .allowed == false' \
-	>/dev/null && ok "5: check -j: schema 1" || not_ok "5: check -j"
+is_json '.schema == 1 and .allowed == false' "$(ctl -j check 0 tcp "$A4" '*' "$IN4" $DENY_PORT)" && ok "5: check -j: schema 1" || not_ok "5: check -j"
 out=$(timeout 10 "$DYPERCTL" -s "$T/nowhere.sock" -j stats 2>/dev/null)
 rc=$?
-if [ $rc = 3 ] && jq -e '.schema == 1 and (.error | test("cannot reach dyperd"))' <<<"$out" >/dev/null; then
+if [ $rc = 3 ] && is_json '.schema == 1 and (.error | test("cannot reach dyperd"))' "$out"; then
 	ok "5: dyperd unreachable with -j: exit 3 and a JSON error object"
 else
 	not_ok "5: dyperd unreachable with -j: rc $rc, $out"
 fi
 out=$(ctl -j close 999 2>/dev/null)
-jq -e '.schema == 1 and .closed == false' <<<"$out" >/dev/null &&
+is_json '.schema == 1 and .closed == false' "$out" &&
 	ok "5: close -j 999: a JSON object" || not_ok "5: close -j 999: $out"
 
 # --- 6. metrics ------------------------------------------------------------------------
