@@ -18,7 +18,8 @@
 #      long, why (socket-closed, owner, admin), with null for what is unknown.
 #   4. explain: control port, pinhole for this host (accept), pinhole for
 #      another host, a closed pinhole (with its event), a denial (with its
-#      event), nothing; real probes agree with the verdicts.
+#      event), nothing; real probes agree with the verdicts; the drop rule's
+#      log prefix names the table and the reason.
 #   5. JSON: list/show/stats/check carry "schema":1, null for any remote
 #      port and no lifetime, errors are JSON objects with -j (show -j 999,
 #      unknown command, dyperd unreachable); all validated with jq.
@@ -350,6 +351,13 @@ if probe "$NS_A" tcp "$IN4" 8405 $PASS_MS && ! probe "$NS_B" tcp "$IN4" 8405 $DR
 	ok "4: probes agree: A reaches 8405, B does not, B reaches the control port"
 else
 	not_ok "4: probes agree with explain"
+fi
+# the kernel's drop lines name the table and the reason
+if ip netns exec "$NS_IN" nft list chain inet dyper input |
+	grep -qF 'log prefix "dyper drop [inet dyper] no pinhole: "'; then
+	ok "4: the drop rule's log prefix names the table and the reason"
+else
+	not_ok "4: the drop rule's log prefix names the table and the reason"
 fi
 out=$(ctl explain "$A4" "$IN6" 80 tcp 2>&1)
 [ $? = 1 ] && grep -q 'one family' <<<"$out" && ok "4: explain refuses mixed families" ||
