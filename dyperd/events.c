@@ -467,24 +467,25 @@ static int parse_num(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* "open,close": known names separated by single commas, no empty item. */
 static int parse_types(const char *s, unsigned *types)
 {
-	char buf[128], *save = NULL;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
 	*types = 0;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+	for (;;) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
 		unsigned i;
 
-		for (i = 0; i < EVENT_N && strcmp(t, type_names[i]); i++)
-			;
+		for (i = 0; i < EVENT_N; i++)
+			if (len == strlen(type_names[i]) && !strncmp(s, type_names[i], len))
+				break;
 		if (i == EVENT_N)
 			return -EINVAL;
 		*types |= 1u << i;
+		if (!end)
+			return 0;
+		s = end + 1;
 	}
-	return *types ? 0 : -EINVAL;
 }
 
 int event_filter_parse(struct event_filter *f, char **argv, int argc, char *err, size_t len)
