@@ -346,28 +346,6 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 
 /* --- arguments ----------------------------------------------------------------------- */
 
-/*
- * The one number parser of the control socket: decimal digits only (no
- * sign, blank, base prefix or trailing junk), at most @max.  0, -EINVAL
- * or -ERANGE.
- */
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* parse_u32(), or an error that quotes the token: "CMD: expected WHAT
  * (MIN to MAX), found "TOKEN"". */
 static int arg_u32(struct out *o, const char *cmd, const char *what, const char *s,

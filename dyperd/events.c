@@ -450,23 +450,6 @@ static void watch_push(struct dyperd *d, const struct event *ev)
 
 /* --- filters --------------------------------------------------------------------- */
 
-static int parse_num(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* "open,close": known names separated by single commas, no empty item. */
 static int parse_types(const char *s, unsigned *types)
 {
@@ -502,7 +485,7 @@ int event_filter_parse(struct event_filter *f, char **argv, int argc, char *err,
 			return -EINVAL;
 		}
 		if (!strcmp(opt, "--uid")) {
-			bad = parse_num(v, UINT32_MAX - 1, &f->uid);
+			bad = parse_u32(v, UINT32_MAX - 1, &f->uid);
 			f->has_uid = true;
 		} else if (!strcmp(opt, "--program")) {
 			bad = strlen(v) >= sizeof(f->program) ? -EINVAL : 0;
@@ -516,7 +499,7 @@ int event_filter_parse(struct event_filter *f, char **argv, int argc, char *err,
 			else
 				bad = -EINVAL;
 		} else if (!strcmp(opt, "--port")) {
-			bad = parse_num(v, 65535, &n) ?: n ? 0 : -EINVAL;
+			bad = parse_u32(v, 65535, &n) ?: n ? 0 : -EINVAL;
 			f->port = (uint16_t)n;
 		} else if (!strcmp(opt, "--event")) {
 			bad = parse_types(v, &f->types);

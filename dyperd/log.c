@@ -185,6 +185,23 @@ unsigned log_limit_flush(uint64_t now_ms)
 	return written;
 }
 
+int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 size_t json_escape(char *out, size_t cap, const char *s)
 {
 	size_t n = 0;

@@ -30,6 +30,13 @@ bool log_events_enabled(void);
  * saying how many. */
 void log_event_line(bool deny, const char *line, size_t n);
 
+/*
+ * The one number parser of the control socket's arguments (control.c,
+ * watch's filters): decimal digits only (no sign, blank, base prefix or
+ * trailing junk), at most @max.  0, -EINVAL or -ERANGE.
+ */
+int parse_u32(const char *s, uint32_t max, uint32_t *out);
+
 /* @s as the body of a JSON string into @out (@cap > 0 bytes, always
  * terminated), escaping what JSON requires; what does not fit is left
  * out.  Returns the length written.  Used by dyperctl too. */
