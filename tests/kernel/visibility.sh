@@ -467,5 +467,12 @@ else
 fi
 
 sig TERM "$DPID"
-wait_exit "$DPID" 5000
+wait "$DPID"
+rc=$?
+if [ $rc = 0 ] && ! grep -q 'Sanitizer\|runtime error' "$DLOG"; then
+	ok "dyperd stops cleanly on TERM (exit 0, no sanitizer report)"
+else
+	not_ok "dyperd stops cleanly on TERM: exit $rc"
+	diag "$DLOG"
+fi
 summary
