@@ -16,12 +16,13 @@ MANDIR      ?= $(PREFIX)/share/man
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 PKG_CONFIG ?= pkg-config
 B       ?= build
 VERSION := 0.1.0
 
 # Libraries (pkg-config names); `make deps` installs what is missing.
-PKGS      := libnftnl libmnl inih libcap-ng libssh
+PKGS      := libnftnl libmnl inih libcap-ng libssh libsystemd
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -130,8 +131,9 @@ build-deps:
 		echo "make: cannot build, missing:$$missing" >&2; \
 		echo "make: install them with 'sudo make deps' (build and test dependencies), or by hand:" \
 			"Debian/Ubuntu: apt-get install build-essential pkg-config libnftnl-dev libmnl-dev" \
-			"libinih-dev libcap-ng-dev; Fedora/RHEL: dnf install gcc make pkgconf-pkg-config" \
-			"libnftnl-devel libmnl-devel inih-devel libcap-ng-devel" >&2; \
+			"libinih-dev libcap-ng-dev libssh-dev libsystemd-dev; Fedora/RHEL: dnf install gcc make" \
+			"pkgconf-pkg-config libnftnl-devel libmnl-devel inih-devel libcap-ng-devel libssh-devel" \
+			"systemd-devel" >&2; \
 		exit 1; \
 	fi
 
@@ -140,7 +142,7 @@ build-deps:
 # the flags re-run make.
 TOOLS := nft ip unshare setpriv python3 man groff valgrind useradd chpasswd \
 	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp \
-	 sshd ssh-keygen
+	 sshd ssh-keygen jq
 # pure-ftpd conflicts with vsftpd in Debian (both are ftp-server): its
 # package is unpacked here instead, for tests/e2e/apps.sh
 PUREFTPD := $(B)/deps/pure-ftpd/usr/sbin/pure-ftpd
@@ -148,6 +150,8 @@ check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
 	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
 	command -v pure-ftpd >/dev/null 2>&1 || [ -x $(PUREFTPD) ] || missing=1; \
+	python3 -c 'import prometheus_client' 2>/dev/null || \
+		/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing=1; \
 	$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
@@ -335,6 +339,8 @@ DIST     := $(B)/dyper-$(VERSION).tar.gz
 RPM_TOP  := $(abspath $(B)/rpm)
 UNIT     := $(B)/conf/dyperd.service
 CONFIGS  := conf/dyper.conf conf/policy
+# logrotate's snippet for the event log: a config file too (kept when changed)
+LOGROTATE := conf/dyper.logrotate
 MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
 # Every path install lays out, for uninstall (configs separately).
 INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap $(BINDIR)/dyper-remote \
@@ -366,7 +372,7 @@ install: programs
 	$(Q)set -e; d='$(DESTDIR)'; \
 	$(INSTALL) -d $$d$(SBINDIR) $$d$(BINDIR) $$d$(LIBDIR)/dyper $$d$(UNITDIR) \
 		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR) \
-		$$d$(LICENSEDIR); \
+		$$d$(LICENSEDIR) $$d$(LOGROTATEDIR); \
 	$(INSTALL) -m 0755 $(DYPERD) $(DYPERCTL) $$d$(SBINDIR)/; \
 	$(INSTALL) -m 0755 $(REMOTE) $$d$(BINDIR)/; \
 	$(INSTALL) -m 0755 $(PRELOAD) $$d$(LIBDIR)/dyper/; \
@@ -379,8 +385,9 @@ install: programs
 		s=$${m##*.}; $(INSTALL) -d $$d$(MANDIR)/man$$s; \
 		$(INSTALL) -m 0644 $$m $$d$(MANDIR)/man$$s/; \
 	done; \
-	for c in $(CONFIGS); do \
+	for c in $(CONFIGS) $(LOGROTATE); do \
 		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
+		[ $$c = $(LOGROTATE) ] && t=$$d$(LOGROTATEDIR)/dyper; \
 		if [ ! -e $$t ]; then $(INSTALL) -m 0644 $$c $$t; \
 		elif ! cmp -s $$c $$t; then echo "make install: kept $$t (yours differs from $$c)"; fi; \
 	done; \
@@ -414,8 +421,9 @@ uninstall:
 		fi; \
 	fi; \
 	for f in $(INSTALLED); do rm -f $$d$$f; done; \
-	for c in $(CONFIGS); do \
+	for c in $(CONFIGS) $(LOGROTATE); do \
 		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
+		[ $$c = $(LOGROTATE) ] && t=$$d$(LOGROTATEDIR)/dyper; \
 		if cmp -s $$c $$t; then rm -f $$t; \
 		elif [ -e $$t ]; then echo "make uninstall: kept $$t (it differs from $$c)"; fi; \
 	done; \

@@ -575,6 +575,18 @@ static int charged_uid(const struct dyperd *d, const struct channel *ch,
 	return 0;
 }
 
+/* A denial's event: @ph as asked for, by @cr, charged to @charged. */
+static void deny_event(struct dyperd *d, const struct pinhole *ph, const struct ucred *cr,
+		       uid_t charged, uint32_t line, const char *why)
+{
+	struct event ev;
+
+	event_init(&ev, EVENT_DENY, ph, 0, line, why);
+	ev.ph.owner.uid = charged;
+	ev.ph.owner.pid = (uint32_t)cr->pid;
+	events_emit(d, &ev);
+}
+
 static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			uid_t charged, const struct dyper_pinhole_req *req, int sockfd,
 			struct reply_to *reply)
@@ -602,7 +614,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_limited(LOG_WARNING, "refused requests", "refused %s for pid %d uid %u: %s",
 			    what_str(&ph, what), cr->pid, cr->uid, why);
-		log_event("deny", &ph, 0, why);
+		deny_event(d, &ph, cr, charged, 0, why);
 		reply_send(d, reply, -EPERM, 0, 0, why);
 		return;
 	}
@@ -661,7 +673,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 				    "no program= rule can allow it", cr->pid, exe,
 				    ch->program ? ch->program : "a program",
 				    (unsigned long long)ch->serial);
-		log_event("deny", &ph, 0, dec.why);
+		deny_event(d, &ph, cr, charged, dec.line, dec.why);
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
 	}
@@ -671,7 +683,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_limited(LOG_NOTICE, "denied requests (quota)", "denied %s: %s",
 			    what_str(&ph, what), why);
-		log_event("deny", &ph, 0, why);
+		deny_event(d, &ph, cr, charged, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
@@ -681,7 +693,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_limited(LOG_NOTICE, "denied requests (quota)", "denied %s: %s",
 			    what_str(&ph, what), why);
-		log_event("deny", &ph, 0, why);
+		deny_event(d, &ph, cr, charged, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}

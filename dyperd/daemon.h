@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include "conf/config.h"
+#include "dyperd/events.h"
+#include "dyperd/metrics.h"
 #include "dyperd/policy.h"
 #include "dyperd/proto.h"
 #include "dyperd/table.h"
@@ -171,6 +173,8 @@ struct control_conn {
 	uint32_t only_id;
 	uint64_t *packets, *bytes;	/* list: counters by table entry */
 	uint32_t n_counters;
+	struct event_watch *watch;	/* dyperctl watch: streaming events */
+	bool watch_out;		/* its socket was full: EPOLLOUT armed */
 	struct control_conn *next;
 };
 
@@ -246,6 +250,8 @@ struct dyperd {
 	bool running;
 	bool foreground;
 	struct stats st;
+	struct metrics metrics;
+	struct events events;		/* journal, watchers, history (events.c) */
 };
 
 /* Monotonic clock. */

@@ -339,6 +339,12 @@ static void handle_signal(struct dyperd *d)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			int err;
+
+			/* logrotate moved the event log away: write to a new one */
+			if (d->cfg.event_log[0] && (err = log_events_open(d->cfg.event_log)))
+				log_err("cannot reopen the event log %s: %s", d->cfg.event_log,
+					strerror(-err));
 			reload_request(d);
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
@@ -527,6 +533,10 @@ int main(int argc, char **argv)
 		log_err("cannot open the event log %s: %s", d->cfg.event_log, strerror(-rc));
 		return 1;
 	}
+	if (events_init(d)) {
+		log_err("out of memory for the event history");
+		return 1;
+	}
 	/* channels and waiting requests hold descriptors: allow many, and size
 	 * the channel caps to what the limit leaves */
 	if (getrlimit(RLIMIT_NOFILE, &rl)) {
@@ -632,6 +642,7 @@ int main(int argc, char **argv)
 		log_notice("stopping: a reload still reading its files is abandoned");
 	engine_stop(d);
 	resume_free(d);
+	events_free(d);
 	policy_free(d->policy);
 	return rc ? 1 : 0;
 }

@@ -34,6 +34,7 @@ enum { TAG_START = 1, TAG_ADOPT, TAG_RECONCILE, TAG_CHECK, TAG_REPAIR, TAG_STOP 
 
 /* A batch in flight: the operations and their copies handed to the enforcer. */
 struct engine_batch {
+	uint64_t t_ns;		/* submitted at: the batch latency */
 	size_t n;
 	struct pending **p;
 	struct pinhole_op ops[];
@@ -377,6 +378,54 @@ static void admin_done(struct dyperd *d, struct pending *p, int err, const char 
 	p->admin_arg = NULL;
 }
 
+/* Why @p closes (@e: its entry, if still there), for events and metrics. */
+static enum close_cause cause_of(const struct pending *p, const struct ph_entry *e)
+{
+	if (p->origin == OP_ADMIN)
+		return CLOSE_ADMIN;
+	if (p->reason && !strncmp(p->reason, "stale", 5))
+		return CLOSE_STALE;
+	if (p->reason && !strcmp(p->reason, "expired"))
+		return CLOSE_LIFETIME;
+	if (p->reason && !strncmp(p->reason, "lease", 5))
+		return CLOSE_LEASE;
+	if (p->origin == OP_AGENT)
+		return e && e->oneshot ? CLOSE_ONESHOT : CLOSE_OWNER;
+	return CLOSE_SOCKET;
+}
+
+/* The event of @p's pinhole (entry @e, or gone): open, repair, close, stale. */
+static void op_event(struct dyperd *d, const struct pending *p, const struct ph_entry *e,
+		     enum event_type type, const char *reason)
+{
+	struct event ev;
+
+	event_init(&ev, type, e ? &e->ph : &p->op.ph, e ? e->id : p->id, e ? e->rule_line : 0,
+		   reason);
+	if (type == EVENT_CLOSE || type == EVENT_STALE) {
+		ev.cause = cause_of(p, e);
+		if (e && e->opened_ms) {
+			ev.has_duration = true;
+			ev.duration_ms = now_ms() - e->opened_ms;
+		} else if (e && e->ph.owner.created) {
+			/* adopted after a restart: only its creation second is known */
+			uint64_t wall = (uint64_t)time(NULL);
+
+			ev.has_duration = true;
+			ev.duration_ms = wall > e->ph.owner.created ?
+					 (wall - e->ph.owner.created) * 1000 : 0;
+		}
+	}
+	events_emit(d, &ev);
+}
+
+/* Agent's request latency, open or close, before its reply clears the start. */
+static void observe(struct histogram *h, const struct reply_to *r)
+{
+	if (r->t_start_ns)
+		histogram_observe(h, now_ns() - r->t_start_ns);
+}
+
 /* Every enforcer @p went to has answered: the table and the requester learn it. */
 static void finish(struct dyperd *d, struct pending *p)
 {
@@ -402,12 +451,15 @@ static void finish(struct dyperd *d, struct pending *p)
 			}
 			if (e->state == PH_PENDING)
 				e->state = PH_OPEN;
+			if (!e->opened_ms)
+				e->opened_ms = now_ms();
 			if (p->origin == OP_AGENT) {
 				d->st.opens++;
-				log_event("open", &e->ph, e->id, "granted");
+				op_event(d, p, e, EVENT_OPEN, e->oneshot ? "granted (one-shot)" : "granted");
+				observe(&d->metrics.open_lat, &p->reply);
 				reply_send(d, &p->reply, 0, e->id, e->ph.timeout_ms, "open");
 			} else {
-				log_event("repair", &e->ph, e->id, "re-added after it vanished from the kernel");
+				op_event(d, p, e, EVENT_REPAIR, "re-added after it vanished from the kernel");
 			}
 			return;
 		}
@@ -448,10 +500,12 @@ static void finish(struct dyperd *d, struct pending *p)
 		d->st.expired++;
 	else
 		d->st.closes++;
-	log_event(p->reason && !strncmp(p->reason, "stale", 5) ? "stale" : "close",
-		  &p->op.ph, e ? e->id : 0, p->reason ? p->reason : "closed");
-	if (p->origin == OP_AGENT)
+	op_event(d, p, e, p->reason && !strncmp(p->reason, "stale", 5) ? EVENT_STALE : EVENT_CLOSE,
+		 p->reason ? p->reason : "closed");
+	if (p->origin == OP_AGENT) {
+		observe(&d->metrics.close_lat, &p->reply);
 		reply_send(d, &p->reply, 0, e ? e->id : 0, 0, "closed");
+	}
 	snprintf(msg, sizeof(msg), "closed pinhole %u", p->id);
 	admin_done(d, p, 0, msg);
 	if (e)
@@ -506,6 +560,15 @@ static int requeue(struct enf_slot *s, struct pending **back, size_t n)
 	return 0;
 }
 
+/* A repair of the enforcer's structure, no one pinhole's: @what happened. */
+static void table_event(struct dyperd *d, const char *what)
+{
+	struct event ev;
+
+	event_init(&ev, EVENT_REPAIR, NULL, 0, 0, what);
+	events_emit(d, &ev);
+}
+
 /*
  * The enforcer's own structure (the table, or one of its sets) may be
  * gone: an add refused with ENOENT (the only reason the kernel has for
@@ -536,6 +599,9 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 	bool fail_all = false, repair = false;
 
 	s->inflight--;
+	histogram_observe(&d->metrics.batch_lat, now_ns() - b->t_ns);
+	if (dn->err)
+		d->metrics.enforcer_errors++;
 	for (size_t i = 0; i < b->n; i++) {
 		struct ph_entry *e = entry_of(d, b->p[i]);
 
@@ -558,7 +624,7 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 		if (repair) {
 			log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
 				 "setting the table up again, retrying them", b->n, dn->msg);
-			log_event("repair", NULL, 0, dn->msg);
+			table_event(d, dn->msg);
 			d->st.repairs++;
 			s->setup_want = true;
 		}
@@ -704,7 +770,7 @@ static void check_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 	}
 	snprintf(what, sizeof(what), "%s", dn->msg);
 	log_warn("repair: %s; restoring the table", what);
-	log_event("repair", NULL, 0, what);
+	table_event(d, what);
 	d->st.repairs++;
 	s->setup_want = true;
 }
@@ -852,6 +918,7 @@ static bool submit_slot(struct dyperd *d, struct enf_slot *s)
 			break;
 		}
 		b->n = n;
+		b->t_ns = now_ns();
 		b->p = (struct pending **)(void *)(b->ops + n);
 		for (size_t i = 0; i < n; i++) {
 			b->p[i] = s->queue[s->q_head + i];

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* dyper.conf's [enforcer] section into nft/'s configuration (nftconf.h). */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "dyperd/nftconf.h"
@@ -22,6 +23,9 @@ static enum nft_owner_mode owner_mode(enum dyper_owner_mode m)
 
 void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_config *c)
 {
+	/* the kernel's NF_LOG_PREFIXLEN; copied by nft_enforcer_open() */
+	static char prefix[128];
+
 	const struct dyper_enforcer_conf *e = &c->enforcer;
 
 	nft_enforcer_config_init(out);
@@ -37,4 +41,9 @@ void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_con
 	out->log_rate = e->log_rate;
 	out->owner = owner_mode(e->owner);
 	out->mark = e->mark;
+	/* the kernel's drop lines name the table and why, for dyperctl
+	 * explain: "dyper drop [inet dyper] no pinhole: IN=... SRC=...";
+	 * a table name of more than 80 characters is cut there */
+	snprintf(prefix, sizeof(prefix), "dyper drop [inet %.80s] no pinhole: ", c->enforcer_table);
+	out->log_prefix = prefix;
 }

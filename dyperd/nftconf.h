@@ -9,8 +9,9 @@
 #include "conf/config.h"
 #include "nft/enforcer.h"
 
-/* Fills @out from @c.  @out->table points into @c: @c must outlive every
- * use of @out (nft_enforcer_open() copies what it keeps). */
+/* Fills @out from @c.  @out->table points into @c, @out->log_prefix into
+ * a static buffer (the next call rewrites it): both must outlive every use
+ * of @out (nft_enforcer_open() copies what it keeps). */
 void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_config *c);
 
 #endif

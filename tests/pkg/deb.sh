@@ -105,10 +105,11 @@ else
 	diag_s "$(diff "$T/want" "$T/got" | head -n 20)"
 fi
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xf - -C "$T" ./conffiles ./postinst ./prerm ./postrm 2>/dev/null
-if [ "$(cat "$T/conffiles" 2>/dev/null)" = "$(printf '/etc/dyper/dyper.conf\n/etc/dyper/policy')" ]; then
-	ok "dyper.conf and policy are conffiles (kept when changed, as %config(noreplace))"
+if [ "$(cat "$T/conffiles" 2>/dev/null)" = \
+	"$(printf '/etc/dyper/dyper.conf\n/etc/dyper/policy\n/etc/logrotate.d/dyper')" ]; then
+	ok "dyper.conf, policy and the logrotate snippet are conffiles (kept when changed, as %config(noreplace))"
 else
-	not_ok "dyper.conf and policy are conffiles"
+	not_ok "dyper.conf, policy and the logrotate snippet are conffiles"
 	diag "$T/conffiles"
 fi
 

@@ -18,6 +18,7 @@ expected_files() {
 /etc/dyper drwxr-xr-x root root -
 /etc/dyper/dyper.conf -rw-r--r-- root root cn
 /etc/dyper/policy -rw-r--r-- root root cn
+/etc/logrotate.d/dyper -rw-r--r-- root root cn
 /run/dyper drwxr-xr-x dyper dyper g
 /usr/bin/dyper-remote -rwxr-xr-x root root -
 /usr/bin/dyper-wrap -rwx--s--x root dyper -

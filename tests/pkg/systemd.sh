@@ -11,7 +11,10 @@
 # two capabilities, no_new_privs and a seccomp filter; the live exposure
 # score is 2.0 or lower; vsftpd started after dyperd was ready; doctor is
 # content; a passive FTP download from the external host works through a
-# pinhole owned by vsftpd, which closes after it; after `systemctl restart
+# pinhole owned by vsftpd, which closes after it; the journal holds its open
+# and close as structured entries (journalctl -o json: MESSAGE_ID, DYPER_*
+# fields, found by DYPER_REMOTE=), `dyperctl watch -j` streamed both, and
+# `dyperctl list --recent` keeps the close; after `systemctl restart
 # dyperd`, after a package upgrade (dpkg -i of the package again) and after
 # SIGKILL (Restart=on-failure) the same vsftpd (its pid unchanged) serves
 # downloads again, its channel resumed; the wait of a download begun as
@@ -266,6 +269,15 @@ fetch() {
 	ip netns exec "$NS_EXT" curl -sS --disable-epsv --connect-timeout 3 --max-time 30 \
 		-o "$1" ftp://192.0.2.10/file.bin 2>"$T/curl.err"
 }
+# an admin watching, as dyperctl(8) shows (stopped once it saw the close)
+in_c timeout 60 dyperctl watch -j >"$T/watch" 2>&1 &
+WATCH=$!
+for _ in $(seq 1 50); do
+	in_c pidof dyperctl >/dev/null && break
+	sleep 0.1
+done
+# its command line reaches dyperd at once; FTP's login comes before PASV
+sleep 0.5
 if fetch "$T/got" && cmp -s "$T/got" "$RFS/srv/ftp/file.bin"; then
 	ok "passive FTP through the pinhole: $FILE_MB MB, identical"
 else
@@ -289,6 +301,53 @@ if [ -n "$closed" ]; then
 else
 	not_ok "the pinhole closed after the download"
 	diag_s "$(in_c dyperctl list 2>&1)"
+fi
+
+# --- what the admin sees: journal fields, watch, history --------------------------------------
+
+# journalctl -o json: one object a line; the data pinhole's open and close
+# (the one to a passive port, 40000-40999), matched by DYPER_REMOTE= as
+# dyperd(8) shows
+for _ in $(seq 1 25); do
+	in_c journalctl -u dyperd --no-pager -o json DYPER_REMOTE=198.51.100.10 >"$T/journal.json" 2>&1
+	grep -q '"DYPER_EVENT":"close"' "$T/journal.json" && break
+	sleep 0.2
+done
+if jq -e -s '
+	map(select((.DYPER_LOCAL_PORT // "0" | tonumber) >= 40000)) as $d |
+	($d | map(select(.DYPER_EVENT == "open")) | length == 1) and
+	($d | map(select(.DYPER_EVENT == "open"))[0] as $o |
+	 $o.MESSAGE_ID == "a2eebdf1e8714d14b9ff5758a2769208" and $o.DYPER_PROGRAM == "vsftpd" and
+	 $o.DYPER_PROTO == "tcp" and $o.DYPER_REMOTE == "198.51.100.10" and
+	 $o.DYPER_LOCAL == "192.0.2.10" and ($o.DYPER_UID | test("^[0-9]+$")) and
+	 ($o.DYPER_PID | test("^[0-9]+$")) and ($o.DYPER_PINHOLE_ID | test("^[0-9]+$")) and
+	 $o.DYPER_REMOTE_PORT == null and ($o.MESSAGE | startswith("open tcp 198.51.100.10:* -> ")) and
+	 ($d | map(select(.DYPER_EVENT == "close" and .DYPER_PINHOLE_ID == $o.DYPER_PINHOLE_ID)) |
+	  length == 1 and (.[0] | .MESSAGE_ID == "f0618783541a4495b500e683387074c8" and
+	  (.DYPER_DURATION_MS | test("^[0-9]+$")) and (.DYPER_CAUSE | test("socket-closed|owner")) and
+	  (.DYPER_REASON | length > 0) and .DYPER_LOCAL_PORT == $o.DYPER_LOCAL_PORT)))' \
+	"$T/journal.json" >/dev/null 2>&1; then
+	ok "journalctl -o json DYPER_REMOTE=198.51.100.10: the data pinhole's open and close, MESSAGE_ID and DYPER_* fields"
+else
+	not_ok "journalctl -o json DYPER_REMOTE=198.51.100.10: open and close with their fields"
+	jq -c '{MESSAGE, MESSAGE_ID, DYPER_EVENT, DYPER_PINHOLE_ID, DYPER_LOCAL_PORT, DYPER_CAUSE}' \
+		"$T/journal.json" 2>&1 | tail -n 6 | sed 's/^/#   /'
+fi
+kill "$WATCH" 2>/dev/null
+wait "$WATCH" 2>/dev/null
+if jq -e -s 'map(select(.remote == "198.51.100.10" and .local_port >= 40000)) |
+	(map(.event) | index("open") != null and index("close") != null) and
+	all(.[]; .program == "vsftpd" and .schema == 1)' "$T/watch" >/dev/null 2>&1; then
+	ok "dyperctl watch -j streamed the data pinhole's open and close"
+else
+	not_ok "dyperctl watch -j streamed the data pinhole's open and close"
+	diag "$T/watch" 4
+fi
+if in_c dyperctl list --recent | grep -Eq ' close +tcp 198\.51\.100\.10:\* -> 192\.0\.2\.10:40[0-9]{3} .*\(vsftpd\) after [0-9]+ ms: '; then
+	ok "dyperctl list --recent keeps the data pinhole's close"
+else
+	not_ok "dyperctl list --recent keeps the data pinhole's close"
+	diag_s "$(in_c dyperctl list --recent 2>&1 | tail -n 4)"
 fi
 
 # --- restart, upgrade, crash: vsftpd keeps running and serving --------------------------

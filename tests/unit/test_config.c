@@ -114,7 +114,8 @@ static void test_defaults(void **state)
 	assert_int_equal(conv.counters, nft.counters);
 	assert_int_equal(conv.max_pinholes, nft.max_pinholes);
 	assert_int_equal(conv.log_rate, nft.log_rate);
-	assert_null(conv.log_prefix);
+	/* but the drop lines name the table and the reason (dyperctl explain) */
+	assert_string_equal(conv.log_prefix, "dyper drop [inet dyper] no pinhole: ");
 	assert_int_equal(conv.owner, nft.owner);
 	assert_int_equal(conv.mark, nft.mark);
 }
