@@ -9,6 +9,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <ini.h>
@@ -20,6 +21,7 @@ _Static_assert(DYPER_CONFIG_SOCKET_LEN == sizeof(((struct sockaddr_un *)0)->sun_
 /* Enum fields are written through int-sized stores. */
 _Static_assert(sizeof(enum dyper_on_exit) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum dyper_owner_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dyper_on_unreachable) == sizeof(int), "enum size");
 
 #define CONFIG_FILE_MAX	(1 << 20)	/* a config is a page or two */
 #define CONFIG_LINE_MAX	197		/* inih's usual 200-byte buffer less 3 */
@@ -35,6 +37,7 @@ enum section {
 	S_DAEMON,
 	S_ENFORCER,
 	S_LIMITS,
+	S_REMOTE,
 	S_COUNT,
 };
 
@@ -42,6 +45,7 @@ static const char *const section_names[S_COUNT] = {
 	[S_DAEMON] = "daemon",
 	[S_ENFORCER] = "enforcer",
 	[S_LIMITS] = "limits",
+	[S_REMOTE] = "remote",
 };
 
 enum key_type {
@@ -59,6 +63,8 @@ enum key_type {
 	T_MARK,		/* uint32_t, 0x hexadecimal or decimal */
 	T_DURATION,	/* stored as uint32_t milliseconds */
 	T_PORTS,	/* uint16_t[DYPER_CONFIG_MAX_PORTS] + size_t count */
+	T_ADDR_OPT,	/* numeric IPv4 or IPv6 address, or empty for none */
+	T_UNREACHABLE,
 };
 
 struct conf_key {
@@ -114,6 +120,22 @@ static const struct conf_key keys[] = {
 	 * further at start (dyperd.8) */
 	{ S_LIMITS, "max_channels", T_UINT32, FIELD(max_channels), 1, 1048576 },
 	{ S_LIMITS, "max_channels_per_user", T_UINT32, FIELD(max_channels_per_user), 1, 1048576 },
+
+	/* an address: a name would be resolved inside dyperd's event loop */
+	{ S_REMOTE, "host", T_ADDR_OPT, FIELD(remote.host), 0, 0 },
+	{ S_REMOTE, "port", T_UINT32, FIELD(remote.port), 1, 65535 },
+	{ S_REMOTE, "user", T_NAME, FIELD(remote.user), 0, 0 },
+	{ S_REMOTE, "key", T_PATH, FIELD(remote.key), 0, 0 },
+	{ S_REMOTE, "known_hosts", T_PATH, FIELD(remote.known_hosts), 0, 0 },
+	{ S_REMOTE, "connect_timeout", T_DURATION, FIELD(remote.connect_timeout_ms),
+	  100, 5 * MS_PER_M },
+	{ S_REMOTE, "request_timeout", T_DURATION, FIELD(remote.request_timeout_ms),
+	  10, 5 * MS_PER_M },
+	{ S_REMOTE, "keepalive_interval", T_DURATION, FIELD(remote.keepalive_ms),
+	  100, MS_PER_H },
+	/* the wire's lease is whole seconds, at most REMOTE_WIRE_LEASE_MAX */
+	{ S_REMOTE, "lease", T_DURATION, FIELD(remote.lease_ms), 3 * MS_PER_S, MS_PER_D },
+	{ S_REMOTE, "on_unreachable", T_UNREACHABLE, FIELD(remote.on_unreachable), 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -135,6 +157,12 @@ static const struct word log_level_words[] = {
 	{ "notice", LOG_NOTICE },
 	{ "info", LOG_INFO },
 	{ "debug", LOG_DEBUG },
+	{ NULL, 0 },
+};
+
+static const struct word unreachable_words[] = {
+	{ "fail", DYPER_UNREACHABLE_FAIL },
+	{ "local", DYPER_UNREACHABLE_LOCAL },
 	{ NULL, 0 },
 };
 
@@ -400,6 +428,18 @@ static int parse_path(struct parse *p, const struct conf_key *k, const char *v)
 	return set_string(p, k, v);
 }
 
+/* The site's address as inet_pton(3) reads it.  Not a name: resolving
+ * one blocks the event loop for as long as the resolver takes. */
+static int parse_addr(struct parse *p, const struct conf_key *k, const char *v)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (v[0] && inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
+		return fail(p, "expected an IPv4 or IPv6 address (not a host name: resolving "
+			    "one would block dyperd), or nothing, found %s", q(p, v));
+	return set_string(p, k, v);
+}
+
 /* nft's identifiers, less "/" which would be confusing in messages. */
 static int parse_table(struct parse *p, const struct conf_key *k, const char *v)
 {
@@ -581,6 +621,10 @@ static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 		return parse_duration_key(p, k, v);
 	case T_PORTS:
 		return parse_ports(p, k, v);
+	case T_ADDR_OPT:
+		return parse_addr(p, k, v);
+	case T_UNREACHABLE:
+		return parse_word(p, k, v, unreachable_words, "fail or local");
 	}
 	return fail(p, "expected a known key type, found %d", (int)k->type);
 }
@@ -733,6 +777,7 @@ static size_t key_index(const char *name)
 static void check_config(struct parse *p)
 {
 	size_t a = key_index("agent_socket"), c = key_index("control_socket");
+	size_t l = key_index("lease");
 
 	if (strcmp(p->cfg.agent_socket, p->cfg.control_socket) == 0) {
 		/* Blame the later of the two lines. */
@@ -743,6 +788,16 @@ static void check_config(struct parse *p)
 		fail(p, "expected a path other than %s's, found %s for both",
 		     ctl_later ? "agent_socket" : "control_socket",
 		     q(p, p->cfg.agent_socket));
+		p->key = NULL;
+	}
+	if (!p->err_line && p->cfg.remote.lease_ms % MS_PER_S) {
+		char v[32];
+
+		format_duration(p->cfg.remote.lease_ms, v, sizeof(v));
+		p->lineno = p->seen[l];
+		p->key = keys[l].name;
+		fail(p, "expected whole seconds (the site counts leases in seconds), found %s",
+		     q(p, v));
 		p->key = NULL;
 	}
 }
@@ -855,6 +910,17 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->default_lifetime_ms = 0;
 	c->max_channels = 4096;
 	c->max_channels_per_user = 256;
+
+	c->remote.host[0] = '\0';
+	c->remote.port = 22;
+	strcpy(c->remote.user, "dyper");
+	strcpy(c->remote.key, "/etc/dyper/remote_key");
+	strcpy(c->remote.known_hosts, "/etc/dyper/remote_known_hosts");
+	c->remote.connect_timeout_ms = 10 * MS_PER_S;
+	c->remote.request_timeout_ms = 5 * MS_PER_S;
+	c->remote.keepalive_ms = 15 * MS_PER_S;
+	c->remote.lease_ms = 5 * MS_PER_M;
+	c->remote.on_unreachable = DYPER_UNREACHABLE_FAIL;
 }
 
 void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src)
@@ -975,11 +1041,14 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 	case T_PATH:
 	case T_PATH_OPT:
 	case T_TABLE:
+	case T_ADDR_OPT:
 		snprintf(buf, len, "%.*s", (int)k->size, (const char *)f);
 		break;
 	case T_ON_EXIT:
 	case T_LOG_LEVEL:
-		name = word_name(k->type == T_ON_EXIT ? on_exit_words : log_level_words,
+	case T_UNREACHABLE:
+		name = word_name(k->type == T_ON_EXIT ? on_exit_words :
+				 k->type == T_LOG_LEVEL ? log_level_words : unreachable_words,
 				 *(const int *)f);
 		/* An out-of-range value shows as a number, which will not parse back. */
 		if (name)

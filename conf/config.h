@@ -35,6 +35,7 @@
 #define DYPER_CONFIG_TABLE_DEFAULT	"dyper"
 #define DYPER_CONFIG_MAX_PINHOLES	65536	/* per set, default */
 #define DYPER_CONFIG_MAX_PORTS		64	/* static control ports per protocol */
+#define DYPER_CONFIG_ADDR_LEN		46	/* INET6_ADDRSTRLEN */
 
 enum dyper_on_exit {
 	DYPER_ON_EXIT_KEEP,	/* leave the table and its pinholes */
@@ -61,6 +62,26 @@ struct dyper_enforcer_conf {
 	uint32_t log_rate;		/* logged drops per second; 0: no log */
 	enum dyper_owner_mode owner;
 	uint32_t mark;			/* 0: none; else OR-ed into the packet mark */
+};
+
+/* on_unreachable = fail | local ([remote]) */
+enum dyper_on_unreachable {
+	DYPER_UNREACHABLE_FAIL,	/* refuse binds while the site cannot be reached */
+	DYPER_UNREACHABLE_LOCAL,	/* open locally, announce to the site later */
+};
+
+/* The [remote] section: border mode's site controller (dyperd(8)). */
+struct dyper_remote_conf {
+	char host[DYPER_CONFIG_ADDR_LEN];	/* an IPv4/IPv6 address; "": no border mode */
+	uint32_t port;				/* of the site's sshd */
+	char user[DYPER_CONFIG_NAME_LEN];	/* the site account: the remote delegate */
+	char key[DYPER_CONFIG_PATH_LEN];	/* private key, ours, mode 0600 */
+	char known_hosts[DYPER_CONFIG_PATH_LEN];	/* the site's pinned host key */
+	uint32_t connect_timeout_ms;		/* TCP to a ready session */
+	uint32_t request_timeout_ms;		/* how long a bind waits for the site */
+	uint32_t keepalive_ms;			/* idle time before a PING */
+	uint32_t lease_ms;			/* whole seconds; renewed at a third */
+	enum dyper_on_unreachable on_unreachable;
 };
 
 /* A plain struct: `=` copies it (dyper_config_copy() is kept for callers). */
@@ -92,6 +113,9 @@ struct dyper_config {
 	uint32_t default_lifetime_ms;		/* 0: until closed */
 	uint32_t max_channels;			/* agent connections, all users */
 	uint32_t max_channels_per_user;		/* by the connecting process's uid */
+
+	/* [remote] */
+	struct dyper_remote_conf remote;
 };
 
 /* Fills @c with the defaults (those of the shipped conf/dyper.conf). */

@@ -101,6 +101,16 @@ static void test_defaults(void **state)
 	assert_int_equal(c.default_lifetime_ms, 0);
 	assert_int_equal(c.max_channels, 4096);
 	assert_int_equal(c.max_channels_per_user, 256);
+	assert_string_equal(c.remote.host, "");
+	assert_int_equal(c.remote.port, 22);
+	assert_string_equal(c.remote.user, "dyper");
+	assert_string_equal(c.remote.key, "/etc/dyper/remote_key");
+	assert_string_equal(c.remote.known_hosts, "/etc/dyper/remote_known_hosts");
+	assert_int_equal(c.remote.connect_timeout_ms, 10000);
+	assert_int_equal(c.remote.request_timeout_ms, 5000);
+	assert_int_equal(c.remote.keepalive_ms, 15000);
+	assert_int_equal(c.remote.lease_ms, 300000);
+	assert_int_equal(c.remote.on_unreachable, DYPER_UNREACHABLE_FAIL);
 
 	/* The enforcer part, as dyperd hands it to nft/, must agree with
 	 * nft/'s own defaults. */
@@ -173,7 +183,19 @@ static const char full_text[] =
 	"batch_max = 100000\n"
 	"default_lifetime = 1h\n"
 	"max_channels = 1048576\n"
-	"max_channels_per_user = 1\n";
+	"max_channels_per_user = 1\n"
+	"\n"
+	"[remote]\n"
+	"host = 2001:db8::1\n"
+	"port = 2222\n"
+	"user = host-a\n"
+	"key = /etc/dyper/site.key\n"
+	"known_hosts = /etc/dyper/site.pin\n"
+	"connect_timeout = 3s\n"
+	"request_timeout = 750ms\n"
+	"keepalive_interval = 1m\n"
+	"lease = 90s\n"
+	"on_unreachable = local\n";
 
 static void check_full(const struct dyper_config *c)
 {
@@ -212,6 +234,16 @@ static void check_full(const struct dyper_config *c)
 	assert_int_equal(c->default_lifetime_ms, 3600000);
 	assert_int_equal(c->max_channels, 1048576);
 	assert_int_equal(c->max_channels_per_user, 1);
+	assert_string_equal(c->remote.host, "2001:db8::1");
+	assert_int_equal(c->remote.port, 2222);
+	assert_string_equal(c->remote.user, "host-a");
+	assert_string_equal(c->remote.key, "/etc/dyper/site.key");
+	assert_string_equal(c->remote.known_hosts, "/etc/dyper/site.pin");
+	assert_int_equal(c->remote.connect_timeout_ms, 3000);
+	assert_int_equal(c->remote.request_timeout_ms, 750);
+	assert_int_equal(c->remote.keepalive_ms, 60000);
+	assert_int_equal(c->remote.lease_ms, 90000);
+	assert_int_equal(c->remote.on_unreachable, DYPER_UNREACHABLE_LOCAL);
 }
 
 /* Writes @c, parses it back and compares. */
@@ -280,8 +312,8 @@ static void test_shipped_file(void **state)
 	if (dyper_config_parse(&c, text, "conf/dyper.conf uncommented", err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_true(config_equal(&c, &def));
-	/* every key, each once (else a duplicate error): 29 commented, tcp_ports set */
-	assert_int_equal(keys, 29);
+	/* every key, each once (else a duplicate error): 39 commented, tcp_ports set */
+	assert_int_equal(keys, 39);
 	free(text);
 }
 
@@ -396,6 +428,63 @@ static void test_durations(void **state)
 		assert_int_equal(dyper_config_parse(&c, "[enforcer]\ntamper_check_interval = 2h\n",
 						    "t.conf", err, sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "from 10ms to 1h"));
+	}
+}
+
+/* [remote]: an address, never a name; whole-second leases; fail|local. */
+static void test_remote(void **state)
+{
+	static const char *const addrs[] = { "198.51.100.1", "2001:db8::7", "::1", "" };
+	static const struct { const char *text, *token; } bad[] = {
+		{ "[remote]\nhost = site.example.org\n", "\"site.example.org\"" },
+		{ "[remote]\nhost = 198.51.100.1:22\n", "\"198.51.100.1:22\"" },
+		{ "[remote]\nhost = 198.51.100.256\n", "\"198.51.100.256\"" },
+		{ "[remote]\nhost = [2001:db8::1]\n", "\"[2001:db8::1]\"" },
+		{ "[remote]\nport = 0\n", "\"0\"" },
+		{ "[remote]\nport = 65536\n", "\"65536\"" },
+		{ "[remote]\nuser = -x\n", "\"-x\"" },
+		{ "[remote]\nkey = id_ed25519\n", "\"id_ed25519\"" },
+		{ "[remote]\nknown_hosts =\n", "\"\"" },
+		{ "[remote]\nconnect_timeout = 50ms\n", "\"50ms\"" },
+		{ "[remote]\nrequest_timeout = 6m\n", "\"6m\"" },
+		{ "[remote]\nlease = 2s\n", "\"2s\"" },
+		{ "[remote]\nlease = 2d\n", "\"2d\"" },
+		{ "[remote]\nlease = 4500ms\n", "\"4500ms\"" },
+		{ "[remote]\non_unreachable = ignore\n", "\"ignore\"" },
+		{ "[remote]\nsite = 198.51.100.1\n", "\"site\"" },
+	};
+	char text[128];
+	struct dyper_config *c;
+
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		snprintf(text, sizeof(text), "[remote]\nhost = %s\n", addrs[i]);
+		c = parse_ok(text);
+		assert_string_equal(c->remote.host, addrs[i]);
+		roundtrip(c);
+	}
+	c = parse_ok("[remote]\non_unreachable = LOCAL\nlease = 3s\n");
+	assert_int_equal(c->remote.on_unreachable, DYPER_UNREACHABLE_LOCAL);
+	assert_int_equal(c->remote.lease_ms, 3000);
+	roundtrip(c);
+	assert_int_equal(parse_ok("[remote]\non_unreachable = fail\n")->remote.on_unreachable,
+			 DYPER_UNREACHABLE_FAIL);
+	assert_int_equal(parse_ok("[remote]\nlease = 1d\n")->remote.lease_ms, 86400000);
+	/* [remote]'s user is not [daemon]'s */
+	c = parse_ok("[daemon]\nuser = dyperd\n[remote]\nuser = hostA\n");
+	assert_string_equal(c->user, "dyperd");
+	assert_string_equal(c->remote.user, "hostA");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_bad(bad[i].text, 2, bad[i].token);
+	{
+		struct dyper_config d;
+		char err[ERR_LEN];
+
+		assert_int_equal(dyper_config_parse(&d, "[remote]\nhost = site.example\n",
+						    "t.conf", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "not a host name"));
+		assert_int_equal(dyper_config_parse(&d, "[remote]\n\nlease = 4500ms\n",
+						    "t.conf", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "t.conf:3: lease: expected whole seconds"));
 	}
 }
 
@@ -590,8 +679,8 @@ static void test_error_text(void **state)
 			    "agent_socket, control_socket, policy, on_exit, log_level, "
 			    "event_log), found \"foo\"");
 	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "f:1: expected a section [daemon], [enforcer] or [limits], "
-			    "found \"[x]\"");
+	assert_string_equal(err, "f:1: expected a section [daemon], [enforcer], [limits] or "
+			    "[remote], found \"[x]\"");
 
 	/* Small or absent buffers are fine. */
 	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", small, sizeof(small)), -EINVAL);
@@ -783,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_remote),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_mark),
 		cmocka_unit_test(test_ports),
