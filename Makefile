@@ -159,7 +159,7 @@ deps:
 
 # --- programs ----------------------------------------------------------------
 # -pthread: a reload reads and parses in a thread of its own
-$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
@@ -177,7 +177,7 @@ $(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h preload/filter.h
 
 # dyperctl: a client of dyperd, and for doctor a reader of the config, the
 # policy and the nftables ruleset.
-$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -186,7 +186,7 @@ $(B)/dyperd/doctor.o $(B)/dyperd/dyperctl.o: override CPPFLAGS += \
 	-DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\" -DDYPER_WRAP_PATH=\"$(WRAP_PATH)\"
 # the unit test of doctor's judgments: doctor.o before the libraries it uses
 $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o \
-		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -255,7 +255,7 @@ $(REMOTE_LIB): $(REMOTE_OBJ)
 
 # the engine's unit test, with the fake enforcer (tests/unit/, never installed)
 $(B)/tests/unit/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/fake_enforcer.o \
-		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
