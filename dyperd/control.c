@@ -27,6 +27,7 @@
 
 #include "dyperd/daemon.h"
 #include "dyperd/log.h"
+#include "remote/forward.h"
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
 #define CHECK_MAX_GROUPS 256
@@ -194,6 +195,34 @@ static const char *state_name(uint8_t s)
 
 /* --- list and show -------------------------------------------------------------- */
 
+/* The site forwarder in border mode, else NULL. */
+static const struct enforcer *site_of(const struct dyperd *d)
+{
+	for (unsigned i = 0; i < d->n_slots; i++)
+		if (remote_forward_is(d->slots[i].e))
+			return d->slots[i].e;
+	return NULL;
+}
+
+/* " site: STATE[ (REASON)]" for a pinhole, in border mode ("" else). */
+static void put_site(struct out *o, const struct dyperd *d, const struct ph_entry *e, bool json)
+{
+	const struct enforcer *site = site_of(d);
+	char why[REMOTE_BOOK_REASON_LEN];
+	enum remote_site_state st;
+
+	if (!site)
+		return;
+	st = remote_forward_state(site, &e->ph, why, sizeof(why));
+	if (json) {
+		put(o, ",\"site\":\"%s\",\"site_reason\":", remote_site_state_name(st));
+		put_json_str(o, why);
+		return;
+	}
+	put(o, " site: %s%s%s%s", remote_site_state_name(st), why[0] ? " (" : "", why,
+	    why[0] ? ")" : "");
+}
+
 static void counters_cb(struct dyperd *d, const struct pinhole_entry *pe, void *arg)
 {
 	struct control_conn *c = arg;
@@ -225,8 +254,10 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 		    e->ph.owner.uid, e->ph.owner.pid);
 		put_json_str(o, e->ph.owner.program);
 		put(o, ",\"socket_inode\":%" PRIu64 ",\"age_s\":%" PRIu64 ",\"expires_s\":%lld,"
-		    "\"rule_line\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+		    "\"rule_line\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64,
 		    e->ph.owner.sock_ino, age, left, e->rule_line, packets, bytes);
+		put_site(o, d, e, true);
+		put(o, "}");
 		return;
 	}
 	snprintf(rs, sizeof(rs), e->ph.family == AF_INET6 ? "[%s]:%s" : "%s:%s", r,
@@ -240,9 +271,11 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	else
 		snprintf(exp, sizeof(exp), "-");
 	put(o, "%-6u %-5s %-28s %-28s %-6" PRIu32 " %-7" PRIu32 " %-15s %6" PRIu64 "s %8s %9" PRIu64
-	    " %11" PRIu64 "%s\n", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
+	    " %11" PRIu64 "%s", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
 	    e->ph.owner.program[0] ? e->ph.owner.program : "-", age, exp, packets, bytes,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
+	put_site(o, d, e, false);
+	put(o, "\n");
 }
 
 /* The answer to list or show, once the counters came back (or not). */
@@ -295,7 +328,11 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	uint32_t n = st->lat_n < LAT_RING ? st->lat_n : LAT_RING, lat[LAT_RING];
 	uint32_t p50 = 0, p99 = 0;
 	double mean = st->batches ? (double)st->batch_ops / (double)st->batches : 0;
+	const struct enforcer *site = site_of(d);
+	char site_status[REMOTE_FORWARD_STATUS_LEN] = "";
 
+	if (site)
+		remote_forward_status(site, site_status, sizeof(site_status));
 	memcpy(lat, st->lat_us, n * sizeof(*lat));
 	qsort(lat, n, sizeof(*lat), cmp_u32);
 	if (n) {
@@ -317,13 +354,20 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 		bool first = true;
 #define J(name, v) put(o, "%s\"%s\":%" PRIu64, first ? "{" : ",", name, (uint64_t)(v)); first = false;
 		STATS_FIELDS(J)
-		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
+		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s", mean,
 		    engine_exclusive(d) ? "true" : "false");
+		if (site) {
+			put(o, ",\"site\":");
+			put_json_str(o, site_status);
+		}
+		put(o, "}\n");
 	} else {
 #define T(name, v) put(o, "%-16s %" PRIu64 "\n", name, (uint64_t)(v));
 		STATS_FIELDS(T)
 		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
 		    engine_exclusive(d) ? "yes" : "no");
+		if (site)
+			put(o, "%-16s %s\n", "site", site_status);
 	}
 }
 

@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
+#include "dyperd/border.h"
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
 #include "dyperd/listeners.h"
@@ -500,6 +501,23 @@ int main(int argc, char **argv)
 		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
 		       policy_rule_count(d->policy));
 		policy_free(d->policy);
+		if (border_enabled(&d->cfg)) {
+			struct passwd *kp = getpwnam(d->cfg.user);
+			char why[REMOTE_SSH_ERROR_LEN];
+			struct enforcer *site;
+
+			/* the key as dyperd would load it: its user's, 0600 */
+			rc = border_forwarder_new(&site, &d->cfg, kp ? kp->pw_uid : geteuid(), why);
+			if (rc) {
+				fprintf(stderr, "dyperd: [remote]: %s: dyperd would not start\n", why);
+				return 1;
+			}
+			enforcer_free(site);
+			printf("[remote]: key %s and pinned host keys %s OK (site %s port %u, "
+			       "on_unreachable = %s)\n", d->cfg.remote.key, d->cfg.remote.known_hosts,
+			       d->cfg.remote.host, (unsigned)d->cfg.remote.port,
+			       d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
+		}
 		warn_cut_off(d);
 		return 0;
 	}
@@ -554,6 +572,25 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_err("cannot set up the enforcer: %s", strerror(-rc));
 		return 1;
+	}
+	/* border mode: the site as a second enforcer; a bind waits for both */
+	if (border_enabled(&d->cfg)) {
+		char why[REMOTE_SSH_ERROR_LEN] = "";
+		struct enforcer *site;
+
+		/* the key is read now, as root, but must be the daemon user's */
+		rc = border_forwarder_new(&site, &d->cfg, pw->pw_uid, why);
+		if (!rc)
+			rc = engine_add_enforcer(d, site);
+		if (rc) {
+			log_err("border mode ([remote] in %s): %s", d->config_path,
+				why[0] ? why : strerror(-rc));
+			return 1;
+		}
+		log_notice("border mode: pinholes are forwarded to the site at %s port %u as %s "
+			   "(on_unreachable = %s)", d->cfg.remote.host, (unsigned)d->cfg.remote.port,
+			   d->cfg.remote.user,
+			   d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
 	}
 	d->diag_fd = diag_destroy_open();
 	if (d->diag_fd < 0) {
