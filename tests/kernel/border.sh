@@ -1,0 +1,494 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# border.sh: border mode end to end, for real: dyperd on an internal host
+# forwards every pinhole over SSH (Debian's sshd, forced command
+# dyper-remote) to the site, which opens it on the border router's forward
+# policy; vsftpd's passive FTP crosses the router only through that.
+#
+#   A (dyt-PID-a) 203.0.113.10 --\                               /-- H (dyt-PID-h)
+#                                 +- ext0 [R (dyt-PID-r)] int0 -+   198.51.100.10
+#   B (dyt-PID-b) 203.0.113.11 --/  203.0.113.1  198.51.100.1      dyperd [remote]
+#                                   sshd on 198.51.100.1:22         vsftpd (wrapped)
+#                                   dyper-remote --delegate hostA
+#                                   the site, its router table dyper_site
+#
+# The site is tests/kernel/site_fixture.py with SITE_ROUTER (it keeps the
+# delegate's pinholes on R's table through dyper-router-tool, the router
+# driver's own code) until the site controller (dyperd in site mode) takes
+# its place.  R's table is a least-privilege forward policy: the inside
+# goes out, replies come back, A and B reach only H's FTP control port.
+#
+# Checks: passive FTP from A fails with R's policy alone (no Dyper); with
+# Dyper it passes (sha256), the router holds the pinhole for exactly A, B
+# cannot use it, none is left after; dyperctl shows it "open at site"; a
+# changed site host key is refused, loudly; the SSH session cut in the
+# middle of a transfer: the transfer ends, the next download works after
+# the reconnect, no pinhole leaked; kill -9 of dyperd while a client waits
+# for its data connection: the restarted dyperd keeps the live pinhole (at
+# the site too) and the download completes, none leaked; the site
+# unreachable: with on_unreachable = fail the bind is refused with a clear
+# reason; with local the download works inside the site and dyperctl says
+# "not at site"; a key file with mode 0644: dyperd does not start.
+# Output: "ok - ..." / "not ok - ..." per check, then "border: N passed, N
+# failed"; 77 when not root (skipped).
+
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=sshd_lib.sh
+. "$(dirname "$0")/sshd_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=ftp.sh
+. "$(dirname "$0")/ftp.sh"
+
+TOOL=$BDIR/tests/tools/dyper-router-tool
+REMOTE=$BDIR/bin/dyper-remote
+FIXTURE=$ROOT/tests/kernel/site_fixture.py
+
+need_root
+need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$AGENT_SO" "$TOOL" "$REMOTE"
+PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen python3 nft ip vsftpd curl sha256sum
+need_ids "user nobody" "group daemon"
+
+NS_R=dyt-$$-r
+NS_H=dyt-$$-h
+A4=203.0.113.10 B4=203.0.113.11 R_EXT4=203.0.113.1
+H4=198.51.100.10 R_IN4=198.51.100.1
+
+start_test
+trap 'cleanup; sshd_cleanup' EXIT
+chmod 755 "$T"		# vsftpd (as ftp) and dyperd (as nobody) read from here
+sshd_setup
+LOGD=$T/log PUB=$T/pub EMPTY=$T/empty OUT=$T/out
+mkdir -p "$LOGD" "$PUB" "$EMPTY" "$OUT" || bail "mkdir in $T"
+chmod 755 "$PUB" "$EMPTY"
+head -c 4000000 /dev/urandom >"$PUB/f.bin" && chmod 644 "$PUB/f.bin"
+SUM=$(sha256sum <"$PUB/f.bin" | cut -d' ' -f1)
+
+# --- the network -------------------------------------------------------------------
+
+for ns in "$NS_A" "$NS_B" "$NS_R" "$NS_H"; do
+	run ip netns add "$ns"
+	created_ns+=("$ns")
+	run ip -n "$ns" link set lo up
+done
+run ip -n "$NS_R" link add ext0 type bridge
+run ip -n "$NS_R" addr add "$R_EXT4/24" dev ext0
+run ip -n "$NS_R" link set ext0 up
+for h in "a $NS_A $A4" "b $NS_B $B4"; do
+	read -r name ns addr <<<"$h"
+	run ip -n "$NS_R" link add "p-$name" type veth peer name eth0 netns "$ns"
+	run ip -n "$NS_R" link set "p-$name" master ext0 up
+	run ip -n "$ns" addr add "$addr/24" dev eth0
+	run ip -n "$ns" link set eth0 up
+	run ip -n "$ns" route add default via "$R_EXT4"
+done
+run ip -n "$NS_R" link add int0 type veth peer name eth0 netns "$NS_H"
+run ip -n "$NS_R" addr add "$R_IN4/24" dev int0
+run ip -n "$NS_R" link set int0 up
+run ip -n "$NS_H" addr add "$H4/24" dev eth0
+run ip -n "$NS_H" link set eth0 up
+run ip -n "$NS_H" route add default via "$R_IN4"
+run ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+
+# R's least-privilege forward policy: the inside out, H's FTP control port in
+rtool() {
+	ip netns exec "$NS_R" "$TOOL" -i int0 -O "tcp/$H4/21" "$@"
+}
+run rtool setup
+
+# router_pinholes: the pinholes R's table holds, one per line
+router_pinholes() {
+	rtool list 2>/dev/null | grep -v '^$'
+}
+
+no_router_pinholes() {
+	[ -z "$(router_pinholes)" ]
+}
+
+# --- the site: sshd, dyper-remote, the site controller --------------------------------
+
+run ssh-keygen -q -t ed25519 -N '' -C "hostA's key" -f "$T/hostA_key"
+sshd_host_key
+echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
+chmod 644 "$T/known_hosts"
+sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site.sock"
+sshd_config "$R_IN4"
+chown nobody "$T/hostA_key"
+chmod 600 "$T/hostA_key"
+
+SITE_PID=
+start_site() {
+	SITE_ROUTER="$TOOL int0" ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 \
+		"$T/site.log" "hostA=$H4" >"$T/site.out" 2>&1 </dev/null &
+	SITE_PID=$!
+	started $SITE_PID
+	poll 5000 0.05 grep -qx ready "$T/site.out"
+}
+start_site || bail "the site did not start"
+sshd_start "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
+
+# --- dyperd on H in border mode -----------------------------------------------------
+
+ASOCK=$T/agent.sock
+CSOCK=$T/control.sock
+DLOG=$LOGD/dyperd.log
+{
+	echo "allow * * tcp 203.0.113.0/24 * $H4 1024-65535"
+	echo "allow * * tcp $R_IN4 * $H4 1024-65535"
+} >"$T/policy"
+chmod 644 "$T/policy"
+
+# write_conf ON_UNREACHABLE [KEY]
+write_conf() {
+	cat >"$T/dyper.conf" <<EOF
+[daemon]
+user = nobody
+group = daemon
+agent_socket = $ASOCK
+control_socket = $CSOCK
+policy = $T/policy
+log_level = debug
+[enforcer]
+tcp_ports = 21
+[remote]
+host = $R_IN4
+user = root
+key = ${2:-$T/hostA_key}
+known_hosts = $T/known_hosts
+connect_timeout = 3s
+request_timeout = 3s
+keepalive_interval = 2s
+lease = 60s
+on_unreachable = $1
+EOF
+	chmod 644 "$T/dyper.conf"
+}
+
+ctl() {
+	ip netns exec "$NS_H" "$DYPERCTL" -s "$CSOCK" "$@"
+}
+
+site_ready() {
+	ctl stats 2>/dev/null | grep -q '^site  *ready: site "fixture-site"'
+}
+
+DPID=
+start_dyperd() {
+	ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" -f >>"$DLOG" 2>&1 </dev/null &
+	DPID=$!
+	started $DPID
+	poll 8000 0.05 ctl stats >/dev/null 2>&1
+}
+
+stop_dyperd() {
+	sig TERM "$DPID"
+	wait_exit "$DPID" 5000 || sig KILL "$DPID"
+}
+
+VPID=
+start_vsftpd() {
+	vsftpd_conf "$T/vsftpd.conf" "$H4" 21 plain
+	ip netns exec "$NS_H" "$@" vsftpd "$T/vsftpd.conf" >"$LOGD/vsftpd.out" 2>&1 </dev/null &
+	VPID=$!
+	started $VPID
+	poll 5000 0.05 ip netns exec "$NS_H" bash -c "exec 3<>/dev/tcp/$H4/21" 2>/dev/null
+}
+
+stop_vsftpd() {
+	sig TERM "$VPID"
+	wait_exit "$VPID" 3000 || sig KILL "$VPID"
+}
+
+wrapped() {
+	start_vsftpd "$WRAP" -s "$ASOCK" -p "$AGENT_SO"
+}
+
+# fetch NS NAME [CURL OPTION...]: curl's passive download of f.bin from H
+fetch() {
+	local ns=$1 name=$2
+
+	shift 2
+	ip netns exec "$ns" curl -sS --max-time 15 "$@" -o "$OUT/$name" "ftp://$H4/f.bin" \
+		>"$LOGD/$name.curl" 2>&1
+}
+
+# expect_fetch DESC NS NAME [CURL OPTION...]: the download completes, same sha256
+expect_fetch() {
+	local desc=$1 got
+
+	shift
+	fetch "$@"
+	got=$(sha256sum <"$OUT/$2" 2>/dev/null | cut -d' ' -f1)
+	if [ "$got" = "$SUM" ]; then
+		ok "$desc (sha256 matches)"
+	else
+		not_ok "$desc"
+		diag "$LOGD/$2.curl"
+	fi
+}
+
+# --- 1: R's policy alone stops passive FTP ---------------------------------------------
+
+start_vsftpd || bail "vsftpd did not listen"
+fetch "$NS_A" plain --connect-timeout 3 --max-time 6
+if [ -s "$OUT/plain" ] && [ "$(sha256sum <"$OUT/plain" | cut -d' ' -f1)" = "$SUM" ]; then
+	not_ok "1: without Dyper, passive FTP from A through R fails (it passed)"
+else
+	ok "1: without Dyper, passive FTP from A through R fails ($(tail -n1 "$LOGD/plain.curl"))"
+fi
+stop_vsftpd
+
+# --- 2: through Dyper ---------------------------------------------------------------
+
+write_conf fail
+start_dyperd || bail "dyperd did not start in $NS_H (see $DLOG)"
+if poll 8000 0.05 site_ready; then
+	ok "2: dyperd reaches the site over SSH (SYNC BEGIN/END as hostA)"
+else
+	not_ok "2: dyperd reaches the site over SSH"
+	diag "$DLOG" 20
+	diag "$T/site.log" 20
+fi
+wrapped || bail "wrapped vsftpd did not listen"
+
+# a passive download in two halves: the pinhole looked at in between
+rm -f "$T/port" "$T/go"
+ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/pasv" \
+	>"$LOGD/pasv.out" 2>&1 &
+CPID=$!
+started $CPID
+if poll 8000 0.05 test -s "$T/port"; then
+	port=$(cat "$T/port")
+	lines=$(router_pinholes)
+	if [ "$(grep -c . <<<"$lines")" = 1 ] &&
+		grep -q "^tcp $A4:\* -> $H4:$port owner \"dlg hostA " <<<"$lines"; then
+		ok "2: R holds one pinhole, for exactly A, to H's passive port $port"
+	else
+		not_ok "2: R holds one pinhole, for exactly A, to H's passive port $port"
+		echo "$lines" >"$T/lines"
+		diag "$T/lines"
+	fi
+	if ctl list 2>&1 | grep -q " $H4:$port .* site: open at site"; then
+		ok "2: dyperctl list shows it open at the site"
+	else
+		not_ok "2: dyperctl list shows it open at the site"
+		ctl list >"$T/list" 2>&1
+		diag "$T/list"
+	fi
+	if ctl list -j 2>&1 | grep -q '"site":"open at site","site_reason":""'; then
+		ok "2: and dyperctl list -j too"
+	else
+		not_ok "2: and dyperctl list -j too"
+	fi
+	expect_drop "2: B cannot use A's pinhole" "$NS_B" tcp "$H4" "$port"
+else
+	not_ok "2: the scripted client on A got a PASV reply"
+	diag "$LOGD/pasv.out"
+fi
+touch "$T/go"
+wait_exit "$CPID" 20000
+if [ "$(sha256sum <"$OUT/pasv" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "2: passive FTP from A through R works with Dyper (sha256 matches)"
+else
+	not_ok "2: passive FTP from A through R works with Dyper"
+	diag "$LOGD/pasv.out"
+	diag "$T/site.log" 20
+fi
+expect_fetch "2: curl from A, passive, through R" "$NS_A" curl1
+if poll 5000 0.05 no_router_pinholes; then
+	ok "2: no pinhole left on R afterwards"
+else
+	not_ok "2: no pinhole left on R afterwards"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+if grep -q "^hostA 0 [0-9]* OPEN tcp $A4 \* $H4 [0-9]* 60$" "$T/site.log" &&
+	grep -q "^hostA 0 [0-9]* CLOSE tcp $A4 \* $H4 [0-9]*$" "$T/site.log"; then
+	ok "2: the site got OPEN (lease 60) and CLOSE lines as hostA"
+else
+	not_ok "2: the site got OPEN and CLOSE lines as hostA"
+	diag "$T/site.log" 20
+fi
+
+# --- 3: the SSH session cut in the middle of a transfer ----------------------------------
+
+fetch "$NS_A" slow --limit-rate 1M &
+FPID=$!
+poll 5000 0.05 router_pinholes >/dev/null
+sleep 1
+mapfile -t victims < <(sshd_sessions)
+if [ ${#victims[@]} -gt 0 ]; then
+	kill -KILL "${victims[@]}" 2>/dev/null
+	ok "3: cut the SSH session mid-transfer (killed sshd's ${#victims[@]} per-connection processes)"
+else
+	not_ok "3: found sshd's per-connection processes"
+fi
+wait "$FPID"
+if [ "$(sha256sum <"$OUT/slow" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "3: the transfer under way completes (sha256 matches)"
+else
+	not_ok "3: the transfer under way completes"
+	diag "$LOGD/slow.curl"
+fi
+if poll 15000 0.1 site_ready; then
+	ok "3: dyperd reconnects after its backoff"
+else
+	not_ok "3: dyperd reconnects after its backoff"
+	diag "$DLOG" 20
+fi
+expect_fetch "3: the next download works after the reconnect" "$NS_A" curl3
+if poll 5000 0.05 no_router_pinholes; then
+	ok "3: no pinhole leaked on R"
+else
+	not_ok "3: no pinhole leaked on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+
+# --- 4: kill -9 of dyperd while a client waits for its data connection ---------------------
+
+rm -f "$T/port" "$T/go" "$OUT/pasv4"
+ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/pasv4" \
+	>"$LOGD/pasv4.out" 2>&1 &
+CPID=$!
+started $CPID
+poll 8000 0.05 test -s "$T/port" || not_ok "4: a PASV reply before the kill"
+kill -KILL "$DPID"
+wait_exit "$DPID" 3000
+start_dyperd || bail "dyperd did not restart (see $DLOG)"
+poll 8000 0.05 site_ready
+touch "$T/go"
+wait_exit "$CPID" 20000
+if [ "$(sha256sum <"$OUT/pasv4" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "4: after kill -9 and a restart of dyperd the live pinhole still works at R (sha256)"
+else
+	not_ok "4: after kill -9 and a restart of dyperd the live pinhole still works at R"
+	diag "$LOGD/pasv4.out"
+	diag "$T/site.log" 20
+fi
+if poll 5000 0.05 no_router_pinholes; then
+	ok "4: and 0 pinholes are left on R"
+else
+	not_ok "4: and 0 pinholes are left on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+# killed with a pinhole held whose holder dies meanwhile: the restart's SYNC
+# drops it (vsftpd restarted first: its channel was the old dyperd's)
+stop_vsftpd
+wrapped || bail "wrapped vsftpd did not listen again"
+rm -f "$T/port" "$T/go"
+ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/pasv4b" \
+	>"$LOGD/pasv4b.out" 2>&1 &
+CPID=$!
+started $CPID
+poll 8000 0.05 test -s "$T/port" || not_ok "4: a PASV reply before the second kill"
+kill -KILL "$DPID"
+wait_exit "$DPID" 3000
+stop_vsftpd
+kill -KILL "$CPID" 2>/dev/null
+if [ -n "$(router_pinholes)" ]; then
+	ok "4: a dead dyperd's pinhole is still on R"
+else
+	not_ok "4: a dead dyperd's pinhole is still on R (nothing to converge)"
+fi
+start_dyperd || bail "dyperd did not restart (see $DLOG)"
+if poll 8000 0.05 no_router_pinholes; then
+	ok "4: the restarted dyperd's SYNC leaves 0 leaked pinholes on R"
+else
+	not_ok "4: the restarted dyperd's SYNC leaves 0 leaked pinholes on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+wrapped || bail "wrapped vsftpd did not listen again"
+
+# --- 5: a changed site host key -----------------------------------------------------------
+
+mapfile -t victims < <(sshd_sessions)
+sshd_stop
+[ ${#victims[@]} -gt 0 ] && kill -KILL "${victims[@]}" 2>/dev/null
+cp "$T/host_key" "$T/host_key.good"
+cp "$T/host_key.pub" "$T/host_key.good.pub"
+sshd_host_key "an impostor"
+sshd_start "$NS_R" "$R_IN4" || bail "sshd did not restart"
+if poll 10000 0.1 grep -q "^dyperd: error: site $R_IN4 port 22: REFUSED: the host key of $R_IN4 port 22 CHANGED" "$DLOG"; then
+	ok "5: a changed site host key is refused and logged as an error: $(grep -m1 -o 'REFUSED: the host key[^:]*' "$DLOG")"
+else
+	not_ok "5: a changed site host key is refused and logged as an error"
+	diag "$DLOG" 20
+fi
+if ! site_ready && ctl stats | grep -q "^site  *unreachable: .*REFUSED"; then
+	ok "5: no session is made; dyperctl stats says why"
+else
+	not_ok "5: no session is made; dyperctl stats says why"
+	ctl stats >"$T/stats" 2>&1
+	diag "$T/stats"
+fi
+cmp -s "$T/known_hosts" <(echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.good.pub")") &&
+	ok "5: the pinned known_hosts is not rewritten" || not_ok "5: the pinned known_hosts is not rewritten"
+
+# --- 6: the site unreachable: fail, then local ---------------------------------------------
+
+fetch "$NS_A" fail6 --max-time 8
+if ! cmp -s "$OUT/fail6" "$PUB/f.bin" &&
+	grep -q "cannot open pinhole .*the site is unreachable: REFUSED" "$DLOG"; then
+	ok "6: on_unreachable = fail: the bind is refused, saying why: $(grep -m1 -o 'the site is unreachable: REFUSED: [a-z ]*' "$DLOG")"
+else
+	not_ok "6: on_unreachable = fail: the bind is refused, saying why"
+	diag "$DLOG" 20
+fi
+stop_vsftpd
+stop_dyperd
+write_conf local
+start_dyperd || bail "dyperd (local) did not start (see $DLOG)"
+wrapped || bail "wrapped vsftpd did not listen"
+rm -f "$T/port" "$T/go"
+ip netns exec "$NS_R" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/local6" \
+	>"$LOGD/local6.out" 2>&1 &
+CPID=$!
+started $CPID
+if poll 10000 0.05 test -s "$T/port" &&
+	ctl list 2>&1 | grep -q " site: not at site (.*REFUSED: the host key"; then
+	ok "6: on_unreachable = local: the pinhole opens here, dyperctl says not at site"
+else
+	not_ok "6: on_unreachable = local: the pinhole opens here, dyperctl says not at site"
+	ctl list >"$T/list" 2>&1
+	diag "$T/list"
+fi
+touch "$T/go"
+wait_exit "$CPID" 20000
+if cmp -s "$OUT/local6" "$PUB/f.bin"; then
+	ok "6: on_unreachable = local: a client inside the site downloads (sha256 matches)"
+else
+	not_ok "6: on_unreachable = local: a client inside the site downloads"
+	diag "$LOGD/local6.out"
+fi
+stop_vsftpd
+stop_dyperd
+
+# --- 7: the key file's owner and mode ----------------------------------------------------
+
+cp -p "$T/hostA_key" "$T/hostA_key.0644"
+chmod 644 "$T/hostA_key.0644"
+write_conf fail "$T/hostA_key.0644"
+out=$(ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" --check-config 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -q "has mode 0644: group and others must have no access" <<<"$out"; then
+	ok "7: dyperd --check-config refuses a key with mode 0644, saying why"
+else
+	not_ok "7: dyperd --check-config refuses a key with mode 0644 (exit $rc: $out)"
+fi
+chown root "$T/hostA_key.0644"
+chmod 600 "$T/hostA_key.0644"
+: >"$T/start7.log"
+ip netns exec "$NS_H" timeout 20 "$DYPERD" -c "$T/dyper.conf" -f >"$T/start7.log" 2>&1 </dev/null
+rc=$?
+if [ $rc -ne 0 ] && grep -q "owned by uid 0, not by the daemon's uid $(id -u nobody)" "$T/start7.log"; then
+	ok "7: dyperd does not start with a key that is not its user's (exit $rc)"
+else
+	not_ok "7: dyperd does not start with a key that is not its user's (exit $rc)"
+	diag "$T/start7.log"
+fi
+
+summary
