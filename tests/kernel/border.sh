@@ -251,6 +251,19 @@ else
 	diag "$T/site.log" 20
 fi
 wrapped || bail "wrapped vsftpd did not listen"
+doctor() {
+	ip netns exec "$NS_H" "$DYPERCTL" -c "$T/dyper.conf" doctor --wrapper "$WRAP" \
+		--agent "$AGENT_SO" >"$T/doctor" 2>&1
+}
+doctor
+if grep -q "^ok  *remote-key: $T/hostA_key is nobody's, mode 0600" "$T/doctor" &&
+	grep -q "^ok  *remote-hostkey: $T/known_hosts pins a key for $R_IN4 port 22" "$T/doctor" &&
+	grep -q "^ok  *remote-site: session with $R_IN4 port 22 as root: site \"fixture-site\"" "$T/doctor"; then
+	ok "2: dyperctl doctor finds the key, the pinned host key and the site's greeting"
+else
+	not_ok "2: dyperctl doctor finds the key, the pinned host key and the site's greeting"
+	diag "$T/doctor"
+fi
 
 # a passive download in two halves: the pinhole looked at in between
 rm -f "$T/port" "$T/go"
@@ -425,6 +438,14 @@ else
 	ctl stats >"$T/stats" 2>&1
 	diag "$T/stats"
 fi
+doctor
+if grep -q "^FAIL  *remote-site: no session with $R_IN4 port 22 as root: REFUSED: the host key .* CHANGED" "$T/doctor" &&
+	grep -q "fix: compare the site's host key with its admin" "$T/doctor"; then
+	ok "5: dyperctl doctor says the site's host key changed, and what to do"
+else
+	not_ok "5: dyperctl doctor says the site's host key changed, and what to do"
+	diag "$T/doctor"
+fi
 cmp -s "$T/known_hosts" <(echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.good.pub")") &&
 	ok "5: the pinned known_hosts is not rewritten" || not_ok "5: the pinned known_hosts is not rewritten"
 
@@ -478,6 +499,14 @@ if [ $rc -ne 0 ] && grep -q "has mode 0644: group and others must have no access
 	ok "7: dyperd --check-config refuses a key with mode 0644, saying why"
 else
 	not_ok "7: dyperd --check-config refuses a key with mode 0644 (exit $rc: $out)"
+fi
+doctor
+if grep -q "^FAIL  *remote-key: $T/hostA_key.0644 is mode 0644: group and others must have no access" "$T/doctor" &&
+	grep -q "fix: chown nobody $T/hostA_key.0644; chmod 600 $T/hostA_key.0644" "$T/doctor"; then
+	ok "7: dyperctl doctor says the same, and the commands that fix it"
+else
+	not_ok "7: dyperctl doctor says the same, and the commands that fix it"
+	diag "$T/doctor"
 fi
 chown root "$T/hostA_key.0644"
 chmod 600 "$T/hostA_key.0644"
