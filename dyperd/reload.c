@@ -41,6 +41,8 @@ static void restart_keys(const struct dyper_config *o, const struct dyper_config
 		{ "log_rate", a->log_rate != b->log_rate },
 		{ "owner", a->owner != b->owner },
 		{ "mark", a->mark != b->mark },
+		/* the site forwarder keeps its session: border mode is set at start */
+		{ "[remote]", memcmp(&o->remote, &n->remote, sizeof(o->remote)) != 0 },
 	};
 	size_t used = 0;
 
