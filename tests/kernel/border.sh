@@ -520,4 +520,13 @@ else
 	diag "$T/start7.log"
 fi
 
+# a SANITIZE= build's dyperd reports what it found on stderr, into its log
+if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" "$DLOG" "$T/start7.log"; then
+	not_ok "dyperd's sanitizers found nothing"
+	grep -h -A12 "Sanitizer\|runtime error:" "$DLOG" "$T/start7.log" >"$T/san"
+	diag "$T/san" 40
+else
+	ok "dyperd's log has no sanitizer report"
+fi
+
 summary
