@@ -295,6 +295,7 @@ kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
+	$(Q)B=$(B) tests/bench/border_latency.sh
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
 
 # A guided tour for newcomers (scripts/demo.sh), in two network namespaces of
