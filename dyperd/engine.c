@@ -901,7 +901,7 @@ static const struct enforcer_sink *sink_of(struct dyperd *d)
 	return &sink;
 }
 
-static void dispatch(struct dyperd *d, struct enf_slot *s)
+static void slot_dispatch(struct dyperd *d, struct enf_slot *s)
 {
 	int err = enforcer_dispatch(s->e, sink_of(d));
 
@@ -928,7 +928,7 @@ static void run(struct dyperd *d)
 		for (unsigned i = 0; i < d->n_slots; i++)
 			any |= submit_slot(d, &d->slots[i]);
 		for (unsigned i = 0; i < d->n_slots; i++)
-			dispatch(d, &d->slots[i]);
+			slot_dispatch(d, &d->slots[i]);
 		admit_waiting(d);
 		if (!any && d->n_ops == before && d->answers == answers)
 			break;
@@ -942,7 +942,7 @@ void engine_commit(struct dyperd *d)
 
 void engine_enforcer_ready(struct dyperd *d, struct enf_slot *s)
 {
-	dispatch(d, s);
+	slot_dispatch(d, s);
 	run(d);
 }
 
@@ -1187,7 +1187,7 @@ static int wait_idle(struct dyperd *d, bool (*busy)(const struct dyperd *d), int
 			return -errno;
 		for (unsigned i = 0; i < d->n_slots; i++)
 			if (pfd[i].revents)
-				dispatch(d, &d->slots[i]);
+				slot_dispatch(d, &d->slots[i]);
 	}
 }
 
