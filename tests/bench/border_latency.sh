@@ -36,7 +36,6 @@ need_bins "$DYPERD" "$DYPERCTL" "$CLIENT" "$REMOTE"
 PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen python3 ip
 
 start_test
-trap 'cleanup; sshd_cleanup' EXIT
 chmod 755 "$T"
 sshd_setup
 for ns in "$NS_R" "$NS_H"; do

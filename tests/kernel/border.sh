@@ -56,7 +56,6 @@ A4=203.0.113.10 B4=203.0.113.11 R_EXT4=203.0.113.1
 H4=198.51.100.10 R_IN4=198.51.100.1
 
 start_test
-trap 'cleanup; sshd_cleanup' EXIT
 chmod 755 "$T"		# vsftpd (as ftp) and dyperd (as nobody) read from here
 sshd_setup
 LOGD=$T/log PUB=$T/pub EMPTY=$T/empty OUT=$T/out

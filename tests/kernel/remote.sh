@@ -45,7 +45,6 @@ need_bins "$CLIENT" "$REMOTE"
 PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen ssh python3
 
 start_test
-trap 'cleanup; sshd_cleanup' EXIT
 sshd_setup
 
 # --- the network ---------------------------------------------------------

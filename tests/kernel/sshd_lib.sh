@@ -7,13 +7,14 @@
 # run: it is not executable, so tests/check.sh leaves it alone.
 #
 # The site account is root (PermitRootLogin forced-commands-only: its keys
-# can do nothing but their command).  sshd's StrictModes stays on: it
-# refuses an authorized_keys under /tmp (world-writable), so that file
-# lives in a root-only directory under /run ($SSHD_DIR).  /run/sshd (sshd's
-# privilege-separation directory, which the ssh service would make) is made
-# if missing.  sshd_cleanup removes both; call it from the test's trap.
+# can do nothing but their command).  sshd's StrictModes stays on, and it
+# wants a root-owned /run/sshd (its privilege-separation directory): sshd
+# runs in a mount namespace of its own where $SSHD_DIR (in the temp dir,
+# holding authorized_keys and sshd/) is mounted over /run, so nothing
+# outside the test is made or removed, and tests running at the same time
+# never share it.
 #
-#   sshd_setup            makes $SSHD_DIR (and /run/sshd)
+#   sshd_setup            makes $SSHD_DIR
 #   sshd_host_key         $T/host_key(.pub), a new ed25519 host key
 #   sshd_authorize PUB CMD  the only authorized key: PUB, forced to run CMD
 #   sshd_config ADDR      $T/sshd_config listening on ADDR:22
@@ -24,23 +25,14 @@
 #                         children and theirs)
 
 SSHD=/usr/sbin/sshd
-SSHD_DIR=		# the root-only directory of authorized_keys
+SSHD_DIR=		# /run as sshd sees it
 SSHD_PID=
-sshd_made_privsep=
-
-sshd_cleanup() {
-	[ -n "$SSHD_DIR" ] && rm -rf "$SSHD_DIR"
-	[ -n "$sshd_made_privsep" ] && rmdir /run/sshd 2>/dev/null
-	return 0
-}
 
 sshd_setup() {
 	[ -x "$SSHD" ] || { echo "$TEST_NAME.sh: $SSHD missing: sudo make deps" >&2; exit 2; }
-	SSHD_DIR=$(mktemp -d /run/dyper-sshd-test.XXXXXX) || bail "mktemp in /run"
-	if [ ! -d /run/sshd ]; then
-		mkdir -m 0755 /run/sshd || bail "mkdir /run/sshd"
-		sshd_made_privsep=1
-	fi
+	command -v unshare >/dev/null 2>&1 || { echo "$TEST_NAME.sh: unshare missing" >&2; exit 2; }
+	SSHD_DIR=$T/sshd-run
+	mkdir -m 0755 "$SSHD_DIR" "$SSHD_DIR/sshd" || bail "mkdir $SSHD_DIR"
 }
 
 sshd_host_key() {
@@ -59,7 +51,7 @@ ListenAddress $1
 Port 22
 HostKey $T/host_key
 PidFile none
-AuthorizedKeysFile $SSHD_DIR/authorized_keys
+AuthorizedKeysFile /run/authorized_keys
 AuthorizedPrincipalsFile none
 AllowUsers root
 PermitRootLogin forced-commands-only
@@ -74,7 +66,10 @@ EOC
 }
 
 sshd_start() {
-	ip netns exec "$1" "$SSHD" -D -e -f "$T/sshd_config" >>"$T/sshd.log" 2>&1 </dev/null &
+	# every step execs the next: $! is sshd's PID
+	ip netns exec "$1" unshare -m --propagation private sh -c \
+		'mount --bind "$1" /run && exec "$2" -D -e -f "$3"' sh \
+		"$SSHD_DIR" "$SSHD" "$T/sshd_config" >>"$T/sshd.log" 2>&1 </dev/null &
 	SSHD_PID=$!
 	started $SSHD_PID
 	poll 5000 0.05 ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/22" 2>/dev/null
