@@ -27,6 +27,7 @@
 
 #include "dyperd/daemon.h"
 #include "dyperd/log.h"
+#include "dyperd/site.h"
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
 #define CHECK_MAX_GROUPS 256
@@ -572,6 +573,28 @@ static int start_list(struct dyperd *d, struct control_conn *c)
 	return err;
 }
 
+/* Site mode: what site.c writes for list or stats, as the answer's text. */
+static void put_site(struct dyperd *d, struct out *o, bool stats, bool json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f) {
+		o->oom = true;
+		return;
+	}
+	if (stats)
+		site_stats(d, f, json);
+	else
+		site_list(d, f, json);
+	if (fclose(f) || !text)
+		o->oom = true;
+	else
+		put(o, "%s", text);
+	free(text);
+}
+
 /* Runs @line: the answer in c->out, or later if c->busy. */
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
@@ -595,6 +618,13 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 	} else if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
+	} else if (d->site && (!strcmp(argv[0], "list") || !strcmp(argv[0], "stats"))) {
+		/* from the site's own record, at once */
+		put_site(d, &o, !strcmp(argv[0], "stats"), json);
+	} else if (d->site && (!strcmp(argv[0], "show") || !strcmp(argv[0], "close") ||
+			       !strcmp(argv[0], "check"))) {
+		err = -EOPNOTSUPP;
+		put(&o, "%s: not in site mode (list, stats, reload)\n", argv[0]);
 	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
 		c->json = json;
 		c->show = argc == 2;
