@@ -281,6 +281,38 @@ expect_log "6: the lapse is logged" "lease lapsed"
 printf 'DYPER 1\n39 OPEN tcp %s * %s %s 60\n40 OPEN tcp %s * %s %s 60\n' \
 	"$A4" "$IN4" "$PORT" "$A4" "$IN4" "$PORT3" | remote hostA
 expect_out "7: two pinholes before the crash" '^40 OK$'
+# --- 7a. a reconnect while the old session lingers: the newer one wins ----------------------------
+
+mkfifo "$T/fifo"
+setpriv --reuid=daemon --regid=daemon --clear-groups "$REMOTE" --delegate hostA \
+	--socket "$SOCK" <"$T/fifo" >"$T/out1" 2>&1 &
+OLD=$!
+started "$OLD"
+exec 7>"$T/fifo"
+printf 'DYPER 1\n50 PING\n' >&7
+if poll 5000 0.05 grep -q '^50 OK' "$T/out1"; then
+	ok "7a: a first session of hostA is served"
+else
+	not_ok "7a: a first session of hostA is served"
+	diag "$T/out1"
+fi
+printf 'DYPER 1\n51 PING\n' | remote hostA
+expect_out "7a: a second session of hostA is served" '^51 OK$'
+expect_log "7a: it replaces the first (logged)" "delegate hostA: a new connection \\(pid [0-9]+\\) replaces pid"
+if wait_exit "$OLD" 5000; then
+	ok "7a: the superseded session ends"
+else
+	not_ok "7a: the superseded session ends"
+fi
+exec 7>&-
+ctl list
+if grep -q "hostA .*$IN4:$PORT " "$T/ctl"; then
+	ok "7a: hostA's pinholes stay (they are the delegate's, not the session's)"
+else
+	not_ok "7a: hostA's pinholes stay (they are the delegate's, not the session's)"
+	diag "$T/ctl"
+fi
+
 kill -KILL "$SITE_PID"
 wait_exit "$SITE_PID" 5000
 expect_pass "7: the site killed, A -> IN tcp $PORT still passes (the table persists)" \
