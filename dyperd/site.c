@@ -354,17 +354,25 @@ static void answer_waiters(struct dyperd *d, struct site_op *op, int err, const 
 static int queue_push(struct site *s, struct site_op *op, bool front)
 {
 	if (s->q_head + s->q_len == s->q_cap || (front && s->q_head == 0)) {
-		size_t cap = s->q_cap ? 2 * s->q_cap : 256;
-		struct site_op **q = malloc(cap * sizeof(*q));
+		/* re-centre, leaving room in front for retries; grow only when at
+		 * least half full, so that a queue that drains keeps its size */
+		size_t cap = s->q_len + 2 > s->q_cap / 2 ? (s->q_cap ? 2 * s->q_cap : 256) : s->q_cap;
+		size_t head = cap / 4;
 
-		if (!q)
-			return -ENOMEM;
-		/* re-centre, leaving room in front for retries */
-		memcpy(q + cap / 4, s->q + s->q_head, s->q_len * sizeof(*q));
-		free(s->q);
-		s->q = q;
-		s->q_cap = cap;
-		s->q_head = cap / 4;
+		if (cap == s->q_cap) {
+			memmove(s->q + head, s->q + s->q_head, s->q_len * sizeof(*s->q));
+		} else {
+			struct site_op **q = malloc(cap * sizeof(*q));
+
+			if (!q)
+				return -ENOMEM;
+			if (s->q_len)
+				memcpy(q + head, s->q + s->q_head, s->q_len * sizeof(*q));
+			free(s->q);
+			s->q = q;
+			s->q_cap = cap;
+		}
+		s->q_head = head;
 	}
 	if (front)
 		s->q[--s->q_head] = op;

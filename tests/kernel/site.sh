@@ -366,4 +366,20 @@ else
 	fi
 fi
 
+# --- the end: a clean stop (and, in a sanitizer build, no report) ------------------------------------
+
+sig TERM "$SITE_PID"
+if wait_exit "$SITE_PID" 10000 && grep -q "stopping" "$LOG"; then
+	ok "the site stops on SIGTERM"
+else
+	not_ok "the site stops on SIGTERM"
+fi
+if grep -Eq "runtime error|AddressSanitizer|LeakSanitizer" "$LOG"; then
+	not_ok "no sanitizer report in the site's log"
+	grep -E -A12 "runtime error|AddressSanitizer|LeakSanitizer" "$LOG" >"$T/san"
+	diag "$T/san" 40
+else
+	ok "no sanitizer report in the site's log"
+fi
+
 summary
