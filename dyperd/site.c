@@ -1345,12 +1345,15 @@ void site_tick(struct dyperd *d)
 
 /* --- start and stop ----------------------------------------------------------- */
 
-/* The account's uid: digits are a uid, anything else a user name. */
+/* The account's uid: digits are a uid, anything else a user name.  The
+ * reentrant lookup: main() still holds getpwnam()'s answer for the
+ * daemon's own user, which it drops to after this. */
 static int account_uid(const char *account, uid_t *uid)
 {
-	struct passwd *pw;
-	char *end;
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end;
 	unsigned long v;
+	int err;
 
 	if (account[0] >= '0' && account[0] <= '9') {
 		errno = 0;
@@ -1360,10 +1363,12 @@ static int account_uid(const char *account, uid_t *uid)
 		*uid = (uid_t)v;
 		return 0;
 	}
-	pw = getpwnam(account);
-	if (!pw)
+	err = getpwnam_r(account, &pw, buf, sizeof(buf), &res);
+	if (err)
+		return -err;
+	if (!res)
 		return -ENOENT;
-	*uid = pw->pw_uid;
+	*uid = pw.pw_uid;
 	return 0;
 }
 
@@ -1432,9 +1437,9 @@ int site_start(struct dyperd *d)
 	s->listen_tag.kind = EV_SITE_LISTEN;
 	err = account_uid(d->cfg.site.account, &s->account);
 	if (err) {
-		log_err("site: account \"%s\" (dyper-remote's user) %s: create it or set account= "
+		log_err("site: account \"%s\" (dyper-remote's user): %s: create it or set account= "
 			"in [site] of %s", d->cfg.site.account,
-			err == -ENOENT ? "does not exist" : "is not a uid", d->config_path);
+			err == -ENOENT ? "no such user" : strerror(-err), d->config_path);
 		return err;
 	}
 	err = table_init(&s->t);

@@ -38,6 +38,9 @@ need_bins "$PY"
 
 # shellcheck source-path=SCRIPTDIR source=router_lib.sh
 . "$(dirname "$0")/router_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=sshd_lib.sh
+. "$(dirname "$0")/sshd_lib.sh"
+CLIENT=$BDIR/tests/tools/remote-client
 
 TABLE=dyper_t
 PORT=8080		# what hostA's pinholes open on IN
@@ -46,6 +49,7 @@ PORT3=8083
 HOSTB4=198.51.100.20	# hostB's address (no host there: the policy refuses first)
 
 start_test
+trap 'cleanup; sshd_cleanup' EXIT
 chmod 0711 "$T"		# dyper-remote runs as daemon: it must reach the socket
 mkdir -m 0755 "$T/run"
 SOCK=$T/run/site.sock
@@ -67,7 +71,8 @@ allow hostB * * * * $HOSTB4 *
 EOF
 
 # write_conf [KEY=VALUE...]: the site's dyper.conf; KEY=VALUE lines go to
-# [site]; the grace lease at a restart is $MAX_LEASE (default 60s).
+# [site]; the grace lease at a restart is $MAX_LEASE (default 60s), the
+# account $ACCOUNT (default daemon).
 write_conf() {
 	{
 		echo "[daemon]"
@@ -82,7 +87,7 @@ write_conf() {
 		echo "enable = yes"
 		echo "name = test-site"
 		echo "socket = $SOCK"
-		echo "account = daemon"
+		echo "account = ${ACCOUNT:-daemon}"
 		echo "policy = $T/site.policy"
 		echo "max_per_delegate = 3"
 		echo "max_lease = ${MAX_LEASE:-60s}"
@@ -97,13 +102,14 @@ write_conf() {
 }
 
 SITE_PID=
-# start_site: dyperd in site mode in R, in the background; waits for its socket.
+# start_site: dyperd in site mode in R, in the background; waits until it
+# answers dyperctl (its event loop runs: set up, privileges dropped).
 start_site() {
-	rm -f "$SOCK"
+	rm -f "$SOCK" "$CTL"
 	ip netns exec "$NS_R" "$DYPERD" -c "$CONF" -d >>"$LOG" 2>&1 </dev/null &
 	SITE_PID=$!
 	started "$SITE_PID"
-	poll 10000 0.05 test -S "$SOCK"
+	poll 10000 0.05 ctl stats && test -S "$SOCK"
 }
 
 # remote DELEGATE [USER GROUP]: dyper-remote as the site account (or USER)
@@ -364,6 +370,40 @@ else
 	else
 		not_ok "8: an element no delegate owns is dropped at start"
 	fi
+fi
+
+# --- 9. the same through Debian's sshd: the host's key runs dyper-remote --------------------------
+
+if [ -x "$SSHD" ] && [ -x "$CLIENT" ] && command -v ssh-keygen >/dev/null; then
+	sshd_prepare
+	sshd_write_config "$R_IN4"
+	for h in hostA hostB; do
+		run ssh-keygen -q -t ed25519 -N '' -C "$h's key" -f "$T/key_$h"
+		sshd_authorize "$T/key_$h.pub" "$REMOTE --delegate $h --socket $SOCK"
+	done
+	echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
+	# sshd runs forced commands as root here: the site account is root
+	sig KILL "$SITE_PID"
+	wait_exit "$SITE_PID" 5000
+	ACCOUNT=root write_conf
+	start_site || bail "the site controller did not restart"
+	start_sshd "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
+	# via_ssh HOST: remote-client from IN with HOST's key, lines on stdin
+	via_ssh() {
+		ip netns exec "$NS_IN" "$CLIENT" --host "$R_IN4" --user root --key "$T/key_$1" \
+			--known-hosts "$T/known_hosts" --max-ms 20000 >"$T/out" 2>&1
+	}
+	printf '60 OPEN tcp %s * %s %s 60\n' "$A4" "$IN4" "$PORT2" | via_ssh hostA
+	expect_out "9: through sshd, the site greets hostA" '^ready test-site$'
+	expect_out "9: through sshd, hostA's OPEN is answered OK" '^60 OK$'
+	expect_pass "9: A -> IN tcp $PORT2 passes" "$NS_A" tcp "$IN4" "$PORT2"
+	expect_drop "9: B -> IN tcp $PORT2 drops" "$NS_B" tcp "$IN4" "$PORT2"
+	printf '61 OPEN tcp %s * %s %s 60\n' "$B4" "$IN4" "$PORT3" | via_ssh hostB
+	expect_out "9: through sshd, hostB's OPEN to hostA's address: ERR EACCES" '^61 ERR EACCES '
+	expect_drop "9: B -> IN tcp $PORT3 drops" "$NS_B" tcp "$IN4" "$PORT3"
+	stop_sshd
+else
+	skip "9: through sshd (sshd, ssh-keygen or remote-client missing)"
 fi
 
 # --- the end: a clean stop (and, in a sanitizer build, no report) ------------------------------------
