@@ -69,7 +69,7 @@ REMOTE_LIB := $(B)/libdyper-remote.a
 # programs' main files go only into the programs.
 # The engine is not among them: it drives enforcers through their interface
 # alone, and tests/unit/test_engine links it with a fake one.
-DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c
+DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c dyperd/site.c
 # dyperctl's own: its main and doctor (which reads the system, never dyperd's).
 CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
 CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))
@@ -158,8 +158,9 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
-# -pthread: a reload reads and parses in a thread of its own
-$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
+# -pthread: a reload reads and parses in a thread of its own; site mode
+# (dyperd/site.c) speaks remote/'s wire grammar
+$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(REMOTE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)

@@ -1037,6 +1037,16 @@ static void check_config(struct parse *p)
 		     q(p, v));
 		p->key = NULL;
 	}
+	/* a site controller forwards to nobody: it is the far end */
+	if (!p->err_line && p->cfg.site.enable && p->cfg.remote.host[0]) {
+		size_t h = key_index("host");
+
+		p->lineno = p->seen[h];
+		p->key = keys[h].name;
+		fail(p, "expected no site to forward to when [site] enable = yes (site mode is "
+		     "the far end of border mode), found %s", q(p, p->cfg.remote.host));
+		p->key = NULL;
+	}
 	check_site(p);
 }
 

@@ -27,6 +27,7 @@
 
 #include "dyperd/daemon.h"
 #include "dyperd/log.h"
+#include "dyperd/site.h"
 #include "remote/forward.h"
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
@@ -196,7 +197,7 @@ static const char *state_name(uint8_t s)
 /* --- list and show -------------------------------------------------------------- */
 
 /* The site forwarder in border mode, else NULL. */
-static const struct enforcer *site_of(const struct dyperd *d)
+static const struct enforcer *forwarder_of(const struct dyperd *d)
 {
 	for (unsigned i = 0; i < d->n_slots; i++)
 		if (remote_forward_is(d->slots[i].e))
@@ -205,9 +206,10 @@ static const struct enforcer *site_of(const struct dyperd *d)
 }
 
 /* " site: STATE[ (REASON)]" for a pinhole, in border mode ("" else). */
-static void put_site(struct out *o, const struct dyperd *d, const struct ph_entry *e, bool json)
+static void put_site_state(struct out *o, const struct dyperd *d, const struct ph_entry *e,
+			   bool json)
 {
-	const struct enforcer *site = site_of(d);
+	const struct enforcer *site = forwarder_of(d);
 	char why[REMOTE_BOOK_REASON_LEN];
 	enum remote_site_state st;
 
@@ -256,7 +258,7 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 		put(o, ",\"socket_inode\":%" PRIu64 ",\"age_s\":%" PRIu64 ",\"expires_s\":%lld,"
 		    "\"rule_line\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64,
 		    e->ph.owner.sock_ino, age, left, e->rule_line, packets, bytes);
-		put_site(o, d, e, true);
+		put_site_state(o, d, e, true);
 		put(o, "}");
 		return;
 	}
@@ -274,7 +276,7 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	    " %11" PRIu64 "%s", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
 	    e->ph.owner.program[0] ? e->ph.owner.program : "-", age, exp, packets, bytes,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
-	put_site(o, d, e, false);
+	put_site_state(o, d, e, false);
 	put(o, "\n");
 }
 
@@ -328,7 +330,7 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	uint32_t n = st->lat_n < LAT_RING ? st->lat_n : LAT_RING, lat[LAT_RING];
 	uint32_t p50 = 0, p99 = 0;
 	double mean = st->batches ? (double)st->batch_ops / (double)st->batches : 0;
-	const struct enforcer *site = site_of(d);
+	const struct enforcer *site = forwarder_of(d);
 	char site_status[REMOTE_FORWARD_STATUS_LEN] = "";
 
 	if (site)
@@ -616,6 +618,28 @@ static int start_list(struct dyperd *d, struct control_conn *c)
 	return err;
 }
 
+/* Site mode: what site.c writes for list or stats, as the answer's text. */
+static void put_site(struct dyperd *d, struct out *o, bool stats, bool json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f) {
+		o->oom = true;
+		return;
+	}
+	if (stats)
+		site_stats(d, f, json);
+	else
+		site_list(d, f, json);
+	if (fclose(f) || !text)
+		o->oom = true;
+	else
+		put(o, "%s", text);
+	free(text);
+}
+
 /* Runs @line: the answer in c->out, or later if c->busy. */
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
@@ -639,6 +663,13 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 	} else if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
+	} else if (d->site && (!strcmp(argv[0], "list") || !strcmp(argv[0], "stats"))) {
+		/* from the site's own record, at once */
+		put_site(d, &o, !strcmp(argv[0], "stats"), json);
+	} else if (d->site && (!strcmp(argv[0], "show") || !strcmp(argv[0], "close") ||
+			       !strcmp(argv[0], "check"))) {
+		err = -EOPNOTSUPP;
+		put(&o, "%s: not in site mode (list, stats, reload)\n", argv[0]);
 	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
 		c->json = json;
 		c->show = argc == 2;

@@ -49,6 +49,7 @@ struct doctor {
 	struct dyper_config cfg;
 	bool cfg_ok;
 	bool dyperd_up;
+	char site_status[512];		/* border mode: dyperd's word on its session */
 };
 
 static const char *const status_word[] = { "ok", "warning", "FAIL" };
@@ -246,7 +247,7 @@ int doctor_connect(const char *path)
 
 /* Asks dyperd for its stats; 0 with the number of pinholes, or -errno
  * (-EPROTO: it answered something else, -ECONNRESET: no answer). */
-static int ask_stats(const char *path, unsigned long *pinholes)
+static int ask_stats(const char *path, unsigned long *pinholes, char *site, size_t site_len)
 {
 	struct timeval tv = { .tv_sec = ANSWER_TIMEOUT_S };
 	char buf[8192], *p;
@@ -274,6 +275,14 @@ static int ask_stats(const char *path, unsigned long *pinholes)
 	}
 	p = strstr(buf, "\npinholes ");
 	*pinholes = p ? strtoul(p + 10, NULL, 10) : 0;
+	/* border mode: "site  <the session in words>" */
+	p = strstr(buf, "\nsite ");
+	if (p && site_len) {
+		p += 6;
+		while (*p == ' ')
+			p++;
+		snprintf(site, site_len, "%.*s", (int)strcspn(p, "\n"), p);
+	}
 out:
 	close(fd);
 	return err;
@@ -283,7 +292,7 @@ static void check_dyperd(struct doctor *d)
 {
 	const char *sock = d->o->socket ? d->o->socket : d->cfg.control_socket;
 	unsigned long pinholes = 0;
-	int err = ask_stats(sock, &pinholes);
+	int err = ask_stats(sock, &pinholes, d->site_status, sizeof(d->site_status));
 
 	d->dyperd_up = err == 0;
 	if (!err)
@@ -756,6 +765,20 @@ static void check_remote(struct doctor *d)
 		report(d, DOCTOR_OK, "remote-hostkey", NULL, "%s pins a key for %s port %u",
 		       r->known_hosts, r->host, r->port);
 	free(text);
+	/* dyperd's own session, if it runs: a second one as the same delegate
+	 * would replace it at the site */
+	if (d->dyperd_up && d->site_status[0]) {
+		if (!strncmp(d->site_status, "ready: ", 7))
+			report(d, DOCTOR_OK, "remote-site", NULL, "dyperd's session: %s",
+			       d->site_status);
+		else
+			report(d, DOCTOR_FAIL, "remote-site", !strstr(d->site_status, "REFUSED") ?
+			       "check that the site's sshd listens there and that dyper-remote and "
+			       "the site controller run (dyper-remote(8)); journalctl -u dyperd" :
+			       "compare the site's host key with its admin; replace the pinned one "
+			       "only after that", "dyperd's session: %s", d->site_status);
+		return;
+	}
 	/* a session, as dyperd makes it: needs the key, so root's */
 	if (geteuid() != 0) {
 		report(d, DOCTOR_WARN, "remote-site", "sudo dyperctl doctor",

@@ -38,6 +38,7 @@
 #include "dyperd/listeners.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
+#include "dyperd/site.h"
 
 #define TICK_MS 100
 
@@ -385,11 +386,25 @@ static int loop(struct dyperd *d)
 			}
 			case EV_TIMER:
 				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
-					engine_tick(d);
+					if (d->site) {
+						site_tick(d);
+					} else {
+						engine_tick(d);
+						channel_tick(d);
+					}
 					control_tick(d);
-					channel_tick(d);
 					log_limit_flush(now_ms());
 				}
+				break;
+			case EV_SITE_LISTEN:
+				site_accept(d);
+				break;
+			case EV_SITE_CONN:
+				/* the connection may be freed here: nothing after it */
+				site_conn_event(d, (struct site_conn *)tag, evs[i].events);
+				break;
+			case EV_SITE_ENFORCER:
+				site_enforcer_ready(d);
 				break;
 			case EV_AGENT_LISTEN:
 				channel_accept(d);
@@ -416,7 +431,10 @@ static int loop(struct dyperd *d)
 			}
 		}
 		/* everything this iteration asked for: one transaction */
-		engine_commit(d);
+		if (d->site)
+			site_commit(d);
+		else
+			engine_commit(d);
 	}
 	return 0;
 }
@@ -492,14 +510,18 @@ int main(int argc, char **argv)
 	}
 	if (remove_only)
 		return remove_table(d);
-	rc = policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
+	/* site mode judges hosts with the site policy; a host its users */
+	rc = d->cfg.site.enable ?
+	     policy_load_as(&d->policy, d->cfg.site.policy, POLICY_SITE, err, sizeof(err)) :
+	     policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dyperd: %s\n", err);
 		return 1;
 	}
 	if (check_only) {
-		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
-		       policy_rule_count(d->policy));
+		printf("%s: configuration OK\n%s: %zu rules OK%s\n", d->config_path,
+		       d->cfg.site.enable ? d->cfg.site.policy : d->cfg.policy,
+		       policy_rule_count(d->policy), d->cfg.site.enable ? " (site policy)" : "");
 		policy_free(d->policy);
 		if (border_enabled(&d->cfg)) {
 			struct passwd *kp = getpwnam(d->cfg.user);
@@ -518,7 +540,8 @@ int main(int argc, char **argv)
 			       d->cfg.remote.host, (unsigned)d->cfg.remote.port,
 			       d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
 		}
-		warn_cut_off(d);
+		if (!d->cfg.site.enable)
+			warn_cut_off(d);
 		return 0;
 	}
 	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);
@@ -559,6 +582,14 @@ int main(int argc, char **argv)
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
 	/* given up on EMFILE to refuse a connection rather than spin */
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (d->cfg.site.enable) {
+		/* site mode: the router's table, no agents, no local table */
+		make_socket_dir(d->cfg.site.socket);
+		notify_status(NULL, "setting up table inet %s on the router", d->cfg.site.table);
+		if (site_start(d))
+			return 1;
+		goto sockets;
+	}
 	nftconf_from_config(&nftcfg, &d->cfg);
 	rc = nft_enforcer_open(&nft, &nftcfg);
 	if (rc) {
@@ -616,8 +647,11 @@ int main(int argc, char **argv)
 	if (rc)
 		return 1;
 	make_socket_dir(d->cfg.agent_socket);
+	if (channel_listen(d))
+		return 1;
+sockets:
 	make_socket_dir(d->cfg.control_socket);
-	if (channel_listen(d) || control_listen(d))
+	if (control_listen(d))
 		return 1;
 
 	sigemptyset(&mask);
@@ -635,9 +669,10 @@ int main(int argc, char **argv)
 	    add_ev(d, d->sigfd, &d->sig_tag, EV_SIGNAL) ||
 	    add_ev(d, d->timerfd, &d->timer_tag, EV_TIMER) ||
 	    add_ev(d, d->reload_fd, &d->reload_tag, EV_RELOAD) ||
-	    add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
 	    add_ev(d, d->control_lfd, &d->control_tag, EV_CONTROL_LISTEN) ||
-	    add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG)) {
+	    (d->site ? site_watch(d) :
+	     add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
+	     add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG))) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
@@ -649,6 +684,18 @@ int main(int argc, char **argv)
 	}
 	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
+	if (d->site) {
+		log_notice("dyperd %s ready in site mode \"%s\": dyper-remote on %s (account %s), "
+			   "dyperctl on %s; table inet %s on the router; %zu site policy rules",
+			   DYPER_VERSION, d->cfg.site.name, d->cfg.site.socket, d->cfg.site.account,
+			   d->cfg.control_socket, d->cfg.site.table, policy_rule_count(d->policy));
+		notify_status("READY=1", "running in site mode: table inet %s, %zu site policy rules",
+			      d->cfg.site.table, policy_rule_count(d->policy));
+		rc = loop(d);
+		site_stop(d);
+		policy_free(d->policy);
+		return rc ? 1 : 0;
+	}
 	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
 		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,

@@ -497,7 +497,7 @@ static int parse_list(struct parser *ps, const struct tok *t, const char *what, 
 }
 
 /* A site's delegate: the host's name as dyper-remote(8) and the wire
- * grammar know it, 1 to 64 of A-Z a-z 0-9 . -, starting with a letter or
+ * grammar know it, 1 to 63 of A-Z a-z 0-9 . -, starting with a letter or
  * digit. */
 static bool delegate_name_valid(const char *s, size_t n)
 {

@@ -57,7 +57,8 @@
 #define POLICY_MAX_RULES	100000
 #define POLICY_MAX_BYTES	(16u << 20)
 #define POLICY_MAX_PER_USER	1000000		/* largest max= */
-#define POLICY_DELEGATE_MAX	64		/* a site delegate's name (the wire's) */
+#define POLICY_DELEGATE_MAX	63		/* a site delegate's name: what an element
+						 * comment of the router carries */
 #define POLICY_ERR_LEN		512		/* room for any message whose name is
 						 * under 256 bytes; longer ones are cut */
 

@@ -33,11 +33,12 @@ H4=198.51.100.10 R4=198.51.100.1 A4=203.0.113.10
 
 need_root
 need_bins "$DYPERD" "$DYPERCTL" "$CLIENT" "$REMOTE"
-PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen python3 ip
+need_sshd
+PATH=$PATH:/usr/sbin:/sbin need_tools python3 ip
 
 start_test
 chmod 755 "$T"
-sshd_setup
+sshd_prepare
 for ns in "$NS_R" "$NS_H"; do
 	run ip netns add "$ns"
 	created_ns+=("$ns")
@@ -51,15 +52,14 @@ run ip -n "$NS_H" link set eth0 up
 
 run ssh-keygen -q -t ed25519 -N '' -C hostA -f "$T/hostA_key"
 chown nobody "$T/hostA_key"
-sshd_host_key
+sshd_write_config "$R4"
 echo "$R4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
 sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site.sock"
-sshd_config "$R4"
 ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 /dev/null "hostA=$H4" \
 	>"$T/site.out" 2>&1 </dev/null &
 started $!
 poll 5000 0.05 grep -qx ready "$T/site.out" || bail "the site did not start"
-sshd_start "$NS_R" "$R4" || bail "sshd did not listen"
+start_sshd "$NS_R" "$R4" || bail "sshd did not listen"
 
 echo "allow * * tcp $A4 * $H4 1024-65535" >"$T/policy"
 chmod 644 "$T/policy" "$T/known_hosts"

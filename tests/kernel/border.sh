@@ -11,13 +11,12 @@
 #   B (dyt-PID-b) 203.0.113.11 --/  203.0.113.1  198.51.100.1      dyperd [remote]
 #                                   sshd on 198.51.100.1:22         vsftpd (wrapped)
 #                                   dyper-remote --delegate hostA
-#                                   the site, its router table dyper_site
+#                                   dyperd in site mode, table dyper_site
 #
-# The site is tests/kernel/site_fixture.py with SITE_ROUTER (it keeps the
-# delegate's pinholes on R's table through dyper-router-tool, the router
-# driver's own code) until the site controller (dyperd in site mode) takes
-# its place.  R's table is a least-privilege forward policy: the inside
-# goes out, replies come back, A and B reach only H's FTP control port.
+# The site is dyperd in site mode on R: the site policy lets hostA open
+# pinholes to itself only; its table in R's forward hook is a
+# least-privilege forward policy: the inside goes out, replies come back, A
+# and B reach only H's FTP control port and what a pinhole opens.
 #
 # Checks: passive FTP from A fails with R's policy alone (no Dyper); with
 # Dyper it passes (sha256), the router holds the pinhole for exactly A, B
@@ -43,12 +42,12 @@ set -u
 
 TOOL=$BDIR/tests/tools/dyper-router-tool
 REMOTE=$BDIR/bin/dyper-remote
-FIXTURE=$ROOT/tests/kernel/site_fixture.py
 
 need_root
 need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$AGENT_SO" "$TOOL" "$REMOTE"
-PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen python3 nft ip vsftpd curl sha256sum
-need_ids "user nobody" "group daemon"
+need_sshd
+PATH=$PATH:/usr/sbin:/sbin need_tools python3 nft ip vsftpd curl sha256sum
+need_ids "user nobody" "group daemon" "group nogroup"
 
 NS_R=dyt-$$-r
 NS_H=dyt-$$-h
@@ -57,7 +56,7 @@ H4=198.51.100.10 R_IN4=198.51.100.1
 
 start_test
 chmod 755 "$T"		# vsftpd (as ftp) and dyperd (as nobody) read from here
-sshd_setup
+sshd_prepare
 LOGD=$T/log PUB=$T/pub EMPTY=$T/empty OUT=$T/out
 mkdir -p "$LOGD" "$PUB" "$EMPTY" "$OUT" || bail "mkdir in $T"
 chmod 755 "$PUB" "$EMPTY"
@@ -90,11 +89,11 @@ run ip -n "$NS_H" link set eth0 up
 run ip -n "$NS_H" route add default via "$R_IN4"
 run ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
 
-# R's least-privilege forward policy: the inside out, H's FTP control port in
+# R's table, as the site controller keeps it (its forward policy: the
+# inside out, H's FTP control port in, the pinholes)
 rtool() {
 	ip netns exec "$NS_R" "$TOOL" -i int0 -O "tcp/$H4/21" "$@"
 }
-run rtool setup
 
 # router_pinholes: the pinholes R's table holds, one per line
 router_pinholes() {
@@ -108,24 +107,48 @@ no_router_pinholes() {
 # --- the site: sshd, dyper-remote, the site controller --------------------------------
 
 run ssh-keygen -q -t ed25519 -N '' -C "hostA's key" -f "$T/hostA_key"
-sshd_host_key
+sshd_write_config "$R_IN4"
 echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
 chmod 644 "$T/known_hosts"
-sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site.sock"
-sshd_config "$R_IN4"
 chown nobody "$T/hostA_key"
 chmod 600 "$T/hostA_key"
 
+# the site controller: dyperd in site mode on R, its table the forward policy
+SCTL=$T/site-run/control.sock
+mkdir -m 0755 "$T/site-run"
+cat >"$T/site.policy" <<EOF
+# each host opens pinholes to itself only (paper §4.2)
+allow hostA * tcp * * $H4 1024-65535
+EOF
+cat >"$T/site.conf" <<EOF
+[daemon]
+user = nobody
+group = nogroup
+control_socket = $SCTL
+agent_socket = $T/site-run/agent.sock
+log_level = debug
+[site]
+enable = yes
+name = test-site
+socket = $T/site-run/site.sock
+account = root
+policy = $T/site.policy
+inside = int0
+open_ports = tcp/$H4/21
+EOF
+chmod 644 "$T/site.policy" "$T/site.conf"
+SLOG=$LOGD/site.log
+
 SITE_PID=
 start_site() {
-	SITE_ROUTER="$TOOL int0" ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 \
-		"$T/site.log" "hostA=$H4" >"$T/site.out" 2>&1 </dev/null &
+	ip netns exec "$NS_R" "$DYPERD" -c "$T/site.conf" -f >>"$SLOG" 2>&1 </dev/null &
 	SITE_PID=$!
 	started $SITE_PID
-	poll 5000 0.05 grep -qx ready "$T/site.out"
+	poll 10000 0.05 ip netns exec "$NS_R" "$DYPERCTL" -s "$SCTL" stats >/dev/null 2>&1
 }
-start_site || bail "the site did not start"
-sshd_start "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
+start_site || bail "the site controller did not start (see $SLOG)"
+sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site-run/site.sock"
+start_sshd "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
 
 # --- dyperd on H in border mode -----------------------------------------------------
 
@@ -169,7 +192,7 @@ ctl() {
 }
 
 site_ready() {
-	ctl stats 2>/dev/null | grep -q '^site  *ready: site "fixture-site"'
+	ctl stats 2>/dev/null | grep -q '^site  *ready: site "test-site"'
 }
 
 DPID=
@@ -247,7 +270,7 @@ if poll 8000 0.05 site_ready; then
 else
 	not_ok "2: dyperd reaches the site over SSH"
 	diag "$DLOG" 20
-	diag "$T/site.log" 20
+	diag "$SLOG" 20
 fi
 wrapped || bail "wrapped vsftpd did not listen"
 doctor() {
@@ -257,10 +280,10 @@ doctor() {
 doctor
 if grep -q "^ok  *remote-key: $T/hostA_key is nobody's, mode 0600" "$T/doctor" &&
 	grep -q "^ok  *remote-hostkey: $T/known_hosts pins a key for $R_IN4 port 22" "$T/doctor" &&
-	grep -q "^ok  *remote-site: session with $R_IN4 port 22 as root: site \"fixture-site\"" "$T/doctor"; then
-	ok "2: dyperctl doctor finds the key, the pinned host key and the site's greeting"
+	grep -q "^ok  *remote-site: dyperd's session: ready: site \"test-site\" at $R_IN4 port 22" "$T/doctor"; then
+	ok "2: dyperctl doctor finds the key, the pinned host key and dyperd's session ready"
 else
-	not_ok "2: dyperctl doctor finds the key, the pinned host key and the site's greeting"
+	not_ok "2: dyperctl doctor finds the key, the pinned host key and dyperd's session ready"
 	diag "$T/doctor"
 fi
 
@@ -305,7 +328,7 @@ if [ "$(sha256sum <"$OUT/pasv" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
 else
 	not_ok "2: passive FTP from A through R works with Dyper"
 	diag "$LOGD/pasv.out"
-	diag "$T/site.log" 20
+	diag "$SLOG" 20
 fi
 expect_fetch "2: curl from A, passive, through R" "$NS_A" curl1
 if poll 5000 0.05 no_router_pinholes; then
@@ -315,12 +338,12 @@ else
 	router_pinholes >"$T/lines"
 	diag "$T/lines"
 fi
-if grep -q "^hostA 0 [0-9]* OPEN tcp $A4 \* $H4 [0-9]* 60$" "$T/site.log" &&
-	grep -q "^hostA 0 [0-9]* CLOSE tcp $A4 \* $H4 [0-9]*$" "$T/site.log"; then
-	ok "2: the site got OPEN (lease 60) and CLOSE lines as hostA"
+if grep -q "site: delegate hostA: opened tcp $A4:\* -> $H4:[0-9]*" "$SLOG" &&
+	grep -q "site: delegate hostA: closed tcp $A4:\* -> $H4:[0-9]*" "$SLOG"; then
+	ok "2: the site controller opened and closed them for delegate hostA"
 else
-	not_ok "2: the site got OPEN and CLOSE lines as hostA"
-	diag "$T/site.log" 20
+	not_ok "2: the site controller opened and closed them for delegate hostA"
+	diag "$SLOG" 20
 fi
 
 # --- 3: the SSH session cut in the middle of a transfer ----------------------------------
@@ -377,7 +400,7 @@ if [ "$(sha256sum <"$OUT/pasv4" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
 else
 	not_ok "4: after kill -9 and a restart of dyperd the live pinhole still works at R"
 	diag "$LOGD/pasv4.out"
-	diag "$T/site.log" 20
+	diag "$SLOG" 20
 fi
 if poll 5000 0.05 no_router_pinholes; then
 	ok "4: and 0 pinholes are left on R"
@@ -418,12 +441,12 @@ wrapped || bail "wrapped vsftpd did not listen again"
 # --- 5: a changed site host key -----------------------------------------------------------
 
 mapfile -t victims < <(sshd_sessions)
-sshd_stop
+stop_sshd
 [ ${#victims[@]} -gt 0 ] && kill -KILL "${victims[@]}" 2>/dev/null
 cp "$T/host_key" "$T/host_key.good"
 cp "$T/host_key.pub" "$T/host_key.good.pub"
 sshd_host_key "an impostor"
-sshd_start "$NS_R" "$R_IN4" || bail "sshd did not restart"
+start_sshd "$NS_R" "$R_IN4" || bail "sshd did not restart"
 if poll 10000 0.1 grep -q "^dyperd: error: site $R_IN4 port 22: REFUSED: the host key of $R_IN4 port 22 CHANGED" "$DLOG"; then
 	ok "5: a changed site host key is refused and logged as an error: $(grep -m1 -o 'REFUSED: the host key[^:]*' "$DLOG")"
 else
@@ -438,7 +461,7 @@ else
 	diag "$T/stats"
 fi
 doctor
-if grep -q "^FAIL  *remote-site: no session with $R_IN4 port 22 as root: REFUSED: the host key .* CHANGED" "$T/doctor" &&
+if grep -q "^FAIL  *remote-site: dyperd's session: unreachable: .*REFUSED: the host key .* CHANGED" "$T/doctor" &&
 	grep -q "fix: compare the site's host key with its admin" "$T/doctor"; then
 	ok "5: dyperctl doctor says the site's host key changed, and what to do"
 else
@@ -460,6 +483,14 @@ else
 fi
 stop_vsftpd
 stop_dyperd
+# without dyperd, doctor tries a session itself (the key is root's to read)
+doctor
+if grep -q "^FAIL  *remote-site: no session with $R_IN4 port 22 as root: REFUSED: the host key .* CHANGED" "$T/doctor"; then
+	ok "6: with dyperd stopped, dyperctl doctor tries the session itself: refused, CHANGED"
+else
+	not_ok "6: with dyperd stopped, dyperctl doctor tries the session itself"
+	diag "$T/doctor"
+fi
 write_conf local
 start_dyperd || bail "dyperd (local) did not start (see $DLOG)"
 wrapped || bail "wrapped vsftpd did not listen"
@@ -520,12 +551,12 @@ else
 fi
 
 # a SANITIZE= build's dyperd reports what it found on stderr, into its log
-if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" "$DLOG" "$T/start7.log"; then
+if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" "$DLOG" "$SLOG" "$T/start7.log"; then
 	not_ok "dyperd's sanitizers found nothing"
-	grep -h -A12 "Sanitizer\|runtime error:" "$DLOG" "$T/start7.log" >"$T/san"
+	grep -h -A12 "Sanitizer\|runtime error:" "$DLOG" "$SLOG" "$T/start7.log" >"$T/san"
 	diag "$T/san" 40
 else
-	ok "dyperd's log has no sanitizer report"
+	ok "the host's and the site's dyperd logs have no sanitizer report"
 fi
 
 summary

@@ -13,8 +13,8 @@
 #                                         dyper-remote --delegate hostA
 #                                         site_fixture.py on $T/site.sock
 #
-# sshd runs as tests/kernel/sshd_lib.sh sets it up (the site account is
-# root, forced-commands-only; host keys made at test time).
+# sshd's setup (the site account root, forced commands only, host keys
+# made at test time) comes from sshd_lib.sh.
 #
 # Checks: requests relayed under the delegate from authorized_keys, and
 # replies out of order; an in-band "DELEGATE hostB" refused; bad grammar
@@ -42,10 +42,12 @@ R4=192.0.2.254
 
 need_root
 need_bins "$CLIENT" "$REMOTE"
-PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen ssh python3
+need_sshd
+PATH=$PATH:/usr/sbin:/sbin need_tools ssh python3
 
 start_test
-sshd_setup
+trap 'cleanup; sshd_cleanup' EXIT
+sshd_prepare
 
 # --- the network ---------------------------------------------------------
 for ns in "$NS_H" "$NS_R"; do
@@ -60,7 +62,7 @@ run ip -n "$NS_H" link set eth0 up
 run ip -n "$NS_R" link set eth0 up
 
 # --- keys ----------------------------------------------------------------
-sshd_host_key
+sshd_write_config "$R4"
 run ssh-keygen -q -t ed25519 -N '' -C "hostA's key" -f "$T/client_key"
 run ssh-keygen -q -t ed25519 -N '' -C "some other server" -f "$T/other_key"
 chmod 600 "$T/client_key"
@@ -68,15 +70,6 @@ echo "$R4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
 echo "$R4 $(cut -d' ' -f1,2 "$T/other_key.pub")" >"$T/known_hosts.other"
 echo "198.51.100.1 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts.unknown"
 sshd_authorize "$T/client_key.pub" "$REMOTE --delegate hostA --socket $T/site.sock"
-sshd_config "$R4"
-
-start_sshd() {
-	sshd_start "$NS_R" "$R4"
-}
-
-stop_sshd() {
-	sshd_stop
-}
 
 bail_diag() {
 	diag "$T/sshd.log" 30
@@ -88,7 +81,7 @@ ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 "$T/fixture.log" \
 FIXTURE_PID=$!
 started $FIXTURE_PID
 poll 5000 0.05 grep -qx ready "$T/fixture.out" || bail "the site fixture did not start"
-start_sshd || bail "sshd did not listen on $R4:22"
+start_sshd "$NS_R" "$R4" || bail "sshd did not listen on $R4:22"
 
 # client [OPTION...]: remote-client from H to the router, stdin from the caller
 client() {
@@ -202,8 +195,9 @@ else
 	diag "$T/c5b"
 fi
 stop_sshd
-sshd_host_key regenerated
-start_sshd || bail "sshd did not restart"
+rm -f "$T/host_key" "$T/host_key.pub"
+run ssh-keygen -q -t ed25519 -N '' -C "regenerated" -f "$T/host_key"
+start_sshd "$NS_R" "$R4" || bail "sshd did not restart"
 echo "10 PING" | client >"$T/c5c" 2>&1
 if grep -q '^closed EKEYREJECTED REFUSED: the host key of 192.0.2.254 port 22 CHANGED' "$T/c5c" &&
 	! grep -qx "10 OK" "$T/c5c"; then
@@ -241,7 +235,20 @@ else
 	diag "$T/c7"
 fi
 # sshd's per-connection processes: its children and theirs, by PID
-mapfile -t victims < <(sshd_sessions)
+children() {
+	local p
+
+	for p in /proc/[0-9]*; do
+		[ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+	done
+}
+victims=()
+for c in $(children "$SSHD_PID"); do
+	victims+=("$c")
+	for g in $(children "$c"); do
+		victims+=("$g" $(children "$g"))
+	done
+done
 if [ ${#victims[@]} -gt 0 ]; then
 	kill -KILL "${victims[@]}" 2>/dev/null
 	ok "7: killed sshd's per-connection processes (${#victims[@]})"

@@ -15,17 +15,9 @@ replies travel out of order.  Every line received is appended to LOG as
 "<delegate> <uid> <line>" (flushed), and every refusal as "REFUSED ...".
 Exits on SIGTERM.  Only this test's stand-in: it checks the grammar
 loosely, the real parser is remote/wire.c.
-
-With SITE_ROUTER="TOOL IFACE" in the environment it also keeps the
-delegate's pinholes on a real router table, as the site controller would,
-through tests/tools/dyper-router-tool (TOOL -i IFACE -d DELEGATE add|del
-...): OPEN and HOLD add, CLOSE deletes, SYNC END deletes the delegate's
-pinholes no HOLD of that SYNC named (leases are not kept: the tests that
-use it converge by SYNC).  Each change is logged as "ROUTER ...".
 """
 
 import os
-import re
 import selectors
 import socket
 import struct
@@ -34,33 +26,6 @@ import sys
 path, want_uid, logpath = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 allowed = dict(a.split("=", 1) for a in sys.argv[4:])
 log = open(logpath, "a", buffering=1)
-router = os.environ.get("SITE_ROUTER", "").split()
-
-
-def rtool(delegate, *args):
-    """Runs the router tool; its exit status (0: done, or nothing to do)."""
-    import subprocess
-    if not router:
-        return 0
-    r = subprocess.run([router[0], "-i", router[1], "-d", delegate or "-"] + list(args),
-                       capture_output=True, text=True)
-    out = (r.stdout + r.stderr).replace("\n", " | ")
-    log.write("ROUTER %s %s: %d %s\n" % (delegate, " ".join(args), r.returncode, out))
-    if r.returncode and ("File exists" in out or "No such file" in out):
-        return 0
-    return r.returncode
-
-
-def router_list(delegate):
-    """The delegate's pinholes on the router, as OPEN/CLOSE arguments."""
-    import subprocess
-    r = subprocess.run([router[0], "-i", router[1], "list"], capture_output=True, text=True)
-    held = []
-    for line in r.stdout.splitlines():
-        m = re.match(r"(tcp|udp) (\S+):(\S+) -> (\S+):(\d+) owner \"dlg (\S+) ", line)
-        if m and m.group(6) == delegate:
-            held.append((m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)))
-    return held
 
 try:
     os.unlink(path)
@@ -82,7 +47,6 @@ class Conn:
         self.buf = b""
         self.delegate = None
         self.held = None    # a reply kept back until the next one
-        self.sync = None    # pinholes HOLD named since SYNC BEGIN
 
 
 def send(c, line):
@@ -122,20 +86,6 @@ def handle(c, line):
         elif verb == "OPEN" and f[7] == "99" and c.held is None:
             c.held = reply
             return True
-        elif rtool(c.delegate, "add", *f[2:7]):
-            reply = rid + " ERR EIO the router refused"
-        elif verb == "HOLD" and c.sync is not None:
-            c.sync.add(tuple(f[2:7]))
-    elif verb == "CLOSE" and len(f) == 7:
-        if rtool(c.delegate, "del", *f[2:7]):
-            reply = rid + " ERR EIO the router refused"
-    elif line.endswith(" SYNC BEGIN"):
-        c.sync = set()
-    elif line.endswith(" SYNC END") and c.sync is not None:
-        for ph in router_list(c.delegate) if router else []:
-            if ph not in c.sync:
-                rtool(c.delegate, "del", *ph)
-        c.sync = None
     send(c, reply)
     if c.held is not None and c.held != reply:
         send(c, c.held)

@@ -487,6 +487,10 @@ static void test_remote(void **state)
 		assert_int_equal(dyper_config_parse(&d, "[remote]\n\nlease = 4500ms\n",
 						    "t.conf", err, sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "t.conf:3: lease: expected whole seconds"));
+		assert_int_equal(dyper_config_parse(&d, "[site]\nenable = yes\ninside = int0\n"
+						    "[remote]\nhost = 198.51.100.1\n", "t.conf", err,
+						    sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "t.conf:5: host: expected no site to forward to"));
 	}
 }
 
