@@ -112,6 +112,7 @@ struct site_batch {
 	struct enforcer_job job;
 	struct site_op **ops;
 	struct pinhole_op *pops;
+	struct site_batch *prev, *next;	/* at the router, not yet answered */
 };
 
 struct site_stats {
@@ -134,6 +135,7 @@ struct site {
 	struct site_op **q;		/* FIFO of ops not yet submitted */
 	size_t q_head, q_len, q_cap;
 	unsigned inflight;
+	struct site_batch *batches;	/* in flight */
 	bool starting;			/* site_start's read: adopt */
 	bool setup_busy, read_busy, check_busy;
 	bool reread;			/* a read-back after the running one */
@@ -547,6 +549,10 @@ static void submit_batches(struct dyperd *d)
 		s->q_head += n;
 		s->q_len -= n;
 		s->inflight++;
+		b->next = s->batches;
+		if (b->next)
+			b->next->prev = b;
+		s->batches = b;
 		s->st.batches++;
 		s->st.batch_ops += n;
 		if (n > s->st.batch_max)
@@ -679,6 +685,12 @@ static void on_done(struct enforcer *e, const struct enforcer_done *dn, void *ar
 		struct site_batch *b = (struct site_batch *)(uintptr_t)tag;
 
 		s->inflight--;
+		if (b->prev)
+			b->prev->next = b->next;
+		else
+			s->batches = b->next;
+		if (b->next)
+			b->next->prev = b->prev;
 		for (size_t i = 0; i < b->job.n; i++) {
 			int err = b->pops[i].err;
 
@@ -760,6 +772,23 @@ static uint32_t lease_ms(struct dyperd *d, uint32_t lease_s, const struct policy
 	return (uint32_t)ms;
 }
 
+/* The add of entry @idx (@id) not yet answered: queued or at the router. */
+static struct site_op *pending_add(struct site *s, uint32_t idx, uint32_t id)
+{
+	for (size_t i = 0; i < s->q_len; i++) {
+		struct site_op *op = s->q[s->q_head + i];
+
+		if (op->idx == idx && op->id == id && op->type == PINHOLE_ADD)
+			return op;
+	}
+	for (struct site_batch *b = s->batches; b; b = b->next)
+		for (size_t i = 0; i < b->job.n; i++)
+			if (b->ops[i]->idx == idx && b->ops[i]->id == id &&
+			    b->ops[i]->type == PINHOLE_ADD)
+				return b->ops[i];
+	return NULL;
+}
+
 /* OPEN and HOLD: authorize, then hold the pinhole for @c's delegate. */
 static void req_open(struct dyperd *d, struct site_conn *c, const struct remote_msg *m,
 		     bool hold)
@@ -801,23 +830,18 @@ static void req_open(struct dyperd *d, struct site_conn *c, const struct remote_
 			return;
 		}
 		if (e->state == PH_PENDING) {
-			/* one more waiter of the add already queued */
-			struct site_waiter *w = malloc(sizeof(*w));
+			/* one more waiter of its add, queued or at the router */
+			struct site_op *op = pending_add(s, (uint32_t)idx, e->id);
+			struct site_waiter *w = op ? malloc(sizeof(*w)) : NULL;
 
-			for (size_t i = 0; w && i < s->q_len; i++) {
-				struct site_op *op = s->q[s->q_head + i];
-
-				if (op->idx == (uint32_t)idx && op->id == e->id &&
-				    op->type == PINHOLE_ADD) {
-					*w = (struct site_waiter){ c->serial, m->id, op->waiters };
-					op->waiters = w;
-					c->waiting++;
-					return;
-				}
+			if (!w) {
+				put_err(d, c, m->id, op ? ENOMEM : EIO, op ? "out of memory" :
+					"its open is lost: a bug");
+				return;
 			}
-			free(w);
-			/* its add is at the router already: answered by the next OK */
-			put_ok(d, c, m->id);
+			*w = (struct site_waiter){ c->serial, m->id, op->waiters };
+			op->waiters = w;
+			c->waiting++;
 			return;
 		}
 		/* closing: open again after the delete (the router keeps the order) */
@@ -861,8 +885,9 @@ static void close_entry(struct dyperd *d, uint32_t idx, const char *reason,
 {
 	struct site *s = S(d);
 	struct ph_entry *e = &s->t.v[idx];
+	uint8_t was = e->state;
 
-	if (e->state == PH_CLOSING) {
+	if (was == PH_CLOSING) {
 		if (c)
 			put_ok(d, c, id);
 		return;
@@ -870,7 +895,7 @@ static void close_entry(struct dyperd *d, uint32_t idx, const char *reason,
 	/* a pending add stays queued: the delete follows it in order */
 	e->state = PH_CLOSING;
 	if (op_queue(d, PINHOLE_DEL, idx, NULL, reason, c, id)) {
-		e->state = PH_OPEN;
+		e->state = was;
 		if (c)
 			put_err(d, c, id, ENOMEM, "out of memory");
 	}
@@ -1493,6 +1518,17 @@ int site_watch(struct dyperd *d)
 	return 0;
 }
 
+static void op_free(struct site_op *op)
+{
+	while (op->waiters) {
+		struct site_waiter *w = op->waiters;
+
+		op->waiters = w->next;
+		free(w);
+	}
+	free(op);
+}
+
 void site_stop(struct dyperd *d)
 {
 	struct site *s = S(d);
@@ -1505,20 +1541,22 @@ void site_stop(struct dyperd *d)
 		close(s->lfd);
 		unlink(d->cfg.site.socket);
 	}
-	/* what was never submitted is dropped: the router's table is the record */
-	for (size_t i = 0; i < s->q_len; i++) {
-		struct site_op *op = s->q[s->q_head + i];
-
-		while (op->waiters) {
-			struct site_waiter *w = op->waiters;
-
-			op->waiters = w->next;
-			free(w);
-		}
-		free(op);
-	}
+	/* what was never submitted, or never answered, is dropped: the
+	 * router's table is the record */
+	for (size_t i = 0; i < s->q_len; i++)
+		op_free(s->q[s->q_head + i]);
 	free(s->q);
 	enforcer_free(s->e);
+	while (s->batches) {
+		struct site_batch *b = s->batches;
+
+		s->batches = b->next;
+		for (size_t i = 0; i < b->job.n; i++)
+			op_free(b->ops[i]);
+		free(b->ops);
+		free(b->pops);
+		free(b);
+	}
 	table_free(&s->t);
 	free(s->dlgs);
 	free(s);

@@ -102,6 +102,7 @@ write_conf() {
 }
 
 SITE_PID=
+ACCOUNT_NOW=		# the account of the running site, when not daemon
 # start_site: dyperd in site mode in R, in the background; waits until it
 # answers dyperctl (its event loop runs: set up, privileges dropped).
 start_site() {
@@ -386,6 +387,7 @@ if [ -x "$SSHD" ] && [ -x "$CLIENT" ] && command -v ssh-keygen >/dev/null; then
 	sig KILL "$SITE_PID"
 	wait_exit "$SITE_PID" 5000
 	ACCOUNT=root write_conf
+	ACCOUNT_NOW=root
 	start_site || bail "the site controller did not restart"
 	start_sshd "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
 	# via_ssh HOST: remote-client from IN with HOST's key, lines on stdin
@@ -404,6 +406,28 @@ if [ -x "$SSHD" ] && [ -x "$CLIENT" ] && command -v ssh-keygen >/dev/null; then
 	stop_sshd
 else
 	skip "9: through sshd (sshd, ssh-keygen or remote-client missing)"
+fi
+
+# --- 10. dyperctl reload re-reads the site policy ------------------------------------------------
+
+[ -n "$ACCOUNT_NOW" ] || ACCOUNT_NOW=daemon
+echo "allow hostB * tcp $B4 * $IN4 $PORT3" >>"$T/site.policy"
+if ctl reload && grep -q "3 site policy rules" "$T/ctl"; then
+	ok "10: dyperctl reload reads the changed site policy"
+else
+	not_ok "10: dyperctl reload reads the changed site policy"
+	diag "$T/ctl"
+fi
+printf 'DYPER 1\n70 OPEN tcp %s * %s %s 60\n' "$B4" "$IN4" "$PORT3" |
+	remote hostB "$ACCOUNT_NOW" "$ACCOUNT_NOW"
+expect_out "10: hostB's OPEN the new rule allows is answered OK" '^70 OK$'
+expect_pass "10: B -> IN tcp $PORT3 passes" "$NS_B" tcp "$IN4" "$PORT3"
+echo "allow hostB * tcp * * $IN4 $PORT3 program=/bin/x" >>"$T/site.policy"
+if ! ctl reload && grep -q "program=" "$T/ctl"; then
+	ok "10: a site policy with program= is refused by reload, the old one kept"
+else
+	not_ok "10: a site policy with program= is refused by reload, the old one kept"
+	diag "$T/ctl"
 fi
 
 # --- the end: a clean stop (and, in a sanitizer build, no report) ------------------------------------
