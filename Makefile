@@ -70,7 +70,8 @@ REMOTE_LIB := $(B)/libdyper-remote.a
 # programs' main files go only into the programs.
 # The engine is not among them: it drives enforcers through their interface
 # alone, and tests/unit/test_engine links it with a fake one.
-DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c dyperd/resume.c
+DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c dyperd/resume.c \
+	      dyperd/site.c
 # dyperctl's own: its main and doctor (which reads the system, never dyperd's).
 CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
 CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))
@@ -162,8 +163,9 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
-# -pthread: a reload reads and parses in a thread of its own
-$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+# -pthread: a reload reads and parses in a thread of its own; site mode
+# (dyperd/site.c) speaks remote/'s wire grammar
+$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(REMOTE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
@@ -181,7 +183,7 @@ $(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h preload/filter.h
 
 # dyperctl: a client of dyperd, and for doctor a reader of the config, the
 # policy and the nftables ruleset.
-$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -190,7 +192,7 @@ $(B)/dyperd/doctor.o $(B)/dyperd/dyperctl.o: override CPPFLAGS += \
 	-DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\" -DDYPER_WRAP_PATH=\"$(WRAP_PATH)\"
 # the unit test of doctor's judgments: doctor.o before the libraries it uses
 $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o \
-		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -259,7 +261,7 @@ $(REMOTE_LIB): $(REMOTE_OBJ)
 
 # the engine's unit test, with the fake enforcer (tests/unit/, never installed)
 $(B)/tests/unit/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/fake_enforcer.o \
-		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -301,6 +303,7 @@ kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
+	$(Q)B=$(B) tests/bench/border_latency.sh
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
 
 # A guided tour for newcomers (scripts/demo.sh), in two network namespaces of

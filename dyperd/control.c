@@ -27,6 +27,8 @@
 
 #include "dyperd/daemon.h"
 #include "dyperd/log.h"
+#include "dyperd/site.h"
+#include "remote/forward.h"
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
 #define CHECK_MAX_GROUPS 256
@@ -206,6 +208,35 @@ static const char *state_name(uint8_t s)
 
 /* --- list and show -------------------------------------------------------------- */
 
+/* The site forwarder in border mode, else NULL. */
+static const struct enforcer *forwarder_of(const struct dyperd *d)
+{
+	for (unsigned i = 0; i < d->n_slots; i++)
+		if (remote_forward_is(d->slots[i].e))
+			return d->slots[i].e;
+	return NULL;
+}
+
+/* " site: STATE[ (REASON)]" for a pinhole, in border mode ("" else). */
+static void put_site_state(struct out *o, const struct dyperd *d, const struct ph_entry *e,
+			   bool json)
+{
+	const struct enforcer *site = forwarder_of(d);
+	char why[REMOTE_BOOK_REASON_LEN];
+	enum remote_site_state st;
+
+	if (!site)
+		return;
+	st = remote_forward_state(site, &e->ph, why, sizeof(why));
+	if (json) {
+		put(o, ",\"site\":\"%s\",\"site_reason\":", remote_site_state_name(st));
+		put_json_str(o, why);
+		return;
+	}
+	put(o, " site: %s%s%s%s", remote_site_state_name(st), why[0] ? " (" : "", why,
+	    why[0] ? ")" : "");
+}
+
 static void counters_cb(struct dyperd *d, const struct pinhole_entry *pe, void *arg)
 {
 	struct control_conn *c = arg;
@@ -243,7 +274,9 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 		put_num(o, left >= 0, left);
 		put(o, ",\"rule_line\":");
 		put_num(o, e->rule_line != 0, e->rule_line);
-		put(o, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", packets, bytes);
+		put(o, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, packets, bytes);
+		put_site_state(o, d, e, true);
+		put(o, "}");
 		return;
 	}
 	snprintf(rs, sizeof(rs), e->ph.family == AF_INET6 ? "[%s]:%s" : "%s:%s", r,
@@ -257,9 +290,11 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	else
 		snprintf(exp, sizeof(exp), "-");
 	put(o, "%-6u %-5s %-28s %-28s %-6" PRIu32 " %-7" PRIu32 " %-15s %6" PRIu64 "s %8s %9" PRIu64
-	    " %11" PRIu64 "%s\n", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
+	    " %11" PRIu64 "%s", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
 	    e->ph.owner.program[0] ? e->ph.owner.program : "-", age, exp, packets, bytes,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
+	put_site_state(o, d, e, false);
+	put(o, "\n");
 }
 
 /* The answer to list or show, once the counters came back (or not). */
@@ -312,7 +347,11 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	uint32_t n = st->lat_n < LAT_RING ? st->lat_n : LAT_RING, lat[LAT_RING];
 	uint32_t p50 = 0, p99 = 0;
 	double mean = st->batches ? (double)st->batch_ops / (double)st->batches : 0;
+	const struct enforcer *site = forwarder_of(d);
+	char site_status[REMOTE_FORWARD_STATUS_LEN] = "";
 
+	if (site)
+		remote_forward_status(site, site_status, sizeof(site_status));
 	memcpy(lat, st->lat_us, n * sizeof(*lat));
 	qsort(lat, n, sizeof(*lat), cmp_u32);
 	if (n) {
@@ -334,13 +373,20 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 		put(o, "{\"schema\":1");
 #define J(name, v) put(o, ",\"%s\":%" PRIu64, name, (uint64_t)(v));
 		STATS_FIELDS(J)
-		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
+		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s", mean,
 		    engine_exclusive(d) ? "true" : "false");
+		if (site) {
+			put(o, ",\"site\":");
+			put_json_str(o, site_status);
+		}
+		put(o, "}\n");
 	} else {
 #define T(name, v) put(o, "%-16s %" PRIu64 "\n", name, (uint64_t)(v));
 		STATS_FIELDS(T)
 		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
 		    engine_exclusive(d) ? "yes" : "no");
+		if (site)
+			put(o, "%-16s %s\n", "site", site_status);
 	}
 }
 
@@ -762,6 +808,13 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		put_stream(&o, NULL, d, false, NULL);
 	} else if (!strcmp(argv[0], "explain")) {
 		err = cmd_explain(d, &o, json, argv + 1, argc - 1);
+	} else if (d->site && (!strcmp(argv[0], "list") || !strcmp(argv[0], "stats"))) {
+		/* from the site's own record, at once */
+		put_stream(&o, !strcmp(argv[0], "stats") ? site_stats : site_list, d, json, NULL);
+	} else if (d->site && (!strcmp(argv[0], "show") || !strcmp(argv[0], "close") ||
+			       !strcmp(argv[0], "check"))) {
+		err = -EOPNOTSUPP;
+		put(&o, "%s: not in site mode (list, stats, reload)\n", argv[0]);
 	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
 		c->json = json;
 		c->show = argc == 2;

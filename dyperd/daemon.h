@@ -24,7 +24,8 @@
 
 /* What an epoll event belongs to. */
 enum ev_kind { EV_SIGNAL, EV_TIMER, EV_AGENT_LISTEN, EV_RESUME_LISTEN, EV_AGENT, EV_CONTROL_LISTEN,
-	       EV_CONTROL, EV_DIAG, EV_ENFORCER, EV_RELOAD };
+	       EV_CONTROL, EV_DIAG, EV_ENFORCER, EV_RELOAD,
+	       EV_SITE_LISTEN, EV_SITE_CONN, EV_SITE_ENFORCER };
 
 struct ev_tag {
 	enum ev_kind kind;
@@ -199,8 +200,11 @@ struct uid_channels {
 
 #define UID_BUCKETS 256
 
+struct site;
+
 struct dyperd {
 	struct dyper_config cfg;
+	struct site *site;		/* site mode (site.h); NULL on a host */
 	char config_path[4096];
 	struct policy *policy;
 	struct enf_slot slots[ENGINE_MAX_ENFORCERS];

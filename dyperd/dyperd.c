@@ -32,11 +32,13 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
+#include "dyperd/border.h"
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
 #include "dyperd/listeners.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
+#include "dyperd/site.h"
 
 #define TICK_MS 100
 
@@ -390,11 +392,25 @@ static int loop(struct dyperd *d)
 			}
 			case EV_TIMER:
 				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
-					engine_tick(d);
+					if (d->site) {
+						site_tick(d);
+					} else {
+						engine_tick(d);
+						channel_tick(d);
+					}
 					control_tick(d);
-					channel_tick(d);
 					log_limit_flush(now_ms());
 				}
+				break;
+			case EV_SITE_LISTEN:
+				site_accept(d);
+				break;
+			case EV_SITE_CONN:
+				/* the connection may be freed here: nothing after it */
+				site_conn_event(d, (struct site_conn *)tag, evs[i].events);
+				break;
+			case EV_SITE_ENFORCER:
+				site_enforcer_ready(d);
 				break;
 			case EV_AGENT_LISTEN:
 				channel_accept(d);
@@ -424,7 +440,10 @@ static int loop(struct dyperd *d)
 			}
 		}
 		/* everything this iteration asked for: one transaction */
-		engine_commit(d);
+		if (d->site)
+			site_commit(d);
+		else
+			engine_commit(d);
 	}
 	return 0;
 }
@@ -500,16 +519,38 @@ int main(int argc, char **argv)
 	}
 	if (remove_only)
 		return remove_table(d);
-	rc = policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
+	/* site mode judges hosts with the site policy; a host its users */
+	rc = d->cfg.site.enable ?
+	     policy_load_as(&d->policy, d->cfg.site.policy, POLICY_SITE, err, sizeof(err)) :
+	     policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dyperd: %s\n", err);
 		return 1;
 	}
 	if (check_only) {
-		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
-		       policy_rule_count(d->policy));
+		printf("%s: configuration OK\n%s: %zu rules OK%s\n", d->config_path,
+		       d->cfg.site.enable ? d->cfg.site.policy : d->cfg.policy,
+		       policy_rule_count(d->policy), d->cfg.site.enable ? " (site policy)" : "");
 		policy_free(d->policy);
-		warn_cut_off(d);
+		if (border_enabled(&d->cfg)) {
+			struct passwd *kp = getpwnam(d->cfg.user);
+			char why[REMOTE_SSH_ERROR_LEN];
+			struct enforcer *site;
+
+			/* the key as dyperd would load it: its user's, 0600 */
+			rc = border_forwarder_new(&site, &d->cfg, kp ? kp->pw_uid : geteuid(), why);
+			if (rc) {
+				fprintf(stderr, "dyperd: [remote]: %s: dyperd would not start\n", why);
+				return 1;
+			}
+			enforcer_free(site);
+			printf("[remote]: key %s and pinned host keys %s OK (site %s port %u, "
+			       "on_unreachable = %s)\n", d->cfg.remote.key, d->cfg.remote.known_hosts,
+			       d->cfg.remote.host, (unsigned)d->cfg.remote.port,
+			       d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
+		}
+		if (!d->cfg.site.enable)
+			warn_cut_off(d);
 		return 0;
 	}
 	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);
@@ -555,6 +596,14 @@ int main(int argc, char **argv)
 	d->resume_lfd = d->resume_alfd = d->resume_state_fd = -1;
 	/* given up on EMFILE to refuse a connection rather than spin */
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (d->cfg.site.enable) {
+		/* site mode: the router's table, no agents, no local table */
+		make_socket_dir(d->cfg.site.socket);
+		notify_status(NULL, "setting up table inet %s on the router", d->cfg.site.table);
+		if (site_start(d))
+			return 1;
+		goto sockets;
+	}
 	nftconf_from_config(&nftcfg, &d->cfg);
 	rc = nft_enforcer_open(&nft, &nftcfg);
 	if (rc) {
@@ -568,6 +617,25 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_err("cannot set up the enforcer: %s", strerror(-rc));
 		return 1;
+	}
+	/* border mode: the site as a second enforcer; a bind waits for both */
+	if (border_enabled(&d->cfg)) {
+		char why[REMOTE_SSH_ERROR_LEN] = "";
+		struct enforcer *site;
+
+		/* the key is read now, as root, but must be the daemon user's */
+		rc = border_forwarder_new(&site, &d->cfg, pw->pw_uid, why);
+		if (!rc)
+			rc = engine_add_enforcer(d, site);
+		if (rc) {
+			log_err("border mode ([remote] in %s): %s", d->config_path,
+				why[0] ? why : strerror(-rc));
+			return 1;
+		}
+		log_notice("border mode: pinholes are forwarded to the site at %s port %u as %s "
+			   "(on_unreachable = %s)", d->cfg.remote.host, (unsigned)d->cfg.remote.port,
+			   d->cfg.remote.user,
+			   d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
 	}
 	d->diag_fd = diag_destroy_open();
 	if (d->diag_fd < 0) {
@@ -593,8 +661,11 @@ int main(int argc, char **argv)
 	if (rc)
 		return 1;
 	make_socket_dir(d->cfg.agent_socket);
+	if (channel_listen(d) || resume_open(d))
+		return 1;
+sockets:
 	make_socket_dir(d->cfg.control_socket);
-	if (channel_listen(d) || resume_open(d) || control_listen(d))
+	if (control_listen(d))
 		return 1;
 
 	sigemptyset(&mask);
@@ -612,11 +683,12 @@ int main(int argc, char **argv)
 	    add_ev(d, d->sigfd, &d->sig_tag, EV_SIGNAL) ||
 	    add_ev(d, d->timerfd, &d->timer_tag, EV_TIMER) ||
 	    add_ev(d, d->reload_fd, &d->reload_tag, EV_RELOAD) ||
-	    add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
-	    add_ev(d, d->resume_lfd, &d->resume_tag, EV_RESUME_LISTEN) ||
-	    (d->resume_alfd >= 0 && add_ev(d, d->resume_alfd, &d->resume_atag, EV_RESUME_LISTEN)) ||
 	    add_ev(d, d->control_lfd, &d->control_tag, EV_CONTROL_LISTEN) ||
-	    add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG)) {
+	    (d->site ? site_watch(d) :
+	     add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
+	     add_ev(d, d->resume_lfd, &d->resume_tag, EV_RESUME_LISTEN) ||
+	     (d->resume_alfd >= 0 && add_ev(d, d->resume_alfd, &d->resume_atag, EV_RESUME_LISTEN)) ||
+	     add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG))) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
@@ -628,6 +700,18 @@ int main(int argc, char **argv)
 	}
 	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
+	if (d->site) {
+		log_notice("dyperd %s ready in site mode \"%s\": dyper-remote on %s (account %s), "
+			   "dyperctl on %s; table inet %s on the router; %zu site policy rules",
+			   DYPER_VERSION, d->cfg.site.name, d->cfg.site.socket, d->cfg.site.account,
+			   d->cfg.control_socket, d->cfg.site.table, policy_rule_count(d->policy));
+		notify_status("READY=1", "running in site mode: table inet %s, %zu site policy rules",
+			      d->cfg.site.table, policy_rule_count(d->policy));
+		rc = loop(d);
+		site_stop(d);
+		policy_free(d->policy);
+		return rc ? 1 : 0;
+	}
 	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
 		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,

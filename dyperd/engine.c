@@ -458,6 +458,8 @@ static void finish(struct dyperd *d, struct pending *p)
 				op_event(d, p, e, EVENT_OPEN, e->oneshot ? "granted (one-shot)" : "granted");
 				observe(&d->metrics.open_lat, &p->reply);
 				reply_send(d, &p->reply, 0, e->id, e->ph.timeout_ms, "open");
+			} else if (p->reason) {
+				log_debug("pinhole %u: %s", e->id, p->reason);
 			} else {
 				op_event(d, p, e, EVENT_REPAIR, "re-added after it vanished from the kernel");
 			}
@@ -466,8 +468,19 @@ static void finish(struct dyperd *d, struct pending *p)
 		pinhole_format(&p->op.ph, what, sizeof(what));
 		log_warn("cannot open pinhole %s for pid %u: %s", what, p->op.ph.owner.pid, why);
 		d->st.errors++;
+		/* the enforcer's words (the kernel's, or the site's: "the site is
+		 * unreachable: ...", "site S refused it: EACCES ...") */
 		if (p->origin == OP_AGENT)
-			reply_send(d, &p->reply, err, 0, 0, "the kernel refused the pinhole");
+			reply_send(d, &p->reply, err, 0, 0, p->why ? p->why : "the kernel refused the pinhole");
+		/* Re-adding an entry that the first enforcer holds, to another
+		 * (a site after dyperd's restart, a repair there): its failure
+		 * there does not close it here */
+		if (p->origin == OP_INTERNAL && p->targets != all_slots(d) && e &&
+		    !(p->targets & d->slots[0].bit)) {
+			log_warn("pinhole %u (%s) stays open here but is not at %s: %s", e->id, what,
+				 d->n_slots > 1 ? d->slots[1].e->name : "the other enforcer", why);
+			return;
+		}
 		/* where it was added, it must go again, unless a close already goes there */
 		if (p->succeeded && (!e || e->state != PH_CLOSING)) {
 			struct pending *r = push_to(d, PINHOLE_DEL, NO_ENTRY, &p->op.ph, p->succeeded);
@@ -1356,6 +1369,21 @@ int engine_start(struct dyperd *d)
 	if (d->adopted || d->dropped)
 		log_notice("recovered from the kernel: %u pinholes adopted, %u stale removed",
 			   d->adopted, d->dropped);
+	/* the others (a site) learn what was adopted: a site converges to what
+	 * this host announces after a restart, and would close the rest */
+	for (uint32_t i = 0; d->n_slots > 1 && i < d->table.cap; i++) {
+		struct ph_entry *e = &d->table.v[i];
+		struct pending *p;
+
+		if (!e->used || e->state != PH_OPEN)
+			continue;
+		p = push_to(d, PINHOLE_ADD, i, &e->ph, (uint8_t)(all_slots(d) & ~s0->bit));
+		if (!p) {
+			log_err("out of memory announcing pinhole %u", e->id);
+			break;
+		}
+		p->reason = "adopted after a restart: announced to the other enforcers";
+	}
 	/* the others hold what they hold: compare them at the first reconcile */
 	if (d->n_slots > 1)
 		d->need_reconcile = true;

@@ -47,3 +47,28 @@ void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_con
 	snprintf(prefix, sizeof(prefix), "dyper drop [inet %.80s] no pinhole: ", c->enforcer_table);
 	out->log_prefix = prefix;
 }
+
+void nftconf_router_from_config(struct nft_enforcer_config *out, const struct dyper_config *c)
+{
+	const struct dyper_site_conf *s = &c->site;
+
+	nft_enforcer_config_init_router(out);
+	out->table = s->table;
+	out->priority = s->priority;
+	out->mode = s->mode == DYPER_SITE_MARK ? NFT_MODE_ROUTER_MARK : NFT_MODE_ROUTER;
+	out->mark = s->mark;
+	out->counters = c->enforcer.counters;
+	out->max_pinholes = c->enforcer.max_pinholes;
+	out->log_rate = c->enforcer.log_rate;
+	out->owner = owner_mode(c->enforcer.owner);
+	for (size_t i = 0; i < s->n_inside && i < NFT_ENFORCER_MAX_INSIDE; i++)
+		snprintf(out->inside[out->n_inside++], NFT_IFNAME_LEN, "%s", s->inside[i]);
+	for (size_t i = 0; i < s->n_open && i < NFT_ENFORCER_MAX_OPEN; i++) {
+		struct nft_open_port *o = &out->open[out->n_open++];
+
+		o->family = s->open[i].family;
+		o->proto = s->open[i].proto;
+		o->port = s->open[i].port;
+		memcpy(o->addr.raw, s->open[i].addr, sizeof(o->addr.raw));
+	}
+}

@@ -55,6 +55,20 @@ static void restart_keys(const struct dyper_config *o, const struct dyper_config
 		{ "agent_socket", strcmp(o->agent_socket, n->agent_socket) },
 		{ "control_socket", strcmp(o->control_socket, n->control_socket) },
 		{ "queue_max", o->queue_max != n->queue_max },
+		/* the site forwarder keeps its session: border mode is set at start */
+		{ "[remote]", memcmp(&o->remote, &n->remote, sizeof(o->remote)) != 0 },
+		/* [site]: the mode, the socket and the router's table */
+		{ "[site] enable", o->site.enable != n->site.enable },
+		{ "[site] socket", strcmp(o->site.socket, n->site.socket) },
+		{ "[site] account", strcmp(o->site.account, n->site.account) },
+		{ "[site] table", strcmp(o->site.table, n->site.table) },
+		{ "[site] priority", o->site.priority != n->site.priority },
+		{ "[site] mode", o->site.mode != n->site.mode },
+		{ "[site] mark", o->site.mark != n->site.mark },
+		{ "[site] inside", o->site.n_inside != n->site.n_inside ||
+				   memcmp(o->site.inside, n->site.inside, sizeof(o->site.inside)) },
+		{ "[site] open_ports", o->site.n_open != n->site.n_open ||
+				       memcmp(o->site.open, n->site.open, sizeof(o->site.open)) },
 	};
 	const struct changed_key t[] = {
 		{ "table", strcmp(o->enforcer_table, n->enforcer_table) },
@@ -105,6 +119,7 @@ static void table_copy(struct dyper_enforcer_conf *to, const struct dyper_enforc
 struct reload_job {
 	char config_path[4096];
 	int done_fd;
+	bool site;		/* dyperd runs in site mode: the site policy */
 	bool threaded;		/* a thread to join; else it ran in the loop */
 	pthread_t thread;
 	/* results */
@@ -133,7 +148,9 @@ static void *reload_parse(void *arg)
 	j->policy_failed = false;
 	j->rc = dyper_config_load(&j->nc, j->config_path, true, j->err, sizeof(j->err));
 	if (!j->rc) {
-		j->rc = policy_load(&j->np, j->nc.policy, j->err, sizeof(j->err));
+		j->rc = j->site ? policy_load_as(&j->np, j->nc.site.policy, POLICY_SITE, j->err,
+						 sizeof(j->err)) :
+			policy_load(&j->np, j->nc.policy, j->err, sizeof(j->err));
 		j->policy_failed = j->rc != 0;
 	}
 	/* an eventfd write fails only on overflow, which one job cannot cause */
@@ -149,6 +166,7 @@ static void reload_start(struct dyperd *d)
 
 	snprintf(j->config_path, sizeof(j->config_path), "%s", d->config_path);
 	j->done_fd = d->reload_fd;
+	j->site = d->site != NULL;
 	d->reload_running = true;
 	d->reload_started++;
 	err = pthread_create(&j->thread, NULL, reload_parse, j);
@@ -251,12 +269,23 @@ static int reload_apply(struct dyperd *d, struct reload_job *j, char *msg, size_
 			snprintf(d->cfg.event_log, sizeof(d->cfg.event_log), "%s", nc->event_log);
 	}
 	snprintf(d->cfg.policy, sizeof(d->cfg.policy), "%s", nc->policy);
-	snprintf(msg, len, "reloaded: %zu policy rules from %s%s%s%s%s%s",
-		 policy_rule_count(d->policy), nc->policy,
+	/* [site]: what applies at once (the mode and the router's table do not) */
+	snprintf(d->cfg.site.name, sizeof(d->cfg.site.name), "%s", nc->site.name);
+	snprintf(d->cfg.site.policy, sizeof(d->cfg.site.policy), "%s", nc->site.policy);
+	d->cfg.site.max_per_delegate = nc->site.max_per_delegate;
+	d->cfg.site.max_lease_ms = nc->site.max_lease_ms;
+	d->cfg.site.batch = nc->site.batch;
+	d->cfg.site.max_connections = nc->site.max_connections;
+	d->cfg.site.rate = nc->site.rate;
+	d->cfg.site.burst = nc->site.burst;
+	snprintf(msg, len, "reloaded: %zu %spolicy rules from %s%s%s%s%s%s",
+		 policy_rule_count(d->policy), j->site ? "site " : "",
+		 j->site ? nc->site.policy : nc->policy,
 		 later[0] ? "; changed but applied only after a restart: " : "", later,
 		 table[0] ? "; changed but needing the table made anew (dyper.conf(5), NOTES): " :
 		 "", table, event_err[0] ? event_err : "");
-	if (!table_changed(&d->cfg.enforcer, &nc->enforcer)) {
+	/* a site runs no table of its own (its router's is set at start) */
+	if (j->site || !table_changed(&d->cfg.enforcer, &nc->enforcer)) {
 		log_notice("%s", msg);
 		return 0;
 	}

@@ -115,7 +115,7 @@ uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd)
 
 /* Reads the key file only if it is ours alone: a key others can read (or
  * replace) is not a secret, and a daemon must not sign with it. */
-static int load_key(const char *path, ssh_key *key, char *why)
+static int load_key(const char *path, uid_t owner, ssh_key *key, char *why)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -140,11 +140,12 @@ static int load_key(const char *path, ssh_key *key, char *why)
 		why_printf(why, "key file %s is not a regular file", path);
 		goto out;
 	}
-	if (st.st_uid != geteuid()) {
+	if (st.st_uid != owner) {
 		err = -EPERM;
-		why_printf(why, "key file %s is owned by uid %u, not by this process's uid %u: "
+		why_printf(why, "key file %s is owned by uid %u, not by %s uid %u: "
 			   "refusing it (chown %u %s)", path, (unsigned)st.st_uid,
-			   (unsigned)geteuid(), (unsigned)geteuid(), path);
+			   owner == geteuid() ? "this process's" : "the daemon's",
+			   (unsigned)owner, (unsigned)owner, path);
 		goto out;
 	}
 	if (st.st_mode & 077) {
@@ -242,7 +243,7 @@ int remote_ssh_new(struct remote_ssh **out, const struct remote_ssh_config *cfg,
 	s->queue_max = cfg->queue_max ? cfg->queue_max : REMOTE_SSH_QUEUE_MAX;
 	if (s->queue_max < REMOTE_WIRE_LINE_MAX)
 		s->queue_max = REMOTE_WIRE_LINE_MAX;
-	err = load_key(cfg->key_file, &s->key, why);
+	err = load_key(cfg->key_file, cfg->key_uid_set ? cfg->key_uid : geteuid(), &s->key, why);
 	if (err)
 		goto fail;
 	snprintf(s->error, sizeof(s->error), "not started");

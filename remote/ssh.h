@@ -24,8 +24,9 @@
  * written, and an unknown or changed key ends the session with
  * -EKEYREJECTED and a message that says which.  OpenSSH config files are
  * not read (a ProxyCommand in someone's ~/.ssh/config must not run).  The
- * private key file must be a regular file owned by the effective uid with
- * no group/other permission bits, else remote_ssh_new() refuses (-EPERM).
+ * private key file must be a regular file owned by the effective uid (or
+ * cfg.key_uid) with no group/other permission bits, else remote_ssh_new()
+ * refuses (-EPERM).
  *
  * Keepalive: at the wire layer, not libssh's.  When nothing has been
  * received for keepalive_ms, the session sends "<id> PING" with an id from
@@ -48,8 +49,10 @@
 #ifndef DYPER_REMOTE_SSH_H
 #define DYPER_REMOTE_SSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "remote/wire.h"
 
@@ -66,6 +69,10 @@ struct remote_ssh_config {
 	uint16_t port;			/* 0: 22 */
 	const char *user;		/* the site account (remote delegate) */
 	const char *key_file;		/* private key, 0600, ours */
+	bool key_uid_set;		/* the key must be key_uid's, not the effective
+					 * uid's (a daemon loading it before it drops
+					 * to its own user) */
+	uid_t key_uid;
 	const char *known_hosts;	/* the pinned site host key(s) */
 	const char *command;		/* NULL: REMOTE_SSH_COMMAND */
 	uint32_t connect_timeout_ms;	/* start to READY; 0: default */

@@ -27,10 +27,9 @@ need_root
 need_bins "$TOOL" "$PROBE"
 need_tools nft ip
 
-NS_R=dyt-$$-r
-IN4=198.51.100.10 IN6=2001:db8:11::10 R_IN4=198.51.100.1 R_IN6=2001:db8:11::1
-A4=203.0.113.10 A6=2001:db8:ee::10 R_EXT4=203.0.113.1 R_EXT6=2001:db8:ee::1
-B4=203.0.113.11 B6=2001:db8:ee::11
+# the network: router_lib.sh
+# shellcheck source-path=SCRIPTDIR source=router_lib.sh
+. "$(dirname "$0")/router_lib.sh"
 
 PORT=8080		# what the pinholes open
 OTHER=8081		# a listening port only the failed batch would have opened
@@ -43,7 +42,7 @@ start_test
 
 # --- the network -------------------------------------------------------------------
 
-setup_border_network "$NS_R" ext0 "$R_EXT4" "$R_EXT6" "$R_IN4" "$R_IN6"
+setup_router_network
 
 for addr in "$IN4" "$IN6"; do
 	serve tcp "$addr" "$PORT"
