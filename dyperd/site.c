@@ -1572,7 +1572,7 @@ static const char *site_state(uint8_t st)
 
 void site_list(const struct dyperd *d, FILE *f, bool json)
 {
-	struct site *s = S(d);
+	const struct site *s = d->site;
 	uint64_t now = now_ms();
 	bool first = true;
 
@@ -1620,7 +1620,7 @@ void site_list(const struct dyperd *d, FILE *f, bool json)
 
 void site_stats(const struct dyperd *d, FILE *f, bool json)
 {
-	struct site *s = S(d);
+	const struct site *s = d->site;
 	const struct site_stats *st = &s->st;
 	double mean = st->batches ? (double)st->batch_ops / (double)st->batches : 0;
 	bool first = true;
