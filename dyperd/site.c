@@ -1288,18 +1288,15 @@ void site_commit(struct dyperd *d)
 	 * dispatch at once rather than one loop iteration later (a device
 	 * that answers later just has nothing to deliver yet).  Bounded, so
 	 * that a flood of requests cannot hold the loop. */
-	for (int i = 0; i < 64; i++) {
-		uint64_t before = s->st.batches;
-
+	for (int i = 0; i < 64 && s->q_len; i++) {
 		submit_batches(d);
 		if (!s->inflight)
 			break;
 		enforcer_dispatch(s->e, &sink);
-		if (s->st.batches == before && !s->inflight)
-			break;
-		if (!s->q_len)
-			break;
 	}
+	/* what is left goes in now: the router's fd wakes the loop for it,
+	 * rather than the next timer tick */
+	submit_batches(d);
 }
 
 static void lease_scan(struct dyperd *d)
