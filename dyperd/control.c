@@ -230,7 +230,10 @@ static void put_site_state(struct out *o, const struct dyperd *d, const struct p
 	st = remote_forward_state(site, &e->ph, why, sizeof(why));
 	if (json) {
 		put(o, ",\"site\":\"%s\",\"site_reason\":", remote_site_state_name(st));
-		put_json_str(o, why);
+		if (why[0])
+			put_json_str(o, why);
+		else
+			put(o, "null");	/* JSON: no stand-in values (dyperctl(8)) */
 		return;
 	}
 	put(o, " site: %s%s%s%s", remote_site_state_name(st), why[0] ? " (" : "", why,

@@ -311,7 +311,7 @@ if poll 8000 0.05 test -s "$T/port"; then
 		ctl list >"$T/list" 2>&1
 		diag "$T/list"
 	fi
-	if ctl list -j 2>&1 | grep -q '"site":"open at site","site_reason":""'; then
+	if ctl list -j 2>&1 | grep -q '"site":"open at site","site_reason":null'; then
 		ok "2: and dyperctl list -j too"
 	else
 		not_ok "2: and dyperctl list -j too"
