@@ -16,12 +16,13 @@ MANDIR      ?= $(PREFIX)/share/man
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 PKG_CONFIG ?= pkg-config
 B       ?= build
 VERSION := 0.1.0
 
 # Libraries (pkg-config names); `make deps` installs what is missing.
-PKGS      := libnftnl libmnl inih libcap-ng libssh
+PKGS      := libnftnl libmnl inih libcap-ng libssh libsystemd
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -69,7 +70,8 @@ REMOTE_LIB := $(B)/libdyper-remote.a
 # programs' main files go only into the programs.
 # The engine is not among them: it drives enforcers through their interface
 # alone, and tests/unit/test_engine links it with a fake one.
-DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c
+DAEMON_SRC := dyperd/dyperd.c dyperd/channel.c dyperd/control.c dyperd/reload.c dyperd/resume.c \
+	      dyperd/site.c
 # dyperctl's own: its main and doctor (which reads the system, never dyperd's).
 CTL_SRC  := dyperd/dyperctl.c dyperd/doctor.c
 CORE_SRC := $(filter-out $(DAEMON_SRC) $(CTL_SRC),$(wildcard dyperd/*.c))
@@ -100,15 +102,18 @@ FIXTURE_BIN := $(FIXTURE_SRC:tests/fixtures/%.c=$(B)/tests/fixtures/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all help deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
-	install uninstall dist rpm demo
-all: check-deps
+.PHONY: all help deps build-deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
+	install uninstall dist rpm deb demo
+# Building needs only the build dependencies (build-deps says which are
+# missing); the test tools are check's and bench's (check-deps).
+all: build-deps
 	$(Q)$(MAKE) --no-print-directory $(NFT_LIB) $(CONF_LIB) $(CORE_LIB) $(REMOTE_LIB) $(PROGS) \
 		$(PRELOAD) $(TOOL_BIN)
 
 help:
-	@echo "make            build"
-	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root)"
+	@echo "make            build (needs only the build dependencies: says which are missing)"
+	@echo "make check      unit tests, then kernel tests in throwaway network namespaces (root;"
+	@echo "                installs the missing test tools, as make deps)"
 	@echo "make bench      benchmarks (root; network namespaces only)"
 	@echo "make demo       a guided tour: passive FTP through Dyper between two namespaces (root)"
 	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
@@ -117,13 +122,32 @@ help:
 	@echo "make uninstall  remove what install laid out; config files you changed are kept"
 	@echo "make dist       $(B)/dyper-$(VERSION).tar.gz of the tracked source"
 	@echo "make rpm        build the RPM from that tarball into $(B)/rpm (rpmbuild)"
+	@echo "make deb        build the Debian package into $(B)/deb (dpkg-deb, dpkg-shlibdeps)"
 	@echo "options: V=1 SANITIZE=address,undefined SKIP_KERNEL=1 PREFIX= LIBDIR= DESTDIR="
 
+# What building needs: a compiler and pkg-config's libraries.  Says which
+# are missing and how to get them; installs nothing (needs no root).
+build-deps:
+	$(Q)missing=; \
+	command -v $(CC) >/dev/null 2>&1 || missing="$$missing $(CC)"; \
+	if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then missing="$$missing $(PKG_CONFIG)"; \
+	else for p in $(PKGS); do $(PKG_CONFIG) --exists $$p 2>/dev/null || missing="$$missing $$p"; done; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "make: cannot build, missing:$$missing" >&2; \
+		echo "make: install them with 'sudo make deps' (build and test dependencies), or by hand:" \
+			"Debian/Ubuntu: apt-get install build-essential pkg-config libnftnl-dev libmnl-dev" \
+			"libinih-dev libcap-ng-dev libssh-dev libsystemd-dev; Fedora/RHEL: dnf install gcc make" \
+			"pkgconf-pkg-config libnftnl-devel libmnl-devel inih-devel libcap-ng-devel libssh-devel" \
+			"systemd-devel" >&2; \
+		exit 1; \
+	fi
+
 # Install what is missing (libraries pkg-config cannot find, or the nft, ip and
-# unshare commands the tests use); targets that need the flags re-run make.
+# unshare commands the tests use) for check, bench and demo; targets that need
+# the flags re-run make.
 TOOLS := nft ip unshare setpriv python3 man groff valgrind useradd chpasswd \
 	 vsftpd lftp curl wget tftp in.tftpd iperf openssl globus-gridftp-server globus-url-copy sipp \
-	 sshd ssh-keygen
+	 sshd ssh-keygen jq
 # pure-ftpd conflicts with vsftpd in Debian (both are ftp-server): its
 # package is unpacked here instead, for tests/e2e/apps.sh
 PUREFTPD := $(B)/deps/pure-ftpd/usr/sbin/pure-ftpd
@@ -131,6 +155,8 @@ check-deps:
 	$(Q)missing=; PATH="$$PATH:/usr/sbin:/sbin"; \
 	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
 	command -v pure-ftpd >/dev/null 2>&1 || [ -x $(PUREFTPD) ] || missing=1; \
+	python3 -c 'import prometheus_client' 2>/dev/null || \
+		/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing=1; \
 	$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
@@ -141,8 +167,9 @@ deps:
 .SECONDARY:
 
 # --- programs ----------------------------------------------------------------
-# -pthread: a reload reads and parses in a thread of its own
-$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+# -pthread: a reload reads and parses in a thread of its own; site mode
+# (dyperd/site.c) speaks remote/'s wire grammar
+$(DYPERD): $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(REMOTE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
@@ -160,7 +187,7 @@ $(PRELOAD): $(PRELOAD_SRC) dyperd/proto.h preload/filter.h
 
 # dyperctl: a client of dyperd, and for doctor a reader of the config, the
 # policy and the nftables ruleset.
-$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+$(DYPERCTL): $(CTL_SRC:%.c=$(B)/%.o) $(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -169,7 +196,7 @@ $(B)/dyperd/doctor.o $(B)/dyperd/dyperctl.o: override CPPFLAGS += \
 	-DDYPER_PRELOAD_PATH=\"$(PRELOAD_PATH)\" -DDYPER_WRAP_PATH=\"$(WRAP_PATH)\"
 # the unit test of doctor's judgments: doctor.o before the libraries it uses
 $(B)/tests/unit/test_doctor: $(B)/tests/unit/test_doctor.o $(B)/dyperd/doctor.o \
-		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -238,7 +265,7 @@ $(REMOTE_LIB): $(REMOTE_OBJ)
 
 # the engine's unit test, with the fake enforcer (tests/unit/, never installed)
 $(B)/tests/unit/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/fake_enforcer.o \
-		$(CORE_LIB) $(CONF_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(CONF_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
@@ -250,7 +277,9 @@ $(B)/tests/kernel/%: $(B)/tests/kernel/%.o $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(CORE_LIB) $(REMOTE_LIB) $(NFT_LIB)
+# tests/tools/common/: what the tools share, linked into each
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/tests/tools/common/parse.o $(CORE_LIB) \
+		$(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
 
@@ -279,8 +308,10 @@ unit-check: $(UNIT_BIN)
 kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP) $(FIXTURE_BIN)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
-bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(FIXTURE_BIN) $(PROGS) $(PRELOAD)
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(FIXTURE_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
+	$(Q)B=$(B) tests/bench/border_latency.sh
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh
 
 # A guided tour for newcomers (scripts/demo.sh), in two network namespaces of
@@ -288,6 +319,7 @@ bench: check-deps $(BENCH_BIN) $(TOOL_BIN) $(FIXTURE_BIN) $(PROGS) $(PRELOAD)
 demo:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make demo: the demo creates network namespaces: run it as: sudo make demo" >&2; exit 1; fi
+	$(Q)$(MAKE) --no-print-directory check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)B=$(B) scripts/demo.sh
 
@@ -302,8 +334,13 @@ demo:
 # installed 0711 without the setgid bit, and make says what root must run.
 # `make uninstall` removes every file install laid out, except a config
 # file that differs from the shipped one: the admin's edits stay, like
-# rpm's %config(noreplace) (make says which files it kept).
+# rpm's %config(noreplace) (make says which files it kept).  Run as root
+# without DESTDIR, it first stops and disables the unit it installed (if
+# systemd runs it) and removes Dyper's table from the kernel
+# (dyperd --remove-table: only the configured table, only if Dyper made it
+# and no dyperd runs), as removing the package does.
 DOCDIR   ?= $(PREFIX)/share/doc/dyper
+LICENSEDIR ?= $(PREFIX)/share/licenses/dyper
 INSTALL  ?= install
 RPMBUILD ?= rpmbuild
 # Without an rpm database that knows the build dependencies (rpmbuild on
@@ -313,11 +350,14 @@ DIST     := $(B)/dyper-$(VERSION).tar.gz
 RPM_TOP  := $(abspath $(B)/rpm)
 UNIT     := $(B)/conf/dyperd.service
 CONFIGS  := conf/dyper.conf conf/policy
+# logrotate's snippet for the event log: a config file too (kept when changed)
+LOGROTATE := conf/dyper.logrotate
 MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
 # Every path install lays out, for uninstall (configs separately).
 INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap $(BINDIR)/dyper-remote \
 	$(LIBDIR)/dyper/libdyper-preload.so $(UNITDIR)/dyperd.service \
 	$(SYSUSERSDIR)/dyper.conf $(TMPFILESDIR)/dyper.conf $(DOCDIR)/README.md \
+	$(LICENSEDIR)/LICENSE \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 .PHONY: programs FORCE
@@ -342,7 +382,8 @@ $(UNIT): conf/dyperd.service.in $(PATHS)
 install: programs
 	$(Q)set -e; d='$(DESTDIR)'; \
 	$(INSTALL) -d $$d$(SBINDIR) $$d$(BINDIR) $$d$(LIBDIR)/dyper $$d$(UNITDIR) \
-		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR); \
+		$$d$(SYSUSERSDIR) $$d$(TMPFILESDIR) $$d$(SYSCONFDIR)/dyper $$d$(DOCDIR) \
+		$$d$(LICENSEDIR) $$d$(LOGROTATEDIR); \
 	$(INSTALL) -m 0755 $(DYPERD) $(DYPERCTL) $$d$(SBINDIR)/; \
 	$(INSTALL) -m 0755 $(REMOTE) $$d$(BINDIR)/; \
 	$(INSTALL) -m 0755 $(PRELOAD) $$d$(LIBDIR)/dyper/; \
@@ -350,12 +391,14 @@ install: programs
 	$(INSTALL) -m 0644 conf/dyper.sysusers $$d$(SYSUSERSDIR)/dyper.conf; \
 	$(INSTALL) -m 0644 conf/dyper.tmpfiles $$d$(TMPFILESDIR)/dyper.conf; \
 	$(INSTALL) -m 0644 README.md $$d$(DOCDIR)/; \
+	$(INSTALL) -m 0644 LICENSE $$d$(LICENSEDIR)/; \
 	for m in $(MANPAGES); do \
 		s=$${m##*.}; $(INSTALL) -d $$d$(MANDIR)/man$$s; \
 		$(INSTALL) -m 0644 $$m $$d$(MANDIR)/man$$s/; \
 	done; \
-	for c in $(CONFIGS); do \
+	for c in $(CONFIGS) $(LOGROTATE); do \
 		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
+		[ $$c = $(LOGROTATE) ] && t=$$d$(LOGROTATEDIR)/dyper; \
 		if [ ! -e $$t ]; then $(INSTALL) -m 0644 $$c $$t; \
 		elif ! cmp -s $$c $$t; then echo "make install: kept $$t (yours differs from $$c)"; fi; \
 	done; \
@@ -374,13 +417,28 @@ install: programs
 
 uninstall:
 	$(Q)d='$(DESTDIR)'; \
+	if [ -z "$$d" ] && [ "$$(id -u)" = 0 ]; then \
+		if [ -d /run/systemd/system ] && [ "$$(systemctl show -P FragmentPath dyperd.service \
+			2>/dev/null)" = "$(UNITDIR)/dyperd.service" ]; then \
+			echo "make uninstall: systemctl disable --now dyperd.service"; \
+			systemctl disable --now dyperd.service; \
+		fi; \
+		c=$(SYSCONFDIR)/dyper/dyper.conf; \
+		if [ -x $(SBINDIR)/dyperd ]; then \
+			if [ -e $$c ]; then $(SBINDIR)/dyperd --remove-table -c $$c; \
+			else $(SBINDIR)/dyperd --remove-table; fi || \
+			echo "make uninstall: Dyper's table is still in the kernel; once dyperd" \
+				"is stopped: nft delete table inet TABLE (table = in $$c)" >&2; \
+		fi; \
+	fi; \
 	for f in $(INSTALLED); do rm -f $$d$$f; done; \
-	for c in $(CONFIGS); do \
+	for c in $(CONFIGS) $(LOGROTATE); do \
 		t=$$d$(SYSCONFDIR)/dyper/$${c#conf/}; \
+		[ $$c = $(LOGROTATE) ] && t=$$d$(LOGROTATEDIR)/dyper; \
 		if cmp -s $$c $$t; then rm -f $$t; \
 		elif [ -e $$t ]; then echo "make uninstall: kept $$t (it differs from $$c)"; fi; \
 	done; \
-	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) 2>/dev/null; \
+	rmdir $$d$(LIBDIR)/dyper $$d$(DOCDIR) $$d$(LICENSEDIR) 2>/dev/null; \
 	rmdir $$d$(SYSCONFDIR)/dyper 2>/dev/null; :
 
 # The tracked files (git ls-files, with their working-tree contents; new
@@ -411,6 +469,45 @@ rpm: dist
 	$(Q)tar -xzOf $(DIST) dyper-$(VERSION)/conf/dyper.sysusers >$(RPM_TOP)/SOURCES/dyper.sysusers
 	$(Q)$(RPMBUILD) -ba $(RPMBUILD_FLAGS) --define "_topdir $(RPM_TOP)" \
 		$(if $(Q),--quiet) $(RPM_TOP)/SPECS/dyper.spec
+
+# The Debian package, from this tree: `make install` into a staging root
+# ($(B)/deb/debian/dyper, where dpkg-shlibdeps expects it)
+# with Debian's paths (the agent in /usr/lib/MULTIARCH/dyper, compiled into
+# dyper-wrap), man pages compressed, binaries stripped, the library
+# dependencies from dpkg-shlibdeps, and conf/deb/'s control file and
+# maintainer scripts, which do what dyper.spec's scriptlets do.
+# dpkg-deb --root-owner-group: no root needed; dyper-wrap gets its group
+# and mode 2711 in postinst (dpkg-statoverride), once the group exists.
+DEB_TOP       := $(abspath $(B)/deb)
+DEB_ARCH       = $(shell dpkg --print-architecture)
+DEB_MULTIARCH  = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+HOMEPAGE      := $(shell sed -n "s/^URL: *//p" dyper.spec)
+DEB_MAKE       = $(MAKE) --no-print-directory B=$(DEB_TOP)/build PREFIX=/usr \
+	LIBDIR=/usr/lib/$(DEB_MULTIARCH) SYSCONFDIR=/etc
+deb:
+	$(Q)for t in dpkg-deb dpkg-shlibdeps; do command -v $$t >/dev/null || { echo "make deb:" \
+		"$$t is missing (apt-get install dpkg-dev)" >&2; exit 1; }; done
+	$(Q)rm -rf $(DEB_TOP)/debian $(DEB_TOP)/*.deb && mkdir -p $(DEB_TOP)/debian
+	$(Q)$(DEB_MAKE) programs
+	$(Q)$(DEB_MAKE) DESTDIR=$(DEB_TOP)/debian/dyper install >$(DEB_TOP)/install.log
+	@$(if $(Q),echo "  DEB     $(DEB_TOP)/dyper_$(VERSION)-1_$(DEB_ARCH).deb")
+	$(Q)set -e; r=debian/dyper; cd $(DEB_TOP); \
+	gzip -9n $$r/usr/share/man/man*/*; \
+	$(INSTALL) -m 0644 $(CURDIR)/conf/deb/copyright $$r/usr/share/doc/dyper/copyright; \
+	bins="$$r/usr/sbin/dyperd $$r/usr/sbin/dyperctl $$r/usr/bin/dyper-wrap \
+		$$r/usr/lib/$(DEB_MULTIARCH)/dyper/libdyper-preload.so"; \
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note $$bins; \
+	mkdir -m 0755 $$r/DEBIAN; \
+	printf 'Source: dyper\n\nPackage: dyper\nArchitecture: any\n' >debian/control; \
+	deps=$$(dpkg-shlibdeps -O $$(for b in $$bins; do printf ' -e%s' $$b; done) | \
+		sed -n 's/^shlibs:Depends=//p'); \
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$deps|" \
+		-e "s|@SIZE@|$$(du -sk --apparent-size $$r | cut -f1)|" -e 's|@URL@|$(HOMEPAGE)|' \
+		$(CURDIR)/conf/deb/control.in >$$r/DEBIAN/control; \
+	$(INSTALL) -m 0644 $(CURDIR)/conf/deb/conffiles $$r/DEBIAN/; \
+	$(INSTALL) -m 0755 $(CURDIR)/conf/deb/postinst $(CURDIR)/conf/deb/prerm \
+		$(CURDIR)/conf/deb/postrm $$r/DEBIAN/; \
+	dpkg-deb --root-owner-group -Zxz --build $$r dyper_$(VERSION)-1_$(DEB_ARCH).deb >/dev/null
 
 # --- fuzzing ----------------------------------------------------------------
 # Each harness tests/fuzz/fuzz_NAME.c is built by clang with libFuzzer and

@@ -9,8 +9,11 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <ini.h>
 
 #include "conf/config.h"
@@ -20,6 +23,8 @@ _Static_assert(DYPER_CONFIG_SOCKET_LEN == sizeof(((struct sockaddr_un *)0)->sun_
 /* Enum fields are written through int-sized stores. */
 _Static_assert(sizeof(enum dyper_on_exit) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum dyper_owner_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dyper_on_unreachable) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dyper_site_mode) == sizeof(int), "enum size");
 
 #define CONFIG_FILE_MAX	(1 << 20)	/* a config is a page or two */
 #define CONFIG_LINE_MAX	197		/* inih's usual 200-byte buffer less 3 */
@@ -35,6 +40,8 @@ enum section {
 	S_DAEMON,
 	S_ENFORCER,
 	S_LIMITS,
+	S_REMOTE,
+	S_SITE,
 	S_COUNT,
 };
 
@@ -42,6 +49,8 @@ static const char *const section_names[S_COUNT] = {
 	[S_DAEMON] = "daemon",
 	[S_ENFORCER] = "enforcer",
 	[S_LIMITS] = "limits",
+	[S_REMOTE] = "remote",
+	[S_SITE] = "site",
 };
 
 enum key_type {
@@ -59,6 +68,13 @@ enum key_type {
 	T_MARK,		/* uint32_t, 0x hexadecimal or decimal */
 	T_DURATION,	/* stored as uint32_t milliseconds */
 	T_PORTS,	/* uint16_t[DYPER_CONFIG_MAX_PORTS] + size_t count */
+	T_ADDR_OPT,	/* numeric IPv4 or IPv6 address, or empty for none */
+	T_UNREACHABLE,
+	T_SITE_NAME,	/* the wire grammar's name: [A-Za-z0-9.-], alnum first */
+	T_ACCOUNT,	/* a user name or a uid */
+	T_SITE_MODE,
+	T_IFNAMES,	/* char[DYPER_SITE_MAX_INSIDE][IFNAMSIZ] + size_t count */
+	T_OPEN_PORTS,	/* struct dyper_open_port[] + size_t count */
 };
 
 struct conf_key {
@@ -114,6 +130,42 @@ static const struct conf_key keys[] = {
 	 * further at start (dyperd.8) */
 	{ S_LIMITS, "max_channels", T_UINT32, FIELD(max_channels), 1, 1048576 },
 	{ S_LIMITS, "max_channels_per_user", T_UINT32, FIELD(max_channels_per_user), 1, 1048576 },
+
+	/* an address: a name would be resolved inside dyperd's event loop */
+	{ S_REMOTE, "host", T_ADDR_OPT, FIELD(remote.host), 0, 0 },
+	{ S_REMOTE, "port", T_UINT32, FIELD(remote.port), 1, 65535 },
+	{ S_REMOTE, "user", T_NAME, FIELD(remote.user), 0, 0 },
+	{ S_REMOTE, "key", T_PATH, FIELD(remote.key), 0, 0 },
+	{ S_REMOTE, "known_hosts", T_PATH, FIELD(remote.known_hosts), 0, 0 },
+	{ S_REMOTE, "connect_timeout", T_DURATION, FIELD(remote.connect_timeout_ms),
+	  100, 5 * MS_PER_M },
+	{ S_REMOTE, "request_timeout", T_DURATION, FIELD(remote.request_timeout_ms),
+	  10, 5 * MS_PER_M },
+	{ S_REMOTE, "keepalive_interval", T_DURATION, FIELD(remote.keepalive_ms),
+	  100, MS_PER_H },
+	/* the wire's lease is whole seconds, at most REMOTE_WIRE_LEASE_MAX */
+	{ S_REMOTE, "lease", T_DURATION, FIELD(remote.lease_ms), 3 * MS_PER_S, MS_PER_D },
+	{ S_REMOTE, "on_unreachable", T_UNREACHABLE, FIELD(remote.on_unreachable), 0, 0 },
+	{ S_SITE, "enable", T_BOOL, FIELD(site.enable), 0, 0 },
+	{ S_SITE, "name", T_SITE_NAME, FIELD(site.name), 0, 0 },
+	{ S_SITE, "socket", T_SOCKET, FIELD(site.socket), 0, 0 },
+	{ S_SITE, "account", T_ACCOUNT, FIELD(site.account), 0, 0 },
+	{ S_SITE, "policy", T_PATH, FIELD(site.policy), 0, 0 },
+	{ S_SITE, "max_per_delegate", T_UINT32, FIELD(site.max_per_delegate), 1, 16777216 },
+	/* the wire's lease bound (remote/wire.h REMOTE_WIRE_LEASE_MAX) */
+	{ S_SITE, "max_lease", T_DURATION, FIELD(site.max_lease_ms), MS_PER_S, MS_PER_D },
+	{ S_SITE, "batch", T_UINT32, FIELD(site.batch), 1, 100000 },
+	{ S_SITE, "max_connections", T_UINT32, FIELD(site.max_connections), 1, 65536 },
+	{ S_SITE, "rate", T_UINT32, FIELD(site.rate), 1, 1000000 },
+	{ S_SITE, "burst", T_UINT32, FIELD(site.burst), 1, 1000000 },
+	{ S_SITE, "table", T_TABLE, FIELD(site.table), 0, 0 },
+	{ S_SITE, "priority", T_INT32, FIELD(site.priority), -400, 400 },
+	{ S_SITE, "mode", T_SITE_MODE, FIELD(site.mode), 0, 0 },
+	{ S_SITE, "mark", T_MARK, FIELD(site.mark), 0, UINT32_MAX },
+	{ S_SITE, "inside", T_IFNAMES, offsetof(struct dyper_config, site.inside),
+	  offsetof(struct dyper_config, site.n_inside), 0, 0 },
+	{ S_SITE, "open_ports", T_OPEN_PORTS, offsetof(struct dyper_config, site.open),
+	  offsetof(struct dyper_config, site.n_open), 1, 65535 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -135,6 +187,18 @@ static const struct word log_level_words[] = {
 	{ "notice", LOG_NOTICE },
 	{ "info", LOG_INFO },
 	{ "debug", LOG_DEBUG },
+	{ NULL, 0 },
+};
+
+static const struct word unreachable_words[] = {
+	{ "fail", DYPER_UNREACHABLE_FAIL },
+	{ "local", DYPER_UNREACHABLE_LOCAL },
+	{ NULL, 0 },
+};
+
+static const struct word site_mode_words[] = {
+	{ "policy", DYPER_SITE_POLICY },
+	{ "mark", DYPER_SITE_MARK },
 	{ NULL, 0 },
 };
 
@@ -400,6 +464,18 @@ static int parse_path(struct parse *p, const struct conf_key *k, const char *v)
 	return set_string(p, k, v);
 }
 
+/* The site's address as inet_pton(3) reads it.  Not a name: resolving
+ * one blocks the event loop for as long as the resolver takes. */
+static int parse_addr(struct parse *p, const struct conf_key *k, const char *v)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (v[0] && inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
+		return fail(p, "expected an IPv4 or IPv6 address (not a host name: resolving "
+			    "one would block dyperd), or nothing, found %s", q(p, v));
+	return set_string(p, k, v);
+}
+
 /* nft's identifiers, less "/" which would be confusing in messages. */
 static int parse_table(struct parse *p, const struct conf_key *k, const char *v)
 {
@@ -552,6 +628,159 @@ static int parse_ports(struct parse *p, const struct conf_key *k, const char *v)
 	return 1;
 }
 
+/* A site's name as the wire grammar has it (remote/wire.h), which conf/,
+ * a leaf, checks on its own: 1 to 64 of A-Z a-z 0-9 . -, alnum first. */
+static int parse_site_name(struct parse *p, const struct conf_key *k, const char *v)
+{
+	bool ok = is_alpha(v[0]) || is_digit(v[0]);
+
+	for (size_t i = 1; ok && v[i]; i++)
+		ok = is_alpha(v[i]) || is_digit(v[i]) || v[i] == '.' || v[i] == '-';
+	if (!ok || strlen(v) >= k->size)
+		return fail(p, "expected a name of 1 to %zu letters, digits, \".\" or \"-\" "
+			    "starting with a letter or digit, found %s", k->size - 1, q(p, v));
+	return set_string(p, k, v);
+}
+
+/* A user name, or a uid (digits only; never -1). */
+static int parse_account(struct parse *p, const struct conf_key *k, const char *v)
+{
+	uint64_t uid;
+
+	if (is_digit(v[0])) {
+		if (parse_decimal(v, strlen(v), UINT32_MAX - 1, &uid))
+			return fail(p, "expected a user name or a uid from 0 to %u, found %s",
+				    UINT32_MAX - 1, q(p, v));
+		return set_string(p, k, v);
+	}
+	return parse_name(p, k, v);
+}
+
+/* Splits @v at commas into trimmed items for @fn; an empty value is none. */
+static int each_item(struct parse *p, const char *v, int (*fn)(struct parse *p,
+			const char *s, size_t n, void *arg), void *arg)
+{
+	for (const char *s = v; *v; ) {
+		const char *end = strchr(s, ',');
+		const char *a = s, *b = end ? end : s + strlen(s);
+
+		while (a < b && is_space(*a))
+			a++;
+		while (b > a && is_space(b[-1]))
+			b--;
+		if (a == b)
+			return fail(p, "expected an item before and after each comma, found %s",
+				    q(p, v));
+		if (!fn(p, a, (size_t)(b - a), arg))
+			return 0;
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	return 1;
+}
+
+struct ifnames {
+	char (*names)[DYPER_IFNAME_LEN];
+	size_t n;
+};
+
+/* An interface name as the kernel takes it: 1..15 bytes, no "/", blank or ":". */
+static int ifname_item(struct parse *p, const char *s, size_t n, void *arg)
+{
+	struct ifnames *l = arg;
+
+	if (n >= DYPER_IFNAME_LEN || (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.'))
+		return fail(p, "expected an interface name of 1 to %d characters, found %s",
+			    DYPER_IFNAME_LEN - 1, qn(p, s, n));
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || s[i] == '"' || (unsigned char)s[i] <= ' ' ||
+		    (unsigned char)s[i] >= 0x7f)
+			return fail(p, "expected an interface name without \"/\", \":\", quotes "
+				    "or blanks, found %s", qn(p, s, n));
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->names[i]) == n && memcmp(l->names[i], s, n) == 0)
+			return fail(p, "expected each interface once, found %s twice", qn(p, s, n));
+	if (l->n == DYPER_SITE_MAX_INSIDE)
+		return fail(p, "expected at most %d interfaces", DYPER_SITE_MAX_INSIDE);
+	memcpy(l->names[l->n], s, n);
+	l->names[l->n++][n] = '\0';
+	return 1;
+}
+
+static int parse_ifnames(struct parse *p, const struct conf_key *k, const char *v)
+{
+	char names[DYPER_SITE_MAX_INSIDE][DYPER_IFNAME_LEN];
+	struct ifnames l = { names, 0 };
+
+	memset(names, 0, sizeof(names));
+	if (!each_item(p, v, ifname_item, &l))
+		return 0;
+	memcpy(field(&p->cfg, k), names, sizeof(names));
+	*(size_t *)((char *)&p->cfg + k->size) = l.n;
+	return 1;
+}
+
+struct open_ports {
+	struct dyper_open_port *v;
+	size_t n;
+};
+
+/* "tcp/198.51.100.10/22" or "udp/2001:db8::10/53". */
+static int open_port_item(struct parse *p, const char *s, size_t n, void *arg)
+{
+	static const char expect[] = "expected PROTO/ADDRESS/PORT such as tcp/198.51.100.10/22 "
+				     "(tcp or udp, an IPv4 or IPv6 address, a port 1-65535), found %s";
+	struct open_ports *l = arg;
+	struct dyper_open_port o = { 0 };
+	const char *s1 = memchr(s, '/', n), *s2;
+	char addr[INET6_ADDRSTRLEN];
+	uint64_t port;
+
+	if (!s1 || !(s2 = memchr(s1 + 1, '/', n - (size_t)(s1 + 1 - s))))
+		return fail(p, expect, qn(p, s, n));
+	if (s1 - s == 3 && memcmp(s, "tcp", 3) == 0)
+		o.proto = IPPROTO_TCP;
+	else if (s1 - s == 3 && memcmp(s, "udp", 3) == 0)
+		o.proto = IPPROTO_UDP;
+	else
+		return fail(p, expect, qn(p, s, n));
+	if ((size_t)(s2 - s1 - 1) >= sizeof(addr))
+		return fail(p, expect, qn(p, s, n));
+	memcpy(addr, s1 + 1, (size_t)(s2 - s1 - 1));
+	addr[s2 - s1 - 1] = '\0';
+	if (inet_pton(AF_INET, addr, o.addr) == 1)
+		o.family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, o.addr) == 1)
+		o.family = AF_INET6;
+	else
+		return fail(p, expect, qn(p, s, n));
+	if (parse_decimal(s2 + 1, n - (size_t)(s2 + 1 - s), 65535, &port) || port == 0)
+		return fail(p, expect, qn(p, s, n));
+	o.port = (uint16_t)port;
+	for (size_t i = 0; i < l->n; i++)
+		if (memcmp(&l->v[i], &o, sizeof(o)) == 0)
+			return fail(p, "expected each open port once, found %s twice", qn(p, s, n));
+	if (l->n == DYPER_SITE_MAX_OPEN)
+		return fail(p, "expected at most %d open ports", DYPER_SITE_MAX_OPEN);
+	l->v[l->n++] = o;
+	return 1;
+}
+
+static int parse_open_ports(struct parse *p, const struct conf_key *k, const char *v)
+{
+	struct dyper_open_port v2[DYPER_SITE_MAX_OPEN];
+	struct open_ports l = { v2, 0 };
+
+	memset(v2, 0, sizeof(v2));
+	if (!each_item(p, v, open_port_item, &l))
+		return 0;
+	memcpy(field(&p->cfg, k), v2, sizeof(v2));
+	*(size_t *)((char *)&p->cfg + k->size) = l.n;
+	return 1;
+}
+
 static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 {
 	switch (k->type) {
@@ -581,6 +810,20 @@ static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 		return parse_duration_key(p, k, v);
 	case T_PORTS:
 		return parse_ports(p, k, v);
+	case T_ADDR_OPT:
+		return parse_addr(p, k, v);
+	case T_UNREACHABLE:
+		return parse_word(p, k, v, unreachable_words, "fail or local");
+	case T_SITE_NAME:
+		return parse_site_name(p, k, v);
+	case T_ACCOUNT:
+		return parse_account(p, k, v);
+	case T_SITE_MODE:
+		return parse_word(p, k, v, site_mode_words, "policy or mark");
+	case T_IFNAMES:
+		return parse_ifnames(p, k, v);
+	case T_OPEN_PORTS:
+		return parse_open_ports(p, k, v);
 	}
 	return fail(p, "expected a known key type, found %d", (int)k->type);
 }
@@ -729,10 +972,49 @@ static size_t key_index(const char *name)
 	return i;
 }
 
+/* Blames key @name (its line, or the last line when it is absent). */
+__attribute__((format(printf, 3, 4)))
+static void fail_key(struct parse *p, const char *name, const char *fmt, ...)
+{
+	size_t k = key_index(name);
+	char msg[MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->seen[k])
+		p->lineno = p->seen[k];
+	p->key = keys[k].name;
+	fail(p, "%s", msg);
+	p->key = NULL;
+}
+
+/* A site controller needs what its router table cannot do without. */
+static void check_site(struct parse *p)
+{
+	const struct dyper_site_conf *s = &p->cfg.site;
+
+	if (!s->enable)
+		return;
+	if (s->n_inside == 0)
+		fail_key(p, "inside", "expected the router's inside interfaces (at least one) "
+			 "with enable = yes, found none");
+	else if (s->mode == DYPER_SITE_MARK && s->mark == 0)
+		fail_key(p, "mark", "expected a mark other than 0 with mode = mark, found none");
+	else if (strcmp(s->socket, p->cfg.control_socket) == 0)
+		fail_key(p, "socket", "expected a path other than control_socket's, found %s",
+			 q(p, s->socket));
+	else if (s->burst < s->rate)
+		fail_key(p, "burst", "expected a burst of at least rate (%u), found %u",
+			 s->rate, s->burst);
+}
+
 /* Checks between keys, once every key is known. */
 static void check_config(struct parse *p)
 {
 	size_t a = key_index("agent_socket"), c = key_index("control_socket");
+	size_t l = key_index("lease");
 
 	if (strcmp(p->cfg.agent_socket, p->cfg.control_socket) == 0) {
 		/* Blame the later of the two lines. */
@@ -745,6 +1027,27 @@ static void check_config(struct parse *p)
 		     q(p, p->cfg.agent_socket));
 		p->key = NULL;
 	}
+	if (!p->err_line && p->cfg.remote.lease_ms % MS_PER_S) {
+		char v[32];
+
+		format_duration(p->cfg.remote.lease_ms, v, sizeof(v));
+		p->lineno = p->seen[l];
+		p->key = keys[l].name;
+		fail(p, "expected whole seconds (the site counts leases in seconds), found %s",
+		     q(p, v));
+		p->key = NULL;
+	}
+	/* a site controller forwards to nobody: it is the far end */
+	if (!p->err_line && p->cfg.site.enable && p->cfg.remote.host[0]) {
+		size_t h = key_index("host");
+
+		p->lineno = p->seen[h];
+		p->key = keys[h].name;
+		fail(p, "expected no site to forward to when [site] enable = yes (site mode is "
+		     "the far end of border mode), found %s", q(p, p->cfg.remote.host));
+		p->key = NULL;
+	}
+	check_site(p);
 }
 
 /* Line @n of the text, without its leading and trailing blanks. */
@@ -855,6 +1158,32 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->default_lifetime_ms = 0;
 	c->max_channels = 4096;
 	c->max_channels_per_user = 256;
+
+	c->remote.host[0] = '\0';
+	c->remote.port = 22;
+	strcpy(c->remote.user, "dyper");
+	strcpy(c->remote.key, "/etc/dyper/remote_key");
+	strcpy(c->remote.known_hosts, "/etc/dyper/remote_known_hosts");
+	c->remote.connect_timeout_ms = 10 * MS_PER_S;
+	c->remote.request_timeout_ms = 5 * MS_PER_S;
+	c->remote.keepalive_ms = 15 * MS_PER_S;
+	c->remote.lease_ms = 5 * MS_PER_M;
+	c->remote.on_unreachable = DYPER_UNREACHABLE_FAIL;
+	c->site.enable = false;
+	strcpy(c->site.name, "site");
+	strcpy(c->site.socket, "/run/dyper/site.sock");
+	strcpy(c->site.account, "dyper-site");
+	strcpy(c->site.policy, "/etc/dyper/site-policy");
+	c->site.max_per_delegate = 4096;
+	c->site.max_lease_ms = 10 * MS_PER_M;
+	c->site.batch = 200;
+	c->site.max_connections = 256;
+	c->site.rate = 10000;
+	c->site.burst = 20000;
+	strcpy(c->site.table, "dyper_site");
+	c->site.priority = 0;
+	c->site.mode = DYPER_SITE_POLICY;
+	c->site.mark = 0;
 }
 
 void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src)
@@ -975,11 +1304,45 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 	case T_PATH:
 	case T_PATH_OPT:
 	case T_TABLE:
+	case T_ADDR_OPT:
+	case T_SITE_NAME:
+	case T_ACCOUNT:
 		snprintf(buf, len, "%.*s", (int)k->size, (const char *)f);
 		break;
+	case T_SITE_MODE:
+		name = word_name(site_mode_words, *(const int *)f);
+		snprintf(buf, len, "%s", name ? name : "?");
+		break;
+	case T_IFNAMES: {
+		const char (*names)[DYPER_IFNAME_LEN] = f;
+		size_t n = *(const size_t *)((const char *)c + k->size);
+
+		buf[0] = '\0';
+		for (size_t i = 0; i < n && i < DYPER_SITE_MAX_INSIDE && o < len; i++)
+			o += (size_t)snprintf(buf + o, len - o, "%s%.*s", i ? "," : "",
+					      DYPER_IFNAME_LEN, names[i]);
+		break;
+	}
+	case T_OPEN_PORTS: {
+		const struct dyper_open_port *op = f;
+		size_t n = *(const size_t *)((const char *)c + k->size);
+		char a[INET6_ADDRSTRLEN];
+
+		buf[0] = '\0';
+		for (size_t i = 0; i < n && i < DYPER_SITE_MAX_OPEN && o < len; i++) {
+			if (!inet_ntop(op[i].family, op[i].addr, a, sizeof(a)))
+				snprintf(a, sizeof(a), "?");
+			o += (size_t)snprintf(buf + o, len - o, "%s%s/%s/%u", i ? "," : "",
+					      op[i].proto == IPPROTO_UDP ? "udp" : "tcp", a,
+					      (unsigned)op[i].port);
+		}
+		break;
+	}
 	case T_ON_EXIT:
 	case T_LOG_LEVEL:
-		name = word_name(k->type == T_ON_EXIT ? on_exit_words : log_level_words,
+	case T_UNREACHABLE:
+		name = word_name(k->type == T_ON_EXIT ? on_exit_words :
+				 k->type == T_LOG_LEVEL ? log_level_words : unreachable_words,
 				 *(const int *)f);
 		/* An out-of-range value shows as a number, which will not parse back. */
 		if (name)

@@ -35,6 +35,7 @@
 #define DYPER_CONFIG_TABLE_DEFAULT	"dyper"
 #define DYPER_CONFIG_MAX_PINHOLES	65536	/* per set, default */
 #define DYPER_CONFIG_MAX_PORTS		64	/* static control ports per protocol */
+#define DYPER_CONFIG_ADDR_LEN		46	/* INET6_ADDRSTRLEN */
 
 enum dyper_on_exit {
 	DYPER_ON_EXIT_KEEP,	/* leave the table and its pinholes */
@@ -61,6 +62,67 @@ struct dyper_enforcer_conf {
 	uint32_t log_rate;		/* logged drops per second; 0: no log */
 	enum dyper_owner_mode owner;
 	uint32_t mark;			/* 0: none; else OR-ed into the packet mark */
+};
+
+/* on_unreachable = fail | local ([remote]) */
+enum dyper_on_unreachable {
+	DYPER_UNREACHABLE_FAIL,	/* refuse binds while the site cannot be reached */
+	DYPER_UNREACHABLE_LOCAL,	/* open locally, announce to the site later */
+};
+
+/* The [remote] section: border mode's site controller (dyperd(8)). */
+struct dyper_remote_conf {
+	char host[DYPER_CONFIG_ADDR_LEN];	/* an IPv4/IPv6 address; "": no border mode */
+	uint32_t port;				/* of the site's sshd */
+	char user[DYPER_CONFIG_NAME_LEN];	/* the site account: the remote delegate */
+	char key[DYPER_CONFIG_PATH_LEN];	/* private key, ours, mode 0600 */
+	char known_hosts[DYPER_CONFIG_PATH_LEN];	/* the site's pinned host key */
+	uint32_t connect_timeout_ms;		/* TCP to a ready session */
+	uint32_t request_timeout_ms;		/* how long a bind waits for the site */
+	uint32_t keepalive_ms;			/* idle time before a PING */
+	uint32_t lease_ms;			/* whole seconds; renewed at a third */
+	enum dyper_on_unreachable on_unreachable;
+};
+
+/* [site]: dyperd as a site controller (border mode's far end). */
+#define DYPER_SITE_NAME_LEN	65	/* the wire grammar's name, with NUL */
+#define DYPER_SITE_MAX_INSIDE	16	/* inside interfaces of the router */
+#define DYPER_SITE_MAX_OPEN	64	/* always-open ports of internal hosts */
+#define DYPER_IFNAME_LEN	16	/* IFNAMSIZ */
+
+enum dyper_site_mode {
+	DYPER_SITE_POLICY,	/* the router table is the forward policy (drop) */
+	DYPER_SITE_MARK,	/* it only marks; the site's own policy accepts the mark */
+};
+
+/* An internal host's port the router always lets in ("tcp/198.51.100.10/22"). */
+struct dyper_open_port {
+	uint8_t family;			/* AF_INET or AF_INET6 */
+	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+	uint8_t addr[16];		/* network order; IPv4 in the first 4 bytes */
+};
+
+struct dyper_site_conf {
+	bool enable;				/* dyperd runs as the site controller */
+	char name[DYPER_SITE_NAME_LEN];		/* sent in "DYPER 1 OK <name>" */
+	char socket[DYPER_CONFIG_SOCKET_LEN];	/* dyper-remote connects here */
+	char account[DYPER_CONFIG_NAME_LEN];	/* dyper-remote's user: name or uid */
+	char policy[DYPER_CONFIG_PATH_LEN];	/* the site policy (delegates) */
+	uint32_t max_per_delegate;		/* pinholes one host may hold */
+	uint32_t max_lease_ms;			/* longest lease granted */
+	uint32_t batch;				/* pinhole ops per router transaction */
+	uint32_t max_connections;		/* dyper-remote connections at once */
+	uint32_t rate;				/* requests per second per connection */
+	uint32_t burst;
+	char table[DYPER_CONFIG_TABLE_LEN];	/* the router's table */
+	int32_t priority;			/* forward hook priority */
+	enum dyper_site_mode mode;
+	uint32_t mark;				/* mark mode: OR-ed into what passes */
+	char inside[DYPER_SITE_MAX_INSIDE][DYPER_IFNAME_LEN];	/* at least one */
+	size_t n_inside;
+	struct dyper_open_port open[DYPER_SITE_MAX_OPEN];
+	size_t n_open;
 };
 
 /* A plain struct: `=` copies it (dyper_config_copy() is kept for callers). */
@@ -92,6 +154,11 @@ struct dyper_config {
 	uint32_t default_lifetime_ms;		/* 0: until closed */
 	uint32_t max_channels;			/* agent connections, all users */
 	uint32_t max_channels_per_user;		/* by the connecting process's uid */
+
+	/* [remote] */
+	struct dyper_remote_conf remote;
+	/* [site] */
+	struct dyper_site_conf site;
 };
 
 /* Fills @c with the defaults (those of the shipped conf/dyper.conf). */

@@ -217,7 +217,10 @@ void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *r
 		    "for %d ms", what, strerror(err), ACCEPT_BACKOFF_MS);
 }
 
-void channel_accept(struct dyperd *d)
+/* Connections on the agent socket, or (@resume) on a resume socket, where
+ * the only request is a RESUME. */
+static void accept_channels(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *rearm_ms,
+			    bool resume)
 {
 	for (;;) {
 		struct ucred cr;
@@ -227,13 +230,13 @@ void channel_accept(struct dyperd *d)
 		int one = 1, sndbuf = 4 * 1024 * 1024, fd;
 		char why[96];
 
-		fd = accept4(d->agent_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				listener_backoff(d, d->agent_lfd, &d->agent_tag, &d->agent_rearm_ms,
-						 errno, "agent");
+				listener_backoff(d, lfd, tag, rearm_ms, errno,
+						 resume ? "resume" : "agent");
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
@@ -274,6 +277,8 @@ void channel_accept(struct dyperd *d)
 		ch->delegate_gid = cr.gid;
 		ch->tokens = d->cfg.burst;
 		ch->refill_ns = now_ns();
+		if (resume)
+			resume_mark_pending(ch);
 		ev.data.ptr = ch;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			log_limited(LOG_WARNING, "agent channel failures", "epoll: %s",
@@ -285,9 +290,22 @@ void channel_accept(struct dyperd *d)
 		}
 		ch->next = d->channels;
 		d->channels = ch;
-		log_debug("channel %llu from pid %d uid %u gid %u", (unsigned long long)ch->serial,
-			  cr.pid, cr.uid, cr.gid);
+		log_debug("channel %llu from pid %d uid %u gid %u%s", (unsigned long long)ch->serial,
+			  cr.pid, cr.uid, cr.gid, resume ? " (resume socket)" : "");
 	}
+}
+
+void channel_accept(struct dyperd *d)
+{
+	accept_channels(d, d->agent_lfd, &d->agent_tag, &d->agent_rearm_ms, false);
+}
+
+void channel_accept_resume(struct dyperd *d, struct ev_tag *tag)
+{
+	if (tag == &d->resume_atag)
+		accept_channels(d, d->resume_alfd, tag, &d->resume_arearm_ms, true);
+	else
+		accept_channels(d, d->resume_lfd, tag, &d->resume_rearm_ms, true);
 }
 
 void channel_close(struct dyperd *d, struct channel *ch)
@@ -301,6 +319,7 @@ void channel_close(struct dyperd *d, struct channel *ch)
 		}
 	}
 	engine_forget_channel(d, ch);
+	resume_channel_closed(d, ch);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
 	close(ch->fd);
 	if (ch->program_fd >= 0)
@@ -354,6 +373,10 @@ void channel_tick(struct dyperd *d)
 
 	rearm(d, d->agent_lfd, &d->agent_tag, &d->agent_rearm_ms, now);
 	rearm(d, d->control_lfd, &d->control_tag, &d->control_rearm_ms, now);
+	rearm(d, d->resume_lfd, &d->resume_tag, &d->resume_rearm_ms, now);
+	if (d->resume_alfd >= 0)
+		rearm(d, d->resume_alfd, &d->resume_atag, &d->resume_arearm_ms, now);
+	resume_tick(d);
 	if (!d->n_paused)
 		return;
 	for (struct channel *ch = d->channels; ch; ch = ch->next) {
@@ -552,6 +575,18 @@ static int charged_uid(const struct dyperd *d, const struct channel *ch,
 	return 0;
 }
 
+/* A denial's event: @ph as asked for, by @cr, charged to @charged. */
+static void deny_event(struct dyperd *d, const struct pinhole *ph, const struct ucred *cr,
+		       uid_t charged, uint32_t line, const char *why)
+{
+	struct event ev;
+
+	event_init(&ev, EVENT_DENY, ph, 0, line, why);
+	ev.ph.owner.uid = charged;
+	ev.ph.owner.pid = (uint32_t)cr->pid;
+	events_emit(d, &ev);
+}
+
 static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			uid_t charged, const struct dyper_pinhole_req *req, int sockfd,
 			struct reply_to *reply)
@@ -579,7 +614,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_limited(LOG_WARNING, "refused requests", "refused %s for pid %d uid %u: %s",
 			    what_str(&ph, what), cr->pid, cr->uid, why);
-		log_event("deny", &ph, 0, why);
+		deny_event(d, &ph, cr, charged, 0, why);
 		reply_send(d, reply, -EPERM, 0, 0, why);
 		return;
 	}
@@ -638,7 +673,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 				    "no program= rule can allow it", cr->pid, exe,
 				    ch->program ? ch->program : "a program",
 				    (unsigned long long)ch->serial);
-		log_event("deny", &ph, 0, dec.why);
+		deny_event(d, &ph, cr, charged, dec.line, dec.why);
 		reply_send(d, reply, -EACCES, 0, 0, dec.why);
 		return;
 	}
@@ -648,7 +683,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_limited(LOG_NOTICE, "denied requests (quota)", "denied %s: %s",
 			    what_str(&ph, what), why);
-		log_event("deny", &ph, 0, why);
+		deny_event(d, &ph, cr, charged, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
@@ -658,7 +693,7 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 		d->st.denials++;
 		log_limited(LOG_NOTICE, "denied requests (quota)", "denied %s: %s",
 			    what_str(&ph, what), why);
-		log_event("deny", &ph, 0, why);
+		deny_event(d, &ph, cr, charged, 0, why);
 		reply_send(d, reply, -EDQUOT, 0, 0, why);
 		return;
 	}
@@ -672,6 +707,27 @@ static void handle_open(struct dyperd *d, struct channel *ch, const struct ucred
 	engine_request_open(d, &ph, dec.line, lifetime, req->flags & DYPER_REQ_ONESHOT, reply);
 }
 
+/* The channel's resume ticket, to the process that asked (its reply socket). */
+static void ticket_send(struct dyperd *d, struct channel *ch, const struct ucred *cr,
+			struct reply_to *reply)
+{
+	char buf[sizeof(struct dyper_hdr) + sizeof(struct dyper_ticket)];
+	struct dyper_ticket t;
+	int fd = reply->fd >= 0 ? reply->fd : ch->fd, len, err;
+
+	err = resume_ticket(d, ch, (uint32_t)cr->pid, &t);
+	if (err) {
+		reply_send(d, reply, err, 0, 0, "no ticket: this channel cannot be resumed");
+		return;
+	}
+	len = dyper_msg_encode(buf, sizeof(buf), DYPER_MSG_TICKET_REPLY, 0, reply->msg_id, &t,
+			       sizeof(t));
+	if (len > 0 && send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_limited(LOG_DEBUG, "lost replies", "ticket lost: %s", strerror(errno));
+	explicit_bzero(&t, sizeof(t));
+	explicit_bzero(buf, sizeof(buf));
+}
+
 static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 		   const char *buf, size_t len, int *fds, int nfds, bool fds_lost,
 		   bool *close_channel)
@@ -681,6 +737,8 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	struct dyper_hdr h = { 0 };
 	const bool first = !ch->served;
 	const void *payload;
+	struct dyper_ticket ticket;
+	char why[96];
 	uid_t charged;
 	int err;
 
@@ -697,6 +755,9 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 			fds[nfds] = -1;
 		}
 	}
+	/* on the resume socket a ticket comes first, and nothing else */
+	if (!err && ch->resuming && h.type != DYPER_MSG_RESUME)
+		err = -EOPNOTSUPP;
 	if (err) {
 		/* a peer that speaks something else is not served further */
 		log_limited(LOG_WARNING, "bad messages", "channel %llu (pid %d): bad message (%s): "
@@ -738,6 +799,26 @@ static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
 	case DYPER_MSG_BYE:
 		reply_send(d, &reply, 0, 0, 0, "bye");
 		*close_channel = true;
+		break;
+	case DYPER_MSG_TICKET:
+		ticket_send(d, ch, cr, &reply);
+		break;
+	case DYPER_MSG_RESUME:
+		if (!ch->resuming) {
+			reply_send(d, &reply, -EINVAL, 0, 0, "resume on the resume socket");
+			break;
+		}
+		/* the payload follows a 12-byte header: copied to be aligned */
+		memcpy(&ticket, payload, sizeof(ticket));
+		err = resume_claim(d, ch, cr, &ticket, why, sizeof(why));
+		explicit_bzero(&ticket, sizeof(ticket));
+		if (err) {
+			d->st.denials++;
+			log_limited(LOG_WARNING, "refused resumes", "refused to resume a channel for "
+				    "pid %d uid %u: %s", cr->pid, ch->peer_uid, why);
+			*close_channel = true;
+		}
+		reply_send(d, &reply, err, 0, 0, err ? why : "resumed");
 		break;
 	case DYPER_MSG_OPEN:
 	case DYPER_MSG_CLOSE:

@@ -27,12 +27,15 @@
 
 #include "dyperd/daemon.h"
 #include "dyperd/log.h"
+#include "dyperd/site.h"
+#include "remote/forward.h"
 
 #define OUT_MAX (256u * 1024 * 1024)	/* a list of a few million pinholes */
 #define CHECK_MAX_GROUPS 256
 #define CONTROL_TIMEOUT_MS 5000	/* to send a complete command line */
 #define MAX_ARGS 32
 #define MAX_CONTROL_CONNS 16	/* dyperctl asks one thing at a time */
+#define MAX_WATCHERS 8		/* of those, streaming events: room stays for commands */
 
 int control_listen(struct dyperd *d)
 {
@@ -80,6 +83,8 @@ static void conn_free(struct dyperd *d, struct control_conn *c)
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	engine_forget_arg(d, c);
+	if (c->watch)
+		event_watch_del(d, c->watch);
 	free(c->packets);
 	free(c->bytes);
 	free(c->out);
@@ -187,12 +192,53 @@ static void put_json_str(struct out *o, const char *s)
 	put(o, "\"%s\"", esc);
 }
 
+/* A JSON number, or null where there is none. */
+static void put_num(struct out *o, bool has, long long v)
+{
+	if (has)
+		put(o, "%lld", v);
+	else
+		put(o, "null");
+}
+
 static const char *state_name(uint8_t s)
 {
 	return s == PH_PENDING ? "opening" : s == PH_CLOSING ? "closing" : "open";
 }
 
 /* --- list and show -------------------------------------------------------------- */
+
+/* The site forwarder in border mode, else NULL. */
+static const struct enforcer *forwarder_of(const struct dyperd *d)
+{
+	for (unsigned i = 0; i < d->n_slots; i++)
+		if (remote_forward_is(d->slots[i].e))
+			return d->slots[i].e;
+	return NULL;
+}
+
+/* " site: STATE[ (REASON)]" for a pinhole, in border mode ("" else). */
+static void put_site_state(struct out *o, const struct dyperd *d, const struct ph_entry *e,
+			   bool json)
+{
+	const struct enforcer *site = forwarder_of(d);
+	char why[REMOTE_BOOK_REASON_LEN];
+	enum remote_site_state st;
+
+	if (!site)
+		return;
+	st = remote_forward_state(site, &e->ph, why, sizeof(why));
+	if (json) {
+		put(o, ",\"site\":\"%s\",\"site_reason\":", remote_site_state_name(st));
+		if (why[0])
+			put_json_str(o, why);
+		else
+			put(o, "null");	/* JSON: no stand-in values (dyperctl(8)) */
+		return;
+	}
+	put(o, " site: %s%s%s%s", remote_site_state_name(st), why[0] ? " (" : "", why,
+	    why[0] ? ")" : "");
+}
 
 static void counters_cb(struct dyperd *d, const struct pinhole_entry *pe, void *arg)
 {
@@ -218,15 +264,22 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	inet_ntop(e->ph.family, e->ph.remote.raw, r, sizeof(r));
 	inet_ntop(e->ph.family, e->ph.local.raw, l, sizeof(l));
 	if (json) {
-		put(o, "%s{\"id\":%u,\"state\":\"%s\",\"proto\":\"%s\",\"remote\":\"%s\","
-		    "\"remote_port\":%u,\"local\":\"%s\",\"local_port\":%u,\"uid\":%" PRIu32
-		    ",\"pid\":%" PRIu32 ",\"program\":", first ? "" : ",", e->id,
-		    state_name(e->state), proto, r, e->ph.remote_port, l, e->ph.local_port,
-		    e->ph.owner.uid, e->ph.owner.pid);
+		/* null, not a sentinel: any remote port, no lifetime, no rule (adopted) */
+		put(o, "%s{\"schema\":1,\"id\":%u,\"state\":\"%s\",\"proto\":\"%s\","
+		    "\"remote\":\"%s\",\"remote_port\":", first ? "" : ",", e->id,
+		    state_name(e->state), proto, r);
+		put_num(o, e->ph.remote_port != 0, e->ph.remote_port);
+		put(o, ",\"local\":\"%s\",\"local_port\":%u,\"uid\":%" PRIu32 ",\"pid\":%" PRIu32
+		    ",\"program\":", l, e->ph.local_port, e->ph.owner.uid, e->ph.owner.pid);
 		put_json_str(o, e->ph.owner.program);
-		put(o, ",\"socket_inode\":%" PRIu64 ",\"age_s\":%" PRIu64 ",\"expires_s\":%lld,"
-		    "\"rule_line\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-		    e->ph.owner.sock_ino, age, left, e->rule_line, packets, bytes);
+		put(o, ",\"socket_inode\":%" PRIu64 ",\"age_s\":%" PRIu64 ",\"expires_s\":",
+		    e->ph.owner.sock_ino, age);
+		put_num(o, left >= 0, left);
+		put(o, ",\"rule_line\":");
+		put_num(o, e->rule_line != 0, e->rule_line);
+		put(o, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64, packets, bytes);
+		put_site_state(o, d, e, true);
+		put(o, "}");
 		return;
 	}
 	snprintf(rs, sizeof(rs), e->ph.family == AF_INET6 ? "[%s]:%s" : "%s:%s", r,
@@ -240,9 +293,11 @@ static void put_entry(struct out *o, struct dyperd *d, const struct ph_entry *e,
 	else
 		snprintf(exp, sizeof(exp), "-");
 	put(o, "%-6u %-5s %-28s %-28s %-6" PRIu32 " %-7" PRIu32 " %-15s %6" PRIu64 "s %8s %9" PRIu64
-	    " %11" PRIu64 "%s\n", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
+	    " %11" PRIu64 "%s", e->id, proto, rs, ls, e->ph.owner.uid, e->ph.owner.pid,
 	    e->ph.owner.program[0] ? e->ph.owner.program : "-", age, exp, packets, bytes,
 	    e->state == PH_OPEN ? "" : e->state == PH_CLOSING ? " (closing)" : " (opening)");
+	put_site_state(o, d, e, false);
+	put(o, "\n");
 }
 
 /* The answer to list or show, once the counters came back (or not). */
@@ -295,7 +350,11 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	uint32_t n = st->lat_n < LAT_RING ? st->lat_n : LAT_RING, lat[LAT_RING];
 	uint32_t p50 = 0, p99 = 0;
 	double mean = st->batches ? (double)st->batch_ops / (double)st->batches : 0;
+	const struct enforcer *site = forwarder_of(d);
+	char site_status[REMOTE_FORWARD_STATUS_LEN] = "";
 
+	if (site)
+		remote_forward_status(site, site_status, sizeof(site_status));
 	memcpy(lat, st->lat_us, n * sizeof(*lat));
 	qsort(lat, n, sizeof(*lat), cmp_u32);
 	if (n) {
@@ -314,42 +373,27 @@ static void cmd_stats(struct dyperd *d, struct out *o, bool json)
 	X("batches", st->batches) X("batch_max", st->batch_max) \
 	X("latency_p50_us", (uint64_t)p50) X("latency_p99_us", (uint64_t)p99)
 	if (json) {
-		bool first = true;
-#define J(name, v) put(o, "%s\"%s\":%" PRIu64, first ? "{" : ",", name, (uint64_t)(v)); first = false;
+		put(o, "{\"schema\":1");
+#define J(name, v) put(o, ",\"%s\":%" PRIu64, name, (uint64_t)(v));
 		STATS_FIELDS(J)
-		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
+		put(o, ",\"batch_mean\":%.2f,\"table_owned\":%s", mean,
 		    engine_exclusive(d) ? "true" : "false");
+		if (site) {
+			put(o, ",\"site\":");
+			put_json_str(o, site_status);
+		}
+		put(o, "}\n");
 	} else {
 #define T(name, v) put(o, "%-16s %" PRIu64 "\n", name, (uint64_t)(v));
 		STATS_FIELDS(T)
 		put(o, "%-16s %.2f\n%-16s %s\n", "batch_mean", mean, "table_owned",
 		    engine_exclusive(d) ? "yes" : "no");
+		if (site)
+			put(o, "%-16s %s\n", "site", site_status);
 	}
 }
 
 /* --- arguments ----------------------------------------------------------------------- */
-
-/*
- * The one number parser of the control socket: decimal digits only (no
- * sign, blank, base prefix or trailing junk), at most @max.  0, -EINVAL
- * or -ERANGE.
- */
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
 
 /* parse_u32(), or an error that quotes the token: "CMD: expected WHAT
  * (MIN to MAX), found "TOKEN"". */
@@ -473,7 +517,7 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 	if (dec.line)
 		policy_rule_text(d->policy, dec.line, rule, sizeof(rule));
 	if (json) {
-		put(o, "{\"allowed\":%s,\"line\":%u,\"max\":%u,\"lifetime_ms\":%u,\"why\":",
+		put(o, "{\"schema\":1,\"allowed\":%s,\"line\":%u,\"max\":%u,\"lifetime_ms\":%u,\"why\":",
 		    dec.allowed ? "true" : "false", dec.line, dec.max, dec.lifetime_ms);
 		put_json_str(o, dec.why);
 		put(o, ",\"rule\":");
@@ -489,12 +533,35 @@ static int cmd_check(struct dyperd *d, struct out *o, bool json, char **argv, in
 
 /* --- dispatch -------------------------------------------------------------------------- */
 
+/* With -j, an error whose text is not JSON yet becomes
+ * {"schema":1,"error":TEXT}: tools parse every answer. */
+static void error_json(struct control_conn *c, struct out *o, int err)
+{
+	struct out j = { 0 };
+
+	if (!err || !c->json || o->oom || (o->len && o->s[0] == '{'))
+		return;
+	while (o->len && o->s[o->len - 1] == '\n')
+		o->s[--o->len] = '\0';
+	put(&j, "{\"schema\":1,\"error\":");
+	put_json_str(&j, o->len ? o->s : "failed");
+	put(&j, "}\n");
+	free(o->s);
+	*o = j;
+}
+
 /* Makes "OK" or "ERR" and @o's text the answer of @c; frees @o's text. */
 static void answer(struct control_conn *c, struct out *o, int err)
 {
-	const char *head = o->oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
-	size_t hlen = strlen(head), blen = o->oom ? 0 : o->len;
-	char *all = malloc(hlen + blen + 1);
+	const char *head;
+	size_t hlen, blen;
+	char *all;
+
+	error_json(c, o, err);
+	head = o->oom ? "ERR\nout of memory\n" : err ? "ERR\n" : "OK\n";
+	hlen = strlen(head);
+	blen = o->oom ? 0 : o->len;
+	all = malloc(hlen + blen + 1);
 
 	if (all) {
 		memcpy(all, head, hlen);
@@ -513,7 +580,7 @@ static void flush_out(struct dyperd *d, struct control_conn *c);
 static void put_closed(struct out *o, bool json, int err, const char *msg)
 {
 	if (json) {
-		put(o, "{\"closed\":%s,\"message\":", err ? "false" : "true");
+		put(o, "{\"schema\":1,\"closed\":%s,\"message\":", err ? "false" : "true");
 		put_json_str(o, msg);
 		put(o, "}\n");
 	} else {
@@ -572,6 +639,142 @@ static int start_list(struct dyperd *d, struct control_conn *c)
 	return err;
 }
 
+/* --- events: recent, prometheus, explain, watch ---------------------------------- */
+
+/*
+ * What @fn (events.c) writes to a stream, or (@fn NULL) the Prometheus
+ * text of metrics.c, appended to @o.  @pkt: explain's packet.
+ */
+static void put_stream(struct out *o, void (*fn)(const struct dyperd *d, FILE *f, bool json),
+		       const struct dyperd *d, bool json, const struct pinhole *pkt)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		o->oom = true;
+		return;
+	}
+	if (pkt)
+		events_explain(d, f, json, pkt);
+	else if (fn)
+		fn(d, f, json);
+	else
+		metrics_prometheus(d, f);
+	if (fclose(f) || !buf)
+		o->oom = true;
+	else if (len)
+		put(o, "%s", buf);
+	free(buf);
+}
+
+/* explain REMOTE [RPORT] LOCAL LPORT tcp|udp */
+static int cmd_explain(struct dyperd *d, struct out *o, bool json, char **argv, int argc)
+{
+	struct pinhole pkt = { 0 };
+	uint8_t fam2;
+	int i = 0;
+
+	if (argc != 4 && argc != 5) {
+		put(o, "usage: explain REMOTE [RPORT] LOCAL LPORT tcp|udp\n");
+		return -EINVAL;
+	}
+	if (!strcmp(argv[argc - 1], "tcp"))
+		pkt.proto = IPPROTO_TCP;
+	else if (!strcmp(argv[argc - 1], "udp"))
+		pkt.proto = IPPROTO_UDP;
+	else {
+		put(o, "explain: expected tcp or udp, found \"%s\"\n", argv[argc - 1]);
+		return -EINVAL;
+	}
+	if (parse_addr(argv[i++], &pkt.family, pkt.remote.raw) ||
+	    (argc == 5 && parse_port(o, argv[i++], &pkt.remote_port, false)) ||
+	    parse_addr(argv[i++], &fam2, pkt.local.raw) || fam2 != pkt.family) {
+		if (!o->len)
+			put(o, "explain: expected two addresses of one family, found \"%s\" and "
+			    "\"%s\"\n", argv[0], argv[argc - 3]);
+		return -EINVAL;
+	}
+	if (parse_port(o, argv[i], &pkt.local_port, false))
+		return -EINVAL;
+	put_stream(o, NULL, d, json, &pkt);
+	return 0;
+}
+
+static void watch_arm(struct dyperd *d, struct control_conn *c, bool out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c };
+
+	if (c->watch_out != out && !epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		c->watch_out = out;
+}
+
+/* Sends what @c's watcher holds, as much as the socket takes (@c may be freed). */
+static void watch_send(struct dyperd *d, struct control_conn *c)
+{
+	struct event_watch *w = c->watch;
+
+	while (w->off < w->len) {
+		ssize_t n = send(c->fd, w->buf + w->off, w->len - w->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				watch_arm(d, c, true);
+				return;
+			}
+			conn_free(d, c);
+			return;
+		}
+		event_watch_sent(w, (size_t)n);
+	}
+	watch_arm(d, c, false);
+}
+
+/* An event was queued for @arg's watcher: send it now, unless the socket
+ * is full (then EPOLLOUT will). */
+static void watch_wake(struct dyperd *d, void *arg)
+{
+	struct control_conn *c = arg;
+
+	if (!c->watch_out)
+		watch_send(d, c);
+}
+
+/* watch [FILTERS]: 0 when @c streams events from now on, else -errno
+ * with the reason in @o. */
+static int start_watch(struct dyperd *d, struct control_conn *c, struct out *o, bool json,
+		       char **argv, int argc)
+{
+	struct event_filter f;
+	unsigned n = 0;
+	char why[256];
+
+	if (event_filter_parse(&f, argv, argc, why, sizeof(why))) {
+		put(o, "%s\n", why);
+		return -EINVAL;
+	}
+	for (struct event_watch *w = d->events.watchers; w; w = w->next)
+		n++;
+	if (n >= MAX_WATCHERS) {
+		put(o, "watch: %u watchers already (at most %d)\n", n, MAX_WATCHERS);
+		return -EBUSY;
+	}
+	c->watch = event_watch_add(d, &f, json, watch_wake, c);
+	if (!c->watch) {
+		put(o, "out of memory\n");
+		return -ENOMEM;
+	}
+	/* the answer's first line, then the events as they come */
+	memcpy(c->watch->buf, "OK\n", 3);
+	c->watch->len = 3;
+	c->watch_out = false;
+	watch_arm(d, c, true);	/* sent from the loop: @c must outlive run() */
+	return 0;
+}
+
 /* Runs @line: the answer in c->out, or later if c->busy. */
 static void run(struct dyperd *d, struct control_conn *c, char *line)
 {
@@ -590,11 +793,31 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		else
 			err = -E2BIG;
 	}
+	c->json = json;
 	if (err) {
 		put(&o, "more than %d arguments\n", MAX_ARGS);
 	} else if (argc == 0) {
 		err = -EINVAL;
 		put(&o, "no command\n");
+	} else if (!strcmp(argv[0], "watch")) {
+		if (!start_watch(d, c, &o, json, argv + 1, argc - 1)) {
+			free(o.s);
+			return;
+		}
+		err = -EINVAL;
+	} else if (!strcmp(argv[0], "list") && argc == 2 && !strcmp(argv[1], "--recent")) {
+		put_stream(&o, events_put_recent, d, json, NULL);
+	} else if (!strcmp(argv[0], "stats") && argc == 2 && !strcmp(argv[1], "--prometheus")) {
+		put_stream(&o, NULL, d, false, NULL);
+	} else if (!strcmp(argv[0], "explain")) {
+		err = cmd_explain(d, &o, json, argv + 1, argc - 1);
+	} else if (d->site && (!strcmp(argv[0], "list") || !strcmp(argv[0], "stats"))) {
+		/* from the site's own record, at once */
+		put_stream(&o, !strcmp(argv[0], "stats") ? site_stats : site_list, d, json, NULL);
+	} else if (d->site && (!strcmp(argv[0], "show") || !strcmp(argv[0], "close") ||
+			       !strcmp(argv[0], "check"))) {
+		err = -EOPNOTSUPP;
+		put(&o, "%s: not in site mode (list, stats, reload)\n", argv[0]);
 	} else if (!strcmp(argv[0], "list") || (!strcmp(argv[0], "show") && argc == 2)) {
 		c->json = json;
 		c->show = argc == 2;
@@ -632,8 +855,8 @@ static void run(struct dyperd *d, struct control_conn *c, char *line)
 		err = cmd_check(d, &o, json, argv + 1, argc - 1);
 	} else {
 		err = -EINVAL;
-		put(&o, "unknown command \"%s\" (list, show ID, close ID, stats, reload, check)\n",
-		    argv[0]);
+		put(&o, "unknown command \"%s\" (list [--recent], show ID, close ID, stats "
+		    "[--prometheus], reload, check, explain, watch)\n", argv[0]);
 	}
 	answer(c, &o, err);
 	return;
@@ -684,6 +907,19 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	size_t old = c->in_len;
 	ssize_t n;
 
+	if (c->watch) {
+		char junk[256];
+
+		if (events & EPOLLOUT) {
+			watch_send(d, c);
+			return;
+		}
+		/* a watcher only listens: what it sends is ignored, its going away ends it */
+		n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			conn_free(d, c);
+		return;
+	}
 	if (c->out) {
 		flush_out(d, c);
 		return;
@@ -719,7 +955,7 @@ void control_event(struct dyperd *d, struct control_conn *c, uint32_t events)
 	}
 	*nl = '\0';
 	run(d, c, c->in);
-	if (c->busy || c->reload_ticket)
+	if (c->busy || c->reload_ticket || c->watch)
 		return;
 	if (!c->out) {
 		conn_free(d, c);
@@ -739,7 +975,7 @@ void control_reload_done(struct dyperd *d, uint64_t ticket, int err, const char 
 		if (c->reload_ticket != ticket)
 			continue;
 		if (c->json) {
-			put(&o, "{\"reloaded\":%s,\"message\":", err ? "false" : "true");
+			put(&o, "{\"schema\":1,\"reloaded\":%s,\"message\":", err ? "false" : "true");
 			put_json_str(&o, msg);
 			put(&o, "}\n");
 		} else {
@@ -760,7 +996,7 @@ void control_tick(struct dyperd *d)
 		next = c->next;
 		/* only those still to send their command: an answer being sent
 		 * goes at the pace its reader takes it */
-		if (!c->out && !c->busy && !c->reload_ticket && now >= c->deadline_ms)
+		if (!c->out && !c->busy && !c->reload_ticket && !c->watch && now >= c->deadline_ms)
 			refuse(d, c, "no complete command line within %d s: closed",
 			       CONTROL_TIMEOUT_MS / 1000);
 	}

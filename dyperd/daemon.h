@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include "conf/config.h"
+#include "dyperd/events.h"
+#include "dyperd/metrics.h"
 #include "dyperd/policy.h"
 #include "dyperd/proto.h"
 #include "dyperd/table.h"
@@ -21,8 +23,9 @@
 #include "nft/enforcer_if.h"
 
 /* What an epoll event belongs to. */
-enum ev_kind { EV_SIGNAL, EV_TIMER, EV_AGENT_LISTEN, EV_AGENT, EV_CONTROL_LISTEN,
-	       EV_CONTROL, EV_DIAG, EV_ENFORCER, EV_RELOAD };
+enum ev_kind { EV_SIGNAL, EV_TIMER, EV_AGENT_LISTEN, EV_RESUME_LISTEN, EV_AGENT, EV_CONTROL_LISTEN,
+	       EV_CONTROL, EV_DIAG, EV_ENFORCER, EV_RELOAD,
+	       EV_SITE_LISTEN, EV_SITE_CONN, EV_SITE_ENFORCER };
 
 struct ev_tag {
 	enum ev_kind kind;
@@ -49,7 +52,29 @@ struct channel {
 	double tokens;		/* rate limit bucket */
 	uint64_t refill_ns;
 	bool paused;		/* out of tokens: not read until they refill */
+	/* resume.c: a channel that may outlive dyperd */
+	struct resume_rec *rec;	/* its record once a ticket was issued; NULL: none */
+	bool resuming;		/* on the resume socket, no ticket shown yet */
+	uint64_t resume_deadline_ms;	/* closed unless resumed by then */
 	struct channel *next;
+};
+
+#define RESUME_PIDS		4
+#define RESUME_PROGRAM_LEN	1024
+
+/* What a restarted dyperd needs to resume a channel (resume.c). */
+struct resume_rec {
+	uint64_t id;
+	uint8_t secret[DYPER_SECRET_LEN];
+	uint32_t uid, gid;		/* SO_PEERCRED at the channel's connect */
+	bool wrapped;
+	uint64_t program_dev, program_ino;
+	char program[RESUME_PROGRAM_LEN];	/* "": none declared */
+	uint32_t pids[RESUME_PIDS];	/* processes that held it, newest first */
+	uint64_t starts[RESUME_PIDS];	/* and their start times */
+	uint32_t slot;			/* in the state file */
+	uint32_t live;			/* connections with this identity */
+	struct resume_rec *next;
 };
 
 /* Where a reply goes: a reply socket the requester passed, or the channel. */
@@ -149,6 +174,8 @@ struct control_conn {
 	uint32_t only_id;
 	uint64_t *packets, *bytes;	/* list: counters by table entry */
 	uint32_t n_counters;
+	struct event_watch *watch;	/* dyperctl watch: streaming events */
+	bool watch_out;		/* its socket was full: EPOLLOUT armed */
 	struct control_conn *next;
 };
 
@@ -173,8 +200,11 @@ struct uid_channels {
 
 #define UID_BUCKETS 256
 
+struct site;
+
 struct dyperd {
 	struct dyper_config cfg;
+	struct site *site;		/* site mode (site.h); NULL on a host */
 	char config_path[4096];
 	struct policy *policy;
 	struct enf_slot slots[ENGINE_MAX_ENFORCERS];
@@ -199,6 +229,13 @@ struct dyperd {
 	unsigned n_controls;
 	int spare_fd;			/* /dev/null, given up to refuse a connection on EMFILE */
 	uint64_t agent_rearm_ms, control_rearm_ms;	/* listener paused until; 0: armed */
+	int resume_lfd, resume_alfd;	/* resume.c: the resume socket, its abstract twin */
+	struct ev_tag resume_tag, resume_atag;
+	uint64_t resume_rearm_ms, resume_arearm_ms;
+	int resume_state_fd;		/* the channels' state file */
+	struct resume_rec *resume_recs;
+	uint32_t resume_n;
+	uint64_t resume_check_ms;
 
 	struct pending *ops;		/* unfinished operations, newest first */
 	size_t n_ops;
@@ -217,6 +254,8 @@ struct dyperd {
 	bool running;
 	bool foreground;
 	struct stats st;
+	struct metrics metrics;
+	struct events events;		/* journal, watchers, history (events.c) */
 };
 
 /* Monotonic clock. */
@@ -250,6 +289,12 @@ int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len,
 int engine_read(struct dyperd *d, void (*entry)(struct dyperd *d, const struct pinhole_entry *pe,
 						  void *arg),
 		void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg);
+/* Converges this host's table (the first enforcer) to @cfg, borrowed until
+ * @done gets the outcome (never from inside this call): one transaction,
+ * pinholes kept (ENFORCER_RECONFIG).  0 or -errno (not submitted). */
+int engine_reconfigure(struct dyperd *d, const struct nft_enforcer_config *cfg,
+		       void (*done)(struct dyperd *d, int err, const char *msg, void *arg),
+		       void *arg);
 /* @arg (a dyperctl connection) is gone: none of its callbacks will run. */
 void engine_forget_arg(struct dyperd *d, void *arg);
 /* True when nobody else can change the first enforcer's pinholes. */
@@ -282,6 +327,25 @@ void listener_backoff(struct dyperd *d, int lfd, struct ev_tag *tag, uint64_t *r
 void channel_tick(struct dyperd *d);
 void channel_readable(struct dyperd *d, struct channel *ch);
 void channel_close(struct dyperd *d, struct channel *ch);
+/* A resume socket (@tag: d->resume_tag or d->resume_atag) is readable. */
+void channel_accept_resume(struct dyperd *d, struct ev_tag *tag);
+
+/*
+ * resume.c: channels that outlive dyperd.  resume_open() (before the
+ * privilege drop) opens the state file beside the agent socket, keeps the
+ * records whose processes still run and listens on the resume socket.
+ * resume_ticket() issues @ch's ticket (drawn once per channel) to process
+ * @pid; resume_claim() gives a connection on the resume socket the
+ * identity its ticket stands for, or -EACCES with @why.  0 or -errno.
+ */
+int resume_open(struct dyperd *d);
+int resume_ticket(struct dyperd *d, struct channel *ch, uint32_t pid, struct dyper_ticket *t);
+int resume_claim(struct dyperd *d, struct channel *ch, const struct ucred *cr,
+		 const struct dyper_ticket *t, char *why, size_t len);
+void resume_mark_pending(struct channel *ch);	/* accepted on the resume socket */
+void resume_channel_closed(struct dyperd *d, struct channel *ch);
+void resume_tick(struct dyperd *d);	/* timer: idle resume connections, dead records */
+void resume_free(struct dyperd *d);	/* at exit: the records stay in the file */
 
 /* control.c: dyperctl's socket */
 int control_listen(struct dyperd *d);

@@ -9,12 +9,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,7 +26,9 @@
 #include <linux/netfilter.h>
 
 #include "conf/config.h"
+#include "dyperd/border.h"
 #include "dyperd/doctor.h"
+#include "dyperd/listeners.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
 #include "dyperd/policy.h"
@@ -45,6 +49,7 @@ struct doctor {
 	struct dyper_config cfg;
 	bool cfg_ok;
 	bool dyperd_up;
+	char site_status[512];		/* border mode: dyperd's word on its session */
 };
 
 static const char *const status_word[] = { "ok", "warning", "FAIL" };
@@ -242,7 +247,7 @@ int doctor_connect(const char *path)
 
 /* Asks dyperd for its stats; 0 with the number of pinholes, or -errno
  * (-EPROTO: it answered something else, -ECONNRESET: no answer). */
-static int ask_stats(const char *path, unsigned long *pinholes)
+static int ask_stats(const char *path, unsigned long *pinholes, char *site, size_t site_len)
 {
 	struct timeval tv = { .tv_sec = ANSWER_TIMEOUT_S };
 	char buf[8192], *p;
@@ -270,6 +275,14 @@ static int ask_stats(const char *path, unsigned long *pinholes)
 	}
 	p = strstr(buf, "\npinholes ");
 	*pinholes = p ? strtoul(p + 10, NULL, 10) : 0;
+	/* border mode: "site  <the session in words>" */
+	p = strstr(buf, "\nsite ");
+	if (p && site_len) {
+		p += 6;
+		while (*p == ' ')
+			p++;
+		snprintf(site, site_len, "%.*s", (int)strcspn(p, "\n"), p);
+	}
 out:
 	close(fd);
 	return err;
@@ -279,7 +292,7 @@ static void check_dyperd(struct doctor *d)
 {
 	const char *sock = d->o->socket ? d->o->socket : d->cfg.control_socket;
 	unsigned long pinholes = 0;
-	int err = ask_stats(sock, &pinholes);
+	int err = ask_stats(sock, &pinholes, d->site_status, sizeof(d->site_status));
 
 	d->dyperd_up = err == 0;
 	if (!err)
@@ -574,6 +587,226 @@ static void check_policy(struct doctor *d)
 	policy_free(p);
 }
 
+/* Services listening now that the table cuts off: the admin's sshd above all. */
+static void check_listeners(struct doctor *d)
+{
+	struct nft_enforcer_config nftcfg;
+	struct listener *ls = NULL;
+	char msg[MSG_LEN], fix[MSG_LEN];
+	size_t n, bad;
+	int err = listeners_read(&ls, &n);
+
+	if (err) {
+		report(d, DOCTOR_WARN, "listeners", "check by hand: ss -tuln",
+		       "cannot list the listening sockets (/proc/net): %s", strerror(-err));
+		return;
+	}
+	nftconf_from_config(&nftcfg, &d->cfg);
+	bad = listeners_dropped(ls, n, &nftcfg);
+	for (size_t i = 0; i < bad; i++) {
+		listener_warning(&ls[i], msg, sizeof(msg));
+		snprintf(fix, sizeof(fix), "if other hosts must reach it: %s = %u (comma-separated "
+			 "with the others) in [enforcer] of %s, then systemctl reload dyperd",
+			 ls[i].proto == IPPROTO_TCP ? "tcp_ports" : "udp_ports", ls[i].port,
+			 d->o->config);
+		report(d, DOCTOR_WARN, "listeners", fix, "%s", msg);
+	}
+	if (!bad)
+		report(d, DOCTOR_OK, "listeners", NULL, "%zu listening sockets: each is loopback "
+		       "only or on a control port", n);
+	free(ls);
+}
+
+/* --- border mode ------------------------------------------------------------------ */
+
+enum doctor_status doctor_judge_remote_key(const struct stat *st, uid_t uid, char *why,
+					   size_t len)
+{
+	if (!S_ISREG(st->st_mode))
+		snprintf(why, len, "not a regular file");
+	else if (st->st_uid != uid)
+		snprintf(why, len, "owned by uid %u, not by dyperd's user (uid %u)",
+			 (unsigned)st->st_uid, (unsigned)uid);
+	else if (st->st_mode & 077)
+		snprintf(why, len, "mode %04o: group and others must have no access",
+			 (unsigned)(st->st_mode & 07777));
+	else
+		return DOCTOR_OK;
+	return DOCTOR_FAIL;
+}
+
+bool doctor_known_host(const char *text, size_t len, const char *host, unsigned port)
+{
+	char want[DYPER_CONFIG_ADDR_LEN + 16];
+	size_t wl;
+
+	if (port == 22)
+		snprintf(want, sizeof(want), "%s", host);
+	else
+		snprintf(want, sizeof(want), "[%s]:%u", host, port);
+	wl = strlen(want);
+	for (size_t i = 0; i < len;) {
+		const char *line = text + i, *nl = memchr(line, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - line) : len - i, f = 0;
+
+		i += n + 1;
+		/* "@cert-authority" and "@revoked" lines pin no key of their own */
+		if (!n || line[0] == '#' || line[0] == '@')
+			continue;
+		while (f < n && line[f] != ' ' && line[f] != '\t')
+			f++;
+		for (size_t a = 0; a < f;) {
+			size_t b = a;
+
+			while (b < f && line[b] != ',')
+				b++;
+			if (b - a == wl && !memcmp(line + a, want, wl) && f < n)
+				return true;
+			a = b + 1;
+		}
+	}
+	return false;
+}
+
+/* One session to the site, as dyperd makes it, waited for at most the
+ * connect timeout: 0 READY (the site's name in @site), or -errno with @why. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int try_site(struct remote_ssh *s, uint32_t timeout_ms, char *site, size_t len)
+{
+	uint64_t now = mono_ms(), end = now + timeout_ms + 1000;
+
+	if (remote_ssh_start(s, now))
+		return remote_ssh_errno(s);
+	for (;;) {
+		struct pollfd pfd = { .fd = remote_ssh_fd(s), .events = remote_ssh_events(s) };
+
+		if (remote_ssh_state(s) == REMOTE_SSH_READY) {
+			snprintf(site, len, "%s", remote_ssh_site(s));
+			return 0;
+		}
+		if (remote_ssh_state(s) == REMOTE_SSH_CLOSED)
+			return remote_ssh_errno(s) ? remote_ssh_errno(s) : -ECONNRESET;
+		now = mono_ms();
+		if (now >= end)
+			return -ETIMEDOUT;
+		poll(&pfd, 1, 50);
+		remote_ssh_step(s, mono_ms());
+	}
+}
+
+static void check_remote(struct doctor *d)
+{
+	const struct dyper_remote_conf *r = &d->cfg.remote;
+	struct passwd *pw = getpwnam(d->cfg.user);
+	uid_t uid = pw ? pw->pw_uid : 0;
+	char why[MSG_LEN], fix[MSG_LEN], site[REMOTE_WIRE_NAME_MAX + 1];
+	struct remote_forward_config fc;
+	struct remote_ssh *s = NULL;
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	if (!d->cfg_ok || !border_enabled(&d->cfg))
+		return;
+	/* the key: dyperd's user's alone, or dyperd does not start */
+	if (stat(r->key, &st)) {
+		snprintf(fix, sizeof(fix), "make a key for this host (ssh-keygen -t ed25519 -N '' "
+			 "-f %s), chown %s %s, and put its .pub line, with command=\"dyper-remote "
+			 "--delegate HOST\",restrict, into the site account's authorized_keys",
+			 r->key, d->cfg.user, r->key);
+		report(d, DOCTOR_FAIL, "remote-key", fix, "%s: %s: dyperd does not start", r->key,
+		       strerror(errno));
+	} else if (doctor_judge_remote_key(&st, uid, why, sizeof(why)) != DOCTOR_OK) {
+		snprintf(fix, sizeof(fix), "chown %s %s; chmod 600 %s", d->cfg.user, r->key, r->key);
+		report(d, DOCTOR_FAIL, "remote-key", fix, "%s is %s: dyperd does not start", r->key,
+		       why);
+	} else {
+		report(d, DOCTOR_OK, "remote-key", NULL, "%s is %s's, mode %04o", r->key,
+		       d->cfg.user, (unsigned)(st.st_mode & 07777));
+	}
+	/* the pinned host key: without it every session is refused */
+	f = fopen(r->known_hosts, "re");
+	err = f ? 0 : errno;
+	if (f) {
+		char buf[4096];
+		size_t n;
+
+		text = malloc(1 << 20);
+		while (text && (n = fread(buf, 1, sizeof(buf), f)) > 0 && len + n <= (1 << 20)) {
+			memcpy(text + len, buf, n);
+			len += n;
+		}
+		fclose(f);
+	}
+	if (r->port == 22)
+		snprintf(why, sizeof(why), "%s", r->host);
+	else
+		snprintf(why, sizeof(why), "[%s]:%u", r->host, (unsigned)r->port);
+	snprintf(fix, sizeof(fix), "ask the site's admin for its host key (ssh-keygen -lf "
+		 "/etc/ssh/ssh_host_ed25519_key.pub shows its fingerprint there) and add the line "
+		 "\"%.64s KEYTYPE KEY\" to %s; never take it from the network unchecked", why,
+		 r->known_hosts);
+	if (!f)
+		report(d, DOCTOR_FAIL, "remote-hostkey", fix, "%s: %s: dyperd does not start",
+		       r->known_hosts, strerror(err));
+	else if (!text || !doctor_known_host(text, len, r->host, r->port))
+		report(d, DOCTOR_FAIL, "remote-hostkey", fix, "%s has no key for %s port %u: every "
+		       "session to the site is refused", r->known_hosts, r->host, r->port);
+	else
+		report(d, DOCTOR_OK, "remote-hostkey", NULL, "%s pins a key for %s port %u",
+		       r->known_hosts, r->host, r->port);
+	free(text);
+	/* dyperd's own session, if it runs: a second one as the same delegate
+	 * would replace it at the site */
+	if (d->dyperd_up && d->site_status[0]) {
+		if (!strncmp(d->site_status, "ready: ", 7))
+			report(d, DOCTOR_OK, "remote-site", NULL, "dyperd's session: %s",
+			       d->site_status);
+		else
+			report(d, DOCTOR_FAIL, "remote-site", !strstr(d->site_status, "REFUSED") ?
+			       "check that the site's sshd listens there and that dyper-remote and "
+			       "the site controller run (dyper-remote(8)); journalctl -u dyperd" :
+			       "compare the site's host key with its admin; replace the pinned one "
+			       "only after that", "dyperd's session: %s", d->site_status);
+		return;
+	}
+	/* a session, as dyperd makes it: needs the key, so root's */
+	if (geteuid() != 0) {
+		report(d, DOCTOR_WARN, "remote-site", "sudo dyperctl doctor",
+		       "not root: cannot read the key to try a session with the site");
+		return;
+	}
+	border_forward_config(&fc, &d->cfg, uid);
+	err = remote_ssh_new(&s, &fc.ssh, why);
+	if (!err)
+		err = try_site(s, r->connect_timeout_ms, site, sizeof(site));
+	if (err) {
+		if (s)
+			snprintf(why, sizeof(why), "%s", remote_ssh_error(s));
+		snprintf(fix, sizeof(fix), "%s", err == -EKEYREJECTED ? "compare the site's host "
+			 "key with its admin; replace the pinned one only after that" :
+			 err == -EACCES ? "put this host's public key into the site account's "
+			 "authorized_keys with command=\"dyper-remote --delegate HOST\",restrict" :
+			 "check that the site's sshd listens there and that dyper-remote and the "
+			 "site controller run (dyper-remote(8))");
+		report(d, DOCTOR_FAIL, "remote-site", fix, "no session with %s port %u as %s: %s",
+		       r->host, r->port, r->user, why);
+	} else {
+		report(d, DOCTOR_OK, "remote-site", NULL, "session with %s port %u as %s: site "
+		       "\"%s\" answered the greeting", r->host, r->port, r->user, site);
+	}
+	remote_ssh_free(s);
+}
+
 int doctor_run(const struct doctor_opts *o, FILE *out)
 {
 	static struct doctor dd;
@@ -602,10 +835,12 @@ int doctor_run(const struct doctor_opts *o, FILE *out)
 		check_chains(d, chains, n);
 	free(chains);
 	check_iptables(d);
+	check_listeners(d);
 	check_group(d, &gid);
 	check_wrapper(d, gid);
 	check_agent(d);
 	check_policy(d);
+	check_remote(d);
 
 	if (d->json)
 		fprintf(out, "],\"ok\":%u,\"warnings\":%u,\"failures\":%u}\n",

@@ -5,7 +5,8 @@
  * it: dyperd not running, its table missing or changed, another base chain
  * on the input hook dropping what the pinholes accept, legacy iptables,
  * the wrapper without its set-group-ID bit, the agent missing, a policy
- * that refuses everything.  Part of dyperctl only (not of dyperd).
+ * that refuses everything; in border mode the key file, the pinned site
+ * host key and (as root) a session to the site.  Part of dyperctl only (not of dyperd).
  */
 #ifndef DYPERD_DOCTOR_H
 #define DYPERD_DOCTOR_H
@@ -90,5 +91,17 @@ enum doctor_status doctor_judge_chain(const struct nft_input_chain *ic, uint32_t
  */
 enum doctor_status doctor_judge_policy(const struct policy *p, size_t *allows, char *why,
 				       size_t len);
+
+/*
+ * Border mode's key file as stat(2) saw it, for dyperd's user @uid: OK, or
+ * FAIL with @why (not a regular file, another owner, group/other access).
+ */
+enum doctor_status doctor_judge_remote_key(const struct stat *st, uid_t uid, char *why,
+					   size_t len);
+
+/* True when the known_hosts text @text (@len bytes) has a line for the
+ * site @host on @port, as "host" (port 22) or "[host]:port", among the
+ * comma-separated names of its first field (hashed names are not read). */
+bool doctor_known_host(const char *text, size_t len, const char *host, unsigned port);
 
 #endif

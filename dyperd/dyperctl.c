@@ -15,6 +15,7 @@
 
 #include "conf/config.h"
 #include "dyperd/doctor.h"
+#include "dyperd/log.h"
 #include "dyperd/proto.h"
 
 static const struct command {
@@ -24,12 +25,18 @@ static const struct command {
 	const char *help;
 	bool local;			/* not sent to dyperd */
 } commands[] = {
-	{ "list", "", 0, 0, "every pinhole: id, 5-tuple, owner uid/pid/program, age, expiry, "
-			     "packets and bytes", false },
+	{ "list", "[--recent]", 0, 1, "every pinhole: id, 5-tuple, owner uid/pid/program, age, "
+				       "expiry, packets and bytes;\n"
+	  "with --recent, the recently closed ones: when, after how long, why", false },
 	{ "show", "ID", 1, 1, "one pinhole", false },
 	{ "close", "ID", 1, 1, "close a pinhole now", false },
-	{ "stats", "", 0, 0, "counts of pinholes, requests, denials, batches, and the "
-			      "request latency (p50/p99)", false },
+	{ "stats", "[--prometheus]", 0, 1, "counts of pinholes, requests, denials, batches, and "
+					    "the request latency (p50/p99);\n"
+	  "with --prometheus, counters and latency histograms in Prometheus' text format", false },
+	{ "watch", "[--uid U] [--program GLOB] [--remote ADDR] [--port P] [--event TYPE,...]", 0, 10,
+	  "a live stream of events (open, close, deny, stale, repair) until interrupted", false },
+	{ "explain", "REMOTE [RPORT] LOCAL LPORT tcp|udp", 4, 5,
+	  "what the table would do with such a packet now, and why", false },
 	{ "reload", "", 0, 0, "re-read dyper.conf and the policy; a bad policy is refused and "
 			       "the old one kept", false },
 	{ "check", "UID tcp|udp REMOTE RPORT|* LOCAL LPORT [program=PATH] [delegate=GID]", 6, 8,
@@ -53,7 +60,7 @@ static void usage(FILE *f)
 		   "  -h, --help         this help; COMMAND --help for one command\n\ncommands:\n",
 		DYPER_CONFIG_PATH, DYPER_CONTROL_SOCKET);
 	for (const struct command *c = commands; c->name; c++)
-		fprintf(f, "  %-7s %s\n", c->name, c->args);
+		fprintf(f, "  %-8s %s\n", c->name, c->args);
 	fprintf(f, "\nExit status: 0 done, 1 refused or failed (doctor: a check failed), 2 usage,\n"
 		   "3 dyperd unreachable.  See dyperctl(8).\n");
 }
@@ -191,6 +198,13 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		int e = -fd;
 
+		if (json) {
+			char esc[1024];
+
+			json_escape(esc, sizeof(esc), path);
+			printf("{\"schema\":1,\"error\":\"cannot reach dyperd at %s: %s\"}\n",
+			       esc, strerror(e));
+		}
 		fprintf(stderr, "dyperctl: cannot reach dyperd at %s: %s\n", path, strerror(e));
 		if (e == ENOENT || e == ECONNREFUSED)
 			fprintf(stderr, "dyperctl: is dyperd running? (systemctl status dyperd)\n");
@@ -219,7 +233,10 @@ int main(int argc, char **argv)
 			p = nl + 1;
 			first = false;
 		}
-		fwrite(p, 1, m, err ? stderr : stdout);
+		/* with -j an error is a JSON object too: on stdout, for tools */
+		fwrite(p, 1, m, err && !json ? stderr : stdout);
+		/* watch streams: each event as it comes, also into a pipe */
+		fflush(stdout);
 	}
 	close(fd);
 	if (first) {

@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,15 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
+#include "dyperd/border.h"
 #include "dyperd/daemon.h"
 #include "dyperd/diag.h"
+#include "dyperd/listeners.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
+#include "dyperd/site.h"
 
 #define TICK_MS 100
 
@@ -47,12 +52,16 @@ static void usage(FILE *f)
 		"                      under systemd, Type=notify: it says READY=1)\n"
 		"  -d, --debug         like -f, with debug logging\n"
 		"      --check-config  check the configuration and the policy, then exit\n"
+		"      --remove-table  delete the table (once dyperd is stopped for good), then exit\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n\n"
 		"Signals: TERM/INT stop (on_exit = keep|flush), HUP reloads dyper.conf and the\n"
 		"policy (dyperctl reload does the same and reports errors).\n"
 		"See dyperd(8), dyper.conf(5), dyper-policy(5).\n", DYPER_CONFIG_PATH);
 }
+
+static void notify_status(const char *also, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int add_ev(struct dyperd *d, int fd, struct ev_tag *tag, enum ev_kind kind)
 {
@@ -224,6 +233,103 @@ static void notify_manager(const char *state)
 		close(fd);
 }
 
+/*
+ * For --check-config: the services listening in this network namespace
+ * right now that the table would cut off (sshd above all), on stderr.
+ * Warnings only: a port may be closed on purpose.
+ */
+static void warn_cut_off(const struct dyperd *d)
+{
+	struct nft_enforcer_config nftcfg;
+	struct listener *ls = NULL;
+	char msg[512];
+	size_t n, bad;
+	int err = listeners_read(&ls, &n);
+
+	if (err) {
+		fprintf(stderr, "dyperd: warning: cannot list the listening sockets (/proc/net): "
+			"%s: not checked whether the table would cut off a service\n",
+			strerror(-err));
+		return;
+	}
+	nftconf_from_config(&nftcfg, &d->cfg);
+	bad = listeners_dropped(ls, n, &nftcfg);
+	for (size_t i = 0; i < bad; i++) {
+		listener_warning(&ls[i], msg, sizeof(msg));
+		fprintf(stderr, "dyperd: WARNING: %s\ndyperd:   if other hosts must reach it, add "
+			"%u to %s in %s\n", msg, ls[i].port,
+			ls[i].proto == IPPROTO_TCP ? "tcp_ports" : "udp_ports", d->config_path);
+	}
+	free(ls);
+}
+
+/* STATUS= for `systemctl status`: one line, what dyperd is doing or did last. */
+__attribute__((format(printf, 2, 3)))
+static void notify_status(const char *also, const char *fmt, ...)
+{
+	char state[1024];
+	int n = snprintf(state, sizeof(state), "%s%sSTATUS=", also ? also : "", also ? "\n" : "");
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= sizeof(state))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(state + n, sizeof(state) - (size_t)n, fmt, ap);
+	va_end(ap);
+	for (char *p = state + n; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	notify_manager(state);
+}
+
+/* True when a dyperd answers on the control socket of @cfg. */
+static bool dyperd_running(const struct dyper_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->control_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
+/*
+ * --remove-table: what package removal and `make uninstall` run once the
+ * service is stopped, to leave the host as it was.  Only the configured
+ * table, only if Dyper made it, never under a running dyperd (which would
+ * rebuild it, or own it).  0 (also when there is none) or 1.
+ */
+static int remove_table(const struct dyperd *d)
+{
+	const char *t = d->cfg.enforcer_table;
+	struct nft_enforcer_config nftcfg;
+	struct nft_enforcer *e = NULL;
+	int rc;
+
+	if (dyperd_running(&d->cfg)) {
+		fprintf(stderr, "dyperd: a dyperd answers on %s: stop it first (systemctl stop "
+			"dyperd); table inet %s left in place\n", d->cfg.control_socket, t);
+		return 1;
+	}
+	nftconf_from_config(&nftcfg, &d->cfg);
+	rc = nft_enforcer_open(&e, &nftcfg);
+	if (!rc)
+		rc = nft_enforcer_destroy(e);
+	if (rc == -ENOENT)
+		printf("dyperd: no table inet %s: nothing to remove\n", t);
+	else if (rc)
+		fprintf(stderr, "dyperd: %s\n", e ? nft_enforcer_error(e) : strerror(-rc));
+	else
+		printf("dyperd: table inet %s removed: Dyper no longer filters inbound traffic "
+		       "here\n", t);
+	nft_enforcer_free(e);
+	return rc && rc != -ENOENT ? 1 : 0;
+}
+
 static void on_destroyed(uint64_t cookie, void *arg)
 {
 	engine_socket_gone(arg, cookie);
@@ -235,10 +341,17 @@ static void handle_signal(struct dyperd *d)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			int err;
+
+			/* logrotate moved the event log away: write to a new one */
+			if (d->cfg.event_log[0] && (err = log_events_open(d->cfg.event_log)))
+				log_err("cannot reopen the event log %s: %s", d->cfg.event_log,
+					strerror(-err));
 			reload_request(d);
 		} else {
 			log_notice("signal %u: stopping", si.ssi_signo);
-			notify_manager("STOPPING=1");
+			notify_status("STOPPING=1", "stopping (signal %u, on_exit = %s)", si.ssi_signo,
+				      d->cfg.on_exit == DYPER_ON_EXIT_FLUSH ? "flush" : "keep");
 			d->running = false;
 		}
 	}
@@ -271,20 +384,39 @@ static int loop(struct dyperd *d)
 				uint64_t ticket;
 				int rc;
 
-				if (reload_finish(d, &ticket, &rc, msg, sizeof(msg)))
+				if (reload_finish(d, &ticket, &rc, msg, sizeof(msg))) {
+					notify_status(NULL, "%s", msg);
 					control_reload_done(d, ticket, rc, msg);
+				}
 				break;
 			}
 			case EV_TIMER:
 				if (read(d->timerfd, &ticks, sizeof(ticks)) > 0) {
-					engine_tick(d);
+					if (d->site) {
+						site_tick(d);
+					} else {
+						engine_tick(d);
+						channel_tick(d);
+					}
 					control_tick(d);
-					channel_tick(d);
 					log_limit_flush(now_ms());
 				}
 				break;
+			case EV_SITE_LISTEN:
+				site_accept(d);
+				break;
+			case EV_SITE_CONN:
+				/* the connection may be freed here: nothing after it */
+				site_conn_event(d, (struct site_conn *)tag, evs[i].events);
+				break;
+			case EV_SITE_ENFORCER:
+				site_enforcer_ready(d);
+				break;
 			case EV_AGENT_LISTEN:
 				channel_accept(d);
+				break;
+			case EV_RESUME_LISTEN:
+				channel_accept_resume(d, tag);
 				break;
 			case EV_AGENT:
 				/* the channel may be freed here: nothing after it */
@@ -308,7 +440,10 @@ static int loop(struct dyperd *d)
 			}
 		}
 		/* everything this iteration asked for: one transaction */
-		engine_commit(d);
+		if (d->site)
+			site_commit(d);
+		else
+			engine_commit(d);
 	}
 	return 0;
 }
@@ -320,13 +455,14 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "remove-table", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static struct dyperd dd;
 	struct dyperd *d = &dd;
-	bool explicit_config = false, check_only = false, debug = false;
+	bool explicit_config = false, check_only = false, remove_only = false, debug = false;
 	struct itimerspec its = { { 0, TICK_MS * 1000000 }, { 0, TICK_MS * 1000000 } };
 	struct nft_enforcer_config nftcfg;
 	struct nft_enforcer *nft;
@@ -356,6 +492,9 @@ int main(int argc, char **argv)
 		case 'C':
 			check_only = true;
 			break;
+		case 'R':
+			remove_only = true;
+			break;
 		case 'V':
 			printf("dyperd %s\n", DYPER_VERSION);
 			return 0;
@@ -378,15 +517,40 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dyperd: %s\n", err);
 		return 1;
 	}
-	rc = policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
+	if (remove_only)
+		return remove_table(d);
+	/* site mode judges hosts with the site policy; a host its users */
+	rc = d->cfg.site.enable ?
+	     policy_load_as(&d->policy, d->cfg.site.policy, POLICY_SITE, err, sizeof(err)) :
+	     policy_load(&d->policy, d->cfg.policy, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dyperd: %s\n", err);
 		return 1;
 	}
 	if (check_only) {
-		printf("%s: configuration OK\n%s: %zu rules OK\n", d->config_path, d->cfg.policy,
-		       policy_rule_count(d->policy));
+		printf("%s: configuration OK\n%s: %zu rules OK%s\n", d->config_path,
+		       d->cfg.site.enable ? d->cfg.site.policy : d->cfg.policy,
+		       policy_rule_count(d->policy), d->cfg.site.enable ? " (site policy)" : "");
 		policy_free(d->policy);
+		if (border_enabled(&d->cfg)) {
+			struct passwd *kp = getpwnam(d->cfg.user);
+			char why[REMOTE_SSH_ERROR_LEN];
+			struct enforcer *site;
+
+			/* the key as dyperd would load it: its user's, 0600 */
+			rc = border_forwarder_new(&site, &d->cfg, kp ? kp->pw_uid : geteuid(), why);
+			if (rc) {
+				fprintf(stderr, "dyperd: [remote]: %s: dyperd would not start\n", why);
+				return 1;
+			}
+			enforcer_free(site);
+			printf("[remote]: key %s and pinned host keys %s OK (site %s port %u, "
+			       "on_unreachable = %s)\n", d->cfg.remote.key, d->cfg.remote.known_hosts,
+			       d->cfg.remote.host, (unsigned)d->cfg.remote.port,
+			       d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
+		}
+		if (!d->cfg.site.enable)
+			warn_cut_off(d);
 		return 0;
 	}
 	log_init(d->foreground, debug ? LOG_DEBUG : d->cfg.log_level);
@@ -410,6 +574,10 @@ int main(int argc, char **argv)
 		log_err("cannot open the event log %s: %s", d->cfg.event_log, strerror(-rc));
 		return 1;
 	}
+	if (events_init(d)) {
+		log_err("out of memory for the event history");
+		return 1;
+	}
 	/* channels and waiting requests hold descriptors: allow many, and size
 	 * the channel caps to what the limit leaves */
 	if (getrlimit(RLIMIT_NOFILE, &rl)) {
@@ -425,8 +593,17 @@ int main(int argc, char **argv)
 		return 1;
 
 	d->agent_lfd = d->control_lfd = d->diag_fd = d->sigfd = d->timerfd = d->reload_fd = -1;
+	d->resume_lfd = d->resume_alfd = d->resume_state_fd = -1;
 	/* given up on EMFILE to refuse a connection rather than spin */
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (d->cfg.site.enable) {
+		/* site mode: the router's table, no agents, no local table */
+		make_socket_dir(d->cfg.site.socket);
+		notify_status(NULL, "setting up table inet %s on the router", d->cfg.site.table);
+		if (site_start(d))
+			return 1;
+		goto sockets;
+	}
 	nftconf_from_config(&nftcfg, &d->cfg);
 	rc = nft_enforcer_open(&nft, &nftcfg);
 	if (rc) {
@@ -440,6 +617,25 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_err("cannot set up the enforcer: %s", strerror(-rc));
 		return 1;
+	}
+	/* border mode: the site as a second enforcer; a bind waits for both */
+	if (border_enabled(&d->cfg)) {
+		char why[REMOTE_SSH_ERROR_LEN] = "";
+		struct enforcer *site;
+
+		/* the key is read now, as root, but must be the daemon user's */
+		rc = border_forwarder_new(&site, &d->cfg, pw->pw_uid, why);
+		if (!rc)
+			rc = engine_add_enforcer(d, site);
+		if (rc) {
+			log_err("border mode ([remote] in %s): %s", d->config_path,
+				why[0] ? why : strerror(-rc));
+			return 1;
+		}
+		log_notice("border mode: pinholes are forwarded to the site at %s port %u as %s "
+			   "(on_unreachable = %s)", d->cfg.remote.host, (unsigned)d->cfg.remote.port,
+			   d->cfg.remote.user,
+			   d->cfg.remote.on_unreachable == DYPER_UNREACHABLE_LOCAL ? "local" : "fail");
 	}
 	d->diag_fd = diag_destroy_open();
 	if (d->diag_fd < 0) {
@@ -460,12 +656,16 @@ int main(int argc, char **argv)
 	}
 	d->userns_dev = st.st_dev;
 	d->userns_ino = st.st_ino;
+	notify_status(NULL, "setting up table inet %s", d->cfg.enforcer_table);
 	rc = engine_start(d);
 	if (rc)
 		return 1;
 	make_socket_dir(d->cfg.agent_socket);
+	if (channel_listen(d) || resume_open(d))
+		return 1;
+sockets:
 	make_socket_dir(d->cfg.control_socket);
-	if (channel_listen(d) || control_listen(d))
+	if (control_listen(d))
 		return 1;
 
 	sigemptyset(&mask);
@@ -483,9 +683,12 @@ int main(int argc, char **argv)
 	    add_ev(d, d->sigfd, &d->sig_tag, EV_SIGNAL) ||
 	    add_ev(d, d->timerfd, &d->timer_tag, EV_TIMER) ||
 	    add_ev(d, d->reload_fd, &d->reload_tag, EV_RELOAD) ||
-	    add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
 	    add_ev(d, d->control_lfd, &d->control_tag, EV_CONTROL_LISTEN) ||
-	    add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG)) {
+	    (d->site ? site_watch(d) :
+	     add_ev(d, d->agent_lfd, &d->agent_tag, EV_AGENT_LISTEN) ||
+	     add_ev(d, d->resume_lfd, &d->resume_tag, EV_RESUME_LISTEN) ||
+	     (d->resume_alfd >= 0 && add_ev(d, d->resume_alfd, &d->resume_atag, EV_RESUME_LISTEN)) ||
+	     add_ev(d, d->diag_fd, &d->diag_tag, EV_DIAG))) {
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
@@ -497,11 +700,24 @@ int main(int argc, char **argv)
 	}
 	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
+	if (d->site) {
+		log_notice("dyperd %s ready in site mode \"%s\": dyper-remote on %s (account %s), "
+			   "dyperctl on %s; table inet %s on the router; %zu site policy rules",
+			   DYPER_VERSION, d->cfg.site.name, d->cfg.site.socket, d->cfg.site.account,
+			   d->cfg.control_socket, d->cfg.site.table, policy_rule_count(d->policy));
+		notify_status("READY=1", "running in site mode: table inet %s, %zu site policy rules",
+			      d->cfg.site.table, policy_rule_count(d->policy));
+		rc = loop(d);
+		site_stop(d);
+		policy_free(d->policy);
+		return rc ? 1 : 0;
+	}
 	log_notice("dyperd %s ready: agents on %s (group %s), dyperctl on %s; running as %s "
 		   "with CAP_NET_ADMIN and CAP_SYS_PTRACE only; %zu policy rules",
 		   DYPER_VERSION, d->cfg.agent_socket, d->cfg.group, d->cfg.control_socket,
 		   d->cfg.user, policy_rule_count(d->policy));
-	notify_manager("READY=1");
+	notify_status("READY=1", "running: table inet %s, %u pinholes, %zu policy rules",
+		      d->cfg.enforcer_table, d->table.count, policy_rule_count(d->policy));
 
 	rc = loop(d);
 	/* a reload still reading (a hung file system) is not waited for: its
@@ -509,6 +725,8 @@ int main(int argc, char **argv)
 	if (d->reload_running)
 		log_notice("stopping: a reload still reading its files is abandoned");
 	engine_stop(d);
+	resume_free(d);
+	events_free(d);
 	policy_free(d->policy);
 	return rc ? 1 : 0;
 }

@@ -34,6 +34,7 @@ enum { TAG_START = 1, TAG_ADOPT, TAG_RECONCILE, TAG_CHECK, TAG_REPAIR, TAG_STOP 
 
 /* A batch in flight: the operations and their copies handed to the enforcer. */
 struct engine_batch {
+	uint64_t t_ns;		/* submitted at: the batch latency */
 	size_t n;
 	struct pending **p;
 	struct pinhole_op ops[];
@@ -377,6 +378,54 @@ static void admin_done(struct dyperd *d, struct pending *p, int err, const char 
 	p->admin_arg = NULL;
 }
 
+/* Why @p closes (@e: its entry, if still there), for events and metrics. */
+static enum close_cause cause_of(const struct pending *p, const struct ph_entry *e)
+{
+	if (p->origin == OP_ADMIN)
+		return CLOSE_ADMIN;
+	if (p->reason && !strncmp(p->reason, "stale", 5))
+		return CLOSE_STALE;
+	if (p->reason && !strcmp(p->reason, "expired"))
+		return CLOSE_LIFETIME;
+	if (p->reason && !strncmp(p->reason, "lease", 5))
+		return CLOSE_LEASE;
+	if (p->origin == OP_AGENT)
+		return e && e->oneshot ? CLOSE_ONESHOT : CLOSE_OWNER;
+	return CLOSE_SOCKET;
+}
+
+/* The event of @p's pinhole (entry @e, or gone): open, repair, close, stale. */
+static void op_event(struct dyperd *d, const struct pending *p, const struct ph_entry *e,
+		     enum event_type type, const char *reason)
+{
+	struct event ev;
+
+	event_init(&ev, type, e ? &e->ph : &p->op.ph, e ? e->id : p->id, e ? e->rule_line : 0,
+		   reason);
+	if (type == EVENT_CLOSE || type == EVENT_STALE) {
+		ev.cause = cause_of(p, e);
+		if (e && e->opened_ms) {
+			ev.has_duration = true;
+			ev.duration_ms = now_ms() - e->opened_ms;
+		} else if (e && e->ph.owner.created) {
+			/* adopted after a restart: only its creation second is known */
+			uint64_t wall = (uint64_t)time(NULL);
+
+			ev.has_duration = true;
+			ev.duration_ms = wall > e->ph.owner.created ?
+					 (wall - e->ph.owner.created) * 1000 : 0;
+		}
+	}
+	events_emit(d, &ev);
+}
+
+/* Agent's request latency, open or close, before its reply clears the start. */
+static void observe(struct histogram *h, const struct reply_to *r)
+{
+	if (r->t_start_ns)
+		histogram_observe(h, now_ns() - r->t_start_ns);
+}
+
 /* Every enforcer @p went to has answered: the table and the requester learn it. */
 static void finish(struct dyperd *d, struct pending *p)
 {
@@ -402,20 +451,36 @@ static void finish(struct dyperd *d, struct pending *p)
 			}
 			if (e->state == PH_PENDING)
 				e->state = PH_OPEN;
+			if (!e->opened_ms)
+				e->opened_ms = now_ms();
 			if (p->origin == OP_AGENT) {
 				d->st.opens++;
-				log_event("open", &e->ph, e->id, "granted");
+				op_event(d, p, e, EVENT_OPEN, e->oneshot ? "granted (one-shot)" : "granted");
+				observe(&d->metrics.open_lat, &p->reply);
 				reply_send(d, &p->reply, 0, e->id, e->ph.timeout_ms, "open");
+			} else if (p->reason) {
+				log_debug("pinhole %u: %s", e->id, p->reason);
 			} else {
-				log_event("repair", &e->ph, e->id, "re-added after it vanished from the kernel");
+				op_event(d, p, e, EVENT_REPAIR, "re-added after it vanished from the kernel");
 			}
 			return;
 		}
 		pinhole_format(&p->op.ph, what, sizeof(what));
 		log_warn("cannot open pinhole %s for pid %u: %s", what, p->op.ph.owner.pid, why);
 		d->st.errors++;
+		/* the enforcer's words (the kernel's, or the site's: "the site is
+		 * unreachable: ...", "site S refused it: EACCES ...") */
 		if (p->origin == OP_AGENT)
-			reply_send(d, &p->reply, err, 0, 0, "the kernel refused the pinhole");
+			reply_send(d, &p->reply, err, 0, 0, p->why ? p->why : "the kernel refused the pinhole");
+		/* Re-adding an entry that the first enforcer holds, to another
+		 * (a site after dyperd's restart, a repair there): its failure
+		 * there does not close it here */
+		if (p->origin == OP_INTERNAL && p->targets != all_slots(d) && e &&
+		    !(p->targets & d->slots[0].bit)) {
+			log_warn("pinhole %u (%s) stays open here but is not at %s: %s", e->id, what,
+				 d->n_slots > 1 ? d->slots[1].e->name : "the other enforcer", why);
+			return;
+		}
 		/* where it was added, it must go again, unless a close already goes there */
 		if (p->succeeded && (!e || e->state != PH_CLOSING)) {
 			struct pending *r = push_to(d, PINHOLE_DEL, NO_ENTRY, &p->op.ph, p->succeeded);
@@ -448,10 +513,12 @@ static void finish(struct dyperd *d, struct pending *p)
 		d->st.expired++;
 	else
 		d->st.closes++;
-	log_event(p->reason && !strncmp(p->reason, "stale", 5) ? "stale" : "close",
-		  &p->op.ph, e ? e->id : 0, p->reason ? p->reason : "closed");
-	if (p->origin == OP_AGENT)
+	op_event(d, p, e, p->reason && !strncmp(p->reason, "stale", 5) ? EVENT_STALE : EVENT_CLOSE,
+		 p->reason ? p->reason : "closed");
+	if (p->origin == OP_AGENT) {
+		observe(&d->metrics.close_lat, &p->reply);
 		reply_send(d, &p->reply, 0, e ? e->id : 0, 0, "closed");
+	}
 	snprintf(msg, sizeof(msg), "closed pinhole %u", p->id);
 	admin_done(d, p, 0, msg);
 	if (e)
@@ -506,6 +573,15 @@ static int requeue(struct enf_slot *s, struct pending **back, size_t n)
 	return 0;
 }
 
+/* A repair of the enforcer's structure, no one pinhole's: @what happened. */
+static void table_event(struct dyperd *d, const char *what)
+{
+	struct event ev;
+
+	event_init(&ev, EVENT_REPAIR, NULL, 0, 0, what);
+	events_emit(d, &ev);
+}
+
 /*
  * The enforcer's own structure (the table, or one of its sets) may be
  * gone: an add refused with ENOENT (the only reason the kernel has for
@@ -536,6 +612,9 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 	bool fail_all = false, repair = false;
 
 	s->inflight--;
+	histogram_observe(&d->metrics.batch_lat, now_ns() - b->t_ns);
+	if (dn->err)
+		d->metrics.enforcer_errors++;
 	for (size_t i = 0; i < b->n; i++) {
 		struct ph_entry *e = entry_of(d, b->p[i]);
 
@@ -558,7 +637,7 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 		if (repair) {
 			log_warn("repair: a transaction of %zu pinhole operations failed (%s): "
 				 "setting the table up again, retrying them", b->n, dn->msg);
-			log_event("repair", NULL, 0, dn->msg);
+			table_event(d, dn->msg);
 			d->st.repairs++;
 			s->setup_want = true;
 		}
@@ -704,7 +783,7 @@ static void check_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 	}
 	snprintf(what, sizeof(what), "%s", dn->msg);
 	log_warn("repair: %s; restoring the table", what);
-	log_event("repair", NULL, 0, what);
+	table_event(d, what);
 	d->st.repairs++;
 	s->setup_want = true;
 }
@@ -723,6 +802,21 @@ static void setup_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 	/* a full reconcile at once: elements may be gone too */
 	d->need_reconcile = true;
 	d->reconcile_now = true;
+}
+
+/* A dyperctl read-back or a reload's reconfiguration is over. */
+static void reader_done(struct dyperd *d, const struct enforcer_done *dn)
+{
+	struct engine_reader *r = (struct engine_reader *)(uintptr_t)dn->job->tag;
+	struct engine_reader **pp = &d->readers;
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = r->next;
+	if (r->arg)
+		r->done(d, dn->err, dn->msg, r->arg);
+	free(r);
 }
 
 static void on_done(struct enforcer *en, const struct enforcer_done *dn, void *arg)
@@ -745,17 +839,11 @@ static void on_done(struct enforcer *en, const struct enforcer_done *dn, void *a
 			s->last_err = dn->err;
 			snprintf(s->msg, sizeof(s->msg), "%s", dn->msg);
 		} else {
-			struct engine_reader *r = (struct engine_reader *)(uintptr_t)dn->job->tag;
-			struct engine_reader **pp = &d->readers;
-
-			while (*pp && *pp != r)
-				pp = &(*pp)->next;
-			if (*pp)
-				*pp = r->next;
-			if (r->arg)
-				r->done(d, dn->err, dn->msg, r->arg);
-			free(r);
+			reader_done(d, dn);
 		}
+		break;
+	case ENFORCER_RECONFIG:
+		reader_done(d, dn);
 		break;
 	case ENFORCER_CHECK:
 		check_done(d, s, dn);
@@ -843,6 +931,7 @@ static bool submit_slot(struct dyperd *d, struct enf_slot *s)
 			break;
 		}
 		b->n = n;
+		b->t_ns = now_ns();
 		b->p = (struct pending **)(void *)(b->ops + n);
 		for (size_t i = 0; i < n; i++) {
 			b->p[i] = s->queue[s->q_head + i];
@@ -888,7 +977,7 @@ static const struct enforcer_sink *sink_of(struct dyperd *d)
 	return &sink;
 }
 
-static void dispatch(struct dyperd *d, struct enf_slot *s)
+static void slot_dispatch(struct dyperd *d, struct enf_slot *s)
 {
 	int err = enforcer_dispatch(s->e, sink_of(d));
 
@@ -915,7 +1004,7 @@ static void run(struct dyperd *d)
 		for (unsigned i = 0; i < d->n_slots; i++)
 			any |= submit_slot(d, &d->slots[i]);
 		for (unsigned i = 0; i < d->n_slots; i++)
-			dispatch(d, &d->slots[i]);
+			slot_dispatch(d, &d->slots[i]);
 		admit_waiting(d);
 		if (!any && d->n_ops == before && d->answers == answers)
 			break;
@@ -929,7 +1018,7 @@ void engine_commit(struct dyperd *d)
 
 void engine_enforcer_ready(struct dyperd *d, struct enf_slot *s)
 {
-	dispatch(d, s);
+	slot_dispatch(d, s);
 	run(d);
 }
 
@@ -1097,6 +1186,33 @@ int engine_close_id(struct dyperd *d, uint32_t id, char *why, size_t len,
 	return 0;
 }
 
+int engine_reconfigure(struct dyperd *d, const struct nft_enforcer_config *cfg,
+		       void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg)
+{
+	struct engine_reader *r = calloc(1, sizeof(*r));
+	struct enforcer_job job = { .type = ENFORCER_RECONFIG, .cfg = cfg };
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	if (!d->n_slots) {
+		free(r);
+		return -ENODEV;
+	}
+	r->done = done;
+	r->arg = arg;
+	job.tag = (uintptr_t)r;
+	/* after every batch submitted so far, before any later one */
+	err = enforcer_submit(d->slots[0].e, &job);
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->next = d->readers;
+	d->readers = r;
+	return 0;
+}
+
 int engine_read(struct dyperd *d, void (*entry)(struct dyperd *d, const struct pinhole_entry *pe,
 						  void *arg),
 		void (*done)(struct dyperd *d, int err, const char *msg, void *arg), void *arg)
@@ -1174,7 +1290,7 @@ static int wait_idle(struct dyperd *d, bool (*busy)(const struct dyperd *d), int
 			return -errno;
 		for (unsigned i = 0; i < d->n_slots; i++)
 			if (pfd[i].revents)
-				dispatch(d, &d->slots[i]);
+				slot_dispatch(d, &d->slots[i]);
 	}
 }
 
@@ -1253,6 +1369,21 @@ int engine_start(struct dyperd *d)
 	if (d->adopted || d->dropped)
 		log_notice("recovered from the kernel: %u pinholes adopted, %u stale removed",
 			   d->adopted, d->dropped);
+	/* the others (a site) learn what was adopted: a site converges to what
+	 * this host announces after a restart, and would close the rest */
+	for (uint32_t i = 0; d->n_slots > 1 && i < d->table.cap; i++) {
+		struct ph_entry *e = &d->table.v[i];
+		struct pending *p;
+
+		if (!e->used || e->state != PH_OPEN)
+			continue;
+		p = push_to(d, PINHOLE_ADD, i, &e->ph, (uint8_t)(all_slots(d) & ~s0->bit));
+		if (!p) {
+			log_err("out of memory announcing pinhole %u", e->id);
+			break;
+		}
+		p->reason = "adopted after a restart: announced to the other enforcers";
+	}
 	/* the others hold what they hold: compare them at the first reconcile */
 	if (d->n_slots > 1)
 		d->need_reconcile = true;

@@ -185,6 +185,23 @@ unsigned log_limit_flush(uint64_t now_ms)
 	return written;
 }
 
+int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 size_t json_escape(char *out, size_t cap, const char *s)
 {
 	size_t n = 0;
@@ -205,34 +222,21 @@ size_t json_escape(char *out, size_t cap, const char *s)
 	return n;
 }
 
-void log_event(const char *event, const struct pinhole *ph, unsigned id, const char *reason)
+bool log_events_enabled(void)
 {
-	char line[1024], esc[300], prog[64], r[INET6_ADDRSTRLEN] = "", l[INET6_ADDRSTRLEN] = "";
-	struct timespec ts;
-	int n;
+	return event_fd >= 0;
+}
 
-	if (event_fd < 0 || (!strcmp(event, "deny") && !limit_pass(&deny_events)))
+void log_event_line(bool deny, const char *line, size_t n)
+{
+	if (event_fd < 0 || (deny && !limit_pass(&deny_events)))
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	json_escape(esc, sizeof(esc), reason ? reason : "");
-	if (!ph) {
-		n = snprintf(line, sizeof(line),
-			     "{\"time\":%lld.%03ld,\"event\":\"%s\",\"reason\":\"%s\"}\n",
-			     (long long)ts.tv_sec, ts.tv_nsec / 1000000, event, esc);
-	} else {
-		inet_ntop(ph->family, ph->remote.raw, r, sizeof(r));
-		inet_ntop(ph->family, ph->local.raw, l, sizeof(l));
-		json_escape(prog, sizeof(prog), ph->owner.program);
-		n = snprintf(line, sizeof(line),
-			     "{\"time\":%lld.%03ld,\"event\":\"%s\",\"id\":%u,\"uid\":%" PRIu32
-			     ",\"pid\":%" PRIu32 ",\"program\":\"%s\",\"proto\":\"%s\","
-			     "\"remote\":\"%s\",\"remote_port\":%u,\"local\":\"%s\",\"local_port\":%u,"
-			     "\"reason\":\"%s\"}\n",
-			     (long long)ts.tv_sec, ts.tv_nsec / 1000000, event, id, ph->owner.uid,
-			     ph->owner.pid, prog, ph->proto == IPPROTO_TCP ? "tcp" : "udp", r,
-			     ph->remote_port, l, ph->local_port, esc);
-	}
-	event_line(line, n, sizeof(line));
+	event_line(line, (int)n, n + 1);
+}
+
+bool log_limit_pass(struct log_limit *l)
+{
+	return limit_pass(l);
 }
 
 /* Appends one event line: @n is snprintf's result into @cap bytes. */

@@ -22,11 +22,20 @@ void log_msg(int level, const char *fmt, ...);
  * arguments on hot paths. */
 bool log_enabled(int level);
 
-/* One audit event: "open", "close", "deny", "stale", "expire", "repair".
- * @ph may be NULL (repair); @reason is free text.  "deny" events, which
- * any user of the wrapper can provoke at will, pass under a log_limit:
- * what is left out is recorded as one event "suppressed" saying how many. */
-void log_event(const char *event, const struct pinhole *ph, unsigned id, const char *reason);
+/* Whether an event_log is open: spares formatting the line. */
+bool log_events_enabled(void);
+/* Appends one JSON event line of @n bytes (events.c formats it).  @deny
+ * lines, which any user of the wrapper can provoke at will, pass under a
+ * log_limit: what is left out is recorded as one event "suppressed"
+ * saying how many. */
+void log_event_line(bool deny, const char *line, size_t n);
+
+/*
+ * The one number parser of the control socket's arguments (control.c,
+ * watch's filters): decimal digits only (no sign, blank, base prefix or
+ * trailing junk), at most @max.  0, -EINVAL or -ERANGE.
+ */
+int parse_u32(const char *s, uint32_t max, uint32_t *out);
 
 /* @s as the body of a JSON string into @out (@cap > 0 bytes, always
  * terminated), escaping what JSON requires; what does not fit is left
@@ -69,6 +78,10 @@ bool log_limit_check(struct log_limit *l, uint64_t now_ms, uint32_t *report);
  * at @now_ms (then a new window starts), else 0.
  */
 void log_limit_expire(struct log_limit *l, uint64_t now_ms, uint32_t *report);
+
+/* Counts a line of @l's kind (static storage); true if it may be
+ * written, after the summary of what was left out is. */
+bool log_limit_pass(struct log_limit *l);
 
 /* log_msg() under the limit @l (static storage, one per call site). */
 __attribute__((format(printf, 3, 4)))

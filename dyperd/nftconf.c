@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* dyper.conf's [enforcer] section into nft/'s configuration (nftconf.h). */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "dyperd/nftconf.h"
@@ -22,6 +23,9 @@ static enum nft_owner_mode owner_mode(enum dyper_owner_mode m)
 
 void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_config *c)
 {
+	/* the kernel's NF_LOG_PREFIXLEN; copied by nft_enforcer_open() */
+	static char prefix[128];
+
 	const struct dyper_enforcer_conf *e = &c->enforcer;
 
 	nft_enforcer_config_init(out);
@@ -37,4 +41,34 @@ void nftconf_from_config(struct nft_enforcer_config *out, const struct dyper_con
 	out->log_rate = e->log_rate;
 	out->owner = owner_mode(e->owner);
 	out->mark = e->mark;
+	/* the kernel's drop lines name the table and why, for dyperctl
+	 * explain: "dyper drop [inet dyper] no pinhole: IN=... SRC=...";
+	 * a table name of more than 80 characters is cut there */
+	snprintf(prefix, sizeof(prefix), "dyper drop [inet %.80s] no pinhole: ", c->enforcer_table);
+	out->log_prefix = prefix;
+}
+
+void nftconf_router_from_config(struct nft_enforcer_config *out, const struct dyper_config *c)
+{
+	const struct dyper_site_conf *s = &c->site;
+
+	nft_enforcer_config_init_router(out);
+	out->table = s->table;
+	out->priority = s->priority;
+	out->mode = s->mode == DYPER_SITE_MARK ? NFT_MODE_ROUTER_MARK : NFT_MODE_ROUTER;
+	out->mark = s->mark;
+	out->counters = c->enforcer.counters;
+	out->max_pinholes = c->enforcer.max_pinholes;
+	out->log_rate = c->enforcer.log_rate;
+	out->owner = owner_mode(c->enforcer.owner);
+	for (size_t i = 0; i < s->n_inside && i < NFT_ENFORCER_MAX_INSIDE; i++)
+		snprintf(out->inside[out->n_inside++], NFT_IFNAME_LEN, "%s", s->inside[i]);
+	for (size_t i = 0; i < s->n_open && i < NFT_ENFORCER_MAX_OPEN; i++) {
+		struct nft_open_port *o = &out->open[out->n_open++];
+
+		o->family = s->open[i].family;
+		o->proto = s->open[i].proto;
+		o->port = s->open[i].port;
+		memcpy(o->addr.raw, s->open[i].addr, sizeof(o->addr.raw));
+	}
 }

@@ -70,6 +70,8 @@ struct policy {
 	size_t n_users, cap_users;
 	bool uses_groups;		/* some users[] entry is a @group */
 	bool uses_programs;		/* some rule has program= */
+	bool site;			/* the site flavour: DELEGATE names in strs,
+					 * their offsets in gids; USER only * */
 	struct policy_net *nets;
 	size_t n_nets, cap_nets;
 	struct policy_ports *ports;
@@ -328,6 +330,7 @@ struct tok {
 
 struct parser {
 	struct policy *p;
+	bool site;
 	const char *name;
 	unsigned line;
 	char *err;
@@ -493,11 +496,37 @@ static int parse_list(struct parser *ps, const struct tok *t, const char *what, 
 	}
 }
 
+/* A site's delegate: the host's name as dyper-remote(8) and the wire
+ * grammar know it, 1 to 63 of A-Z a-z 0-9 . -, starting with a letter or
+ * digit. */
+static bool delegate_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > POLICY_DELEGATE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
 static int item_delegate(struct parser *ps, const char *s, size_t n, const char *what)
 {
 	struct policy *p = ps->p;
 	uint32_t gid;
-	int ret = parse_id(ps, s, n, true, what, &gid);
+	int ret;
+
+	if (ps->site) {
+		if (!delegate_name_valid(s, n))
+			return expected(ps, what, s, n);
+		ret = add_str(p, s, n, &gid);
+	} else {
+		ret = parse_id(ps, s, n, true, what, &gid);
+	}
 
 	if (ret)
 		return ret;
@@ -693,6 +722,11 @@ static int parse_option(struct parser *ps, struct policy_rule *ru, const struct 
 		return expected(ps, what, t->s, t->n);
 	}
 	*seen |= 1u << k;
+	/* a site judges hosts, not programs; its quota is per delegate
+	 * (dyper.conf [site] max_per_delegate) */
+	if (ps->site && k <= 1)
+		return expected(ps, "lifetime= or time= (a site policy has no program= or max=)",
+				t->s, t->n);
 	v = eq + 1;
 	vn = t->n - (size_t)(v - t->s);
 
@@ -732,6 +766,13 @@ static int parse_option(struct parser *ps, struct policy_rule *ru, const struct 
 	}
 }
 
+/* The site flavour's DELEGATE and USER. */
+static const char *const site_what[3] = {
+	NULL,
+	"DELEGATE (*, or delegate names (hosts) separated by commas)",
+	"USER * (no user crosses the wire to a site)",
+};
+
 static const char *const field_what[8] = {
 	"allow or deny",
 	"DELEGATE (*, or group names and gids separated by commas)",
@@ -762,9 +803,18 @@ static int parse_rule(struct parser *ps, const struct tok *t, size_t n)
 	else
 		return expected(ps, field_what[0], t[0].s, t[0].n);
 
-	if ((ret = parse_span(ps, &t[1], field_what[1], item_delegate, &p->n_gids, &ru.delegates)) ||
-	    (ret = parse_span(ps, &t[2], field_what[2], item_user, &p->n_users, &ru.users)))
+	if (ps->site) {
+		if ((ret = parse_span(ps, &t[1], site_what[1], item_delegate, &p->n_gids,
+				      &ru.delegates)))
+			return ret;
+		if (!tok_is(t[2].s, t[2].n, "*"))
+			return expected(ps, site_what[2], t[2].s, t[2].n);
+	} else if ((ret = parse_span(ps, &t[1], field_what[1], item_delegate, &p->n_gids,
+				     &ru.delegates)) ||
+		   (ret = parse_span(ps, &t[2], field_what[2], item_user, &p->n_users,
+				     &ru.users))) {
 		return ret;
+	}
 
 	if (tok_is(t[3].s, t[3].n, "tcp"))
 		ru.proto = IPPROTO_TCP;
@@ -866,7 +916,14 @@ void policy_free(struct policy *p)
 int policy_parse(struct policy **out, const char *text, size_t len, const char *name,
 		 char *err, size_t errlen)
 {
-	struct parser ps = { .name = name ? name : "policy", .err = err, .errlen = errlen };
+	return policy_parse_as(out, text, len, name, POLICY_HOST, err, errlen);
+}
+
+int policy_parse_as(struct policy **out, const char *text, size_t len, const char *name,
+		    enum policy_flavour flavour, char *err, size_t errlen)
+{
+	struct parser ps = { .name = name ? name : "policy", .err = err, .errlen = errlen,
+			     .site = flavour == POLICY_SITE };
 	const char *pos, *end;
 	int ret;
 
@@ -885,6 +942,7 @@ int policy_parse(struct policy **out, const char *text, size_t len, const char *
 	ps.p = policy_new(ps.name);
 	if (!ps.p)
 		return perr(&ps, -ENOMEM, "out of memory");
+	ps.p->site = ps.site;
 	while (pos < end) {
 		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
 		size_t n = (size_t)((nl ? nl : end) - pos);
@@ -911,6 +969,12 @@ fail:
 }
 
 int policy_load(struct policy **out, const char *path, char *err, size_t errlen)
+{
+	return policy_load_as(out, path, POLICY_HOST, err, errlen);
+}
+
+int policy_load_as(struct policy **out, const char *path, enum policy_flavour flavour,
+		   char *err, size_t errlen)
 {
 	struct parser ps = { .name = path, .err = err, .errlen = errlen };
 	char *buf = NULL;
@@ -976,7 +1040,7 @@ int policy_load(struct policy **out, const char *path, char *err, size_t errlen)
 			break;
 		len += (size_t)r;
 	}
-	ret = policy_parse(out, buf, len, path, err, errlen);
+	ret = policy_parse_as(out, buf, len, path, flavour, err, errlen);
 out:
 	free(buf);
 	close(fd);
@@ -1048,6 +1112,25 @@ static bool gids_match(const struct policy *p, struct policy_span sp, uint32_t g
 	return false;
 }
 
+/* The site flavour: DELEGATE names against the delegate the request came as. */
+static bool delegates_match(const struct policy *p, struct policy_span sp,
+			    const struct policy_request *r)
+{
+	const uint32_t *off;
+
+	if (!p->site)
+		return gids_match(p, sp, r->delegate_gid);
+	if (sp.n == 0)
+		return true;
+	if (!r->delegate)
+		return false;
+	off = p->gids + sp.off;
+	for (uint32_t i = 0; i < sp.n; i++)
+		if (strcmp(p->strs + off[i], r->delegate) == 0)
+			return true;
+	return false;
+}
+
 static bool users_match(const struct policy *p, struct policy_span sp,
 			const struct policy_request *r)
 {
@@ -1099,7 +1182,7 @@ static bool rule_matches(const struct policy *p, const struct policy_rule *ru,
 	       ports_match(p, ru->lports, r->local_port) &&
 	       ports_match(p, ru->rports, r->remote_port) &&
 	       time_match(ru, r->minute_of_day) &&
-	       gids_match(p, ru->delegates, r->delegate_gid) &&
+	       delegates_match(p, ru->delegates, r) &&
 	       users_match(p, ru->users, r) &&
 	       nets_match(p, ru->laddrs, r->family, v->local) &&
 	       nets_match(p, ru->raddrs, r->family, v->remote) &&

@@ -57,6 +57,8 @@
 #define POLICY_MAX_RULES	100000
 #define POLICY_MAX_BYTES	(16u << 20)
 #define POLICY_MAX_PER_USER	1000000		/* largest max= */
+#define POLICY_DELEGATE_MAX	63		/* a site delegate's name: what an element
+						 * comment of the router carries */
 #define POLICY_ERR_LEN		512		/* room for any message whose name is
 						 * under 256 bytes; longer ones are cut */
 
@@ -81,6 +83,28 @@ int policy_parse(struct policy **out, const char *text, size_t len,
  */
 int policy_load(struct policy **out, const char *path, char *err, size_t errlen);
 
+/*
+ * The site controller's flavour (dyperd in site mode, dyper.conf [site]):
+ * the same language, judged for hosts rather than local users.  DELEGATE
+ * is * or a comma list of delegate names, the host names that
+ * dyper-remote(8) passes (1 to POLICY_DELEGATE_MAX of A-Z a-z 0-9 . -,
+ * starting with a letter or digit), matched against
+ * policy_request.delegate; USER must be * (no user crosses the wire);
+ * program= and max= are refused (a site knows no programs; its quota is
+ * per delegate).  So paper §4.2's `allow host1 * * * * 198.51.100.7 *`
+ * lets host1 open pinholes to itself only.
+ */
+enum policy_flavour {
+	POLICY_HOST,
+	POLICY_SITE,
+};
+
+/* policy_parse() and policy_load() for @flavour (they are POLICY_HOST). */
+int policy_parse_as(struct policy **out, const char *text, size_t len, const char *name,
+		    enum policy_flavour flavour, char *err, size_t errlen);
+int policy_load_as(struct policy **out, const char *path, enum policy_flavour flavour,
+		   char *err, size_t errlen);
+
 /* Releases @p.  NULL is fine. */
 void policy_free(struct policy *p);
 
@@ -98,6 +122,7 @@ bool policy_uses_programs(const struct policy *p);
 /* One request, as dyperd has verified it with the kernel. */
 struct policy_request {
 	uint32_t delegate_gid;		/* group of the channel */
+	const char *delegate;		/* site flavour: the host that asked */
 	uint32_t uid;			/* requester */
 	const uint32_t *gids;		/* its primary and supplementary groups */
 	size_t n_gids;

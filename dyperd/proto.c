@@ -18,12 +18,44 @@ int dyper_payload_size(uint16_t type)
 	case DYPER_MSG_CLOSE:
 		return sizeof(struct dyper_pinhole_req);
 	case DYPER_MSG_BYE:
+	case DYPER_MSG_TICKET:
 		return 0;
+	case DYPER_MSG_RESUME:
+	case DYPER_MSG_TICKET_REPLY:
+		return sizeof(struct dyper_ticket);
 	case DYPER_MSG_REPLY:
 		return sizeof(struct dyper_reply);
 	default:
 		return -1;
 	}
+}
+
+int dyper_resume_path(const char *agent_path, char *buf, size_t len)
+{
+	const char *slash = strrchr(agent_path, '/');
+	size_t dir = slash ? (size_t)(slash - agent_path) + 1 : 0;
+
+	if (!agent_path[0] || (slash && !slash[1]))
+		return -EINVAL;
+	if (dir + sizeof(DYPER_RESUME_NAME) > len)
+		return -ENAMETOOLONG;
+	memcpy(buf, agent_path, dir);
+	memcpy(buf + dir, DYPER_RESUME_NAME, sizeof(DYPER_RESUME_NAME));
+	return 0;
+}
+
+socklen_t dyper_resume_abstract(const char *agent_path, struct sockaddr_un *sa)
+{
+	static const char prefix[] = "dyper-resume:";
+	size_t room = sizeof(sa->sun_path) - 1 - (sizeof(prefix) - 1), n = strlen(agent_path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path + 1, prefix, sizeof(prefix) - 1);
+	if (n > room)
+		n = room;
+	memcpy(sa->sun_path + sizeof(prefix), agent_path, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(prefix) + n);
 }
 
 int dyper_msg_encode(void *buf, size_t len, uint16_t type, uint16_t flags, uint32_t id,

@@ -18,12 +18,23 @@
  * the reply reaches exactly the process and thread that asked, even though
  * they all share one inherited channel.  Without the flag the reply comes
  * back on the channel itself.
+ *
+ * Resuming (a channel outliving dyperd: restart, upgrade, crash): the
+ * agent asks for its channel's ticket (TICKET) and keeps it in memory.
+ * When dyperd is gone and back, the agent connects to the resume socket
+ * next to the agent socket, which every user may reach (the program no
+ * longer holds the wrapper's group), sends RESUME with the ticket as its
+ * first and only request, and on success uses that connection as its
+ * channel, with the identity the old one had and nothing more
+ * (dyperd/resume.c).
  */
 #ifndef DYPER_PROTO_H
 #define DYPER_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define DYPER_PROTO_VERSION	1
 #define DYPER_AGENT_SOCKET	"/run/dyper/agent.sock"
@@ -37,7 +48,10 @@ enum dyper_msg_type {
 	DYPER_MSG_OPEN = 2,	/* struct dyper_pinhole_req; SCM_RIGHTS: the socket */
 	DYPER_MSG_CLOSE = 3,	/* struct dyper_pinhole_req */
 	DYPER_MSG_BYE = 4,	/* no payload: this channel is done */
+	DYPER_MSG_TICKET = 5,	/* no payload: the channel's resume ticket, please */
+	DYPER_MSG_RESUME = 6,	/* struct dyper_ticket: on the resume socket only */
 	DYPER_MSG_REPLY = 128,	/* struct dyper_reply */
+	DYPER_MSG_TICKET_REPLY = 129,	/* struct dyper_ticket */
 };
 
 enum dyper_msg_flags {
@@ -89,6 +103,16 @@ struct dyper_reply {
 	char reason[DYPER_REASON_LEN];	/* NUL-terminated, for logs */
 };
 
+#define DYPER_SECRET_LEN 32
+#define DYPER_RESUME_NAME "resume.sock"	/* in the agent socket's directory */
+
+/* Proves to a restarted dyperd that a connection is channel @channel_id:
+ * the secret dyperd drew for it (getrandom), held in memory only. */
+struct dyper_ticket {
+	uint64_t channel_id;
+	uint8_t secret[DYPER_SECRET_LEN];
+};
+
 #define DYPER_MSG_MAX (sizeof(struct dyper_hdr) + sizeof(struct dyper_pinhole_req))
 
 /* Payload size of @type, or -1 for an unknown type. */
@@ -109,6 +133,17 @@ int dyper_msg_encode(void *buf, size_t len, uint16_t type, uint16_t flags, uint3
  */
 int dyper_msg_decode(const void *buf, size_t len, struct dyper_hdr *hdr,
 		     const void **payload);
+
+/* The resume socket's path for the agent socket @agent_path: the same
+ * directory, DYPER_RESUME_NAME.  0 or -ENAMETOOLONG / -EINVAL. */
+int dyper_resume_path(const char *agent_path, char *buf, size_t len);
+
+/* The same resume socket in the abstract namespace of the network
+ * namespace, for a process chrooted where the path is not (vsftpd's
+ * sessions): "\0dyper-resume:" and @agent_path, cut to fit.  Anyone may
+ * bind such a name, so the agent talks to it only when its peer has the
+ * uid its channel's peer had.  Returns the address length. */
+socklen_t dyper_resume_abstract(const char *agent_path, struct sockaddr_un *sa);
 
 /* Checks the fields of a request: family, protocol, ports, flags. */
 int dyper_req_validate(const struct dyper_pinhole_req *req);

@@ -25,6 +25,7 @@ struct ph_entry {
 	uint32_t id;
 	uint32_t rule_line;	/* policy rule that granted it; 0: adopted after restart */
 	uint64_t expires_ms;	/* monotonic; 0: no lifetime */
+	uint64_t opened_ms;	/* monotonic, when every enforcer had it; 0: adopted */
 	uint32_t next_key;	/* chains: entry index + 1, 0 ends */
 	uint32_t next_cookie;
 	bool used;

@@ -678,6 +678,62 @@ int nft_enforcer_setup(struct nft_enforcer *e)
 	return 0;
 }
 
+/*
+ * What a running table cannot take in place, and why: the table's name
+ * and hook are another table; the kernel refuses to change a base chain's
+ * priority, a set's size or its per-element expressions (counters), and
+ * the owner and persist flags of an existing table (EEXIST, EBUSY,
+ * EOPNOTSUPP).  Named in @e's error, or NULL.
+ */
+static const char *fixed_setting(const struct nft_enforcer_config *o,
+				 const struct nft_enforcer_config *n)
+{
+	const char *table = n->table ? n->table : NFT_ENFORCER_TABLE_DEFAULT;
+
+	if (strcmp(o->table, table))
+		return "table";
+	if (o->mode != n->mode)
+		return "mode";
+	if (o->priority != n->priority)
+		return "priority";
+	if (o->counters != n->counters)
+		return "counters";
+	if (o->owner != n->owner)
+		return "owner";
+	if ((o->log_prefix ? strcmp(o->log_prefix, n->log_prefix ? n->log_prefix : "") :
+	     n->log_prefix != NULL))
+		return "log prefix";
+	return NULL;
+}
+
+int nft_enforcer_reconfigure(struct nft_enforcer *e, const struct nft_enforcer_config *cfg)
+{
+	struct nft_enforcer_config old = e->cfg;
+	const char *fixed = fixed_setting(&e->cfg, cfg);
+	int err;
+
+	if (fixed) {
+		fail(e, "%s cannot be changed on a running table: it needs a new table", fixed);
+		return -EOPNOTSUPP;
+	}
+	if (cfg->n_tcp_ports > NFT_ENFORCER_MAX_PORTS || cfg->n_udp_ports > NFT_ENFORCER_MAX_PORTS) {
+		fail(e, "at most %d static ports per protocol", NFT_ENFORCER_MAX_PORTS);
+		return -E2BIG;
+	}
+	err = check_mode(e, cfg);
+	if (err)
+		return err;
+	/* the names stay ours: they are equal (fixed_setting) */
+	e->cfg = *cfg;
+	e->cfg.table = e->table;
+	e->cfg.log_prefix = old.log_prefix;
+	/* setup converges in one transaction: no moment without the policy */
+	err = nft_enforcer_setup(e);
+	if (err)
+		e->cfg = old;	/* the transaction failed whole: the old table stands */
+	return err;
+}
+
 /* --- pinholes ------------------------------------------------------------------- */
 
 /*
@@ -1043,11 +1099,27 @@ int nft_enforcer_flush(struct nft_enforcer *e)
 int nft_enforcer_destroy(struct nft_enforcer *e)
 {
 	struct batch_result res;
-	struct nftnl_table *t = nftnl_table_alloc();
+	struct table_info ti;
+	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 	uint32_t first;
 	int err;
 
+	/* by name only a table Dyper made: never an admin's of the same name */
+	err = get_table(e, &ti);
+	if (err) {
+		fail(e, "cannot read table inet %s: %s", e->table, strerror(-err));
+		return err;
+	}
+	if (!ti.exists) {
+		fail(e, "there is no table inet %s", e->table);
+		return -ENOENT;
+	}
+	if (!ti.ours) {
+		fail(e, "table inet %s was not made by Dyper: left alone", e->table);
+		return -EEXIST;
+	}
+	t = nftnl_table_alloc();
 	if (!t)
 		return -ENOMEM;
 	err = batch_start(e);

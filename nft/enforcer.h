@@ -242,6 +242,18 @@ const char *nft_enforcer_error(const struct nft_enforcer *e);
  */
 int nft_enforcer_setup(struct nft_enforcer *e);
 
+/*
+ * Converges the table to @cfg at runtime (control ports, ping, log rate,
+ * mark, set sizes, a router's inside interfaces and open ports), in one transaction
+ * as nft_enforcer_setup() does: the old rules and static sets stand until
+ * the new ones replace them, pinholes are kept.  @cfg is copied.
+ * -EOPNOTSUPP, with the setting named in the error, when @cfg differs in
+ * what a running table cannot change (table, mode, priority, counters,
+ * owner, log prefix); -EINVAL for a config the mode cannot
+ * use; a setup error.  On any error the old config and table stay.
+ */
+int nft_enforcer_reconfigure(struct nft_enforcer *e, const struct nft_enforcer_config *cfg);
+
 /* True when the table carries the owner flag for this socket. */
 bool nft_enforcer_owned(const struct nft_enforcer *e);
 
@@ -268,7 +280,8 @@ int nft_enforcer_dump(struct nft_enforcer *e,
 /* Removes every pinhole, keeps the table, in one transaction. */
 int nft_enforcer_flush(struct nft_enforcer *e);
 
-/* Deletes the table.  -ENOENT if there is none. */
+/* Deletes the table.  -ENOENT if there is none, -EEXIST (left alone) if
+ * Dyper did not make it, -EPERM if another process owns it. */
 int nft_enforcer_destroy(struct nft_enforcer *e);
 
 /*

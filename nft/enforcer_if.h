@@ -41,6 +41,9 @@ enum enforcer_job_type {
 				 * did anyone else change it since the last check */
 	ENFORCER_SETUP,		/* create or restore that structure; pinholes kept */
 	ENFORCER_FLUSH,		/* remove every pinhole */
+	ENFORCER_RECONFIG,	/* converge that structure to ->cfg at runtime,
+				 * pinholes kept; -EOPNOTSUPP for what cannot
+				 * change in place (the old structure stays) */
 };
 
 /*
@@ -57,6 +60,7 @@ struct enforcer_job {
 	uint64_t tag;			/* the submitter's, returned as given */
 	struct pinhole_op *ops;
 	size_t n;
+	const struct nft_enforcer_config *cfg;	/* RECONFIG: borrowed until done */
 };
 
 struct enforcer_done {

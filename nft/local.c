@@ -99,7 +99,9 @@ static void run(struct nft_local *l, struct enforcer *e, const struct enforcer_j
 			d.msg = nft_enforcer_error(l->nft);
 		break;
 	case ENFORCER_SETUP:
-		d.err = nft_enforcer_setup(l->nft);
+	case ENFORCER_RECONFIG:
+		d.err = job->type == ENFORCER_SETUP ? nft_enforcer_setup(l->nft) :
+			nft_enforcer_reconfigure(l->nft, job->cfg);
 		/* our own setup moved the generation: not a foreign change */
 		if (!d.err)
 			nft_enforcer_foreign_change(l->nft, &ignored);

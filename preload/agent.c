@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -602,6 +603,153 @@ out:
 	return err;
 }
 
+/* --- resuming: the channel outlives dyperd -------------------------------------- */
+
+/*
+ * The channel's ticket (dyperd/resume.c): asked for at start, kept in this
+ * process's memory only (never the environment), inherited by fork.  A
+ * program it execs gets none (the channel is sealed off), except the same
+ * program re-executing itself, whose agent asks again on the inherited
+ * channel.  With it, a channel whose dyperd is gone (restart, upgrade,
+ * crash) is replaced by a connection to the new dyperd's resume socket
+ * under the same descriptor number, with the old identity.
+ */
+static struct dyper_ticket ticket;
+static bool have_ticket;
+static char resume_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static char agent_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+#define TICKET_WAIT_MS 5000	/* dyperd answers at once; a hung one is not waited for */
+
+/* One wait for @fd readable, up to @ms, EINTR retried: >0, 0 timeout, <0. */
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int64_t end = mono_ms() + ms;
+	int r;
+
+	while ((r = poll(&pfd, 1, (int)(end - mono_ms() > 0 ? end - mono_ms() : 0))) < 0 &&
+	       errno == EINTR)
+		;
+	return r;
+}
+
+static void ticket_get(void)
+{
+	char buf[sizeof(struct dyper_hdr)], rbuf[sizeof(struct dyper_hdr) + sizeof(struct dyper_ticket)];
+	struct sockaddr_un sa = { 0 };
+	socklen_t salen = sizeof(sa) - 1;	/* room for a NUL the kernel may leave out */
+	uint32_t id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	int pair[2], len;
+	union req_ctl ctl;
+	struct msghdr msg;
+	struct dyper_hdr h;
+	struct iovec iov;
+	const void *p;
+	ssize_t r;
+
+	/* the resume socket lies beside the socket the wrapper connected to */
+	if (getpeername(channel, (struct sockaddr *)&sa, &salen) || sa.sun_family != AF_UNIX ||
+	    !sa.sun_path[0] || dyper_resume_path(sa.sun_path, resume_path, sizeof(resume_path)))
+		return;
+	memcpy(agent_path, sa.sun_path, sizeof(agent_path));
+	len = dyper_msg_encode(buf, sizeof(buf), DYPER_MSG_TICKET, DYPER_F_REPLY_FD, id, &id, 0);
+	if (len < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
+		return;
+	req_msg(&msg, &iov, &ctl, buf, len, -1, pair[1]);
+	r = real_sendmsg(channel, &msg, MSG_NOSIGNAL);
+	real_close(pair[1]);
+	if (r >= 0 && wait_readable(pair[0], TICKET_WAIT_MS) > 0) {
+		r = real_recv(pair[0], rbuf, sizeof(rbuf), 0);
+		if (r > 0 && !dyper_msg_decode(rbuf, (size_t)r, &h, &p) &&
+		    h.type == DYPER_MSG_TICKET_REPLY && h.id == id) {
+			memcpy(&ticket, p, sizeof(ticket));
+			have_ticket = true;
+		}
+		explicit_bzero(rbuf, sizeof(rbuf));
+	}
+	real_close(pair[0]);
+	say(debug, "channel %s a resume ticket", have_ticket ? "has" : "has no");
+}
+
+/* True when the channel's dyperd is gone (its end closed). */
+static bool channel_dead(void)
+{
+	struct pollfd pfd = { .fd = channel, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+/*
+ * Replaces the dead channel by a resumed one, trying to connect until
+ * @wait_ms passed (a restarted dyperd may still be starting); 0, or
+ * -errno (the channel stays as it was).  Not under a seccomp filter: it
+ * needs socket() and connect(), which such filters forbid.
+ */
+static int channel_resume(int wait_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX }, asa;
+	char buf[sizeof(struct dyper_hdr) + sizeof(struct dyper_ticket)];
+	char rbuf[sizeof(struct dyper_hdr) + sizeof(struct dyper_reply)];
+	uint32_t id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	struct dyper_reply rep = { .status = 0 };
+	struct ucred was, now;
+	int64_t end = mono_ms() + wait_ms;
+	int fd, err, len;
+	ssize_t r;
+
+	if (!have_ticket || filter_active())
+		return -ENOTCONN;
+	if (getsockopt(channel, SOL_SOCKET, SO_PEERCRED, &was, &(socklen_t){ sizeof(was) }))
+		return -errno;
+	memcpy(sa.sun_path, resume_path, sizeof(sa.sun_path));
+	for (int k = 0;; k++) {
+		struct timespec ts = { 0, RETRY_MS * 1000000L };
+		/* the path, else (a chroot) the abstract name: in turn */
+		bool abstract = k & 1;
+		socklen_t salen = abstract ? dyper_resume_abstract(agent_path, &asa) : sizeof(sa);
+
+		fd = real_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (!real_connect(fd, (struct sockaddr *)(abstract ? &asa : &sa), salen)) {
+			/* anyone may hold the abstract name: only dyperd's uid is
+			 * told the ticket */
+			if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &now, &(socklen_t){ sizeof(now) }) &&
+			    now.uid == was.uid)
+				break;
+			real_close(fd);
+			return -EPERM;
+		}
+		err = -errno;
+		real_close(fd);
+		if ((err != -ENOENT && err != -ECONNREFUSED && err != -EAGAIN) || mono_ms() >= end)
+			return err;
+		if (abstract)
+			while (nanosleep(&ts, &ts) && errno == EINTR)
+				;
+	}
+	len = dyper_msg_encode(buf, sizeof(buf), DYPER_MSG_RESUME, 0, id, &ticket, sizeof(ticket));
+	err = len < 0 ? len : real_sendto(fd, buf, (size_t)len, MSG_NOSIGNAL, NULL, 0) < 0 ? -errno : 0;
+	explicit_bzero(buf, sizeof(buf));
+	if (!err) {
+		r = wait_readable(fd, TICKET_WAIT_MS);
+		err = r < 0 ? -errno : !r ? -ETIMEDOUT : 0;
+	}
+	if (!err) {
+		r = real_recv(fd, rbuf, sizeof(rbuf), 0);
+		err = reply_decode(rbuf, r, id, &rep);
+		if (err == 1)
+			err = -EPROTO;
+	}
+	/* the same number: whoever holds the channel's descriptor has the new one */
+	if (!err && real_dup3(fd, channel, sealed ? O_CLOEXEC : 0) < 0)
+		err = -errno;
+	real_close(fd);
+	say(debug, "channel resumed: %s", err ? strerror(-err) : "ok");
+	return err;
+}
+
 /* The peer an auxiliary socket is meant for, in this thread. */
 static const struct peer *current_peer(void)
 {
@@ -652,13 +800,19 @@ static int open_pinhole(int fd, int proto, const struct peer *p, const struct so
 	if (oneshot && proto == IPPROTO_TCP)
 		req.flags = DYPER_REQ_ONESHOT;
 	err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
-	if (err == -EAGAIN || err == -EMFILE) {
+	if (err == -EAGAIN || err == -EMFILE || err == -EPIPE || err == -ECONNRESET ||
+	    err == -ENOTCONN) {
 		/* dyperd could not serve it just now: once more, a little later
-		 * (an open is idempotent for the same socket) */
+		 * (an open is idempotent for the same socket); if dyperd is
+		 * gone, once the channel is resumed with the next one, waiting
+		 * for it as long as for an answer */
 		struct timespec ts = { 0, RETRY_MS * 1000000L };
 
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
+		if (have_ticket && channel_dead())
+			channel_resume(reply_timeout_ms);
+		else
+			while (nanosleep(&ts, &ts) && errno == EINTR)
+				;
 		err = ask(DYPER_MSG_OPEN, &req, fd, true, &rep);
 	}
 	if (err) {
@@ -875,6 +1029,11 @@ static void on_accept(int lfd, int fd)
 	uint16_t port;
 
 	seal();
+	/* a server forks its sessions after accept(): they inherit a live
+	 * channel only if it is resumed here, and may be unable to later
+	 * (a seccomp filter).  One poll, no wait: dyperd may be down. */
+	if (have_ticket && !filter_active() && channel_dead())
+		channel_resume(0);
 
 	if (!li || !fi)
 		return;
@@ -1799,5 +1958,6 @@ static void agent_init(void)
 	channel = (int)fd;
 	pthread_atfork(NULL, NULL, filt_atfork_child);
 	say(debug, "active on channel fd %d", channel);
+	ticket_get();
 	rebuild();
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libssh/libssh.h>
 
@@ -125,7 +126,8 @@ static int load_password(struct cli *c, const char *path, char *why)
 {
 	char *buf;
 	size_t len;
-	int err = remote_private_file_read(path, "password", PASSWORD_MAX, &buf, &len, why);
+	int err = remote_private_file_read(path, "password", geteuid(), PASSWORD_MAX, &buf, &len,
+					   why);
 
 	if (err)
 		return err;
@@ -175,7 +177,7 @@ int cli_new(struct cli **out, const struct cli_config *cfg, const struct cli_dia
 	if (c->window > CLI_WINDOW_MAX)
 		c->window = CLI_WINDOW_MAX;
 	if (cfg->key_file)
-		err = remote_ssh_load_key(cfg->key_file, &c->key, why);
+		err = remote_ssh_load_key(cfg->key_file, geteuid(), &c->key, why);
 	else
 		err = load_password(c, cfg->password_file, why);
 	if (err)

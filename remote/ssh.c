@@ -113,10 +113,11 @@ uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd)
 	return step / 2 + rnd % (step / 2 + 1);
 }
 
-/* Reads a secret file only if it is ours alone: a key or password others
- * can read (or replace) is not a secret, and a daemon must not use it. */
-int remote_private_file_read(const char *path, const char *what, size_t max, char **out,
-			     size_t *out_len, char *why)
+/* Reads a secret file only if it is @owner's alone: a key or password
+ * others can read (or replace) is not a secret, and a daemon must not use
+ * it. */
+int remote_private_file_read(const char *path, const char *what, uid_t owner, size_t max,
+			     char **out, size_t *out_len, char *why)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -143,11 +144,12 @@ int remote_private_file_read(const char *path, const char *what, size_t max, cha
 		why_printf(why, "%s file %s is not a regular file", what, path);
 		goto out;
 	}
-	if (st.st_uid != geteuid()) {
+	if (st.st_uid != owner) {
 		err = -EPERM;
-		why_printf(why, "%s file %s is owned by uid %u, not by this process's uid %u: "
+		why_printf(why, "%s file %s is owned by uid %u, not by %s uid %u: "
 			   "refusing it (chown %u %s)", what, path, (unsigned)st.st_uid,
-			   (unsigned)geteuid(), (unsigned)geteuid(), path);
+			   owner == geteuid() ? "this process's" : "the daemon's",
+			   (unsigned)owner, (unsigned)owner, path);
 		goto out;
 	}
 	if (st.st_mode & 077) {
@@ -192,11 +194,11 @@ out:
 	return err;
 }
 
-int remote_ssh_load_key(const char *path, ssh_key *key, char *why)
+int remote_ssh_load_key(const char *path, uid_t owner, ssh_key *key, char *why)
 {
 	char *buf;
 	size_t len;
-	int err = remote_private_file_read(path, "key", KEY_FILE_MAX, &buf, &len, why);
+	int err = remote_private_file_read(path, "key", owner, KEY_FILE_MAX, &buf, &len, why);
 
 	if (err)
 		return err;
@@ -262,7 +264,8 @@ int remote_ssh_new(struct remote_ssh **out, const struct remote_ssh_config *cfg,
 	s->queue_max = cfg->queue_max ? cfg->queue_max : REMOTE_SSH_QUEUE_MAX;
 	if (s->queue_max < REMOTE_WIRE_LINE_MAX)
 		s->queue_max = REMOTE_WIRE_LINE_MAX;
-	err = remote_ssh_load_key(cfg->key_file, &s->key, why);
+	err = remote_ssh_load_key(cfg->key_file, cfg->key_uid_set ? cfg->key_uid : geteuid(),
+				  &s->key, why);
 	if (err)
 		goto fail;
 	snprintf(s->error, sizeof(s->error), "not started");

@@ -24,8 +24,9 @@
  * written, and an unknown or changed key ends the session with
  * -EKEYREJECTED and a message that says which.  OpenSSH config files are
  * not read (a ProxyCommand in someone's ~/.ssh/config must not run).  The
- * private key file must be a regular file owned by the effective uid with
- * no group/other permission bits, else remote_ssh_new() refuses (-EPERM).
+ * private key file must be a regular file owned by the effective uid (or
+ * cfg.key_uid) with no group/other permission bits, else remote_ssh_new()
+ * refuses (-EPERM).
  *
  * Keepalive: at the wire layer, not libssh's.  When nothing has been
  * received for keepalive_ms, the session sends "<id> PING" with an id from
@@ -48,12 +49,17 @@
 #ifndef DYPER_REMOTE_SSH_H
 #define DYPER_REMOTE_SSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <libssh/libssh.h>
+#include <sys/types.h>
 
 #include "remote/wire.h"
+
+/* libssh's ssh_key and ssh_session, without its header (whose legacy
+ * names, channel_close among them, would clash with dyperd's) */
+struct ssh_key_struct;
+struct ssh_session_struct;
 
 #define REMOTE_SSH_COMMAND		"dyper-remote"
 #define REMOTE_SSH_CONNECT_TIMEOUT_MS	10000
@@ -68,6 +74,10 @@ struct remote_ssh_config {
 	uint16_t port;			/* 0: 22 */
 	const char *user;		/* the site account (remote delegate) */
 	const char *key_file;		/* private key, 0600, ours */
+	bool key_uid_set;		/* the key must be key_uid's, not the effective
+					 * uid's (a daemon loading it before it drops
+					 * to its own user) */
+	uid_t key_uid;
 	const char *known_hosts;	/* the pinned site host key(s) */
 	const char *command;		/* NULL: REMOTE_SSH_COMMAND */
 	uint32_t connect_timeout_ms;	/* start to READY; 0: default */
@@ -163,7 +173,7 @@ uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd);
  * remote_private_file_read: reads a secret (@what: "key", "password") of
  * at most @max bytes into *@out (malloc'd, NUL-terminated; the caller
  * explicit_bzero()s and frees it) only if @path is a regular file (not a
- * symbolic link) owned by the effective uid with no group/other bits:
+ * symbolic link) owned by @owner with no group/other bits:
  * -EPERM otherwise, -EBADMSG for an empty or oversized file, -errno of
  * open/read; @why (REMOTE_SSH_ERROR_LEN, may be NULL) says what to fix.
  * remote_ssh_load_key: the same for an unencrypted private key.
@@ -171,10 +181,10 @@ uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd);
  * (which the session must have been given as its only known_hosts): 0, or
  * -EKEYREJECTED with @why saying whether it is unknown or CHANGED.
  */
-int remote_private_file_read(const char *path, const char *what, size_t max, char **out,
-			     size_t *out_len, char *why);
-int remote_ssh_load_key(const char *path, ssh_key *key, char *why);
-int remote_ssh_verify_host(ssh_session sess, const char *host, unsigned port,
+int remote_private_file_read(const char *path, const char *what, uid_t owner, size_t max,
+			     char **out, size_t *out_len, char *why);
+int remote_ssh_load_key(const char *path, uid_t owner, struct ssh_key_struct **key, char *why);
+int remote_ssh_verify_host(struct ssh_session_struct *sess, const char *host, unsigned port,
 			   const char *known_hosts, char *why);
 
 #endif

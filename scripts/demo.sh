@@ -172,7 +172,7 @@ demo_cleanup() {
 		echo "${C_HEAD}Done.${C_OFF} To read next:"
 		say "README.md                 what Dyper is, how to build, install and test it" \
 		    "man -l doc/dyper-wrap.1   starting a program through Dyper" \
-		    "man -l doc/dyperctl.8     listing, checking and closing pinholes" \
+		    "man -l doc/dyperctl.8     listing, watching, explaining and closing pinholes" \
 		    "man -l doc/dyperd.8       the controller; dyper.conf(5), dyper-policy(5)"
 	elif [ $rc -eq 130 ] || [ $rc -eq 143 ] || [ $rc -eq 129 ]; then
 		echo "demo: interrupted" >&2
@@ -350,7 +350,14 @@ good "closed $WAITED ms after the download"
 step "An ordinary FTP client: curl, 20 MB"
 say "Any client works.  curl uses passive mode too (--disable-epsv: the classic PASV" \
     "as above; EPSV works as well).  vsftpd gets a pinhole for the data port, curl" \
-    "downloads through it, and the pinhole closes again."
+    "downloads through it, and the pinhole closes again.  It lives for as long as" \
+    "the transfer takes to start: to see it, watch dyperd's events live, in the" \
+    "background here (in a terminal of its own, normally; Ctrl-C ends it):"
+shown "${CTL[@]}" watch "&"
+"${CTL[@]}" watch >"$T/watch" 2>&1 </dev/null &
+WATCH=$!
+started "$WATCH"
+sleep 0.3
 show ip netns exec "$NS_EXT" curl -sS --disable-epsv --max-time 30 -o "$GOT/big.bin" "ftp://$INT4/big.bin" ||
 	fail "curl through Dyper failed"
 show sha256sum "$PUB/big.bin" "$GOT/big.bin" || fail "big.bin was not downloaded"
@@ -358,6 +365,19 @@ show sha256sum "$PUB/big.bin" "$GOT/big.bin" || fail "big.bin was not downloaded
 good "20 MB, the same sha256 on both hosts"
 poll 3000 0.05 no_pinholes || { show "${CTL[@]}" list; fail "a pinhole is still open 3 s after curl ended"; }
 show "${CTL[@]}" list
+# watched_close: the watcher printed the data pinhole's close.
+watched_close() {
+	grep -q " close .*(vsftpd)" "$T/watch"
+}
+poll 3000 0.05 watched_close || fail "dyperctl watch showed no close" "$T/watch"
+sig TERM "$WATCH"
+say "What dyperctl watch printed: the pinhole opened for vsftpd, and closed once" \
+    "its socket was (under systemd, the journal holds the same, with fields:" \
+    "journalctl -u dyperd DYPER_REMOTE=$EXT4 -o json):"
+sed 's/^/       /' "$T/watch"
+say "After the fact, the recent closes stay listed:"
+show "${CTL[@]}" list --recent || fail "dyperctl list --recent"
+grep -q " close .*(vsftpd)" "$T/out" || fail "dyperctl list --recent shows no close of vsftpd's"
 
 # --- 6. without the wrapper --------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs Dyper's build and test dependencies with the system's package
-# manager.  Needs root.  Called by `make deps`, and by `make check`/`make demo`
+# manager.  Needs root.  Called by `make deps`, and by `make check`, `make bench`
+# and `make demo`
 # when pkg-config cannot find a library.
 set -e
 DEPS_DIR=${DEPS_DIR:-build/deps}
@@ -40,7 +41,8 @@ if command -v apt-get >/dev/null 2>&1; then
 	# boots a Debian root with Dyper installed, to run the unit under systemd
 	apt-get install -y -qq --no-install-recommends rpm debootstrap systemd-container \
 		build-essential pkg-config clang \
-		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libcmocka-dev \
+		libnftnl-dev libmnl-dev libcap-ng-dev libinih-dev libssh-dev libsystemd-dev libcmocka-dev \
+		jq python3-prometheus-client \
 		nftables iproute2 util-linux procps man-db groff-base python3 passwd valgrind \
 		vsftpd lftp curl wget tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
 		globus-gridftp-server-progs globus-gass-copy-progs sip-tester openssh-server \
@@ -63,13 +65,14 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
 	echo "  DEPS    dnf install (Fedora/RHEL)"
 	dnf install -y -q gcc make pkgconf-pkg-config clang \
-		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel libcmocka-devel \
+		libnftnl-devel libmnl-devel libcap-ng-devel inih-devel libssh-devel systemd-devel \
+		libcmocka-devel jq python3-prometheus_client \
 		nftables iproute util-linux procps-ng man-db groff-base python3 valgrind \
 		vsftpd lftp curl wget tftp tftp-server iperf python3-pyftpdlib openssl \
 		globus-gridftp-server-progs globus-gass-copy-progs pure-ftpd shadow-utils sipp openssh-server
 else
 	echo "make deps: neither apt-get nor dnf found; install by hand:" >&2
-	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, cmocka (development files), nftables, iproute2, valgrind (tests/kernel/valgrind.sh)" >&2
+	echo "  pkg-config, libnftnl, libmnl, libcap-ng, inih, libssh, libsystemd, cmocka (development files), jq, python3 prometheus_client, nftables, iproute2, valgrind (tests/kernel/valgrind.sh)" >&2
 	echo "  and for tests/e2e: vsftpd, lftp, curl, wget, tftp-hpa (client and server), iperf 2, pyftpdlib, openssl, GridFTP (server, globus-url-copy), pure-ftpd, SIPp, OpenSSH's sshd" >&2
 	exit 1
 fi

@@ -113,10 +113,13 @@ static const char *log_level(void)
 
 static int write_config(void)
 {
-	char enforcer[64], limits[96];
+	char enforcer[64], limits[160];
 
 	snprintf(enforcer, sizeof(enforcer), "max_pinholes = %u\n", CAPACITY);
-	snprintf(limits, sizeof(limits), "capacity = %u\nmax_per_user = %u\n", CAPACITY, CAPACITY);
+	/* every client is one uid's channel: the per-user channel cap (256 by
+	 * default) must leave room for MAX_CLIENTS and the latency probes */
+	snprintf(limits, sizeof(limits), "capacity = %u\nmax_per_user = %u\nmax_channels_per_user = %u\n",
+		 CAPACITY, CAPACITY, 4 * MAX_CLIENTS);
 	return bench_dyperd_setup(&dyperd, log_level(), enforcer, limits);
 }
 
@@ -209,85 +212,12 @@ static double wait_kernel_count(long want, unsigned secs)
 
 /* --- the agent protocol ------------------------------------------------------- */
 
-/* A TCP socket listening on LOCAL_ADDR:@port: what a pinhole serves. */
-static int listen_socket(uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
-				   .sin_addr = local_addr };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static void make_req(struct dyper_pinhole_req *req, uint32_t remote, uint16_t rport,
-		     uint16_t lport)
-{
-	memset(req, 0, sizeof(*req));
-	req->family = AF_INET;
-	req->proto = IPPROTO_TCP;
-	req->remote_port = rport;
-	req->local_port = lport;
-	memcpy(req->remote, &remote, 4);
-	memcpy(req->local, &local_addr, 4);
-}
-
 /* Sends a request on channel @ch; an OPEN passes @sock.  0 or -errno. */
 static int send_req(int ch, uint16_t type, uint32_t id, const struct dyper_pinhole_req *req,
 		    int sock, int flags)
 {
-	char buf[DYPER_MSG_MAX];
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int len = dyper_msg_encode(buf, sizeof(buf), type, 0, id, req, sizeof(*req));
-
-	if (len < 0)
-		return len;
-	iov.iov_base = buf;
-	iov.iov_len = (size_t)len;
-	if (type == DYPER_MSG_OPEN) {
-		struct cmsghdr *c;
-
-		msg.msg_control = ctl.b;
-		msg.msg_controllen = sizeof(ctl.b);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &sock, sizeof(int));
-	}
-	return sendmsg(ch, &msg, MSG_NOSIGNAL | flags) < 0 ? -errno : 0;
-}
-
-/* Reads one reply from @ch; -EAGAIN with MSG_DONTWAIT and nothing there. */
-static int recv_reply(int ch, int flags, uint32_t *id, struct dyper_reply *rep)
-{
-	char buf[256];
-	struct dyper_hdr h;
-	const void *p;
-	ssize_t n = recv(ch, buf, sizeof(buf), flags);
-
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -ECONNRESET;
-	if (dyper_msg_decode(buf, (size_t)n, &h, &p) || h.type != DYPER_MSG_REPLY)
-		return -EBADMSG;
-	*id = h.id;
-	memcpy(rep, p, sizeof(*rep));
-	return 0;
+	return bench_send_msg(ch, type, id, req, sizeof(*req), type == DYPER_MSG_OPEN ? sock : -1,
+			      flags);
 }
 
 /* Waits, asleep in poll() as an agent does, up to REPLY_TIMEOUT_MS for
@@ -300,7 +230,7 @@ static int wait_reply(int ch, uint32_t id, struct dyper_reply *rep)
 
 	if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1)
 		return -ETIMEDOUT;
-	err = recv_reply(ch, 0, &got, rep);
+	err = bench_recv_reply(ch, 0, &got, rep);
 	if (!err && got != id)
 		err = -EPROTO;
 	return err;
@@ -318,6 +248,46 @@ static const char *req_error(int err, const struct dyper_reply *rep)
 	return buf;
 }
 
+/* A client of phases 1, 4 and 5: a channel to dyperd and a socket listening
+ * on LAT_PORT.  @what names the phase in a failure's message. */
+static int lat_client(const char *what, int *ch, int *sock)
+{
+	*ch = bench_dyperd_connect(&dyperd);
+	*sock = bench_listen_tcp(local_addr.s_addr, LAT_PORT);
+	if (*ch < 0 || *sock < 0)
+		return bench_fail("%s: cannot connect or bind: %s", what,
+				  strerror(-(*ch < 0 ? *ch : *sock)));
+	return 0;
+}
+
+/* Round @s of such a client: OPEN (passing @sock) then CLOSE the pinhole
+ * from 192.0.2.(s & 255), remote port s / 256 + 1 (a new key every time),
+ * each waited for.  t[0] is taken before the open, t[1] when its reply is
+ * read, t[2] when the close's is. */
+static int lat_round(const char *what, int ch, int sock, uint32_t s, uint64_t t[3])
+{
+	struct dyper_pinhole_req req;
+	struct dyper_reply rep;
+	int err;
+
+	bench_pinhole_req(&req, htonl(0xc0000200u | (s & 0xff)), (uint16_t)(s / 256 % 65535 + 1),
+			  local_addr.s_addr, LAT_PORT);
+	t[0] = bench_now_ns();
+	err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
+	if (!err)
+		err = wait_reply(ch, ID_LAT + 2 * s, &rep);
+	t[1] = bench_now_ns();
+	if (err || rep.status)
+		return bench_fail("%s: open %u: %s", what, s, req_error(err, &rep));
+	err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
+	if (!err)
+		err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
+	t[2] = bench_now_ns();
+	if (err || rep.status)
+		return bench_fail("%s: close %u: %s", what, s, req_error(err, &rep));
+	return 0;
+}
+
 /* --- 1. latency ------------------------------------------------------------- */
 
 struct lat_result {
@@ -330,51 +300,28 @@ struct lat_result {
 static int bench_latency(struct lat_result *r, uint64_t *open_ns, uint64_t *close_ns)
 {
 	uint64_t deadline, cpu0;
-	struct dyper_pinhole_req req;
-	struct dyper_reply rep;
-	int ch, sock, err = 0;
+	int ch, sock, err;
 	size_t n = 0;
 
 	memset(r, 0, sizeof(*r));
 	usleep(SETTLE_MS * 1000);
-	ch = bench_dyperd_connect(&dyperd);
-	sock = listen_socket(LAT_PORT);
-	if (ch < 0 || sock < 0) {
-		err = bench_fail("latency: cannot connect or bind: %s",
-				 strerror(-(ch < 0 ? ch : sock)));
+	err = lat_client("latency", &ch, &sock);
+	if (err)
 		goto out;
-	}
 	deadline = bench_now_ns() + (uint64_t)T_LATENCY * NS;
 	cpu0 = proc_cpu_ns(dyperd.pid);
 	for (uint32_t s = 0; s < LAT_WARMUP + LAT_SAMPLES && bench_now_ns() < deadline; s++) {
-		/* 192.0.2.x, ports 1.. : a new key every time */
-		uint32_t remote = htonl(0xc0000200u | (s & 0xff));
-		uint64_t t0, t1, t2;
+		uint64_t t[3];
 
-		make_req(&req, remote, (uint16_t)(s / 256 + 1), LAT_PORT);
-		t0 = bench_now_ns();
-		err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
-		if (!err)
-			err = wait_reply(ch, ID_LAT + 2 * s, &rep);
-		t1 = bench_now_ns();
-		if (err || rep.status) {
-			err = bench_fail("latency: open %u: %s", s, req_error(err, &rep));
+		err = lat_round("latency", ch, sock, s, t);
+		if (err)
 			goto out;
-		}
-		err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
-		if (!err)
-			err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
-		t2 = bench_now_ns();
-		if (err || rep.status) {
-			err = bench_fail("latency: close %u: %s", s, req_error(err, &rep));
-			goto out;
-		}
 		if (s < LAT_WARMUP) {
 			cpu0 = proc_cpu_ns(dyperd.pid);
 			continue;
 		}
-		open_ns[n] = t1 - t0;
-		close_ns[n] = t2 - t1;
+		open_ns[n] = t[1] - t[0];
+		close_ns[n] = t[2] - t[1];
 		n++;
 	}
 	r->samples = n;
@@ -422,8 +369,8 @@ static int client_send(struct client *c, bool open)
 
 	if (open) {
 		/* 192.0.2.k, a new remote port each round */
-		make_req(&c->req, htonl(0xc0000200u | (k & 0xff)),
-			 (uint16_t)(c->iter % 65535 + 1), c->port);
+		bench_pinhole_req(&c->req, htonl(0xc0000200u | (k & 0xff)),
+				  (uint16_t)(c->iter % 65535 + 1), local_addr.s_addr, c->port);
 	}
 	c->opening = open;
 	c->id = ID_TP | k << 16 | (c->iter & 0x7fff) << 1 | !open;
@@ -473,7 +420,7 @@ static void *driver_run(void *arg)
 			struct dyper_reply rep;
 			uint32_t id;
 			uint64_t t;
-			int err = recv_reply(c->ch, MSG_DONTWAIT, &id, &rep);
+			int err = bench_recv_reply(c->ch, MSG_DONTWAIT, &id, &rep);
 
 			if (err == -EAGAIN)
 				continue;
@@ -534,7 +481,7 @@ static int bench_throughput(unsigned nclients, struct tp_result *r)
 	for (unsigned i = 0; i < nclients; i++) {
 		cl[i].port = (uint16_t)(TP_PORT + i);
 		cl[i].ch = bench_dyperd_connect(&dyperd);
-		cl[i].sock = listen_socket(cl[i].port);
+		cl[i].sock = bench_listen_tcp(local_addr.s_addr, cl[i].port);
 		if (cl[i].ch < 0 || cl[i].sock < 0) {
 			err = bench_fail("throughput: client %u: cannot connect or bind: %s", i,
 					 strerror(-(cl[i].ch < 0 ? cl[i].ch : cl[i].sock)));
@@ -619,20 +566,14 @@ static int bench_stall(struct stall_result *r)
 	uint64_t t_change = bench_now_ns() + 300 * MS, end = t_change + 2 * NS, t_max = 0;
 	uint64_t worst = 0;
 	pid_t nft = -1;
-	struct dyper_pinhole_req req;
-	struct dyper_reply rep;
-	int ch, sock, err = 0;
+	int ch, sock, err;
 
 	memset(r, 0, sizeof(*r));
-	ch = bench_dyperd_connect(&dyperd);
-	sock = listen_socket(LAT_PORT);
-	if (ch < 0 || sock < 0) {
-		err = bench_fail("stall: cannot connect or bind: %s",
-				 strerror(-(ch < 0 ? ch : sock)));
+	err = lat_client("stall", &ch, &sock);
+	if (err)
 		goto out;
-	}
 	for (uint32_t s = 0; bench_now_ns() < end && s < 1000000; s++) {
-		uint64_t t1, t2, t3;
+		uint64_t t[3];
 
 		if (nft < 0 && bench_now_ns() >= t_change) {
 			t_change = bench_now_ns();
@@ -640,29 +581,13 @@ static int bench_stall(struct stall_result *r)
 			if (nft < 0)
 				break;
 		}
-		make_req(&req, htonl(0xc0000200u | (s & 0xff)), (uint16_t)(s / 256 % 65535 + 1),
-			 LAT_PORT);
-		t1 = bench_now_ns();
-		err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
-		if (!err)
-			err = wait_reply(ch, ID_LAT + 2 * s, &rep);
-		t2 = bench_now_ns();
-		if (err || rep.status) {
-			err = bench_fail("stall: open: %s", req_error(err, &rep));
+		err = lat_round("stall", ch, sock, s, t);
+		if (err)
 			goto out;
-		}
-		err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
-		if (!err)
-			err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
-		t3 = bench_now_ns();
-		if (err || rep.status) {
-			err = bench_fail("stall: close: %s", req_error(err, &rep));
-			goto out;
-		}
 		r->requests += 2;
-		if (t2 - t1 > worst || t3 - t2 > worst) {
-			worst = t2 - t1 > t3 - t2 ? t2 - t1 : t3 - t2;
-			t_max = t3;
+		if (t[1] - t[0] > worst || t[2] - t[1] > worst) {
+			worst = t[1] - t[0] > t[2] - t[1] ? t[1] - t[0] : t[2] - t[1];
+			t_max = t[2];
 		}
 		/* seen it: a stall of over 5 ms after the change, and 300 ms since */
 		if (nft > 0 && t_max > t_change && worst > 5 * MS &&
@@ -720,8 +645,6 @@ static bool reload_logged(void)
 static int bench_reload(struct reload_result *r)
 {
 	uint64_t t_hup = 0, t_done = 0, worst = 0, end, lat[256];
-	struct dyper_pinhole_req req;
-	struct dyper_reply rep;
 	size_t nlat = 0;
 	int ch = -1, sock = -1, err = 0;
 	FILE *f;
@@ -736,49 +659,29 @@ static int bench_reload(struct reload_result *r)
 			i % 60000 + 1);
 	if (fclose(f))
 		return bench_fail("reload: cannot write %s: %s", dyperd.policy, strerror(errno));
-	ch = bench_dyperd_connect(&dyperd);
-	sock = listen_socket(LAT_PORT);
-	if (ch < 0 || sock < 0) {
-		err = bench_fail("reload: cannot connect or bind: %s",
-				 strerror(-(ch < 0 ? ch : sock)));
+	err = lat_client("reload", &ch, &sock);
+	if (err)
 		goto out;
-	}
 	end = bench_now_ns() + (uint64_t)RELOAD_WINDOW_S * NS;
 	for (uint32_t s = 0; bench_now_ns() < end && !t_done; s++) {
-		uint64_t t1, t2, t3;
+		uint64_t t[3];
 
 		if (!t_hup && s == 256) {
 			t_hup = bench_now_ns();
 			kill(dyperd.pid, SIGHUP);
 		}
-		make_req(&req, htonl(0xc0000200u | (s & 0xff)), (uint16_t)(s / 256 % 65535 + 1),
-			 LAT_PORT);
-		t1 = bench_now_ns();
-		err = send_req(ch, DYPER_MSG_OPEN, ID_LAT + 2 * s, &req, sock, 0);
-		if (!err)
-			err = wait_reply(ch, ID_LAT + 2 * s, &rep);
-		t2 = bench_now_ns();
-		if (err || rep.status) {
-			err = bench_fail("reload: open: %s", req_error(err, &rep));
+		err = lat_round("reload", ch, sock, s, t);
+		if (err)
 			goto out;
-		}
-		err = send_req(ch, DYPER_MSG_CLOSE, ID_LAT + 2 * s + 1, &req, -1, 0);
-		if (!err)
-			err = wait_reply(ch, ID_LAT + 2 * s + 1, &rep);
-		t3 = bench_now_ns();
-		if (err || rep.status) {
-			err = bench_fail("reload: close: %s", req_error(err, &rep));
-			goto out;
-		}
 		r->requests += 2;
 		if (!t_hup) {
-			lat[nlat++] = t3 - t1;
+			lat[nlat++] = t[2] - t[0];
 			continue;
 		}
-		if (t2 - t1 > worst)
-			worst = t2 - t1;
-		if (t3 - t2 > worst)
-			worst = t3 - t2;
+		if (t[1] - t[0] > worst)
+			worst = t[1] - t[0];
+		if (t[2] - t[1] > worst)
+			worst = t[2] - t[1];
 		if (s % 16 == 0 && reload_logged())
 			t_done = bench_now_ns();
 	}
@@ -805,7 +708,8 @@ out:
  * remote port i / 256 + 1. */
 static void fill_req(struct dyper_pinhole_req *req, uint32_t i)
 {
-	make_req(req, htonl(0xc6336400u | (i & 0xff)), (uint16_t)(i / 256 + 1), FILL_PORT);
+	bench_pinhole_req(req, htonl(0xc6336400u | (i & 0xff)), (uint16_t)(i / 256 + 1),
+			  local_addr.s_addr, FILL_PORT);
 }
 
 /*
@@ -836,7 +740,7 @@ static int fill(int ch, int sock, uint32_t want, double *secs)
 					  want, T_FILL);
 		}
 		/* replies first: dyperd drops those our queue has no room for */
-		while ((err = recv_reply(ch, MSG_DONTWAIT, &id, &rep)) == 0) {
+		while ((err = bench_recv_reply(ch, MSG_DONTWAIT, &id, &rep)) == 0) {
 			uint32_t i = id - ID_FILL;
 
 			if (id < ID_FILL || i >= sent || got[i]) {
@@ -1076,7 +980,7 @@ int main(void)
 	printf("\nfilling: %u pinholes on one socket, %d requests in flight\n", PRESENT,
 	       FILL_WINDOW);
 	fill_ch = bench_dyperd_connect(&dyperd);
-	fill_sock = listen_socket(FILL_PORT);
+	fill_sock = bench_listen_tcp(local_addr.s_addr, FILL_PORT);
 	if (fill_ch < 0 || fill_sock < 0) {
 		bench_fail("fill: cannot connect or bind: %s",
 			   strerror(-(fill_ch < 0 ? fill_ch : fill_sock)));

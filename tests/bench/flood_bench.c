@@ -140,65 +140,10 @@ static unsigned long deny_events(const char *path)
 	return n;
 }
 
-static int listen_socket(uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
-				   .sin_addr = local_addr };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
+/* The request for a pinhole from 198.51.100.7 (any port) to LOCAL_ADDR:@lport. */
 static void make_req(struct dyper_pinhole_req *req, uint16_t lport)
 {
-	uint32_t remote = htonl(0xc6336407);	/* 198.51.100.7 */
-
-	memset(req, 0, sizeof(*req));
-	req->family = AF_INET;
-	req->proto = IPPROTO_TCP;
-	req->local_port = lport;
-	memcpy(req->remote, &remote, 4);
-	memcpy(req->local, &local_addr, 4);
-}
-
-/* Sends @type with @payload on @ch, passing @sock if >= 0. */
-static int send_msg(int ch, uint16_t type, uint32_t id, const void *payload, size_t plen,
-		    int sock, int flags)
-{
-	char buf[DYPER_MSG_MAX];
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int len = dyper_msg_encode(buf, sizeof(buf), type, 0, id, payload, plen);
-
-	if (len < 0)
-		return len;
-	iov.iov_base = buf;
-	iov.iov_len = (size_t)len;
-	if (sock >= 0) {
-		struct cmsghdr *c;
-
-		msg.msg_control = ctl.b;
-		msg.msg_controllen = sizeof(ctl.b);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &sock, sizeof(int));
-	}
-	return sendmsg(ch, &msg, MSG_NOSIGNAL | flags) < 0 ? -errno : 0;
+	bench_pinhole_req(req, htonl(0xc6336407), 0, local_addr.s_addr, lport);
 }
 
 /* Waits up to @ms for the reply to @id on @ch; its status, or -errno. */
@@ -209,22 +154,17 @@ static int wait_reply(int ch, uint32_t id, int ms)
 	for (;;) {
 		struct pollfd pfd = { .fd = ch, .events = POLLIN };
 		int64_t left = (int64_t)(deadline - bench_now_ns()) / (int64_t)MS;
-		char buf[256];
-		struct dyper_hdr h;
 		struct dyper_reply rep;
-		const void *p;
-		ssize_t n;
+		uint32_t got;
+		int err;
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
 			return -ETIMEDOUT;
-		n = recv(ch, buf, sizeof(buf), 0);
-		if (n <= 0)
-			return n ? -errno : -ECONNRESET;
-		if (dyper_msg_decode(buf, (size_t)n, &h, &p) || h.type != DYPER_MSG_REPLY)
-			return -EBADMSG;
-		if (h.id != id)
+		err = bench_recv_reply(ch, 0, &got, &rep);
+		if (err)
+			return err;
+		if (got != id)
 			continue;	/* an earlier one that came late */
-		memcpy(&rep, p, sizeof(rep));
 		return rep.status;
 	}
 }
@@ -247,8 +187,10 @@ static void *flood_run(void *arg)
 	make_req(&req, DENY_PORT);
 	while (!stop_flood && bench_now_ns() < end) {
 		int err = f->sock >= 0 ?
-			  send_msg(f->ch, DYPER_MSG_OPEN, 1, &req, sizeof(req), f->sock, MSG_DONTWAIT) :
-			  send_msg(f->ch, DYPER_MSG_HELLO, 1, &hello, sizeof(hello), -1, MSG_DONTWAIT);
+			  bench_send_msg(f->ch, DYPER_MSG_OPEN, 1, &req, sizeof(req), f->sock,
+					 MSG_DONTWAIT) :
+			  bench_send_msg(f->ch, DYPER_MSG_HELLO, 1, &hello, sizeof(hello), -1,
+					 MSG_DONTWAIT);
 
 		if (!err) {
 			f->sent++;
@@ -400,7 +342,7 @@ static int run(const char *bin, bool channels, struct result *r)
 		goto out;
 	err = -1;
 	victim = bench_dyperd_connect(&dyperd);
-	sock = listen_socket(LEGIT_PORT);
+	sock = bench_listen_tcp(local_addr.s_addr, LEGIT_PORT);
 	if (victim < 0 || sock < 0) {
 		bench_fail("cannot connect the legitimate client");
 		goto out;
@@ -415,7 +357,8 @@ static int run(const char *bin, bool channels, struct result *r)
 	} else {
 		for (; nfl < FLOODERS + 1; nfl++) {
 			fl[nfl].ch = bench_dyperd_connect(&dyperd);
-			fl[nfl].sock = nfl == FLOODERS ? listen_socket(DENY_PORT) : -1;
+			fl[nfl].sock = nfl == FLOODERS ?
+				       bench_listen_tcp(local_addr.s_addr, DENY_PORT) : -1;
 			fl[nfl].sent = 0;
 			if (fl[nfl].ch < 0 || pthread_create(&fl[nfl].t, NULL, flood_run, &fl[nfl]))
 				break;
@@ -433,14 +376,14 @@ static int run(const char *bin, bool channels, struct result *r)
 		uint64_t s = bench_now_ns();
 		int st;
 
-		st = send_msg(victim, DYPER_MSG_OPEN, ++id, &req, sizeof(req), sock, 0);
+		st = bench_send_msg(victim, DYPER_MSG_OPEN, ++id, &req, sizeof(req), sock, 0);
 		if (!st)
 			st = wait_reply(victim, id, REPLY_MS);
 		if (st) {
 			r->failures++;
 		} else {
 			lat[r->samples++] = bench_now_ns() - s;
-			if (!send_msg(victim, DYPER_MSG_CLOSE, ++id, &req, sizeof(req), -1, 0))
+			if (!bench_send_msg(victim, DYPER_MSG_CLOSE, ++id, &req, sizeof(req), -1, 0))
 				wait_reply(victim, id, REPLY_MS);
 		}
 		if (channels && bench_now_ns() >= next_hello) {
@@ -448,8 +391,9 @@ static int run(const char *bin, bool channels, struct result *r)
 			int ch = connect_bounded();
 
 			r->hello_tries++;
-			if (ch >= 0 && !send_msg(ch, DYPER_MSG_HELLO, 1, &hello, sizeof(hello), -1,
-						 MSG_DONTWAIT) && wait_reply(ch, 1, 2000) == 0)
+			if (ch >= 0 && !bench_send_msg(ch, DYPER_MSG_HELLO, 1, &hello, sizeof(hello),
+						       -1, MSG_DONTWAIT) &&
+			    wait_reply(ch, 1, 2000) == 0)
 				r->hello_ok++;
 			if (ch >= 0)
 				close(ch);

@@ -107,19 +107,14 @@
 
 set -u
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TEST_NAME=e2e
-. "$ROOT/tests/report.sh"
+# report.sh, $ROOT, $BDIR, $DYPERD, $DYPERCTL, $PROBE, the network
+# (setup_border_network); what this script defines again (run, cleanup,
+# serve, need_tools, the names and addresses) replaces lib.sh's
+# shellcheck source-path=SCRIPTDIR source=../kernel/lib.sh
+. "$(dirname "$0")/../kernel/lib.sh"
 # vsftpd_conf, PASV_CLIENT
 . "$ROOT/tests/kernel/ftp.sh"
-B=${B:-build}
-case $B in
-/*) BDIR=$B ;;
-*) BDIR=$ROOT/$B ;;
-esac
-DYPERD=$BDIR/bin/dyperd
-DYPERCTL=$BDIR/bin/dyperctl
-PROBE=$BDIR/tests/tools/probe
 WRAP=${E2E_WRAP:-$BDIR/bin/dyper-wrap}
 AGENT=${E2E_AGENT:-$BDIR/lib/libdyper-preload.so}
 OPEN_ALL=${E2E_OPEN_ALL:-0}
@@ -290,10 +285,6 @@ chmod 1777 "$OUT" "$UP"
 
 # --- the network ------------------------------------------------------------------
 
-run() {
-	"$@" >"$T/cmd" 2>&1 || bail "network setup: $*"
-}
-
 HOSTNAME_=$(uname -n)
 
 # hosts_file NS OWN-ADDRESS: the namespace's /etc/hosts (ip netns exec
@@ -323,47 +314,12 @@ hosts_file() {
 	} >"$d/hosts"
 }
 
-for ns in "$NS_IN" "$NS_RT" "$NS_A" "$NS_B"; do
-	run ip netns add "$ns"
-	created_ns+=("$ns")
-	run ip netns exec "$ns" sh -c '
-		echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad &&
-		echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'
-	run ip -n "$ns" link set lo up
-done
 hosts_file "$NS_IN" "$IN4"
 hosts_file "$NS_RT" "$RT4_IN"
 hosts_file "$NS_A" "$A4"
 hosts_file "$NS_B" "$B4"
-
-# internal segment: IN eth0 <-> RT int0
-run ip -n "$NS_RT" link add int0 type veth peer name eth0 netns "$NS_IN"
-run ip -n "$NS_RT" addr add "$RT4_IN/24" dev int0
-run ip -n "$NS_RT" addr add "$RT6_IN/64" dev int0 nodad
-run ip -n "$NS_RT" link set int0 up
-run ip -n "$NS_IN" addr add "$IN4/24" dev eth0
-run ip -n "$NS_IN" addr add "$IN6/64" dev eth0 nodad
-run ip -n "$NS_IN" link set eth0 up
-run ip -n "$NS_IN" route add default via "$RT4_IN"
-run ip -n "$NS_IN" -6 route add default via "$RT6_IN"
-# external segment: RT br0 with A and B
-run ip -n "$NS_RT" link add br0 type bridge mcast_snooping 0
-run ip -n "$NS_RT" addr add "$RT4_EX/24" dev br0
-run ip -n "$NS_RT" addr add "$RT6_EX/64" dev br0 nodad
-run ip -n "$NS_RT" link set br0 up
-for host in "a $NS_A $A4 $A6" "b $NS_B $B4 $B6"; do
-	read -r name ns addr4 addr6 <<<"$host"
-	run ip -n "$NS_RT" link add "p-$name" type veth peer name eth0 netns "$ns"
-	run ip -n "$NS_RT" link set "p-$name" master br0 up
-	run ip -n "$ns" addr add "$addr4/24" dev eth0
-	run ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
-	run ip -n "$ns" link set eth0 up
-	run ip -n "$ns" route add default via "$RT4_EX"
-	run ip -n "$ns" -6 route add default via "$RT6_EX"
-done
-run ip netns exec "$NS_RT" sh -c '
-	echo 1 > /proc/sys/net/ipv4/ip_forward &&
-	echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'
+# internal segment: IN eth0 <-> RT int0; external segment: RT br0 with A and B
+setup_border_network "$NS_RT" br0 "$RT4_EX" "$RT6_EX" "$RT4_IN" "$RT6_IN"
 
 # --- dyperd and its table on IN ------------------------------------------------------
 
@@ -465,6 +421,36 @@ pinhole_state() {
 	ctl list 2>&1
 	nft_in list set inet dyper pinholes4_any 2>&1 | grep -A3 elements
 	nft_in list set inet dyper pinholes6_any 2>&1 | grep -A3 elements
+}
+
+# expect_a_pinhole WHAT PORT: dyperd lists a pinhole for A to IN4:PORT.
+expect_a_pinhole() {
+	local line
+
+	line=$(ctl list 2>/dev/null | awk -v l="$IN4:$2" '$4 == l')
+	if [[ $line == *" $A4:"* ]]; then
+		ok "$1: the passive port $2 has a pinhole for A: $(tr -s ' ' <<<"$line")"
+	else
+		not_ok "$1: no pinhole A -> $IN4:$2 (\"$line\")"
+		diag_s "$(pinhole_state)"
+	fi
+}
+
+# expect_b_dropped WHAT PROTO PORT SUBJECT: B's PROTO probe to IN4:PORT
+# (SUBJECT says what it is) times out and the table's drop counter grows.
+expect_b_dropped() {
+	local d0 d1 rc
+
+	d0=$(drops)
+	ip netns exec "$NS_B" "$PROBE" try "$2" "$IN4" "$3" 1000 >"$T/probe" 2>&1
+	rc=$?
+	d1=$(drops)
+	if [ $rc -eq 1 ] && [ "$d1" -gt "$d0" ]; then
+		ok "$1: $4: dropped by the table ($((d1 - d0)) packets)"
+	else
+		not_ok "$1: $4: must be dropped (probe exit $rc, drops $d0 -> $d1)"
+		diag "$T/probe"
+	fi
 }
 
 # open_all_insert: the E2E_OPEN_ALL rules, after the control-port rule of a
@@ -825,7 +811,7 @@ case1_run() {
 # tries the passive port: the table must drop it (the pinhole is A's).  Then
 # A connects and downloads.
 intruder_check() {
-	local what="1 intruder" port line d0 d1 rc got
+	local what="1 intruder" port got
 
 	rm -f "$T/go" "$T/pasv-port" "$OUT/intruder"
 	xfer intruder "$NS_A" 30 "$PY" "$PASV_CLIENT" "$IN4" "$T/pasv-port" "$T/go" f.bin "$OUT/intruder"
@@ -838,23 +824,8 @@ intruder_check() {
 	fi
 	port=$(cat "$T/pasv-port")
 	# the pinhole must be A's, for exactly that port
-	line=$(ctl list 2>/dev/null | awk -v l="$IN4:$port" '$4 == l')
-	if [[ $line == *" $A4:"* ]]; then
-		ok "$what: vsftpd's passive port $port has a pinhole for A: $(tr -s ' ' <<<"$line")"
-	else
-		not_ok "$what: no pinhole A -> $IN4:$port while A waits to connect (\"$line\")"
-		diag_s "$(pinhole_state)"
-	fi
-	d0=$(drops)
-	ip netns exec "$NS_B" "$PROBE" try tcp "$IN4" "$port" 1000 >"$T/probe" 2>&1
-	rc=$?
-	d1=$(drops)
-	if [ $rc -eq 1 ] && [ "$d1" -gt "$d0" ]; then
-		ok "$what: B's connection to A's pinhole (port $port) is dropped by the table ($((d1 - d0)) packets)"
-	else
-		not_ok "$what: B's connection to A's pinhole (port $port) must be dropped (probe exit $rc, drops $d0 -> $d1)"
-		diag "$T/probe"
-	fi
+	expect_a_pinhole "$what" "$port"
+	expect_b_dropped "$what" tcp "$port" "B's connection to A's pinhole (port $port)"
 	touch "$T/go"
 	xwait
 	got=$(sum_of "$OUT/intruder")
@@ -1161,7 +1132,7 @@ case6() {
 # filter lists stat and fstat, glibc 2.36 calls newfstatat): reported as a
 # skip when that happens, as a pass if the download completes.
 case7_run() {
-	local who=$1 what="7 vsftpd seccomp_sandbox=YES" name port line d0 d1 rc got
+	local who=$1 what="7 vsftpd seccomp_sandbox=YES" name port got
 	local env=()
 
 	name=vs7-$who
@@ -1189,22 +1160,8 @@ case7_run() {
 	fi
 	port=$(cat "$T/pasv-port")
 	ok "$what: vsftpd's broker survives the agent's request under its filter: PASV port $port"
-	line=$(ctl list 2>/dev/null | awk -v l="$IN4:$port" '$4 == l')
-	if [[ $line == *" $A4:"* ]]; then
-		ok "$what: the passive port $port has a pinhole for A: $(tr -s ' ' <<<"$line")"
-	else
-		not_ok "$what: no pinhole A -> $IN4:$port (\"$line\")"
-		diag_s "$(pinhole_state)"
-	fi
-	d0=$(drops)
-	ip netns exec "$NS_B" "$PROBE" try tcp "$IN4" "$port" 1000 >"$T/probe" 2>&1
-	rc=$?
-	d1=$(drops)
-	if [ $rc -eq 1 ] && [ "$d1" -gt "$d0" ]; then
-		ok "$what: B's connection to A's pinhole is dropped ($((d1 - d0)) packets)"
-	else
-		not_ok "$what: B's connection to port $port must be dropped (probe exit $rc, drops $d0 -> $d1)"
-	fi
+	expect_a_pinhole "$what" "$port"
+	expect_b_dropped "$what" tcp "$port" "B's connection to A's pinhole (port $port)"
 	touch "$T/go"
 	xwait
 	if grep -q "^connected to data port $port" "$LOGD/c7-$who.log"; then
@@ -1474,7 +1431,7 @@ sip_counters_del() {
 }
 
 case_sip() {
-	local what="sip SIPp call from IN to A" mode name echoes played d0 d1 rc line
+	local what="sip SIPp call from IN to A" mode name echoes played line
 
 	need_tools "$what" sipp || return
 	if [ ! -f "$SIP_PCAP" ]; then
@@ -1503,15 +1460,7 @@ case_sip() {
 					not_ok "$what, $(mode_label "$MODE"): the media pinhole is not A's: $line"
 				fi
 				# the pinhole is A's alone: B's datagrams are dropped
-				d0=$(drops)
-				ip netns exec "$NS_B" "$PROBE" try udp "$IN4" $SIP_MP 1000 >"$T/probe" 2>&1
-				rc=$?
-				d1=$(drops)
-				if [ $rc -eq 1 ] && [ "$d1" -gt "$d0" ]; then
-					ok "$what: B's datagrams to the media port are dropped ($((d1 - d0)) packets)"
-				else
-					not_ok "$what: B's datagrams to the media port must be dropped (probe exit $rc, drops $d0 -> $d1)"
-				fi
+				expect_b_dropped "$what" udp "$SIP_MP" "B's datagrams to the media port"
 			else
 				not_ok "$what, $(mode_label "$MODE"): no pinhole for the media port $SIP_MP within 5 s of the call"
 				diag_s "$(pinhole_state)"

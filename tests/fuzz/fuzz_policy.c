@@ -285,11 +285,51 @@ static void check_policy(struct policy *p, const uint8_t *data, size_t size)
 		policy_free(refs[k].alone);
 }
 
+/*
+ * The site flavour of the same text: a clean failure, or a policy whose
+ * decisions never depend on a user (USER is * there) and that only a
+ * named delegate (or *) matches.
+ */
+static void check_site(const uint8_t *data, size_t size)
+{
+	static const char *const delegates[] = { "hostA", "host-b.example", "1", NULL };
+	struct policy *p = (struct policy *)&p;
+	struct req_buf rb[N_REQ];
+	char err[POLICY_ERR_LEN];
+	int ret;
+
+	memset(err, 'x', sizeof(err));
+	ret = policy_parse_as(&p, (const char *)data, size, "site", POLICY_SITE, err, sizeof(err));
+	if (ret) {
+		CHECK(ret < 0 && p == NULL);
+		CHECK(memchr(err, '\0', sizeof(err)));
+		CHECK(strncmp(err, "site:", 5) == 0);
+		return;
+	}
+	CHECK(!policy_uses_programs(p) && !policy_uses_groups(p));
+	make_requests(rb, data, size);
+	for (int k = 0; k < N_REQ; k++) {
+		struct policy_request *r = &rb[k].r;
+		struct policy_decision d1, d2;
+
+		r->delegate = delegates[k % 4];
+		policy_check(p, r, &d1);
+		r->uid ^= 12345;	/* no user crosses the wire: the same decision */
+		r->n_gids = 0;
+		r->program = NULL;
+		policy_check(p, r, &d2);
+		CHECK(d1.allowed == d2.allowed && d1.line == d2.line);
+	}
+	policy_free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct policy *p = (struct policy *)&p;
 	char err[POLICY_ERR_LEN];
 	int ret;
+
+	check_site(data, size);
 
 	memset(err, 'x', sizeof(err));
 	ret = policy_parse(&p, (const char *)data, size, "fuzz", err, sizeof(err));

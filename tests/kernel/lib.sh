@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 #
-# lib.sh: what the kernel shell tests share.  SOURCED, never run: it is not
-# executable, so tests/check.sh (which runs every executable
-# tests/kernel/*.sh) leaves it alone.  A test starts with
+# lib.sh: what the kernel shell tests (and tests/e2e/apps.sh) share.
+# SOURCED, never run: it is not executable, so tests/check.sh (which runs
+# every executable tests/kernel/*.sh) leaves it alone.  A test starts with
 #
 #	set -u
 #	. "$(dirname "$0")/lib.sh"
@@ -12,6 +12,7 @@
 #	start_test		# cleanup traps, the temp dir $T
 #	setup_network		# the namespaces below
 #
+# (or setup_border_network: a router between A, B and IN; router.sh)
 # and ends with "summary", which prints "NAME: N passed, N failed" (NAME is
 # the script's name without ".sh") and fails if anything failed.
 #
@@ -214,11 +215,11 @@ run() {
 	"$@" >"$T/cmd" 2>&1 || bail "network setup: $*"
 }
 
-# setup_network: the namespaces, the bridge and the hosts' addresses.
-setup_network() {
-	local ns host name addr4 addr6
+# add_netns NS...: creates each namespace (cleanup deletes it), its lo up.
+add_netns() {
+	local ns
 
-	for ns in "$NS_IN" "$NS_A" "$NS_B" "$NS_SW"; do
+	for ns in "$@"; do
 		run ip netns add "$ns"
 		created_ns+=("$ns")
 		# No duplicate address detection: addresses usable at once.
@@ -227,29 +228,80 @@ setup_network() {
 			echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'
 		run ip -n "$ns" link set lo up
 	done
+}
+
+# bridge_host SW BR NAME NS ADDR4 ADDR6 [GW4 GW6]: NS's eth0 on the bridge BR
+# in namespace SW (its port there p-NAME), with ADDR4/24 and ADDR6/64, and
+# default routes via GW4 and GW6 if given.
+bridge_host() {
+	local sw=$1 br=$2 name=$3 ns=$4
+
+	run ip -n "$sw" link add "p-$name" type veth peer name eth0 netns "$ns"
+	run ip -n "$sw" link set "p-$name" master "$br" up
+	run ip -n "$ns" addr add "$5/24" dev eth0
+	run ip -n "$ns" addr add "$6/64" dev eth0 nodad
+	run ip -n "$ns" link set eth0 up
+	if [ $# -ge 8 ]; then
+		run ip -n "$ns" route add default via "$7"
+		run ip -n "$ns" -6 route add default via "$8"
+	fi
+}
+
+# setup_network: the namespaces, the bridge and the hosts' addresses.
+setup_network() {
+	add_netns "$NS_IN" "$NS_A" "$NS_B" "$NS_SW"
 	run ip -n "$NS_SW" link add br0 type bridge mcast_snooping 0
 	run ip -n "$NS_SW" link set br0 up
-	# host namespace, its address on the segment
-	for host in "in $NS_IN $IN4 $IN6" "a $NS_A $A4 $A6" "b $NS_B $B4 $B6"; do
-		read -r name ns addr4 addr6 <<<"$host"
-		run ip -n "$NS_SW" link add "p-$name" type veth peer name eth0 netns "$ns"
-		run ip -n "$NS_SW" link set "p-$name" master br0 up
-		run ip -n "$ns" addr add "$addr4/24" dev eth0
-		run ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
-		run ip -n "$ns" link set eth0 up
-	done
+	bridge_host "$NS_SW" br0 in "$NS_IN" "$IN4" "$IN6"
+	bridge_host "$NS_SW" br0 a "$NS_A" "$A4" "$A6"
+	bridge_host "$NS_SW" br0 b "$NS_B" "$B4" "$B6"
+}
+
+# setup_border_network R BR EXT4 EXT6 INT4 INT6: a border router, the
+# namespace R, between the outside (its bridge BR, addresses EXT4/24 and
+# EXT6/64, with A and B on it) and the inside (its veth int0, addresses
+# INT4/24 and INT6/64, to IN's eth0); the hosts' addresses are $A4 $A6 $B4
+# $B6 $IN4 $IN6, their default routes via R.  Forwarding is switched on in
+# R only (these sysctls are per namespace).
+setup_border_network() {
+	local r=$1 br=$2 ext4=$3 ext6=$4 int4=$5 int6=$6
+
+	add_netns "$NS_A" "$NS_B" "$r" "$NS_IN"
+	run ip -n "$r" link add "$br" type bridge mcast_snooping 0
+	run ip -n "$r" link set "$br" up
+	run ip -n "$r" addr add "$ext4/24" dev "$br"
+	run ip -n "$r" addr add "$ext6/64" dev "$br" nodad
+	bridge_host "$r" "$br" a "$NS_A" "$A4" "$A6" "$ext4" "$ext6"
+	bridge_host "$r" "$br" b "$NS_B" "$B4" "$B6" "$ext4" "$ext6"
+	run ip -n "$r" link add int0 type veth peer name eth0 netns "$NS_IN"
+	run ip -n "$r" addr add "$int4/24" dev int0
+	run ip -n "$r" addr add "$int6/64" dev int0 nodad
+	run ip -n "$r" link set int0 up
+	run ip -n "$NS_IN" addr add "$IN4/24" dev eth0
+	run ip -n "$NS_IN" addr add "$IN6/64" dev eth0 nodad
+	run ip -n "$NS_IN" link set eth0 up
+	run ip -n "$NS_IN" route add default via "$int4"
+	run ip -n "$NS_IN" -6 route add default via "$int6"
+	run ip netns exec "$r" sh -c '
+		echo 1 > /proc/sys/net/ipv4/ip_forward &&
+		echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'
 }
 
 # --- probe servers on IN -----------------------------------------------------------
 
-# serve PROTO ADDR PORT: an echo server on IN, in the background, for
+# serve_on NS PROTO ADDR PORT: an echo server in NS, in the background, for
 # SERVE_S seconds at most.
-serve() {
-	local out="$T/serve-$1-$2-$3"
+serve_on() {
+	local out="$T/serve-$1-$2-$3-$4"
 
-	ip netns exec "$NS_IN" "$PROBE" serve "$1" "$2" "$3" "$SERVE_S" >"$out" 2>&1 </dev/null &
+	ip netns exec "$1" "$PROBE" serve "$2" "$3" "$4" "$SERVE_S" >"$out" 2>&1 </dev/null &
 	started $!
 	servers+=("$out")
+}
+
+# serve PROTO ADDR PORT: an echo server on IN.
+serve() {
+	serve_on "$NS_IN" "$@"
 }
 
 # Every server says "ready" once it listens.

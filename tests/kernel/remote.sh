@@ -13,13 +13,8 @@
 #                                         dyper-remote --delegate hostA
 #                                         site_fixture.py on $T/site.sock
 #
-# The site account is root here (PermitRootLogin forced-commands-only: its
-# keys can do nothing but their command); sshd's host keys are made at
-# test time.  sshd's StrictModes stays on: it refuses an authorized_keys
-# under /tmp (world-writable), so that file lives in a root-only directory
-# under /run (removed on exit).  /run/sshd (sshd's privilege-separation
-# directory, which the ssh service would make) is made if missing and then
-# removed again.
+# sshd's setup (the site account root, forced commands only, host keys
+# made at test time) comes from sshd_lib.sh.
 #
 # Checks: requests relayed under the delegate from authorized_keys, and
 # replies out of order; an in-band "DELEGATE hostB" refused; bad grammar
@@ -34,10 +29,11 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=sshd_lib.sh
+. "$(dirname "$0")/sshd_lib.sh"
 
 CLIENT=$BDIR/tests/tools/remote-client
 REMOTE=$BDIR/bin/dyper-remote
-SSHD=/usr/sbin/sshd
 FIXTURE=$ROOT/tests/kernel/site_fixture.py
 NS_H=dyt-$$-h
 NS_R=dyt-$$-r
@@ -46,18 +42,12 @@ R4=192.0.2.254
 
 need_root
 need_bins "$CLIENT" "$REMOTE"
-PATH=$PATH:/usr/sbin:/sbin need_tools sshd ssh-keygen ssh python3
-[ -x "$SSHD" ] || { echo "remote.sh: $SSHD missing: sudo make deps" >&2; exit 2; }
+need_sshd
+PATH=$PATH:/usr/sbin:/sbin need_tools ssh python3
 
 start_test
-S=			# the root-only directory of authorized_keys
-made_privsep=
-trap 'cleanup; [ -n "$S" ] && rm -rf "$S"; [ -n "$made_privsep" ] && rmdir /run/sshd 2>/dev/null' EXIT
-S=$(mktemp -d /run/dyper-remote-test.XXXXXX) || bail "mktemp in /run"
-if [ ! -d /run/sshd ]; then
-	mkdir -m 0755 /run/sshd || bail "mkdir /run/sshd"
-	made_privsep=1
-fi
+trap 'cleanup; sshd_cleanup' EXIT
+sshd_prepare
 
 # --- the network ---------------------------------------------------------
 for ns in "$NS_H" "$NS_R"; do
@@ -72,47 +62,14 @@ run ip -n "$NS_H" link set eth0 up
 run ip -n "$NS_R" link set eth0 up
 
 # --- keys ----------------------------------------------------------------
-run ssh-keygen -q -t ed25519 -N '' -C "test host key" -f "$T/host_key"
+sshd_write_config "$R4"
 run ssh-keygen -q -t ed25519 -N '' -C "hostA's key" -f "$T/client_key"
 run ssh-keygen -q -t ed25519 -N '' -C "some other server" -f "$T/other_key"
 chmod 600 "$T/client_key"
 echo "$R4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
 echo "$R4 $(cut -d' ' -f1,2 "$T/other_key.pub")" >"$T/known_hosts.other"
 echo "198.51.100.1 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts.unknown"
-printf 'command="%s --delegate hostA --socket %s",restrict %s\n' \
-	"$REMOTE" "$T/site.sock" "$(cat "$T/client_key.pub")" >"$S/authorized_keys"
-chmod 600 "$S/authorized_keys"
-
-cat >"$T/sshd_config" <<EOF
-ListenAddress $R4
-Port 22
-HostKey $T/host_key
-PidFile none
-AuthorizedKeysFile $S/authorized_keys
-AuthorizedPrincipalsFile none
-AllowUsers root
-PermitRootLogin forced-commands-only
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes yes
-PermitUserEnvironment no
-LogLevel VERBOSE
-EOF
-
-SSHD_PID=
-start_sshd() {
-	ip netns exec "$NS_R" "$SSHD" -D -e -f "$T/sshd_config" >>"$T/sshd.log" 2>&1 </dev/null &
-	SSHD_PID=$!
-	started $SSHD_PID
-	poll 5000 0.05 ip netns exec "$NS_R" bash -c "exec 3<>/dev/tcp/$R4/22" 2>/dev/null
-}
-
-stop_sshd() {
-	sig TERM "$SSHD_PID"
-	wait_exit "$SSHD_PID" 3000 || sig KILL "$SSHD_PID"
-}
+sshd_authorize "$T/client_key.pub" "$REMOTE --delegate hostA --socket $T/site.sock"
 
 bail_diag() {
 	diag "$T/sshd.log" 30
@@ -124,7 +81,7 @@ ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 "$T/fixture.log" \
 FIXTURE_PID=$!
 started $FIXTURE_PID
 poll 5000 0.05 grep -qx ready "$T/fixture.out" || bail "the site fixture did not start"
-start_sshd || bail "sshd did not listen on $R4:22"
+start_sshd "$NS_R" "$R4" || bail "sshd did not listen on $R4:22"
 
 # client [OPTION...]: remote-client from H to the router, stdin from the caller
 client() {
@@ -240,7 +197,7 @@ fi
 stop_sshd
 rm -f "$T/host_key" "$T/host_key.pub"
 run ssh-keygen -q -t ed25519 -N '' -C "regenerated" -f "$T/host_key"
-start_sshd || bail "sshd did not restart"
+start_sshd "$NS_R" "$R4" || bail "sshd did not restart"
 echo "10 PING" | client >"$T/c5c" 2>&1
 if grep -q '^closed EKEYREJECTED REFUSED: the host key of 192.0.2.254 port 22 CHANGED' "$T/c5c" &&
 	! grep -qx "10 OK" "$T/c5c"; then

@@ -15,8 +15,9 @@
 # dyperctl and a reload (the unit's ExecReload=); 5 dyper-wrap installed
 # 2711 (as the RPM installs it) reaches it; 6 starts it refuses, the
 # agent socket given its group through a supplementary group, and
-# extra capabilities it drops; 7 READY=1 and STOPPING=1 to $NOTIFY_SOCKET
-# (the unit's Type=notify).
+# extra capabilities it drops; 7 READY=1, STATUS= lines (set-up,
+# running, each reload's result) and STOPPING=1 to $NOTIFY_SOCKET (the
+# unit's Type=notify).
 #
 # Needs root.  Touches nothing outside its own namespaces and temp dir.
 # Output: "ok - ..." / "not ok - ..." per check, then
@@ -365,7 +366,7 @@ s.settimeout(10)
 with open(out, "w", buffering=1) as f:
     try:
         while True:
-            msg = s.recv(4096).decode()
+            msg = s.recv(4096).decode().replace("\n", " | ")
             f.write("%s %s\n" % (msg, "listening" if os.path.exists(asock) else "absent"))
             if msg.startswith("STOPPING=1"):
                 break
@@ -377,16 +378,42 @@ started "$NPID"
 poll 5000 0.02 test -S "$T/notify.sock" || bail "no notify socket"
 NOTIFY_SOCKET=$T/notify.sock start_service nobody daemon "$CAPS"
 poll 5000 0.02 grep -q READY=1 "$T/notify" 2>/dev/null
-if [ "$(head -n 1 "$T/notify" 2>/dev/null)" = "READY=1 listening" ]; then
+ready_line=$(grep '^READY=1' "$T/notify" 2>/dev/null)
+if [ "${ready_line%% *}" = "READY=1" ] && [ "${ready_line##* }" = listening ]; then
 	ok "7: with NOTIFY_SOCKET, dyperd sends READY=1, once its agent socket listens"
 else
-	not_ok "7: READY=1 once the agent socket listens (got \"$(head -n 1 "$T/notify" 2>/dev/null)\")"
+	not_ok "7: READY=1 once the agent socket listens (got \"$ready_line\")"
 	diag "$DLOG"
+fi
+# STATUS= lines for systemctl status: set-up, running, each reload's result
+rules=$(grep -c '^allow' "$POL")
+if head -n 1 "$T/notify" | grep -q '^STATUS=setting up table inet dyper ' &&
+	grep -Eq "^READY=1 \| STATUS=running: table inet dyper, [0-9]+ pinholes, $rules policy rules listening\$" \
+		<<<"$ready_line"; then
+	ok "7: STATUS= while setting up the table, and with READY=1 what runs"
+else
+	not_ok "7: STATUS= while setting up the table, and with READY=1 what runs"
+	diag "$T/notify"
+fi
+cp "$POL" "$T/policy.good"
+echo "allow nosuchuser * * * * * *" >>"$POL"
+if ! ctl reload >/dev/null 2>&1 && poll 5000 0.02 grep -q '^STATUS=reload failed' "$T/notify"; then
+	ok "7: a refused reload: dyperctl reload fails and STATUS= says so"
+else
+	not_ok "7: a refused reload: dyperctl reload fails and STATUS= says so"
+	diag "$T/notify"
+fi
+cp "$T/policy.good" "$POL"
+if ctl reload >/dev/null && poll 5000 0.02 grep -q "^STATUS=reloaded: $rules policy rules" "$T/notify"; then
+	ok "7: a good reload: STATUS= says reloaded"
+else
+	not_ok "7: a good reload: STATUS= says reloaded"
+	diag "$T/notify"
 fi
 stop_service
 wait_exit "$NPID" 5000
-if grep -q '^STOPPING=1' "$T/notify"; then
-	ok "7: and STOPPING=1 on SIGTERM"
+if grep -q '^STOPPING=1 | STATUS=stopping (signal 15, on_exit = keep)' "$T/notify"; then
+	ok "7: and STOPPING=1 on SIGTERM, with STATUS= saying on_exit"
 else
 	not_ok "7: and STOPPING=1 on SIGTERM"
 	diag "$T/notify"

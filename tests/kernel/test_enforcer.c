@@ -67,6 +67,15 @@ static struct nft_enforcer *open_setup(struct fixture *f)
 	return f->e;
 }
 
+/* The kernel's table is (@want) or is not as setup made it. */
+static void assert_intact(struct nft_enforcer *e, bool want)
+{
+	bool intact = !want;
+
+	assert_int_equal(nft_enforcer_check(e, &intact), 0);
+	assert_int_equal(intact, want);
+}
+
 /* Runs a shell command in this test's namespace; returns its exit status. */
 __attribute__((format(printf, 1, 2)))
 static int sh(const char *fmt, ...)
@@ -165,27 +174,26 @@ static struct seen dump(struct nft_enforcer *e)
 	return s;
 }
 
-/* Every one of @ops, and nothing else, is in the kernel with its owner. */
+/* Every one of @ops, and nothing else, is in the kernel with its owner (a
+ * host's or a site's delegate): each entry found once by its key. */
 static void assert_exactly(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n)
 {
 	struct seen s = dump(e);
 	char *hit = calloc(n ? n : 1, 1);
 
+	assert_non_null(hit);
 	assert_int_equal(s.n, n);
 	for (size_t i = 0; i < s.n; i++) {
 		const struct pinhole *ph = &s.v[i].ph;
-		/* nth() numbers are recoverable from the owner's sock_ino */
-		uint64_t k = ph->owner.sock_ino;
 		size_t j;
 
 		assert_true(s.v[i].owner_known);
 		for (j = 0; j < n; j++)
-			if (ops[j].ph.owner.sock_ino == k)
+			if (pinhole_same_key(ph, &ops[j].ph))
 				break;
 		assert_true(j < n);
 		assert_false(hit[j]);
 		hit[j] = 1;
-		assert_true(pinhole_same_key(ph, &ops[j].ph));
 		assert_memory_equal(&ph->owner, &ops[j].ph.owner, sizeof(ph->owner));
 	}
 	free(hit);
@@ -198,11 +206,9 @@ static void test_setup_layout(void **state)
 {
 	struct fixture *f = *state;
 	struct nft_enforcer *e = open_setup(f);
-	bool intact = false;
 	char *out;
 
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 	/* this kernel (6.9+) has persist: the table is ours alone */
 	assert_true(nft_enforcer_owned(e));
 
@@ -289,7 +295,6 @@ static void test_converge(void **state)
 	struct fixture *f = *state;
 	struct nft_enforcer *e = open_setup(f);
 	struct pinhole_op *add = ops_new(8, PINHOLE_ADD, 100);
-	bool intact = false;
 	char *before, *after;
 
 	assert_int_equal(nft_enforcer_commit(e, add, 8), 0);
@@ -301,8 +306,7 @@ static void test_converge(void **state)
 	 * (expiry times tick, so compare the lines that cannot change) */
 	assert_int_equal(sh("nft list chain inet dyper input | grep -c accept | grep -qx 10"), 0);
 	assert_int_equal(strlen(before), strlen(after));
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 	assert_exactly(e, add, 8);
 
 	/* a changed config converges in place, pinholes kept */
@@ -311,8 +315,7 @@ static void test_converge(void **state)
 	f->cfg.allow_ping = true;
 	nft_enforcer_free(f->e);
 	e = open_setup(f);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 	assert_exactly(e, add, 8);
 	free(after);
 	after = nft_list("table inet dyper");
@@ -392,7 +395,6 @@ static void test_owner_excludes_others(void **state)
 	struct fixture *f = *state;
 	struct nft_enforcer *e = open_setup(f), *other = NULL;
 	struct pinhole_op op = { .type = PINHOLE_ADD, .ph = nth(1) };
-	bool intact;
 
 	assert_true(nft_enforcer_owned(e));
 	assert_int_equal(nft_enforcer_open(&other, &f->cfg), 0);
@@ -402,8 +404,7 @@ static void test_owner_excludes_others(void **state)
 	/* nor can the nft command change it */
 	assert_int_not_equal(sh("nft flush table inet dyper 2>/dev/null"), 0);
 	assert_int_not_equal(sh("nft delete table inet dyper 2>/dev/null"), 0);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 
 	/* the owner goes away (a crash): the table stays, policy intact, and
 	 * the next enforcer takes it over with its pinholes */
@@ -472,6 +473,27 @@ static void test_generation_foreign_change(void **state)
 	free(ops);
 }
 
+/* Each of the @n commands in @tamper, run on a freshly set up table, is
+ * seen by check and said in the error; setup repairs whatever was done. */
+static void assert_tampering_detected(struct nft_enforcer *e, const char *const *tamper,
+				      size_t n)
+{
+	bool intact;
+
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(nft_enforcer_setup(e), 0);
+		assert_intact(e, true);
+		if (sh("%s", tamper[i]))
+			fail_msg("tampering command failed: %s", tamper[i]);
+		assert_int_equal(nft_enforcer_check(e, &intact), 0);
+		if (intact)
+			fail_msg("not detected: %s", tamper[i]);
+		assert_true(strlen(nft_enforcer_error(e)) > 0);
+	}
+	assert_int_equal(nft_enforcer_setup(e), 0);
+	assert_intact(e, true);
+}
+
 static void test_check_detects_tampering(void **state)
 {
 	struct fixture *f = *state;
@@ -486,25 +508,10 @@ static void test_check_detects_tampering(void **state)
 		"nft flush chain inet dyper input",
 		"nft delete table inet dyper",
 	};
-	bool intact;
 
 	f->cfg.owner = NFT_OWNER_OFF;	/* so that the nft command can tamper */
 	e = open_setup(f);
-	for (size_t i = 0; i < sizeof(tamper) / sizeof(tamper[0]); i++) {
-		assert_int_equal(nft_enforcer_setup(e), 0);
-		assert_int_equal(nft_enforcer_check(e, &intact), 0);
-		assert_true(intact);
-		if (sh("%s", tamper[i]))
-			fail_msg("tampering command failed: %s", tamper[i]);
-		assert_int_equal(nft_enforcer_check(e, &intact), 0);
-		if (intact)
-			fail_msg("not detected: %s", tamper[i]);
-		assert_true(strlen(nft_enforcer_error(e)) > 0);
-	}
-	/* setup repairs whatever was done */
-	assert_int_equal(nft_enforcer_setup(e), 0);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_tampering_detected(e, tamper, sizeof(tamper) / sizeof(tamper[0]));
 }
 
 static void test_timeout_expires(void **state)
@@ -535,18 +542,15 @@ static void test_flush_and_destroy(void **state)
 	struct fixture *f = *state;
 	struct nft_enforcer *e = open_setup(f);
 	struct pinhole_op *ops = ops_new(40, PINHOLE_ADD, 0);
-	bool intact;
 
 	assert_int_equal(nft_enforcer_commit(e, ops, 40), 0);
 	assert_int_equal(nft_enforcer_flush(e), 0);
 	assert_exactly(e, NULL, 0);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 
 	assert_int_equal(nft_enforcer_destroy(e), 0);
 	assert_int_equal(sh("nft list tables | grep -q dyper"), 1);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_false(intact);
+	assert_intact(e, false);
 	assert_non_null(strstr(nft_enforcer_error(e), "gone"));
 	assert_int_equal(nft_enforcer_destroy(e), -ENOENT);
 	assert_int_equal(nft_enforcer_dump(e, collect, NULL), -ENOENT);
@@ -619,6 +623,27 @@ static void submit(struct enforcer *e, enum enforcer_job_type type, uint64_t tag
 	assert_int_equal(enforcer_submit(e, &job), 0);
 }
 
+/* A sink that records completions in *@a (calloc'd: the caller frees it). */
+static struct enforcer_sink answers_sink(struct answers **a)
+{
+	*a = calloc(1, sizeof(**a));
+	assert_non_null(*a);
+	return (struct enforcer_sink){ if_entry, if_done, *a };
+}
+
+/* The @n jobs submitted, tagged 1 to @n, all complete on one dispatch and in
+ * that order; the fd is readable until then and not after. */
+static void dispatch_all(struct enforcer *e, struct enforcer_sink *sink, struct answers *a,
+			 size_t n)
+{
+	assert_true(readable(e));
+	assert_int_equal(enforcer_dispatch(e, sink), 0);
+	assert_false(readable(e));
+	assert_int_equal(a->n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(a->job[i].tag, i + 1);
+}
+
 /* Jobs complete on dispatch, in submission order, each with its result:
  * per op in a batch, entries then completion for a read-back, integrity
  * and foreign changes for a check; the fd is readable exactly while
@@ -626,15 +651,13 @@ static void submit(struct enforcer *e, enum enforcer_job_type type, uint64_t tag
 static void test_local_interface(void **state)
 {
 	struct fixture *f = *state;
-	struct enforcer_sink sink = { if_entry, if_done, NULL };
-	struct answers *a = calloc(1, sizeof(*a));
+	struct answers *a;
+	struct enforcer_sink sink = answers_sink(&a);
 	struct pinhole_op *add = ops_new(3, PINHOLE_ADD, 0);
 	struct pinhole_op *mixed = ops_new(2, PINHOLE_ADD, 3);
 	struct pinhole_op *del = ops_new(3, PINHOLE_DEL, 0);
 	struct enforcer *e;
 
-	assert_non_null(a);
-	sink.arg = a;
 	f->cfg.owner = NFT_OWNER_OFF;		/* so that nft can tamper with it below */
 	assert_int_equal(nft_enforcer_open(&f->e, &f->cfg), 0);
 	assert_int_equal(nft_local_new(&e, f->e, 0), 0);
@@ -649,12 +672,7 @@ static void test_local_interface(void **state)
 	submit(e, ENFORCER_CHECK, 6, NULL, 0);
 	submit(e, ENFORCER_READ, 7, NULL, 0);
 	assert_int_equal(a->n, 0);		/* nothing completes inside submit */
-	assert_true(readable(e));
-	assert_int_equal(enforcer_dispatch(e, &sink), 0);
-	assert_false(readable(e));
-	assert_int_equal(a->n, 7);
-	for (size_t i = 0; i < 7; i++)
-		assert_int_equal(a->job[i].tag, i + 1);
+	dispatch_all(e, &sink, a, 7);
 	assert_int_equal(a->d[0].err, 0);
 	assert_int_equal(a->d[1].err, 0);
 	for (size_t i = 0; i < 3; i++)
@@ -737,36 +755,15 @@ static struct pinhole_op *site_ops(size_t n, enum pinhole_op_type type, uint32_t
 	return ops;
 }
 
-/* Every one of @ops and nothing else is in the kernel, with its delegate. */
-static void assert_site_exactly(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n)
-{
-	struct seen s = dump(e);
-
-	assert_int_equal(s.n, n);
-	for (size_t i = 0; i < s.n; i++) {
-		size_t j;
-
-		assert_true(s.v[i].owner_known);
-		for (j = 0; j < n; j++)
-			if (pinhole_same_key(&s.v[i].ph, &ops[j].ph))
-				break;
-		assert_true(j < n);
-		assert_memory_equal(&s.v[i].ph.owner, &ops[j].ph.owner, sizeof(ops[j].ph.owner));
-	}
-	free(s.v);
-}
-
 static void test_router_layout(void **state)
 {
 	struct fixture *f = *state;
 	struct nft_enforcer *e;
-	bool intact = false;
 	char *out;
 
 	router_config(f);
 	e = open_setup(f);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 	assert_true(nft_enforcer_owned(e));
 	out = nft_list("table inet dyper_site");
 	assert_non_null(strstr(out, "type filter hook forward priority filter; policy drop;"));
@@ -799,7 +796,7 @@ static void test_router_delegates(void **state)
 	e = open_setup(f);
 	add = site_ops(16, PINHOLE_ADD, 0);	/* both families, exact and any port */
 	assert_int_equal(nft_enforcer_commit(e, add, 16), 0);
-	assert_site_exactly(e, add, 16);
+	assert_exactly(e, add, 16);
 	out = nft_list("set inet dyper_site pinholes4_any");
 	assert_non_null(strstr(out, "198.51.100.0 . tcp . 203.0.113.1 . 1024 counter packets 0 "
 				    "bytes 0 comment \"dlg host0.example t 1763800000\""));
@@ -809,7 +806,7 @@ static void test_router_delegates(void **state)
 	add[0].ph.owner.uid = 1000;
 	assert_int_equal(nft_enforcer_commit(e, add, 1), -EINVAL);
 	assert_int_equal(nft_enforcer_commit(e, del, 2), 0);
-	assert_site_exactly(e, add + 2, 14);
+	assert_exactly(e, add + 2, 14);
 	free(add);
 	free(del);
 }
@@ -818,8 +815,8 @@ static void test_router_delegates(void **state)
 static void test_router_interface(void **state)
 {
 	struct fixture *f = *state;
-	struct enforcer_sink sink = { if_entry, if_done, NULL };
-	struct answers *a = calloc(1, sizeof(*a));
+	struct answers *a;
+	struct enforcer_sink sink = answers_sink(&a);
 	struct pinhole_op *add = site_ops(3, PINHOLE_ADD, 0);
 	struct pinhole_op *bad = site_ops(3, PINHOLE_ADD, 3);
 	struct pinhole_op *del = site_ops(3, PINHOLE_DEL, 0);
@@ -827,8 +824,6 @@ static void test_router_interface(void **state)
 	struct enforcer *e;
 	struct nft_enforcer_config hcfg;
 
-	assert_non_null(a);
-	sink.arg = a;
 	/* a host's table is not a router's */
 	nft_enforcer_config_init(&hcfg);
 	assert_int_equal(nft_enforcer_open(&host, &hcfg), 0);
@@ -849,12 +844,7 @@ static void test_router_interface(void **state)
 	submit(e, ENFORCER_CHECK, 5, NULL, 0);
 	submit(e, ENFORCER_BATCH, 6, del, 3);
 	submit(e, ENFORCER_READ, 7, NULL, 0);
-	assert_true(readable(e));
-	assert_int_equal(enforcer_dispatch(e, &sink), 0);
-	assert_false(readable(e));
-	assert_int_equal(a->n, 7);
-	for (size_t i = 0; i < 7; i++)
-		assert_int_equal(a->job[i].tag, i + 1);
+	dispatch_all(e, &sink, a, 7);
 	assert_int_equal(a->d[0].err, 0);
 	assert_int_equal(a->d[1].err, 0);
 	assert_int_equal(a->d[2].err, -EEXIST);
@@ -946,25 +936,11 @@ static void test_router_tampering(void **state)
 		"nft delete element inet dyper_site icmpv6_ok '{ packet-too-big }'",
 		"nft delete table inet dyper_site",
 	};
-	bool intact;
 
 	router_config(f);
 	f->cfg.owner = NFT_OWNER_OFF;	/* so that the nft command can tamper */
 	e = open_setup(f);
-	for (size_t i = 0; i < sizeof(tamper) / sizeof(tamper[0]); i++) {
-		assert_int_equal(nft_enforcer_setup(e), 0);
-		assert_int_equal(nft_enforcer_check(e, &intact), 0);
-		assert_true(intact);
-		if (sh("%s", tamper[i]))
-			fail_msg("tampering command failed: %s", tamper[i]);
-		assert_int_equal(nft_enforcer_check(e, &intact), 0);
-		if (intact)
-			fail_msg("not detected: %s", tamper[i]);
-		assert_true(strlen(nft_enforcer_error(e)) > 0);
-	}
-	assert_int_equal(nft_enforcer_setup(e), 0);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_tampering_detected(e, tamper, sizeof(tamper) / sizeof(tamper[0]));
 }
 
 /* Mark mode: no policy of its own, only marks; its check holds too. */
@@ -972,7 +948,6 @@ static void test_router_mark_mode(void **state)
 {
 	struct fixture *f = *state;
 	struct nft_enforcer *e;
-	bool intact = false;
 	char *out;
 
 	router_config(f);
@@ -981,8 +956,7 @@ static void test_router_mark_mode(void **state)
 	f->cfg.priority = -10;		/* before the site's own filter chain */
 	f->cfg.owner = NFT_OWNER_OFF;
 	e = open_setup(f);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_true(intact);
+	assert_intact(e, true);
 	out = nft_list("chain inet dyper_site forward");
 	assert_non_null(strstr(out, "hook forward priority filter - 10; policy accept;"));
 	assert_non_null(strstr(out, "@pinholes4_any meta mark set meta mark | 0x00000100 accept"));
@@ -990,8 +964,7 @@ static void test_router_mark_mode(void **state)
 	assert_null(strstr(out, "iifname"));
 	free(out);
 	assert_int_equal(sh("nft chain inet dyper_site forward '{ policy drop; }'"), 0);
-	assert_int_equal(nft_enforcer_check(e, &intact), 0);
-	assert_false(intact);
+	assert_intact(e, false);
 	assert_non_null(strstr(nft_enforcer_error(e), "chain forward"));
 }
 

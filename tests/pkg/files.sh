@@ -7,7 +7,7 @@
 # expected_files LIBDIR: every path of the RPM (dyper.spec), one a line,
 #   PATH PERMS USER GROUP FLAGS
 # PERMS as ls shows them, FLAGS rpm's fflags (c config, n noreplace, g
-# ghost, d documentation; "-" none).  `make install PREFIX=/usr
+# ghost, d documentation, l license; "-" none).  `make install PREFIX=/usr
 # LIBDIR=LIBDIR` lays out the same paths except the ghost, and dyper-wrap
 # without group dyper (0711, see the Makefile).  The RPM may compress the
 # man pages (PATH.gz).
@@ -18,6 +18,7 @@ expected_files() {
 /etc/dyper drwxr-xr-x root root -
 /etc/dyper/dyper.conf -rw-r--r-- root root cn
 /etc/dyper/policy -rw-r--r-- root root cn
+/etc/logrotate.d/dyper -rw-r--r-- root root cn
 /run/dyper drwxr-xr-x dyper dyper g
 /usr/bin/dyper-remote -rwxr-xr-x root root -
 /usr/bin/dyper-wrap -rwx--s--x root dyper -
@@ -29,6 +30,7 @@ $libdir/dyper/libdyper-preload.so -rwxr-xr-x root root -
 /usr/sbin/dyperctl -rwxr-xr-x root root -
 /usr/sbin/dyperd -rwxr-xr-x root root -
 /usr/share/doc/dyper/README.md -rw-r--r-- root root d
+/usr/share/licenses/dyper/LICENSE -rw-r--r-- root root l
 EOF
 	for m in "$ROOT"/doc/*.[158]; do
 		s=${m##*.}

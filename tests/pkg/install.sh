@@ -88,10 +88,42 @@ fi
 
 # --- the unit -----------------------------------------------------------------------
 
+# unit_has LINE...: every LINE is a line of the unit
+unit_has() {
+	local l
+
+	for l in "$@"; do
+		grep -qxF -- "$l" "$unit" || return 1
+	done
+}
+if unit_has 'ExecReload=+/usr/sbin/dyperctl reload' && ! grep -q 'kill -HUP' "$unit"; then
+	ok "the unit reloads with dyperctl reload (as root: the control socket is root's), which returns the result"
+else
+	not_ok "the unit reloads with dyperctl reload, which returns the result"
+	diag_s "$(grep ExecReload "$unit")"
+fi
+if unit_has 'Restart=on-failure'; then
+	ok "the unit restarts dyperd when it fails (Restart=on-failure)"
+else
+	not_ok "the unit restarts dyperd when it fails (Restart=on-failure)"
+fi
+if unit_has 'Before=network-pre.target' 'Wants=network-pre.target' &&
+	! grep -q '^Before=network\.target' "$unit"; then
+	ok "the unit comes before network-pre.target and pulls it in"
+else
+	not_ok "the unit comes before network-pre.target and pulls it in"
+	diag_s "$(grep -E '^(Before|Wants|After)=' "$unit")"
+fi
+if grep -q '^Documentation=.*man:dyperctl(8)' "$unit"; then
+	ok "the unit's Documentation= lists dyperctl(8)"
+else
+	not_ok "the unit's Documentation= lists dyperctl(8)"
+fi
+
 if command -v systemd-analyze >/dev/null; then
 	# verify needs ExecStart to exist: point it into DESTDIR
 	mkdir "$T/unit"
-	sed "s|^ExecStart=/usr/sbin/|ExecStart=$D/usr/sbin/|" "$unit" >"$T/unit/dyperd.service"
+	sed -E "s|^(Exec[A-Za-z]*=\+?)/usr/sbin/|\1$D/usr/sbin/|" "$unit" >"$T/unit/dyperd.service"
 	out=$(systemd-analyze verify --man=no "$T/unit/dyperd.service" 2>&1)
 	if [ $? -eq 0 ] && [ -z "$out" ]; then
 		ok "systemd-analyze verify: no error, no warning"
@@ -150,7 +182,7 @@ else
 	not_ok "and says it kept it"
 	diag "$T/uninstall.log"
 fi
-for dir in "$LIBDIR/dyper" /usr/share/doc/dyper; do
+for dir in "$LIBDIR/dyper" /usr/share/doc/dyper /usr/share/licenses/dyper; do
 	if [ ! -e "$D$dir" ]; then
 		ok "uninstall removed $dir"
 	else

@@ -134,6 +134,25 @@ for pair in conf/dyper.conf:etc/dyper/dyper.conf conf/policy:etc/dyper/policy \
 		not_ok "/${pair#*:} is ${pair%%:*}"
 	fi
 done
+url=$(rpm -qp --qf '%{URL}' "$RPM")
+if [ -n "$url" ] && [ "$url" != "(none)" ]; then
+	ok "the package names its URL: $url"
+else
+	not_ok "the package names its URL (dyper.spec's URL:)"
+fi
+if cmp -s LICENSE "$T/root/usr/share/licenses/dyper/LICENSE" &&
+	grep -q 'GNU GENERAL PUBLIC LICENSE' LICENSE && grep -q 'Version 2, June 1991' LICENSE; then
+	ok "LICENSE, the GPL version 2, is in the tree and the package (%license)"
+else
+	not_ok "LICENSE, the GPL version 2, is in the tree and the package (%license)"
+fi
+# the agent is private: preloaded by path, never a library others link
+if rpm -qp --provides "$RPM" | grep -q 'libdyper'; then
+	not_ok "the agent library is not among the package's Provides"
+	diag_s "$(rpm -qp --provides "$RPM")"
+else
+	ok "the agent library is not among the package's Provides: $(rpm -qp --provides "$RPM" | tr '\n' ' ')"
+fi
 if rpm -qpR "$RPM" | grep -qi cmocka; then
 	not_ok "no dependency on the test library (cmocka)"
 else
@@ -152,6 +171,12 @@ if scriptlet preinstall | grep -Eq '^u dyper |useradd .*dyper'; then
 else
 	not_ok "%pre creates the user and group dyper"
 	diag_s "$scripts"
+fi
+if scriptlet preuninstall | grep -q 'dyperd --remove-table'; then
+	ok "%preun removes Dyper's table on erase (dyperd --remove-table), once the unit is stopped"
+else
+	not_ok "%preun removes Dyper's table on erase (dyperd --remove-table)"
+	diag_s "$(scriptlet preuninstall)"
 fi
 for s in postinstall preuninstall postuninstall; do
 	if scriptlet $s | grep -q 'dyperd\.service'; then

@@ -3,16 +3,27 @@
 #
 # systemd.sh: dyperd.service under a real systemd, as a workstation runs it.
 # Builds a Debian root of the host's release with debootstrap (vsftpd
-# included), installs Dyper into it with `make install DESTDIR=`, wraps
+# included), installs Dyper into it from its Debian package (`make deb`,
+# dpkg -i: the maintainer scripts make the user and dyper-wrap's mode), wraps
 # vsftpd with the drop-in README.md gives, and boots it with systemd-nspawn
 # in a network namespace of this test's own, joined by a veth to a second
 # one, the external host.  Then: dyperd runs as user dyper with exactly its
 # two capabilities, no_new_privs and a seccomp filter; the live exposure
 # score is 2.0 or lower; vsftpd started after dyperd was ready; doctor is
 # content; a passive FTP download from the external host works through a
-# pinhole owned by vsftpd, which closes after it; restarting dyperd restarts
-# vsftpd (PartOf=) and downloads work again; without the drop-in the same
-# download fails.
+# pinhole owned by vsftpd, which closes after it; the journal holds its open
+# and close as structured entries (journalctl -o json: MESSAGE_ID, DYPER_*
+# fields, found by DYPER_REMOTE=), `dyperctl watch -j` streamed both, and
+# `dyperctl list --recent` keeps the close; after `systemctl restart
+# dyperd`, after a package upgrade (dpkg -i of the package again) and after
+# SIGKILL (Restart=on-failure) the same vsftpd (its pid unchanged) serves
+# downloads again, its channel resumed; the wait of a download begun as
+# `systemctl restart` runs, and of the first one after, is printed; without
+# the drop-in the same download fails.  The unit: ordered before
+# network-pre.target, STATUS= lines, a reload with a broken policy fails
+# (and one with a good policy succeeds).  Last,
+# `dpkg -r dyper` stops and disables dyperd and removes its table from the
+# kernel, keeping the configuration, which `dpkg -P` removes.
 #
 # Needs root, debootstrap and systemd-nspawn, and a Debian mirror (the
 # first run downloads about 60 MB; the root is kept in $B/systemd-root for
@@ -89,25 +100,31 @@ if [ ! -x "$RFS/usr/sbin/vsftpd" ]; then
 fi
 ok "a Debian $SUITE root with systemd and vsftpd"
 
-# Dyper as `make install` lays it out, built for these paths in a build dir
-# of its own (the paths are compiled in).
-MK=(make --no-print-directory -C "$ROOT" B="$BDIR/systemd-build" PREFIX=/usr
-    LIBDIR="/usr/lib/$MULTIARCH")
-if "${MK[@]}" programs >"$T/build.log" 2>&1 &&
-	"${MK[@]}" DESTDIR="$RFS" install >"$T/install.log" 2>&1; then
-	ok "make install DESTDIR=<root> PREFIX=/usr"
+# Dyper as its Debian package (make deb, in a build dir of its own)
+# installs it, the maintainer scripts run in the root: the user and group,
+# dyper-wrap set-group-ID through a stat override.
+MK=(make --no-print-directory -C "$ROOT" B="$BDIR/systemd-build")
+rm -f "$BDIR"/systemd-build/deb/dyper_*.deb
+if "${MK[@]}" deb >"$T/build.log" 2>&1 && cp "$BDIR"/systemd-build/deb/dyper_*.deb "$T/dyper.deb" &&
+	cp "$T/dyper.deb" "$RFS/tmp/dyper.deb" &&
+	chroot "$RFS" env DEBIAN_FRONTEND=noninteractive dpkg -i --force-confnew /tmp/dyper.deb \
+		>"$T/install.log" 2>&1; then
+	ok "the Debian package (make deb) installs in the root: dpkg -i"
 else
-	not_ok "make install DESTDIR=<root> PREFIX=/usr"
+	not_ok "the Debian package (make deb) installs in the root: dpkg -i"
 	diag "$T/build.log"
 	diag "$T/install.log"
 	bail "cannot install"
 fi
-# what the RPM's %pre and make install as root do on a real system
-chroot "$RFS" systemd-sysusers >"$T/sysusers.log" 2>&1 &&
-	chroot "$RFS" sh -c 'chgrp dyper /usr/bin/dyper-wrap && chmod 2711 /usr/bin/dyper-wrap' ||
-	bail "cannot create the dyper user in the root"
-sed -i 's/^; tcp_ports =$/tcp_ports = 21/' "$RFS/etc/dyper/dyper.conf"
-grep -q '^tcp_ports = 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
+rm -f "$RFS/tmp/dyper.deb"
+wrap=$(chroot "$RFS" stat -c '%a %U %G' /usr/bin/dyper-wrap)
+if [ "$wrap" = "2711 root dyper" ] && chroot "$RFS" getent passwd dyper >/dev/null; then
+	ok "postinst made the user dyper and dyper-wrap 2711 root:dyper"
+else
+	not_ok "postinst made the user dyper and dyper-wrap 2711 root:dyper (got \"$wrap\")"
+fi
+sed -i 's/^tcp_ports = 22$/tcp_ports = 22, 21/' "$RFS/etc/dyper/dyper.conf"
+grep -q '^tcp_ports = 22, 21$' "$RFS/etc/dyper/dyper.conf" || bail "cannot open port 21 in dyper.conf"
 ln -sf /usr/lib/systemd/system/dyperd.service \
 	"$RFS/etc/systemd/system/multi-user.target.wants/dyperd.service"
 cat >"$RFS/etc/vsftpd.conf" <<EOF
@@ -209,6 +226,42 @@ else
 	diag "$T/doctor"
 fi
 
+# --- the unit: ordering, STATUS=, a reload that returns its result -------------------------------
+
+if in_c systemctl show -p Before -p Wants --value dyperd | grep -qw network-pre.target &&
+	[ "$(in_c systemctl show -p Wants --value dyperd | grep -cw network-pre.target)" = 1 ]; then
+	ok "dyperd.service comes before network-pre.target and wants it"
+else
+	not_ok "dyperd.service comes before network-pre.target and wants it"
+	diag_s "$(in_c systemctl show -p Before -p Wants dyperd)"
+fi
+status_text() {
+	in_c systemctl show -p StatusText --value dyperd
+}
+if status_text | grep -q '^running: table inet dyper, [0-9]* pinholes, [0-9]* policy rules$'; then
+	ok "systemctl status shows dyperd's STATUS=: $(status_text)"
+else
+	not_ok "systemctl status shows dyperd's STATUS= (got \"$(status_text)\")"
+fi
+cp "$RFS/etc/dyper/policy" "$T/policy.good"
+echo "allow nosuchuser * * * * * * 1024-65535" >>"$RFS/etc/dyper/policy"
+if ! in_c systemctl reload dyperd >"$T/reload.log" 2>&1 &&
+	[ "$(in_c systemctl is-active dyperd)" = active ] &&
+	status_text | grep -q '^reload failed, old policy kept: /etc/dyper/policy:[0-9]*: .*"nosuchuser"'; then
+	ok "systemctl reload with a broken policy fails, dyperd keeps running, STATUS= says why"
+else
+	not_ok "systemctl reload with a broken policy fails, dyperd keeps running, STATUS= says why"
+	diag "$T/reload.log"
+	diag_s "$(status_text)"
+fi
+cp "$T/policy.good" "$RFS/etc/dyper/policy"
+if in_c systemctl reload dyperd >"$T/reload.log" 2>&1 && status_text | grep -q '^reloaded: '; then
+	ok "systemctl reload with the policy repaired succeeds: $(status_text)"
+else
+	not_ok "systemctl reload with the policy repaired succeeds"
+	diag "$T/reload.log"
+fi
+
 # --- passive FTP from the external host ----------------------------------------------------------
 
 # fetch OUT: a passive download of file.bin from the external host.
@@ -216,6 +269,15 @@ fetch() {
 	ip netns exec "$NS_EXT" curl -sS --disable-epsv --connect-timeout 3 --max-time 30 \
 		-o "$1" ftp://192.0.2.10/file.bin 2>"$T/curl.err"
 }
+# an admin watching, as dyperctl(8) shows (stopped once it saw the close)
+in_c timeout 60 dyperctl watch -j >"$T/watch" 2>&1 &
+WATCH=$!
+for _ in $(seq 1 50); do
+	in_c pidof dyperctl >/dev/null && break
+	sleep 0.1
+done
+# its command line reaches dyperd at once; FTP's login comes before PASV
+sleep 0.5
 if fetch "$T/got" && cmp -s "$T/got" "$RFS/srv/ftp/file.bin"; then
 	ok "passive FTP through the pinhole: $FILE_MB MB, identical"
 else
@@ -241,23 +303,139 @@ else
 	diag_s "$(in_c dyperctl list 2>&1)"
 fi
 
-# --- restart: PartOf= takes vsftpd along --------------------------------------------------
+# --- what the admin sees: journal fields, watch, history --------------------------------------
 
-before=$(in_c systemctl show -p MainPID --value vsftpd)
-in_c systemctl restart dyperd
-after=$(in_c systemctl show -p MainPID --value vsftpd)
-if [ "$(in_c systemctl is-active dyperd vsftpd | sort -u)" = active ] &&
-	[ "$before" != "$after" ] && [ "$after" != 0 ]; then
-	ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
+# journalctl -o json: one object a line; the data pinhole's open and close
+# (the one to a passive port, 40000-40999), matched by DYPER_REMOTE= as
+# dyperd(8) shows
+for _ in $(seq 1 25); do
+	in_c journalctl -u dyperd --no-pager -o json DYPER_REMOTE=198.51.100.10 >"$T/journal.json" 2>&1
+	grep -q '"DYPER_EVENT":"close"' "$T/journal.json" && break
+	sleep 0.2
+done
+if jq -e -s '
+	map(select((.DYPER_LOCAL_PORT // "0" | tonumber) >= 40000)) as $d |
+	($d | map(select(.DYPER_EVENT == "open")) | length == 1) and
+	($d | map(select(.DYPER_EVENT == "open"))[0] as $o |
+	 $o.MESSAGE_ID == "a2eebdf1e8714d14b9ff5758a2769208" and $o.DYPER_PROGRAM == "vsftpd" and
+	 $o.DYPER_PROTO == "tcp" and $o.DYPER_REMOTE == "198.51.100.10" and
+	 $o.DYPER_LOCAL == "192.0.2.10" and ($o.DYPER_UID | test("^[0-9]+$")) and
+	 ($o.DYPER_PID | test("^[0-9]+$")) and ($o.DYPER_PINHOLE_ID | test("^[0-9]+$")) and
+	 $o.DYPER_REMOTE_PORT == null and ($o.MESSAGE | startswith("open tcp 198.51.100.10:* -> ")) and
+	 ($d | map(select(.DYPER_EVENT == "close" and .DYPER_PINHOLE_ID == $o.DYPER_PINHOLE_ID)) |
+	  length == 1 and (.[0] | .MESSAGE_ID == "f0618783541a4495b500e683387074c8" and
+	  (.DYPER_DURATION_MS | test("^[0-9]+$")) and (.DYPER_CAUSE | test("socket-closed|owner")) and
+	  (.DYPER_REASON | length > 0) and .DYPER_LOCAL_PORT == $o.DYPER_LOCAL_PORT)))' \
+	"$T/journal.json" >/dev/null 2>&1; then
+	ok "journalctl -o json DYPER_REMOTE=198.51.100.10: the data pinhole's open and close, MESSAGE_ID and DYPER_* fields"
 else
-	not_ok "systemctl restart dyperd restarted vsftpd too (pid $before -> $after)"
+	not_ok "journalctl -o json DYPER_REMOTE=198.51.100.10: open and close with their fields"
+	jq -c '{MESSAGE, MESSAGE_ID, DYPER_EVENT, DYPER_PINHOLE_ID, DYPER_LOCAL_PORT, DYPER_CAUSE}' \
+		"$T/journal.json" 2>&1 | tail -n 6 | sed 's/^/#   /'
 fi
-if fetch "$T/got2" && cmp -s "$T/got2" "$RFS/srv/ftp/file.bin"; then
-	ok "after the restart, passive FTP works again"
+kill "$WATCH" 2>/dev/null
+wait "$WATCH" 2>/dev/null
+if jq -e -s 'map(select(.remote == "198.51.100.10" and .local_port >= 40000)) |
+	(map(.event) | index("open") != null and index("close") != null) and
+	all(.[]; .program == "vsftpd" and .schema == 1)' "$T/watch" >/dev/null 2>&1; then
+	ok "dyperctl watch -j streamed the data pinhole's open and close"
 else
-	not_ok "after the restart, passive FTP works again"
+	not_ok "dyperctl watch -j streamed the data pinhole's open and close"
+	diag "$T/watch" 4
+fi
+if in_c dyperctl list --recent | grep -Eq ' close +tcp 198\.51\.100\.10:\* -> 192\.0\.2\.10:40[0-9]{3} .*\(vsftpd\) after [0-9]+ ms: '; then
+	ok "dyperctl list --recent keeps the data pinhole's close"
+else
+	not_ok "dyperctl list --recent keeps the data pinhole's close"
+	diag_s "$(in_c dyperctl list --recent 2>&1 | tail -n 4)"
+fi
+
+# --- restart, upgrade, crash: vsftpd keeps running and serving --------------------------
+
+VS=$(in_c systemctl show -p MainPID --value vsftpd)
+# same_vsftpd WHAT: ok when vsftpd still runs as $VS and a download works
+same_vsftpd() {
+	local now
+
+	now=$(in_c systemctl show -p MainPID --value vsftpd)
+	if [ "$now" = "$VS" ] && fetch "$T/got.$2" && cmp -s "$T/got.$2" "$RFS/srv/ftp/file.bin"; then
+		ok "$1: the same vsftpd (pid $VS) serves a passive download, its channel resumed"
+	else
+		not_ok "$1: the same vsftpd (pid $VS, now $now) serves a passive download"
+		diag "$T/curl.err"
+		diag_s "$(in_c journalctl -u dyperd --no-pager -o cat 2>&1 | tail -n 8)"
+	fi
+}
+# timed OUT: fetch, printing curl's time to the first byte
+timed() {
+	ip netns exec "$NS_EXT" curl -sS --disable-epsv --connect-timeout 3 --max-time 30 \
+		-w '%{time_starttransfer}' -o "$1" ftp://192.0.2.10/file.bin 2>"$T/curl.err"
+}
+base=$(timed "$T/got.base")
+# a download begun just after `systemctl restart` starts: its PASV bind is
+# in flight while dyperd is away
+t0=$(date +%s.%N)
+in_c systemctl restart dyperd &
+RPID=$!
+sleep 0.05
+timed "$T/got.during" >"$T/during"
+wait $RPID
+t1=$(date +%s.%N)
+first=$(timed "$T/got.first")
+if cmp -s "$T/got.during" "$RFS/srv/ftp/file.bin" && cmp -s "$T/got.first" "$RFS/srv/ftp/file.bin"; then
+	ok "a download begun as systemctl restart dyperd runs, and the first one after it, complete"
+else
+	not_ok "a download begun as systemctl restart dyperd runs, and the first one after it, complete"
 	diag "$T/curl.err"
 fi
+echo "# time to the first byte: before the restart ${base}s, begun 50 ms into systemctl" \
+	"restart $(cat "$T/during")s, the first after it ${first}s; systemctl restart took" \
+	"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')s"
+same_vsftpd "after systemctl restart dyperd" restart
+
+# a package upgrade: the same package again; postinst restarts dyperd
+cp "$T/dyper.deb" "$RFS/var/tmp/dyper.deb"
+pid=$(in_c systemctl show -p MainPID --value dyperd)
+if in_c env DEBIAN_FRONTEND=noninteractive dpkg -i /var/tmp/dyper.deb >"$T/upgrade.log" 2>&1 &&
+	[ "$(in_c systemctl is-active dyperd)" = active ] &&
+	[ "$(in_c systemctl show -p MainPID --value dyperd)" != "$pid" ]; then
+	ok "dpkg -i of the package again (an upgrade): dyperd restarted by postinst, active"
+else
+	not_ok "dpkg -i of the package again (an upgrade): dyperd active"
+	diag "$T/upgrade.log"
+fi
+rm -f "$RFS/var/tmp/dyper.deb"
+same_vsftpd "after the upgrade" upgrade
+
+pid=$(in_c systemctl show -p MainPID --value dyperd)
+in_c kill -KILL "$pid"
+# a download begun right after the crash: its bind waits for the next dyperd
+timed "$T/got.crash" >"$T/crash" &
+CURL=$!
+back=
+for _ in $(seq 1 50); do
+	now=$(in_c systemctl show -p MainPID --value dyperd)
+	if [ "$now" != "$pid" ] && [ "$now" != 0 ] && [ "$(in_c systemctl is-active dyperd)" = active ]; then
+		back=1
+		break
+	fi
+	sleep 0.2
+done
+if [ -n "$back" ] && in_c nft list chain inet dyper input | grep -q 'policy drop'; then
+	ok "killed with SIGKILL, dyperd is started again (Restart=on-failure: pid $pid -> $now), table in place"
+else
+	not_ok "killed with SIGKILL, dyperd is started again (Restart=on-failure)"
+	diag_s "$(in_c systemctl status --no-pager dyperd 2>&1 | head -n 10)"
+fi
+wait $CURL
+if cmp -s "$T/got.crash" "$RFS/srv/ftp/file.bin"; then
+	ok "a download begun right after kill -9 completes once dyperd is back"
+else
+	not_ok "a download begun right after kill -9 completes once dyperd is back"
+	diag "$T/curl.err"
+fi
+echo "# time to the first byte of a download begun right after kill -9 (RestartSec=1s): $(cat "$T/crash")s"
+same_vsftpd "after kill -9 of dyperd" kill
 
 # --- without the wrapper ------------------------------------------------------------------
 
@@ -277,6 +455,31 @@ if ! fetch "$T/got3"; then
 	fi
 else
 	not_ok "without dyper-wrap the same download fails"
+fi
+
+# --- removing the package leaves the host as it was ------------------------------------------
+
+if in_c env DEBIAN_FRONTEND=noninteractive dpkg -r dyper >"$T/remove.log" 2>&1; then
+	ok "dpkg -r dyper"
+else
+	not_ok "dpkg -r dyper"
+	diag "$T/remove.log"
+fi
+if ! in_c nft list table inet dyper >/dev/null 2>&1 && ! in_c pidof dyperd >/dev/null &&
+	[ ! -e "$RFS/usr/sbin/dyperd" ] && [ ! -e "$RFS/etc/systemd/system/multi-user.target.wants/dyperd.service" ]; then
+	ok "after removal: dyperd stopped and disabled, its table gone from the kernel, its files gone"
+else
+	not_ok "after removal: dyperd stopped and disabled, its table gone from the kernel, its files gone"
+	diag "$T/remove.log"
+	diag_s "$(in_c nft list tables 2>&1; in_c pidof dyperd)"
+fi
+if [ -f "$RFS/etc/dyper/dyper.conf" ] &&
+	in_c env DEBIAN_FRONTEND=noninteractive dpkg -P dyper >"$T/purge.log" 2>&1 &&
+	[ ! -e "$RFS/etc/dyper" ] && ! in_c dpkg-statoverride --list /usr/bin/dyper-wrap >/dev/null; then
+	ok "removal keeps the configuration; purging removes it and the stat override"
+else
+	not_ok "removal keeps the configuration; purging removes it and the stat override"
+	diag "$T/purge.log"
 fi
 
 summary

@@ -52,6 +52,13 @@
  *   dyper-client [-s SOCK] flood SECONDS hello|open tcp REMOTE LOCAL LPORT
  *     sends HELLO, or OPEN passing a socket bound to LPORT, as fast as the
  *     channel takes them for SECONDS (at most 600), never reading a reply.
+ *   dyper-client [-s SOCK | -i] ticket [--hold S]
+ *     asks for the channel's resume ticket, prints "ticket ID SECRET" (hex),
+ *     then holds the channel S seconds (or until killed)
+ *   dyper-client [-s SOCK] resume ID SECRET [tcp REMOTE LOCAL LPORT] [--hold S]
+ *     connects to the resume socket beside SOCK and presents the ticket;
+ *     prints the reply; with a pinhole, then asks for it on the resumed
+ *     channel (a socket bound to LOCAL:LPORT) and prints that reply too
  * Prints "ok ID LIFETIME" or "err ERRNO REASON"; exit 0 only for ok.
  */
 
@@ -897,6 +904,93 @@ static int cmd_flood(int argc, char **argv)
 	return flood(atoi(argv[0]), DYPER_MSG_OPEN, &req, fd);
 }
 
+static int cmd_ticket(int argc, char **argv)
+{
+	char rbuf[256];
+	struct dyper_hdr h;
+	struct dyper_ticket t;
+	struct pollfd pfd;
+	const void *p;
+	int ch = connect_dyperd(), wait_fd, err, hold = 0;
+	ssize_t r;
+
+	if (argc == 2 && !strcmp(argv[0], "--hold"))
+		hold = atoi(argv[1]);
+	err = send_msg(ch, NULL, DYPER_MSG_TICKET, NULL, 0, NULL, 0, true, &wait_fd, 7);
+	if (err) {
+		printf("err %d transport: %s\n", err, strerror(-err));
+		return 1;
+	}
+	pfd = (struct pollfd){ .fd = wait_fd, .events = POLLIN };
+	r = poll(&pfd, 1, 10000) == 1 ? recv(wait_fd, rbuf, sizeof(rbuf), 0) : -1;
+	if (r <= 0 || dyper_msg_decode(rbuf, (size_t)r, &h, &p) || h.id != 7) {
+		printf("err -71 no ticket\n");
+		return 1;
+	}
+	if (h.type != DYPER_MSG_TICKET_REPLY) {
+		printf("err %d %s\n", ((const struct dyper_reply *)p)->status,
+		       ((const struct dyper_reply *)p)->reason);
+		return 1;
+	}
+	memcpy(&t, p, sizeof(t));
+	printf("ticket %016llx ", (unsigned long long)t.channel_id);
+	for (size_t i = 0; i < sizeof(t.secret); i++)
+		printf("%02x", t.secret[i]);
+	printf("\n");
+	fflush(stdout);
+	for (int i = 0; i < hold * 10; i++)
+		usleep(100000);
+	return 0;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dyper_pinhole_req req = { .proto = IPPROTO_TCP };
+	struct dyper_ticket t;
+	struct dyper_reply rep;
+	int ch, err, rc, fd = -1, family, fam2, hold = 0, i = 2;
+
+	if (argc < 2 || strlen(argv[1]) != 2 * sizeof(t.secret)) {
+		fprintf(stderr, "usage: resume ID SECRET [tcp REMOTE LOCAL LPORT] [--hold S]\n");
+		return 2;
+	}
+	t.channel_id = strtoull(argv[0], NULL, 16);
+	for (size_t k = 0; k < sizeof(t.secret); k++)
+		sscanf(argv[1] + 2 * k, "%2hhx", &t.secret[k]);
+	if (argc >= 6 && !strcmp(argv[2], "tcp")) {
+		if (parse_addr(argv[3], &family, req.remote) || parse_addr(argv[4], &fam2, req.local))
+			return 2;
+		req.family = (uint8_t)family;
+		req.local_port = (uint16_t)atoi(argv[5]);
+		fd = bind_socket(fam2, req.proto, req.local, req.local_port);
+		if (fd < 0) {
+			fprintf(stderr, "dyper-client: bind: %s\n", strerror(-fd));
+			return 3;
+		}
+		i = 6;
+	}
+	if (argc == i + 2 && !strcmp(argv[i], "--hold"))
+		hold = atoi(argv[i + 1]);
+	if (dyper_resume_path(sock_path, sa.sun_path, sizeof(sa.sun_path)))
+		return 2;
+	ch = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ch < 0 || connect(ch, (struct sockaddr *)&sa, sizeof(sa))) {
+		printf("err %d cannot connect to %s\n", -errno, sa.sun_path);
+		return 1;
+	}
+	err = transact(ch, DYPER_MSG_RESUME, &t, sizeof(t), NULL, 0, false, &rep, 5);
+	rc = print_reply(err, &rep);
+	if (!rc && fd >= 0) {
+		err = transact(ch, DYPER_MSG_OPEN, &req, sizeof(req), &fd, 1, true, &rep, 6);
+		rc = print_reply(err, &rep);
+	}
+	fflush(stdout);
+	if (hold && fd >= 0)
+		serve(fd, req.proto, hold);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -929,6 +1023,10 @@ int main(int argc, char **argv)
 		return cmd_channels(atoi(argv[i + 1]), atoi(argv[i + 2]));
 	if (!strcmp(argv[i], "flood"))
 		return cmd_flood(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "ticket"))
+		return cmd_ticket(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "resume"))
+		return cmd_resume(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "dyper-client: unknown command %s\n", argv[i]);
 	return 2;
 }

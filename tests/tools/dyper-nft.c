@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include "nft/enforcer.h"
+#include "tests/tools/common/parse.h"
 
 static void usage(FILE *f)
 {
@@ -38,51 +39,14 @@ static void usage(FILE *f)
 		"      --uid N --pid N --prog NAME   owner of added pinholes\n");
 }
 
-static int parse_port(const char *s, uint16_t *port, bool star_ok)
-{
-	char *end;
-	unsigned long v;
-
-	if (star_ok && !strcmp(s, "*")) {
-		*port = 0;
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 65535) {
-		fprintf(stderr, "dyper-nft: bad port \"%s\": expected 1-65535%s\n", s,
-			star_ok ? " or *" : "");
-		return -EINVAL;
-	}
-	*port = (uint16_t)v;
-	return 0;
-}
-
+/* argv: PROTO REMOTE RPORT|* LOCAL LPORT [TIMEOUT_MS] */
 static int parse_pinhole(char **argv, int argc, struct pinhole *ph)
 {
-	int fam;
-
 	if (argc < 5) {
 		usage(stderr);
 		return -EINVAL;
 	}
-	if (!strcmp(argv[0], "tcp"))
-		ph->proto = IPPROTO_TCP;
-	else if (!strcmp(argv[0], "udp"))
-		ph->proto = IPPROTO_UDP;
-	else {
-		fprintf(stderr, "dyper-nft: bad protocol \"%s\": expected tcp or udp\n", argv[0]);
-		return -EINVAL;
-	}
-	fam = strchr(argv[1], ':') ? AF_INET6 : AF_INET;
-	ph->family = (uint8_t)fam;
-	if (inet_pton(fam, argv[1], ph->remote.raw) != 1 ||
-	    inet_pton(fam, argv[3], ph->local.raw) != 1) {
-		fprintf(stderr, "dyper-nft: bad address \"%s\" or \"%s\"\n", argv[1], argv[3]);
-		return -EINVAL;
-	}
-	if (parse_port(argv[2], &ph->remote_port, true) ||
-	    parse_port(argv[4], &ph->local_port, false))
+	if (tool_parse_pinhole(argv, ph))
 		return -EINVAL;
 	if (argc > 5)
 		ph->timeout_ms = (uint32_t)strtoul(argv[5], NULL, 10);
@@ -137,7 +101,7 @@ int main(int argc, char **argv)
 		case 'U': {
 			uint16_t p;
 
-			if (parse_port(optarg, &p, false))
+			if (tool_parse_port(optarg, &p, false))
 				return 2;
 			if (c == 'T' && cfg.n_tcp_ports < NFT_ENFORCER_MAX_PORTS)
 				cfg.tcp_ports[cfg.n_tcp_ports++] = p;

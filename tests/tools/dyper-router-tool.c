@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 
 #include "nft/enforcer_if.h"
+#include "tests/tools/common/parse.h"
 
 #define WAIT_MS		10000	/* for one job's completion */
 
@@ -50,62 +51,6 @@ static void usage(FILE *f)
 		"  -T, --timeout MS      their timeout (default none)\n");
 }
 
-static int parse_u32(const char *s, uint32_t max, uint32_t *v)
-{
-	unsigned long long x;
-	char *end;
-
-	errno = 0;
-	x = strtoull(s, &end, 0);
-	if (errno || end == s || *end || x > max || *s == '-') {
-		fprintf(stderr, "dyper-router-tool: bad number \"%s\"\n", s);
-		return -EINVAL;
-	}
-	*v = (uint32_t)x;
-	return 0;
-}
-
-static int parse_port(const char *s, uint16_t *port, bool star_ok)
-{
-	uint32_t v;
-
-	if (star_ok && !strcmp(s, "*")) {
-		*port = 0;
-		return 0;
-	}
-	if (parse_u32(s, 65535, &v) || !v) {
-		fprintf(stderr, "dyper-router-tool: bad port \"%s\"\n", s);
-		return -EINVAL;
-	}
-	*port = (uint16_t)v;
-	return 0;
-}
-
-static int parse_proto(const char *s, uint8_t *proto)
-{
-	if (!strcmp(s, "tcp"))
-		*proto = IPPROTO_TCP;
-	else if (!strcmp(s, "udp"))
-		*proto = IPPROTO_UDP;
-	else {
-		fprintf(stderr, "dyper-router-tool: bad protocol \"%s\": expected tcp or udp\n", s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_addr(const char *s, uint8_t *family, union pinhole_addr *a)
-{
-	int fam = strchr(s, ':') ? AF_INET6 : AF_INET;
-
-	if (inet_pton(fam, s, a->raw) != 1) {
-		fprintf(stderr, "dyper-router-tool: bad address \"%s\"\n", s);
-		return -EINVAL;
-	}
-	*family = (uint8_t)fam;
-	return 0;
-}
-
 /* "tcp/198.51.100.10/22" */
 static int parse_open(char *s, struct nft_open_port *o)
 {
@@ -117,15 +62,13 @@ static int parse_open(char *s, struct nft_open_port *o)
 	}
 	*addr++ = '\0';
 	*port++ = '\0';
-	return parse_proto(s, &o->proto) ?: parse_addr(addr, &o->family, &o->addr) ?:
-	       parse_port(port, &o->port, false);
+	return tool_parse_proto(s, &o->proto) ?: tool_parse_addr(addr, &o->family, &o->addr) ?:
+	       tool_parse_port(port, &o->port, false);
 }
 
 /* argv[0..5]: add|del PROTO REMOTE RPORT LOCAL LPORT */
 static int parse_op(char **argv, struct pinhole_op *op)
 {
-	uint8_t rfam, lfam;
-
 	if (!strcmp(argv[0], "add"))
 		op->type = PINHOLE_ADD;
 	else if (!strcmp(argv[0], "del"))
@@ -134,17 +77,7 @@ static int parse_op(char **argv, struct pinhole_op *op)
 		fprintf(stderr, "dyper-router-tool: unknown operation \"%s\"\n", argv[0]);
 		return -EINVAL;
 	}
-	if (parse_proto(argv[1], &op->ph.proto) || parse_addr(argv[2], &rfam, &op->ph.remote) ||
-	    parse_port(argv[3], &op->ph.remote_port, true) ||
-	    parse_addr(argv[4], &lfam, &op->ph.local) ||
-	    parse_port(argv[5], &op->ph.local_port, false))
-		return -EINVAL;
-	if (rfam != lfam) {
-		fprintf(stderr, "dyper-router-tool: %s and %s: not one family\n", argv[2], argv[4]);
-		return -EINVAL;
-	}
-	op->ph.family = rfam;
-	return 0;
+	return tool_parse_pinhole(argv + 1, &op->ph);
 }
 
 struct result {
@@ -267,7 +200,7 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'M':
-			if (parse_u32(optarg, UINT32_MAX, &cfg.mark))
+			if (tool_parse_u32(optarg, UINT32_MAX, &cfg.mark))
 				return 2;
 			break;
 		case 'k':
@@ -292,11 +225,11 @@ int main(int argc, char **argv)
 			delegate = optarg;
 			break;
 		case 'c':
-			if (parse_u32(optarg, UINT32_MAX, &created))
+			if (tool_parse_u32(optarg, UINT32_MAX, &created))
 				return 2;
 			break;
 		case 'T':
-			if (parse_u32(optarg, UINT32_MAX, &timeout))
+			if (tool_parse_u32(optarg, UINT32_MAX, &timeout))
 				return 2;
 			break;
 		case 'h':

@@ -173,6 +173,9 @@ static int fake_submit(void *state, const struct enforcer_job *job)
 			f->gone = false;
 		}
 		break;
+	case ENFORCER_RECONFIG:
+		f->setups++;
+		break;
 	case ENFORCER_FLUSH:
 		f->flushes++;
 		f->n_held = 0;

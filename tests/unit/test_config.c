@@ -13,6 +13,8 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "conf/config.h"
@@ -101,6 +103,16 @@ static void test_defaults(void **state)
 	assert_int_equal(c.default_lifetime_ms, 0);
 	assert_int_equal(c.max_channels, 4096);
 	assert_int_equal(c.max_channels_per_user, 256);
+	assert_string_equal(c.remote.host, "");
+	assert_int_equal(c.remote.port, 22);
+	assert_string_equal(c.remote.user, "dyper");
+	assert_string_equal(c.remote.key, "/etc/dyper/remote_key");
+	assert_string_equal(c.remote.known_hosts, "/etc/dyper/remote_known_hosts");
+	assert_int_equal(c.remote.connect_timeout_ms, 10000);
+	assert_int_equal(c.remote.request_timeout_ms, 5000);
+	assert_int_equal(c.remote.keepalive_ms, 15000);
+	assert_int_equal(c.remote.lease_ms, 300000);
+	assert_int_equal(c.remote.on_unreachable, DYPER_UNREACHABLE_FAIL);
 
 	/* The enforcer part, as dyperd hands it to nft/, must agree with
 	 * nft/'s own defaults. */
@@ -114,7 +126,8 @@ static void test_defaults(void **state)
 	assert_int_equal(conv.counters, nft.counters);
 	assert_int_equal(conv.max_pinholes, nft.max_pinholes);
 	assert_int_equal(conv.log_rate, nft.log_rate);
-	assert_null(conv.log_prefix);
+	/* but the drop lines name the table and the reason (dyperctl explain) */
+	assert_string_equal(conv.log_prefix, "dyper drop [inet dyper] no pinhole: ");
 	assert_int_equal(conv.owner, nft.owner);
 	assert_int_equal(conv.mark, nft.mark);
 }
@@ -173,7 +186,19 @@ static const char full_text[] =
 	"batch_max = 100000\n"
 	"default_lifetime = 1h\n"
 	"max_channels = 1048576\n"
-	"max_channels_per_user = 1\n";
+	"max_channels_per_user = 1\n"
+	"\n"
+	"[remote]\n"
+	"host = 2001:db8::1\n"
+	"port = 2222\n"
+	"user = host-a\n"
+	"key = /etc/dyper/site.key\n"
+	"known_hosts = /etc/dyper/site.pin\n"
+	"connect_timeout = 3s\n"
+	"request_timeout = 750ms\n"
+	"keepalive_interval = 1m\n"
+	"lease = 90s\n"
+	"on_unreachable = local\n";
 
 static void check_full(const struct dyper_config *c)
 {
@@ -212,6 +237,16 @@ static void check_full(const struct dyper_config *c)
 	assert_int_equal(c->default_lifetime_ms, 3600000);
 	assert_int_equal(c->max_channels, 1048576);
 	assert_int_equal(c->max_channels_per_user, 1);
+	assert_string_equal(c->remote.host, "2001:db8::1");
+	assert_int_equal(c->remote.port, 2222);
+	assert_string_equal(c->remote.user, "host-a");
+	assert_string_equal(c->remote.key, "/etc/dyper/site.key");
+	assert_string_equal(c->remote.known_hosts, "/etc/dyper/site.pin");
+	assert_int_equal(c->remote.connect_timeout_ms, 3000);
+	assert_int_equal(c->remote.request_timeout_ms, 750);
+	assert_int_equal(c->remote.keepalive_ms, 60000);
+	assert_int_equal(c->remote.lease_ms, 90000);
+	assert_int_equal(c->remote.on_unreachable, DYPER_UNREACHABLE_LOCAL);
 }
 
 /* Writes @c, parses it back and compares. */
@@ -243,8 +278,9 @@ static void test_full(void **state)
 	roundtrip(&d);
 }
 
-/* The shipped file: as is, the defaults; every "; key = value" line
- * uncommented, still the defaults, and every key is there. */
+/* The shipped file: as is, the defaults but for tcp_ports = 22 (SSH stays
+ * reachable); every "; key = value" line uncommented, still the same, and
+ * every key is there. */
 static void test_shipped_file(void **state)
 {
 	struct dyper_config def, c;
@@ -255,6 +291,9 @@ static void test_shipped_file(void **state)
 	if (!f)
 		fail_msg("conf/dyper.conf: %s (run from the top of the tree)", strerror(errno));
 	dyper_config_defaults(&def);
+	assert_int_equal(def.enforcer.n_tcp_ports, 0);
+	def.enforcer.tcp_ports[0] = 22;
+	def.enforcer.n_tcp_ports = 1;
 	assert_int_equal(dyper_config_load(&c, "conf/dyper.conf", false, err, sizeof(err)), 0);
 	assert_true(config_equal(&c, &def));
 
@@ -276,7 +315,8 @@ static void test_shipped_file(void **state)
 	if (dyper_config_parse(&c, text, "conf/dyper.conf uncommented", err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_true(config_equal(&c, &def));
-	assert_int_equal(keys, 30);	/* every key, each once (else a duplicate error) */
+	/* every key, each once (else a duplicate error): 56 commented, tcp_ports set */
+	assert_int_equal(keys, 56);
 	free(text);
 }
 
@@ -391,6 +431,67 @@ static void test_durations(void **state)
 		assert_int_equal(dyper_config_parse(&c, "[enforcer]\ntamper_check_interval = 2h\n",
 						    "t.conf", err, sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "from 10ms to 1h"));
+	}
+}
+
+/* [remote]: an address, never a name; whole-second leases; fail|local. */
+static void test_remote(void **state)
+{
+	static const char *const addrs[] = { "198.51.100.1", "2001:db8::7", "::1", "" };
+	static const struct { const char *text, *token; } bad[] = {
+		{ "[remote]\nhost = site.example.org\n", "\"site.example.org\"" },
+		{ "[remote]\nhost = 198.51.100.1:22\n", "\"198.51.100.1:22\"" },
+		{ "[remote]\nhost = 198.51.100.256\n", "\"198.51.100.256\"" },
+		{ "[remote]\nhost = [2001:db8::1]\n", "\"[2001:db8::1]\"" },
+		{ "[remote]\nport = 0\n", "\"0\"" },
+		{ "[remote]\nport = 65536\n", "\"65536\"" },
+		{ "[remote]\nuser = -x\n", "\"-x\"" },
+		{ "[remote]\nkey = id_ed25519\n", "\"id_ed25519\"" },
+		{ "[remote]\nknown_hosts =\n", "\"\"" },
+		{ "[remote]\nconnect_timeout = 50ms\n", "\"50ms\"" },
+		{ "[remote]\nrequest_timeout = 6m\n", "\"6m\"" },
+		{ "[remote]\nlease = 2s\n", "\"2s\"" },
+		{ "[remote]\nlease = 2d\n", "\"2d\"" },
+		{ "[remote]\nlease = 4500ms\n", "\"4500ms\"" },
+		{ "[remote]\non_unreachable = ignore\n", "\"ignore\"" },
+		{ "[remote]\nsite = 198.51.100.1\n", "\"site\"" },
+	};
+	char text[128];
+	struct dyper_config *c;
+
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		snprintf(text, sizeof(text), "[remote]\nhost = %s\n", addrs[i]);
+		c = parse_ok(text);
+		assert_string_equal(c->remote.host, addrs[i]);
+		roundtrip(c);
+	}
+	c = parse_ok("[remote]\non_unreachable = LOCAL\nlease = 3s\n");
+	assert_int_equal(c->remote.on_unreachable, DYPER_UNREACHABLE_LOCAL);
+	assert_int_equal(c->remote.lease_ms, 3000);
+	roundtrip(c);
+	assert_int_equal(parse_ok("[remote]\non_unreachable = fail\n")->remote.on_unreachable,
+			 DYPER_UNREACHABLE_FAIL);
+	assert_int_equal(parse_ok("[remote]\nlease = 1d\n")->remote.lease_ms, 86400000);
+	/* [remote]'s user is not [daemon]'s */
+	c = parse_ok("[daemon]\nuser = dyperd\n[remote]\nuser = hostA\n");
+	assert_string_equal(c->user, "dyperd");
+	assert_string_equal(c->remote.user, "hostA");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_bad(bad[i].text, 2, bad[i].token);
+	{
+		struct dyper_config d;
+		char err[ERR_LEN];
+
+		assert_int_equal(dyper_config_parse(&d, "[remote]\nhost = site.example\n",
+						    "t.conf", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "not a host name"));
+		assert_int_equal(dyper_config_parse(&d, "[remote]\n\nlease = 4500ms\n",
+						    "t.conf", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "t.conf:3: lease: expected whole seconds"));
+		assert_int_equal(dyper_config_parse(&d, "[site]\nenable = yes\ninside = int0\n"
+						    "[remote]\nhost = 198.51.100.1\n", "t.conf", err,
+						    sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "t.conf:5: host: expected no site to forward to"));
 	}
 }
 
@@ -585,8 +686,8 @@ static void test_error_text(void **state)
 			    "agent_socket, control_socket, policy, on_exit, log_level, "
 			    "event_log), found \"foo\"");
 	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "f:1: expected a section [daemon], [enforcer] or [limits], "
-			    "found \"[x]\"");
+	assert_string_equal(err, "f:1: expected a section [daemon], [enforcer], [limits], "
+			    "[remote] or [site], found \"[x]\"");
 
 	/* Small or absent buffers are fine. */
 	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", small, sizeof(small)), -EINVAL);
@@ -767,9 +868,114 @@ static void test_load_big(void **state)
 	free(data);
 }
 
+/* --- [site] ---------------------------------------------------------------- */
+
+static const char site_text[] =
+	"[site]\n"
+	"enable = yes\n"
+	"name = border-1.example\n"
+	"socket = /run/dyper/s.sock\n"
+	"account = 4242\n"
+	"policy = /etc/dyper/hosts.policy\n"
+	"max_per_delegate = 7\n"
+	"max_lease = 90s\n"
+	"batch = 1000\n"
+	"max_connections = 3\n"
+	"rate = 5\n"
+	"burst = 9\n"
+	"table = border\n"
+	"priority = -10\n"
+	"mode = mark\n"
+	"mark = 0x20\n"
+	"inside = int0, vlan.12\n"
+	"open_ports = tcp/198.51.100.10/22, udp/2001:db8:11::10/53\n";
+
+static void test_site(void **state)
+{
+	struct dyper_config c, def;
+
+	dyper_config_defaults(&def);
+	assert_false(def.site.enable);
+	assert_string_equal(def.site.name, "site");
+	assert_string_equal(def.site.socket, "/run/dyper/site.sock");
+	assert_string_equal(def.site.account, "dyper-site");
+	assert_int_equal(def.site.batch, 200);
+	assert_int_equal(def.site.max_lease_ms, 600000);
+	dyper_config_copy(&c, parse_ok(site_text));
+	assert_true(c.site.enable);
+	assert_string_equal(c.site.name, "border-1.example");
+	assert_string_equal(c.site.socket, "/run/dyper/s.sock");
+	assert_string_equal(c.site.account, "4242");
+	assert_string_equal(c.site.policy, "/etc/dyper/hosts.policy");
+	assert_int_equal(c.site.max_per_delegate, 7);
+	assert_int_equal(c.site.max_lease_ms, 90000);
+	assert_int_equal(c.site.batch, 1000);
+	assert_int_equal(c.site.max_connections, 3);
+	assert_int_equal(c.site.rate, 5);
+	assert_int_equal(c.site.burst, 9);
+	assert_string_equal(c.site.table, "border");
+	assert_int_equal(c.site.priority, -10);
+	assert_int_equal(c.site.mode, DYPER_SITE_MARK);
+	assert_int_equal(c.site.mark, 0x20);
+	assert_int_equal(c.site.n_inside, 2);
+	assert_string_equal(c.site.inside[0], "int0");
+	assert_string_equal(c.site.inside[1], "vlan.12");
+	assert_int_equal(c.site.n_open, 2);
+	assert_int_equal(c.site.open[0].proto, IPPROTO_TCP);
+	assert_int_equal(c.site.open[0].family, AF_INET);
+	assert_int_equal(c.site.open[0].port, 22);
+	assert_memory_equal(c.site.open[0].addr, "\xc6\x33\x64\x0a", 4);
+	assert_int_equal(c.site.open[1].proto, IPPROTO_UDP);
+	assert_int_equal(c.site.open[1].family, AF_INET6);
+	assert_int_equal(c.site.open[1].port, 53);
+	roundtrip(&c);
+	/* an account by name; no open ports */
+	assert_string_equal(parse_ok("[site]\naccount = dyper-remote\nopen_ports =\n")->site.account,
+			    "dyper-remote");
+	assert_int_equal(parse_ok("[site]\nopen_ports =\n")->site.n_open, 0);
+}
+
+static void test_site_errors(void **state)
+{
+	static const struct { const char *text; unsigned line; const char *token; } cases[] = {
+		{ "[site]\nname = -site\n", 2, "\"-site\"" },
+		{ "[site]\nname = my_site\n", 2, "\"my_site\"" },
+		{ "[site]\naccount = 12x\n", 2, "\"12x\"" },
+		{ "[site]\naccount = 4294967295\n", 2, "\"4294967295\"" },
+		{ "[site]\naccount = a b\n", 2, "\"a b\"" },
+		{ "[site]\nmax_lease = 0\n", 2, "\"0\"" },
+		{ "[site]\nmax_lease = 2d\n", 2, "\"2d\"" },
+		{ "[site]\nbatch = 0\n", 2, "\"0\"" },
+		{ "[site]\nmode = router\n", 2, "\"router\"" },
+		{ "[site]\ninside = int0,,int1\n", 2, "\"int0,,int1\"" },
+		{ "[site]\ninside = int0,int0\n", 2, "\"int0\" twice" },
+		{ "[site]\ninside = a234567890123456\n", 2, "\"a234567890123456\"" },
+		{ "[site]\ninside = eth/0\n", 2, "\"eth/0\"" },
+		{ "[site]\nopen_ports = tcp/198.51.100.10\n", 2, "\"tcp/198.51.100.10\"" },
+		{ "[site]\nopen_ports = icmp/198.51.100.10/1\n", 2, "\"icmp/198.51.100.10/1\"" },
+		{ "[site]\nopen_ports = tcp/198.51.100.300/22\n", 2, "\"tcp/198.51.100.300/22\"" },
+		{ "[site]\nopen_ports = tcp/198.51.100.10/0\n", 2, "\"tcp/198.51.100.10/0\"" },
+		{ "[site]\nopen_ports = tcp/198.51.100.10/22x\n", 2, "\"tcp/198.51.100.10/22x\"" },
+		{ "[site]\nopen_ports = tcp/::1/22,tcp/::1/22\n", 2, "\"tcp/::1/22\" twice" },
+		/* between keys: enable needs inside; mark mode a mark */
+		{ "[site]\nenable = yes\n", 2, "none" },
+		{ "[site]\nenable = yes\ninside = int0\nmode = mark\n", 4, "none" },
+		{ "[site]\nenable = yes\ninside = int0\nsocket = /run/dyper/control.sock\n", 4,
+		  "\"/run/dyper/control.sock\"" },
+		{ "[site]\nenable = yes\ninside = int0\nrate = 10\nburst = 5\n", 5, "5" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_bad(cases[i].text, cases[i].line, cases[i].token);
+	/* disabled, the same keys need nothing else */
+	assert_false(parse_ok("[site]\nmode = mark\n")->site.enable);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_site),
+		cmocka_unit_test(test_site_errors),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_full),
@@ -778,6 +984,7 @@ int main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_remote),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_mark),
 		cmocka_unit_test(test_ports),

@@ -146,6 +146,41 @@ static void test_policy(void **state)
 	policy("allow * * * * * * *\ndeny * * * * * * * time=22:00-06:00\n", DOCTOR_OK, 1, NULL);
 }
 
+/* Border mode: the key file dyperd's user alone may read; the site's
+ * pinned host key found as OpenSSH writes it. */
+static void test_remote(void **state)
+{
+	static const char kh[] =
+		"# pinned by hand\n"
+		"@revoked 198.51.100.9 ssh-ed25519 AAAA\n"
+		"198.51.100.7,site.example ssh-ed25519 AAAAC3Nz\n"
+		"[2001:db8::1]:2222 ssh-ed25519 AAAAC3Nz\n"
+		"198.51.100.8\n";
+	struct stat st;
+	char why[256];
+
+	(void)state;
+	st = file(0600, 65534, 0);
+	judged(doctor_judge_remote_key(&st, 65534, why, sizeof(why)), why, NULL);
+	st = file(0640, 65534, 0);
+	judged(doctor_judge_remote_key(&st, 65534, why, sizeof(why)), why,
+	       "mode 0640: group and others must have no access");
+	st = file(0600, 0, 0);
+	judged(doctor_judge_remote_key(&st, 65534, why, sizeof(why)), why,
+	       "owned by uid 0, not by dyperd's user (uid 65534)");
+	st.st_mode = S_IFDIR | 0700;
+	judged(doctor_judge_remote_key(&st, 0, why, sizeof(why)), why, "not a regular file");
+
+	assert_true(doctor_known_host(kh, strlen(kh), "198.51.100.7", 22));
+	assert_true(doctor_known_host(kh, strlen(kh), "2001:db8::1", 2222));
+	assert_false(doctor_known_host(kh, strlen(kh), "2001:db8::1", 22));
+	assert_false(doctor_known_host(kh, strlen(kh), "198.51.100.7", 2222));
+	assert_false(doctor_known_host(kh, strlen(kh), "198.51.100.70", 22));
+	assert_false(doctor_known_host(kh, strlen(kh), "198.51.100.9", 22));	/* revoked */
+	assert_false(doctor_known_host(kh, strlen(kh), "198.51.100.8", 22));	/* no key */
+	assert_false(doctor_known_host(kh, 10, "198.51.100.7", 22));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_agent),
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_remote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -682,6 +682,53 @@ static void test_reconcile_repairs_vanished(void **state)
 	fixture_free(t);
 }
 
+/*
+ * Border mode's two rules for a second enforcer (a site): an agent whose
+ * open it refuses hears the enforcer's own words; and a repair there that
+ * fails (the site unreachable) leaves the pinhole open here instead of
+ * closing what the first enforcer holds.
+ */
+static void test_second_refuses(void **state)
+{
+	struct fixture *t = fixture_new(2, 0, 1);
+	char buf[sizeof(struct dyper_hdr) + sizeof(struct dyper_reply)];
+	struct reply_to r = reply_for(t, 0);
+	struct pinhole ph = ph_of(0);
+	struct dyper_reply rep;
+	const void *payload;
+	struct dyper_hdr h;
+	uint64_t cookie;
+	int fd = live_socket(&cookie);
+	ssize_t n;
+
+	t->f[1]->fail_port = PORT0 + 1;
+	t->f[1]->fail_err = -EHOSTUNREACH;
+	req_open(t, 1);
+	engine_commit(&t->d);
+	n = recv(t->peer[1], buf, sizeof(buf), MSG_DONTWAIT);
+	assert_true(n > 0);
+	assert_int_equal(dyper_msg_decode(buf, (size_t)n, &h, &payload), 0);
+	memcpy(&rep, payload, sizeof(rep));
+	assert_int_equal(rep.status, -EHOSTUNREACH);
+	assert_string_equal(rep.reason, "the fake refused");
+
+	ph.owner.sock_cookie = cookie;
+	engine_request_open(&t->d, &ph, 0, 0, false, &r);
+	engine_commit(&t->d);
+	assert_int_equal(reply_status(t, 0), 0);
+	t->f[1]->exclusive = false;
+	fake_drop(t->f[1], PORT0);
+	t->f[1]->fail_port = PORT0;
+	assert_int_equal(engine_reconcile(&t->d), 0);
+	engine_commit(&t->d);
+	assert_int_equal(t->d.st.repairs, 1);
+	assert_int_equal(state_of(t, 0), PH_OPEN);
+	assert_true(fake_holds(t->f[0], PORT0));
+	assert_int_equal(t->d.n_ops, 0);
+	close(fd);
+	fixture_free(t);
+}
+
 /* --- tamper check and reconcile --------------------------------------------------------- */
 
 /* The check finds the structure gone: repaired, then a full reconcile
@@ -727,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_channel_gone_while_pending),
 		cmocka_unit_test(test_admin_read_and_close),
 		cmocka_unit_test(test_reconcile_repairs_vanished),
+		cmocka_unit_test(test_second_refuses),
 		cmocka_unit_test(test_tamper_repair_and_reconcile),
 	};
 

@@ -845,6 +845,115 @@ static void test_speed(void **state)
 	free(text);
 }
 
+/* --- the site flavour ---------------------------------------------------- */
+
+static struct policy *parse_site(const char *text, int want, const char *want_err)
+{
+	struct policy *p = NULL;
+	char err[POLICY_ERR_LEN] = "";
+	int ret = policy_parse_as(&p, text, strlen(text), "site.pol", POLICY_SITE, err,
+				  sizeof(err));
+
+	if (ret != want || (want_err && strcmp(err, want_err) != 0))
+		fail_msg("site policy: got %d \"%s\", want %d \"%s\"\n%s", ret, err, want,
+			 want_err ? want_err : "", text);
+	if (want)
+		assert_null(p);
+	return p;
+}
+
+/* Paper §4.2: a host's delegate opens pinholes to its own addresses only. */
+static void test_site_match(void **state)
+{
+	static const char pol[] =
+		"allow hostA * * * * 198.51.100.10,2001:db8:11::10 *\n"
+		"allow hostB,host-c.example * tcp 203.0.113.0/24 * 198.51.100.20 1024-65535 lifetime=5m\n"
+		"deny * * * 203.0.113.66 * * *\n";
+	static const struct { const char *dlg, *req; bool allowed; unsigned line; } cases[] = {
+		{ "hostA", "tcp 203.0.113.10:0 198.51.100.10:8080", true, 1 },
+		{ "hostA", "udp [2001:db8:ee::10]:53 [2001:db8:11::10]:5000", true, 1 },
+		{ "hostA", "tcp 203.0.113.10:0 198.51.100.20:8080", false, 0 },	/* hostB's */
+		{ "hostB", "tcp 203.0.113.10:0 198.51.100.20:8080", true, 2 },
+		{ "hostB", "tcp 203.0.113.10:0 198.51.100.10:8080", false, 0 },	/* hostA's */
+		{ "host-c.example", "tcp 203.0.113.9:0 198.51.100.20:2000", true, 2 },
+		{ "hostB", "udp 203.0.113.10:0 198.51.100.20:8080", false, 0 },
+		{ "hostA", "tcp 203.0.113.66:0 198.51.100.10:8080", false, 3 },	/* deny */
+		{ "hosta", "tcp 203.0.113.10:0 198.51.100.10:8080", false, 0 },	/* exact case */
+		{ NULL, "tcp 203.0.113.10:0 198.51.100.10:8080", false, 0 },	/* no delegate */
+	};
+	struct policy *p = parse_site(pol, 0, NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy_decision d;
+		struct req_buf b;
+
+		req_from(&b, cases[i].req);
+		b.r.delegate = cases[i].dlg;
+		policy_check(p, &b.r, &d);
+		if (d.allowed != cases[i].allowed || d.line != cases[i].line)
+			fail_msg("case %zu (%s %s): allowed %d line %u, want %d line %u (%s)", i,
+				 cases[i].dlg ? cases[i].dlg : "-", cases[i].req, d.allowed, d.line,
+				 cases[i].allowed, cases[i].line, d.why);
+		if (i == 3)
+			assert_int_equal(d.lifetime_ms, 300000);
+	}
+	policy_free(p);
+}
+
+static void test_site_errors(void **state)
+{
+	/* USER names a local user: refused in a site policy */
+	parse_site("allow hostA root * * * * *\n", -EINVAL,
+		   "site.pol:1: expected USER * (no user crosses the wire to a site), found \"root\"");
+	parse_site("allow hostA @daemon * * * * *\n", -EINVAL,
+		   "site.pol:1: expected USER * (no user crosses the wire to a site), found \"@daemon\"");
+	parse_site("allow hostA * * * * * * program=/usr/sbin/vsftpd\n", -EINVAL,
+		   "site.pol:1: expected lifetime= or time= (a site policy has no program= or max=), "
+		   "found \"program=/usr/sbin/vsftpd\"");
+	parse_site("allow hostA * * * * * * max=3\n", -EINVAL,
+		   "site.pol:1: expected lifetime= or time= (a site policy has no program= or max=), "
+		   "found \"max=3\"");
+	parse_site("allow host_a * * * * * *\n", -EINVAL,
+		   "site.pol:1: expected DELEGATE (*, or delegate names (hosts) separated by commas), "
+		   "found \"host_a\"");
+	parse_site("allow -host * * * * * *\n", -EINVAL, NULL);
+	parse_site("allow hostA,,hostB * * * * * *\n", -EINVAL, NULL);
+	/* 63 characters at most: what the router's element comment carries */
+	policy_free(parse_site("allow a23456789012345678901234567890123456789012345678901234567890123 * * * * * *\n",
+			       0, NULL));
+	parse_site("allow a234567890123456789012345678901234567890123456789012345678901234 * * * * * *\n",
+		   -EINVAL, NULL);
+	/* a delegate that is a local group's name is just a name at a site */
+	policy_free(parse_site("allow daemon,1 * * * * * * time=08:00-18:00\n", 0, NULL));
+	/* ...and a host policy still resolves it as a group and refuses a name
+	 * no group has */
+	{
+		struct policy *p = NULL;
+		char err[POLICY_ERR_LEN];
+
+		assert_int_equal(policy_parse(&p, "allow hostA * * * * * *\n", 24, "h.pol", err,
+					      sizeof(err)), -ENOENT);
+		assert_null(p);
+	}
+}
+
+/* A site policy judges by name, never by the gid a host policy would use. */
+static void test_site_not_gid(void **state)
+{
+	struct policy *p = parse_site("allow 1 * * * * * *\n", 0, NULL);
+	struct policy_decision d;
+	struct req_buf b;
+
+	req_from(&b, "tcp 203.0.113.10:0 198.51.100.10:8080 dlg=1");
+	b.r.delegate = "daemon";
+	policy_check(p, &b.r, &d);
+	assert_false(d.allowed);
+	b.r.delegate = "1";
+	policy_check(p, &b.r, &d);
+	assert_true(d.allowed);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -861,6 +970,9 @@ int main(void)
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_glob_vs_fnmatch),
 		cmocka_unit_test(test_speed),
+		cmocka_unit_test(test_site_match),
+		cmocka_unit_test(test_site_errors),
+		cmocka_unit_test(test_site_not_gid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

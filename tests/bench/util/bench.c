@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -455,4 +456,84 @@ void bench_dyperd_abort(struct bench_dyperd *d)
 	if (d->pid > 0)
 		kill(d->pid, SIGKILL);
 	bench_dyperd_remove(d);
+}
+
+/* --- the agent protocol ------------------------------------------------------- */
+
+int bench_listen_tcp(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr = { addr } };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void bench_pinhole_req(struct dyper_pinhole_req *req, uint32_t remote, uint16_t rport,
+		       uint32_t local, uint16_t lport)
+{
+	memset(req, 0, sizeof(*req));
+	req->family = AF_INET;
+	req->proto = IPPROTO_TCP;
+	req->remote_port = rport;
+	req->local_port = lport;
+	memcpy(req->remote, &remote, 4);
+	memcpy(req->local, &local, 4);
+}
+
+int bench_send_msg(int ch, uint16_t type, uint32_t id, const void *payload, size_t plen,
+		   int sock, int flags)
+{
+	char buf[DYPER_MSG_MAX];
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int len = dyper_msg_encode(buf, sizeof(buf), type, 0, id, payload, plen);
+
+	if (len < 0)
+		return len;
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)len;
+	if (sock >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = sizeof(ctl.b);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &sock, sizeof(int));
+	}
+	return sendmsg(ch, &msg, MSG_NOSIGNAL | flags) < 0 ? -errno : 0;
+}
+
+int bench_recv_reply(int ch, int flags, uint32_t *id, struct dyper_reply *rep)
+{
+	char buf[256];
+	struct dyper_hdr h;
+	const void *p;
+	ssize_t n = recv(ch, buf, sizeof(buf), flags);
+
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	if (dyper_msg_decode(buf, (size_t)n, &h, &p) || h.type != DYPER_MSG_REPLY)
+		return -EBADMSG;
+	*id = h.id;
+	memcpy(rep, p, sizeof(*rep));
+	return 0;
 }

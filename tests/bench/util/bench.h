@@ -2,8 +2,8 @@
 /*
  * What the benchmarks in tests/bench/ share: time and statistics, the
  * PASS/FAIL lines of their targets, running helper programs, the fresh
- * network namespace they must run in, and a dyperd of their own in a
- * temporary directory.  Messages go to stderr, prefixed with the
+ * network namespace they must run in, a dyperd of their own in a
+ * temporary directory, and the agent protocol as an agent speaks it.  Messages go to stderr, prefixed with the
  * program's name.  Functions return 0 or -errno unless they say otherwise.
  */
 #ifndef DYPER_BENCH_H
@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dyperd/proto.h"
 #include "nft/enforcer.h"
 
 #define NS			1000000000ull
@@ -119,5 +120,26 @@ void bench_dyperd_remove(struct bench_dyperd *d);
 /* For a signal handler: SIGKILL to dyperd, then bench_dyperd_remove().
  * Async-signal-safe. */
 void bench_dyperd_abort(struct bench_dyperd *d);
+
+/* --- the agent protocol, as an agent speaks it ------------------------------ */
+
+/* A TCP socket listening on @addr:@port (address in network order): what
+ * a pinhole serves.  The descriptor, or -errno. */
+int bench_listen_tcp(uint32_t addr, uint16_t port);
+
+/* A TCP pinhole request from @remote:@rport to @local:@lport (addresses
+ * in network order, ports in host order; @rport 0: any port). */
+void bench_pinhole_req(struct dyper_pinhole_req *req, uint32_t remote, uint16_t rport,
+		       uint32_t local, uint16_t lport);
+
+/* Sends message @type with @payload on channel @ch, passing @sock with it
+ * (SCM_RIGHTS) if it is >= 0; @flags for sendmsg(). */
+int bench_send_msg(int ch, uint16_t type, uint32_t id, const void *payload, size_t plen,
+		   int sock, int flags);
+
+/* Reads one reply from @ch into *@id and *@rep; -EAGAIN with MSG_DONTWAIT
+ * and nothing there, -ECONNRESET at end of file, -EBADMSG if what came is
+ * not a reply. */
+int bench_recv_reply(int ch, int flags, uint32_t *id, struct dyper_reply *rep);
 
 #endif

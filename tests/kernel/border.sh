@@ -1,0 +1,562 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# border.sh: border mode end to end, for real: dyperd on an internal host
+# forwards every pinhole over SSH (Debian's sshd, forced command
+# dyper-remote) to the site, which opens it on the border router's forward
+# policy; vsftpd's passive FTP crosses the router only through that.
+#
+#   A (dyt-PID-a) 203.0.113.10 --\                               /-- H (dyt-PID-h)
+#                                 +- ext0 [R (dyt-PID-r)] int0 -+   198.51.100.10
+#   B (dyt-PID-b) 203.0.113.11 --/  203.0.113.1  198.51.100.1      dyperd [remote]
+#                                   sshd on 198.51.100.1:22         vsftpd (wrapped)
+#                                   dyper-remote --delegate hostA
+#                                   dyperd in site mode, table dyper_site
+#
+# The site is dyperd in site mode on R: the site policy lets hostA open
+# pinholes to itself only; its table in R's forward hook is a
+# least-privilege forward policy: the inside goes out, replies come back, A
+# and B reach only H's FTP control port and what a pinhole opens.
+#
+# Checks: passive FTP from A fails with R's policy alone (no Dyper); with
+# Dyper it passes (sha256), the router holds the pinhole for exactly A, B
+# cannot use it, none is left after; dyperctl shows it "open at site"; a
+# changed site host key is refused, loudly; the SSH session cut in the
+# middle of a transfer: the transfer ends, the next download works after
+# the reconnect, no pinhole leaked; kill -9 of dyperd while a client waits
+# for its data connection: the restarted dyperd keeps the live pinhole (at
+# the site too) and the download completes, none leaked; the site
+# unreachable: with on_unreachable = fail the bind is refused with a clear
+# reason; with local the download works inside the site and dyperctl says
+# "not at site"; a key file with mode 0644: dyperd does not start.
+# Output: "ok - ..." / "not ok - ..." per check, then "border: N passed, N
+# failed"; 77 when not root (skipped).
+
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=sshd_lib.sh
+. "$(dirname "$0")/sshd_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=ftp.sh
+. "$(dirname "$0")/ftp.sh"
+
+TOOL=$BDIR/tests/tools/dyper-router-tool
+REMOTE=$BDIR/bin/dyper-remote
+
+need_root
+need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$AGENT_SO" "$TOOL" "$REMOTE"
+need_sshd
+PATH=$PATH:/usr/sbin:/sbin need_tools python3 nft ip vsftpd curl sha256sum
+need_ids "user nobody" "group daemon" "group nogroup"
+
+NS_R=dyt-$$-r
+NS_H=dyt-$$-h
+A4=203.0.113.10 B4=203.0.113.11 R_EXT4=203.0.113.1
+H4=198.51.100.10 R_IN4=198.51.100.1
+
+start_test
+chmod 755 "$T"		# vsftpd (as ftp) and dyperd (as nobody) read from here
+sshd_prepare
+LOGD=$T/log PUB=$T/pub EMPTY=$T/empty OUT=$T/out
+mkdir -p "$LOGD" "$PUB" "$EMPTY" "$OUT" || bail "mkdir in $T"
+chmod 755 "$PUB" "$EMPTY"
+head -c 4000000 /dev/urandom >"$PUB/f.bin" && chmod 644 "$PUB/f.bin"
+SUM=$(sha256sum <"$PUB/f.bin" | cut -d' ' -f1)
+
+# --- the network -------------------------------------------------------------------
+
+for ns in "$NS_A" "$NS_B" "$NS_R" "$NS_H"; do
+	run ip netns add "$ns"
+	created_ns+=("$ns")
+	run ip -n "$ns" link set lo up
+done
+run ip -n "$NS_R" link add ext0 type bridge
+run ip -n "$NS_R" addr add "$R_EXT4/24" dev ext0
+run ip -n "$NS_R" link set ext0 up
+for h in "a $NS_A $A4" "b $NS_B $B4"; do
+	read -r name ns addr <<<"$h"
+	run ip -n "$NS_R" link add "p-$name" type veth peer name eth0 netns "$ns"
+	run ip -n "$NS_R" link set "p-$name" master ext0 up
+	run ip -n "$ns" addr add "$addr/24" dev eth0
+	run ip -n "$ns" link set eth0 up
+	run ip -n "$ns" route add default via "$R_EXT4"
+done
+run ip -n "$NS_R" link add int0 type veth peer name eth0 netns "$NS_H"
+run ip -n "$NS_R" addr add "$R_IN4/24" dev int0
+run ip -n "$NS_R" link set int0 up
+run ip -n "$NS_H" addr add "$H4/24" dev eth0
+run ip -n "$NS_H" link set eth0 up
+run ip -n "$NS_H" route add default via "$R_IN4"
+run ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+
+# R's table, as the site controller keeps it (its forward policy: the
+# inside out, H's FTP control port in, the pinholes)
+rtool() {
+	ip netns exec "$NS_R" "$TOOL" -i int0 -O "tcp/$H4/21" "$@"
+}
+
+# router_pinholes: the pinholes R's table holds, one per line
+router_pinholes() {
+	rtool list 2>/dev/null | grep -v '^$'
+}
+
+no_router_pinholes() {
+	[ -z "$(router_pinholes)" ]
+}
+
+# --- the site: sshd, dyper-remote, the site controller --------------------------------
+
+run ssh-keygen -q -t ed25519 -N '' -C "hostA's key" -f "$T/hostA_key"
+sshd_write_config "$R_IN4"
+echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
+chmod 644 "$T/known_hosts"
+chown nobody "$T/hostA_key"
+chmod 600 "$T/hostA_key"
+
+# the site controller: dyperd in site mode on R, its table the forward policy
+SCTL=$T/site-run/control.sock
+mkdir -m 0755 "$T/site-run"
+cat >"$T/site.policy" <<EOF
+# each host opens pinholes to itself only (paper §4.2)
+allow hostA * tcp * * $H4 1024-65535
+EOF
+cat >"$T/site.conf" <<EOF
+[daemon]
+user = nobody
+group = nogroup
+control_socket = $SCTL
+agent_socket = $T/site-run/agent.sock
+log_level = debug
+[site]
+enable = yes
+name = test-site
+socket = $T/site-run/site.sock
+account = root
+policy = $T/site.policy
+inside = int0
+open_ports = tcp/$H4/21
+EOF
+chmod 644 "$T/site.policy" "$T/site.conf"
+SLOG=$LOGD/site.log
+
+SITE_PID=
+start_site() {
+	ip netns exec "$NS_R" "$DYPERD" -c "$T/site.conf" -f >>"$SLOG" 2>&1 </dev/null &
+	SITE_PID=$!
+	started $SITE_PID
+	poll 10000 0.05 ip netns exec "$NS_R" "$DYPERCTL" -s "$SCTL" stats >/dev/null 2>&1
+}
+start_site || bail "the site controller did not start (see $SLOG)"
+sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site-run/site.sock"
+start_sshd "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
+
+# --- dyperd on H in border mode -----------------------------------------------------
+
+ASOCK=$T/agent.sock
+CSOCK=$T/control.sock
+DLOG=$LOGD/dyperd.log
+{
+	echo "allow * * tcp 203.0.113.0/24 * $H4 1024-65535"
+	echo "allow * * tcp $R_IN4 * $H4 1024-65535"
+} >"$T/policy"
+chmod 644 "$T/policy"
+
+# write_conf ON_UNREACHABLE [KEY]
+write_conf() {
+	cat >"$T/dyper.conf" <<EOF
+[daemon]
+user = nobody
+group = daemon
+agent_socket = $ASOCK
+control_socket = $CSOCK
+policy = $T/policy
+log_level = debug
+[enforcer]
+tcp_ports = 21
+[remote]
+host = $R_IN4
+user = root
+key = ${2:-$T/hostA_key}
+known_hosts = $T/known_hosts
+connect_timeout = 3s
+request_timeout = 3s
+keepalive_interval = 2s
+lease = 60s
+on_unreachable = $1
+EOF
+	chmod 644 "$T/dyper.conf"
+}
+
+ctl() {
+	ip netns exec "$NS_H" "$DYPERCTL" -s "$CSOCK" "$@"
+}
+
+site_ready() {
+	ctl stats 2>/dev/null | grep -q '^site  *ready: site "test-site"'
+}
+
+DPID=
+start_dyperd() {
+	ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" -f >>"$DLOG" 2>&1 </dev/null &
+	DPID=$!
+	started $DPID
+	poll 8000 0.05 ctl stats >/dev/null 2>&1
+}
+
+stop_dyperd() {
+	sig TERM "$DPID"
+	wait_exit "$DPID" 5000 || sig KILL "$DPID"
+}
+
+VPID=
+start_vsftpd() {
+	vsftpd_conf "$T/vsftpd.conf" "$H4" 21 plain
+	ip netns exec "$NS_H" "$@" vsftpd "$T/vsftpd.conf" >"$LOGD/vsftpd.out" 2>&1 </dev/null &
+	VPID=$!
+	started $VPID
+	poll 5000 0.05 ip netns exec "$NS_H" bash -c "exec 3<>/dev/tcp/$H4/21" 2>/dev/null
+}
+
+stop_vsftpd() {
+	sig TERM "$VPID"
+	wait_exit "$VPID" 3000 || sig KILL "$VPID"
+}
+
+wrapped() {
+	start_vsftpd "$WRAP" -s "$ASOCK" -p "$AGENT_SO"
+}
+
+# fetch NS NAME [CURL OPTION...]: curl's passive download of f.bin from H
+fetch() {
+	local ns=$1 name=$2
+
+	shift 2
+	ip netns exec "$ns" curl -sS --max-time 15 "$@" -o "$OUT/$name" "ftp://$H4/f.bin" \
+		>"$LOGD/$name.curl" 2>&1
+}
+
+# expect_fetch DESC NS NAME [CURL OPTION...]: the download completes, same sha256
+expect_fetch() {
+	local desc=$1 got
+
+	shift
+	fetch "$@"
+	got=$(sha256sum <"$OUT/$2" 2>/dev/null | cut -d' ' -f1)
+	if [ "$got" = "$SUM" ]; then
+		ok "$desc (sha256 matches)"
+	else
+		not_ok "$desc"
+		diag "$LOGD/$2.curl"
+	fi
+}
+
+# --- 1: R's policy alone stops passive FTP ---------------------------------------------
+
+start_vsftpd || bail "vsftpd did not listen"
+fetch "$NS_A" plain --connect-timeout 3 --max-time 6
+if [ -s "$OUT/plain" ] && [ "$(sha256sum <"$OUT/plain" | cut -d' ' -f1)" = "$SUM" ]; then
+	not_ok "1: without Dyper, passive FTP from A through R fails (it passed)"
+else
+	ok "1: without Dyper, passive FTP from A through R fails ($(tail -n1 "$LOGD/plain.curl"))"
+fi
+stop_vsftpd
+
+# --- 2: through Dyper ---------------------------------------------------------------
+
+write_conf fail
+start_dyperd || bail "dyperd did not start in $NS_H (see $DLOG)"
+if poll 8000 0.05 site_ready; then
+	ok "2: dyperd reaches the site over SSH (SYNC BEGIN/END as hostA)"
+else
+	not_ok "2: dyperd reaches the site over SSH"
+	diag "$DLOG" 20
+	diag "$SLOG" 20
+fi
+wrapped || bail "wrapped vsftpd did not listen"
+doctor() {
+	ip netns exec "$NS_H" "$DYPERCTL" -c "$T/dyper.conf" doctor --wrapper "$WRAP" \
+		--agent "$AGENT_SO" >"$T/doctor" 2>&1
+}
+doctor
+if grep -q "^ok  *remote-key: $T/hostA_key is nobody's, mode 0600" "$T/doctor" &&
+	grep -q "^ok  *remote-hostkey: $T/known_hosts pins a key for $R_IN4 port 22" "$T/doctor" &&
+	grep -q "^ok  *remote-site: dyperd's session: ready: site \"test-site\" at $R_IN4 port 22" "$T/doctor"; then
+	ok "2: dyperctl doctor finds the key, the pinned host key and dyperd's session ready"
+else
+	not_ok "2: dyperctl doctor finds the key, the pinned host key and dyperd's session ready"
+	diag "$T/doctor"
+fi
+
+# a passive download in two halves: the pinhole looked at in between
+rm -f "$T/port" "$T/go"
+ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/pasv" \
+	>"$LOGD/pasv.out" 2>&1 &
+CPID=$!
+started $CPID
+if poll 8000 0.05 test -s "$T/port"; then
+	port=$(cat "$T/port")
+	lines=$(router_pinholes)
+	if [ "$(grep -c . <<<"$lines")" = 1 ] &&
+		grep -q "^tcp $A4:\* -> $H4:$port owner \"dlg hostA " <<<"$lines"; then
+		ok "2: R holds one pinhole, for exactly A, to H's passive port $port"
+	else
+		not_ok "2: R holds one pinhole, for exactly A, to H's passive port $port"
+		echo "$lines" >"$T/lines"
+		diag "$T/lines"
+	fi
+	if ctl list 2>&1 | grep -q " $H4:$port .* site: open at site"; then
+		ok "2: dyperctl list shows it open at the site"
+	else
+		not_ok "2: dyperctl list shows it open at the site"
+		ctl list >"$T/list" 2>&1
+		diag "$T/list"
+	fi
+	if ctl list -j 2>&1 | grep -q '"site":"open at site","site_reason":null'; then
+		ok "2: and dyperctl list -j too"
+	else
+		not_ok "2: and dyperctl list -j too"
+	fi
+	expect_drop "2: B cannot use A's pinhole" "$NS_B" tcp "$H4" "$port"
+else
+	not_ok "2: the scripted client on A got a PASV reply"
+	diag "$LOGD/pasv.out"
+fi
+touch "$T/go"
+wait_exit "$CPID" 20000
+if [ "$(sha256sum <"$OUT/pasv" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "2: passive FTP from A through R works with Dyper (sha256 matches)"
+else
+	not_ok "2: passive FTP from A through R works with Dyper"
+	diag "$LOGD/pasv.out"
+	diag "$SLOG" 20
+fi
+expect_fetch "2: curl from A, passive, through R" "$NS_A" curl1
+if poll 5000 0.05 no_router_pinholes; then
+	ok "2: no pinhole left on R afterwards"
+else
+	not_ok "2: no pinhole left on R afterwards"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+if grep -q "site: delegate hostA: opened tcp $A4:\* -> $H4:[0-9]*" "$SLOG" &&
+	grep -q "site: delegate hostA: closed tcp $A4:\* -> $H4:[0-9]*" "$SLOG"; then
+	ok "2: the site controller opened and closed them for delegate hostA"
+else
+	not_ok "2: the site controller opened and closed them for delegate hostA"
+	diag "$SLOG" 20
+fi
+
+# --- 3: the SSH session cut in the middle of a transfer ----------------------------------
+
+fetch "$NS_A" slow --limit-rate 1M &
+FPID=$!
+poll 5000 0.05 router_pinholes >/dev/null
+sleep 1
+mapfile -t victims < <(sshd_sessions)
+if [ ${#victims[@]} -gt 0 ]; then
+	kill -KILL "${victims[@]}" 2>/dev/null
+	ok "3: cut the SSH session mid-transfer (killed sshd's ${#victims[@]} per-connection processes)"
+else
+	not_ok "3: found sshd's per-connection processes"
+fi
+wait "$FPID"
+if [ "$(sha256sum <"$OUT/slow" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "3: the transfer under way completes (sha256 matches)"
+else
+	not_ok "3: the transfer under way completes"
+	diag "$LOGD/slow.curl"
+fi
+if poll 15000 0.1 site_ready; then
+	ok "3: dyperd reconnects after its backoff"
+else
+	not_ok "3: dyperd reconnects after its backoff"
+	diag "$DLOG" 20
+fi
+expect_fetch "3: the next download works after the reconnect" "$NS_A" curl3
+if poll 5000 0.05 no_router_pinholes; then
+	ok "3: no pinhole leaked on R"
+else
+	not_ok "3: no pinhole leaked on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+
+# --- 4: kill -9 of dyperd while a client waits for its data connection ---------------------
+
+rm -f "$T/port" "$T/go" "$OUT/pasv4"
+ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/pasv4" \
+	>"$LOGD/pasv4.out" 2>&1 &
+CPID=$!
+started $CPID
+poll 8000 0.05 test -s "$T/port" || not_ok "4: a PASV reply before the kill"
+kill -KILL "$DPID"
+wait_exit "$DPID" 3000
+start_dyperd || bail "dyperd did not restart (see $DLOG)"
+poll 8000 0.05 site_ready
+touch "$T/go"
+wait_exit "$CPID" 20000
+if [ "$(sha256sum <"$OUT/pasv4" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "4: after kill -9 and a restart of dyperd the live pinhole still works at R (sha256)"
+else
+	not_ok "4: after kill -9 and a restart of dyperd the live pinhole still works at R"
+	diag "$LOGD/pasv4.out"
+	diag "$SLOG" 20
+fi
+if poll 5000 0.05 no_router_pinholes; then
+	ok "4: and 0 pinholes are left on R"
+else
+	not_ok "4: and 0 pinholes are left on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+# killed with a pinhole held whose holder dies meanwhile: the restart's SYNC
+# drops it (vsftpd restarted first: its channel was the old dyperd's)
+stop_vsftpd
+wrapped || bail "wrapped vsftpd did not listen again"
+rm -f "$T/port" "$T/go"
+ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/pasv4b" \
+	>"$LOGD/pasv4b.out" 2>&1 &
+CPID=$!
+started $CPID
+poll 8000 0.05 test -s "$T/port" || not_ok "4: a PASV reply before the second kill"
+kill -KILL "$DPID"
+wait_exit "$DPID" 3000
+stop_vsftpd
+kill -KILL "$CPID" 2>/dev/null
+if [ -n "$(router_pinholes)" ]; then
+	ok "4: a dead dyperd's pinhole is still on R"
+else
+	not_ok "4: a dead dyperd's pinhole is still on R (nothing to converge)"
+fi
+start_dyperd || bail "dyperd did not restart (see $DLOG)"
+if poll 8000 0.05 no_router_pinholes; then
+	ok "4: the restarted dyperd's SYNC leaves 0 leaked pinholes on R"
+else
+	not_ok "4: the restarted dyperd's SYNC leaves 0 leaked pinholes on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+wrapped || bail "wrapped vsftpd did not listen again"
+
+# --- 5: a changed site host key -----------------------------------------------------------
+
+mapfile -t victims < <(sshd_sessions)
+stop_sshd
+[ ${#victims[@]} -gt 0 ] && kill -KILL "${victims[@]}" 2>/dev/null
+cp "$T/host_key" "$T/host_key.good"
+cp "$T/host_key.pub" "$T/host_key.good.pub"
+sshd_host_key "an impostor"
+start_sshd "$NS_R" "$R_IN4" || bail "sshd did not restart"
+if poll 10000 0.1 grep -q "^dyperd: error: site $R_IN4 port 22: REFUSED: the host key of $R_IN4 port 22 CHANGED" "$DLOG"; then
+	ok "5: a changed site host key is refused and logged as an error: $(grep -m1 -o 'REFUSED: the host key[^:]*' "$DLOG")"
+else
+	not_ok "5: a changed site host key is refused and logged as an error"
+	diag "$DLOG" 20
+fi
+if ! site_ready && ctl stats | grep -q "^site  *unreachable: .*REFUSED"; then
+	ok "5: no session is made; dyperctl stats says why"
+else
+	not_ok "5: no session is made; dyperctl stats says why"
+	ctl stats >"$T/stats" 2>&1
+	diag "$T/stats"
+fi
+doctor
+if grep -q "^FAIL  *remote-site: dyperd's session: unreachable: .*REFUSED: the host key .* CHANGED" "$T/doctor" &&
+	grep -q "fix: compare the site's host key with its admin" "$T/doctor"; then
+	ok "5: dyperctl doctor says the site's host key changed, and what to do"
+else
+	not_ok "5: dyperctl doctor says the site's host key changed, and what to do"
+	diag "$T/doctor"
+fi
+cmp -s "$T/known_hosts" <(echo "$R_IN4 $(cut -d' ' -f1,2 "$T/host_key.good.pub")") &&
+	ok "5: the pinned known_hosts is not rewritten" || not_ok "5: the pinned known_hosts is not rewritten"
+
+# --- 6: the site unreachable: fail, then local ---------------------------------------------
+
+fetch "$NS_A" fail6 --max-time 8
+if ! cmp -s "$OUT/fail6" "$PUB/f.bin" &&
+	grep -q "cannot open pinhole .*the site is unreachable: REFUSED" "$DLOG"; then
+	ok "6: on_unreachable = fail: the bind is refused, saying why: $(grep -m1 -o 'the site is unreachable: REFUSED: [a-z ]*' "$DLOG")"
+else
+	not_ok "6: on_unreachable = fail: the bind is refused, saying why"
+	diag "$DLOG" 20
+fi
+stop_vsftpd
+stop_dyperd
+# without dyperd, doctor tries a session itself (the key is root's to read)
+doctor
+if grep -q "^FAIL  *remote-site: no session with $R_IN4 port 22 as root: REFUSED: the host key .* CHANGED" "$T/doctor"; then
+	ok "6: with dyperd stopped, dyperctl doctor tries the session itself: refused, CHANGED"
+else
+	not_ok "6: with dyperd stopped, dyperctl doctor tries the session itself"
+	diag "$T/doctor"
+fi
+write_conf local
+start_dyperd || bail "dyperd (local) did not start (see $DLOG)"
+wrapped || bail "wrapped vsftpd did not listen"
+rm -f "$T/port" "$T/go"
+ip netns exec "$NS_R" python3 "$PASV_CLIENT" "$H4" "$T/port" "$T/go" f.bin "$OUT/local6" \
+	>"$LOGD/local6.out" 2>&1 &
+CPID=$!
+started $CPID
+if poll 10000 0.05 test -s "$T/port" &&
+	ctl list 2>&1 | grep -q " site: not at site (.*REFUSED: the host key"; then
+	ok "6: on_unreachable = local: the pinhole opens here, dyperctl says not at site"
+else
+	not_ok "6: on_unreachable = local: the pinhole opens here, dyperctl says not at site"
+	ctl list >"$T/list" 2>&1
+	diag "$T/list"
+fi
+touch "$T/go"
+wait_exit "$CPID" 20000
+if cmp -s "$OUT/local6" "$PUB/f.bin"; then
+	ok "6: on_unreachable = local: a client inside the site downloads (sha256 matches)"
+else
+	not_ok "6: on_unreachable = local: a client inside the site downloads"
+	diag "$LOGD/local6.out"
+fi
+stop_vsftpd
+stop_dyperd
+
+# --- 7: the key file's owner and mode ----------------------------------------------------
+
+cp -p "$T/hostA_key" "$T/hostA_key.0644"
+chmod 644 "$T/hostA_key.0644"
+write_conf fail "$T/hostA_key.0644"
+out=$(ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" --check-config 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -q "has mode 0644: group and others must have no access" <<<"$out"; then
+	ok "7: dyperd --check-config refuses a key with mode 0644, saying why"
+else
+	not_ok "7: dyperd --check-config refuses a key with mode 0644 (exit $rc: $out)"
+fi
+doctor
+if grep -q "^FAIL  *remote-key: $T/hostA_key.0644 is mode 0644: group and others must have no access" "$T/doctor" &&
+	grep -q "fix: chown nobody $T/hostA_key.0644; chmod 600 $T/hostA_key.0644" "$T/doctor"; then
+	ok "7: dyperctl doctor says the same, and the commands that fix it"
+else
+	not_ok "7: dyperctl doctor says the same, and the commands that fix it"
+	diag "$T/doctor"
+fi
+chown root "$T/hostA_key.0644"
+chmod 600 "$T/hostA_key.0644"
+: >"$T/start7.log"
+ip netns exec "$NS_H" timeout 20 "$DYPERD" -c "$T/dyper.conf" -f >"$T/start7.log" 2>&1 </dev/null
+rc=$?
+if [ $rc -ne 0 ] && grep -q "owned by uid 0, not by the daemon's uid $(id -u nobody)" "$T/start7.log"; then
+	ok "7: dyperd does not start with a key that is not its user's (exit $rc)"
+else
+	not_ok "7: dyperd does not start with a key that is not its user's (exit $rc)"
+	diag "$T/start7.log"
+fi
+
+# a SANITIZE= build's dyperd reports what it found on stderr, into its log
+if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" "$DLOG" "$SLOG" "$T/start7.log"; then
+	not_ok "dyperd's sanitizers found nothing"
+	grep -h -A12 "Sanitizer\|runtime error:" "$DLOG" "$SLOG" "$T/start7.log" >"$T/san"
+	diag "$T/san" 40
+else
+	ok "the host's and the site's dyperd logs have no sanitizer report"
+fi
+
+summary
