@@ -95,6 +95,10 @@ KTEST_SRC  := $(wildcard tests/kernel/test_*.c)
 KTEST_BIN  := $(KTEST_SRC:tests/kernel/%.c=$(B)/tests/kernel/%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+# test fixtures (tests/fixtures/): stand-ins for devices, built for the
+# tests and the benchmarks only, never installed
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
+FIXTURE_BIN := $(FIXTURE_SRC:tests/fixtures/%.c=$(B)/tests/fixtures/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
@@ -277,13 +281,17 @@ $(B)/tests/kernel/%: $(B)/tests/kernel/%.o $(NFT_LIB)
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/tests/tools/common/parse.o $(CORE_LIB) \
 		$(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS)
+
+$(B)/tests/fixtures/%: $(B)/tests/fixtures/%.o
+	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # Only the benchmarks themselves: tests/bench/util/ is their shared code.
 $(BENCH_BIN): $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/tests/bench/util/bench.o \
-		$(CORE_LIB) $(NFT_LIB)
+		$(CORE_LIB) $(REMOTE_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIB_LIBS) -lm
 
 # --- tests -----------------------------------------------------------------
 # Sub-make so that flags found after `make deps` are read.
@@ -292,16 +300,16 @@ check: check-deps
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh all
 
 test-bins: $(NFT_LIB) $(CONF_LIB) $(REMOTE_LIB) $(PROGS) $(PRELOAD) $(UNIT_BIN) $(KTEST_BIN) $(TOOL_BIN) \
-	$(STANDIN) $(STANDIN_WRAP)
+	$(STANDIN) $(STANDIN_WRAP) $(FIXTURE_BIN)
 
 unit-check: $(UNIT_BIN)
 	$(Q)B=$(B) tests/check.sh unit
 
-kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP)
+kernel-check: $(KTEST_BIN) $(TOOL_BIN) $(STANDIN) $(STANDIN_WRAP) $(FIXTURE_BIN)
 	$(Q)B=$(B) SKIP_KERNEL=$(SKIP_KERNEL) tests/check.sh kernel
 
 bench: check-deps
-	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(PROGS) $(PRELOAD)
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(TOOL_BIN) $(FIXTURE_BIN) $(PROGS) $(PRELOAD)
 	$(Q)B=$(B) tests/run-bench.sh $(BENCH_BIN)
 	$(Q)B=$(B) tests/bench/border_latency.sh
 	$(Q)B=$(B) E2E_BENCH=1 tests/e2e/apps.sh

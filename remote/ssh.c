@@ -113,9 +113,11 @@ uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd)
 	return step / 2 + rnd % (step / 2 + 1);
 }
 
-/* Reads the key file only if it is ours alone: a key others can read (or
- * replace) is not a secret, and a daemon must not sign with it. */
-static int load_key(const char *path, uid_t owner, ssh_key *key, char *why)
+/* Reads a secret file only if it is @owner's alone: a key or password
+ * others can read (or replace) is not a secret, and a daemon must not use
+ * it. */
+int remote_private_file_read(const char *path, const char *what, uid_t owner, size_t max,
+			     char **out, size_t *out_len, char *why)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -123,41 +125,44 @@ static int load_key(const char *path, uid_t owner, ssh_key *key, char *why)
 	size_t len = 0;
 	int fd, err = 0;
 
+	*out = NULL;
+	*out_len = 0;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		why_printf(why, "key file %s: %s%s", path, strerror(-err),
+		why_printf(why, "%s file %s: %s%s", what, path, strerror(-err),
 			   err == -ELOOP ? " (a symbolic link: name the file itself)" : "");
 		return err;
 	}
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
-		why_printf(why, "key file %s: %s", path, strerror(-err));
+		why_printf(why, "%s file %s: %s", what, path, strerror(-err));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		err = -EPERM;
-		why_printf(why, "key file %s is not a regular file", path);
+		why_printf(why, "%s file %s is not a regular file", what, path);
 		goto out;
 	}
 	if (st.st_uid != owner) {
 		err = -EPERM;
-		why_printf(why, "key file %s is owned by uid %u, not by %s uid %u: "
-			   "refusing it (chown %u %s)", path, (unsigned)st.st_uid,
+		why_printf(why, "%s file %s is owned by uid %u, not by %s uid %u: "
+			   "refusing it (chown %u %s)", what, path, (unsigned)st.st_uid,
 			   owner == geteuid() ? "this process's" : "the daemon's",
 			   (unsigned)owner, (unsigned)owner, path);
 		goto out;
 	}
 	if (st.st_mode & 077) {
 		err = -EPERM;
-		why_printf(why, "key file %s has mode %04o: group and others must have no access, "
-			   "refusing it (chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+		why_printf(why, "%s file %s has mode %04o: group and others must have no access, "
+			   "refusing it (chmod 600 %s)", what, path, (unsigned)(st.st_mode & 07777),
+			   path);
 		goto out;
 	}
-	if (st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
+	if (st.st_size <= 0 || (size_t)st.st_size > max) {
 		err = -EBADMSG;
-		why_printf(why, "key file %s: size %lld is not a private key's", path,
-			   (long long)st.st_size);
+		why_printf(why, "%s file %s: size %lld is not a %s's", what, path,
+			   (long long)st.st_size, strcmp(what, "key") ? what : "private key");
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -171,22 +176,38 @@ static int load_key(const char *path, uid_t owner, ssh_key *key, char *why)
 			continue;
 		if (n <= 0) {
 			err = n < 0 ? -errno : -EBADMSG;
-			why_printf(why, "key file %s: reading: %s", path, strerror(-err));
+			why_printf(why, "%s file %s: reading: %s", what, path, strerror(-err));
 			goto out;
 		}
 		len += (size_t)n;
 	}
 	buf[len] = 0;
-	if (ssh_pki_import_privkey_base64(buf, NULL, NULL, NULL, key) != SSH_OK) {
-		err = -EBADMSG;
-		why_printf(why, "key file %s: not an unencrypted private key libssh can read", path);
-	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
 out:
 	if (buf) {
 		explicit_bzero(buf, len);
 		free(buf);
 	}
 	close(fd);
+	return err;
+}
+
+int remote_ssh_load_key(const char *path, uid_t owner, ssh_key *key, char *why)
+{
+	char *buf;
+	size_t len;
+	int err = remote_private_file_read(path, "key", owner, KEY_FILE_MAX, &buf, &len, why);
+
+	if (err)
+		return err;
+	if (ssh_pki_import_privkey_base64(buf, NULL, NULL, NULL, key) != SSH_OK) {
+		err = -EBADMSG;
+		why_printf(why, "key file %s: not an unencrypted private key libssh can read", path);
+	}
+	explicit_bzero(buf, len);
+	free(buf);
 	return err;
 }
 
@@ -243,7 +264,8 @@ int remote_ssh_new(struct remote_ssh **out, const struct remote_ssh_config *cfg,
 	s->queue_max = cfg->queue_max ? cfg->queue_max : REMOTE_SSH_QUEUE_MAX;
 	if (s->queue_max < REMOTE_WIRE_LINE_MAX)
 		s->queue_max = REMOTE_WIRE_LINE_MAX;
-	err = load_key(cfg->key_file, cfg->key_uid_set ? cfg->key_uid : geteuid(), &s->key, why);
+	err = remote_ssh_load_key(cfg->key_file, cfg->key_uid_set ? cfg->key_uid : geteuid(),
+				  &s->key, why);
 	if (err)
 		goto fail;
 	snprintf(s->error, sizeof(s->error), "not started");
@@ -387,14 +409,14 @@ int remote_ssh_start(struct remote_ssh *s, uint64_t now_ms)
 	return remote_ssh_step(s, now_ms);
 }
 
-static char *server_fingerprint(struct remote_ssh *s)
+static char *server_fingerprint(ssh_session sess)
 {
 	ssh_key srv = NULL;
 	unsigned char *hash = NULL;
 	size_t hlen = 0;
 	char *fp = NULL;
 
-	if (ssh_get_server_publickey(s->sess, &srv) == SSH_OK &&
+	if (ssh_get_server_publickey(sess, &srv) == SSH_OK &&
 	    ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == SSH_OK)
 		fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
 	ssh_clean_pubkey_hash(&hash);
@@ -402,51 +424,54 @@ static char *server_fingerprint(struct remote_ssh *s)
 	return fp;
 }
 
-/* The site's host key against the pinned file, and nothing else. */
-static int check_host_key(struct remote_ssh *s)
+int remote_ssh_verify_host(ssh_session sess, const char *host, unsigned port,
+			   const char *known_hosts, char *why)
 {
-	enum ssh_known_hosts_e k = ssh_session_is_known_server(s->sess);
+	enum ssh_known_hosts_e k = ssh_session_is_known_server(sess);
 	char *fp;
-	int err = 0;
 
 	if (k == SSH_KNOWN_HOSTS_OK)
 		return 0;
-	fp = server_fingerprint(s);
+	fp = server_fingerprint(sess);
 	switch (k) {
 	case SSH_KNOWN_HOSTS_CHANGED:
-		err = fail(s, -EKEYREJECTED,
-			   "REFUSED: the host key of %s port %u CHANGED: it offers %s, but %s pins "
-			   "another key; this may be an attack. Replace the pinned key only after "
-			   "checking the new one with the site's admin",
-			   s->host, s->port, fp ? fp : "?", s->known_hosts);
+		why_printf(why, "REFUSED: the host key of %s port %u CHANGED: it offers %s, but %s "
+			   "pins another key; this may be an attack. Replace the pinned key only "
+			   "after checking the new one with the site's admin",
+			   host, port, fp ? fp : "?", known_hosts);
 		break;
 	case SSH_KNOWN_HOSTS_OTHER:
-		err = fail(s, -EKEYREJECTED,
-			   "REFUSED: %s port %u offers a host key of a type %s does not pin for it "
-			   "(%s); this may be an attack. Pin the key only after checking it",
-			   s->host, s->port, s->known_hosts, fp ? fp : "?");
+		why_printf(why, "REFUSED: %s port %u offers a host key of a type %s does not pin "
+			   "for it (%s); this may be an attack. Pin the key only after checking it",
+			   host, port, known_hosts, fp ? fp : "?");
 		break;
 	case SSH_KNOWN_HOSTS_UNKNOWN:
-		err = fail(s, -EKEYREJECTED,
-			   "REFUSED: the host key of %s port %u (%s) is not pinned in %s; add it "
-			   "(for host \"%s\", or \"[%s]:%u\" off port 22) only after checking "
+		why_printf(why, "REFUSED: the host key of %s port %u (%s) is not pinned in %s; add "
+			   "it (for host \"%s\", or \"[%s]:%u\" off port 22) only after checking "
 			   "its fingerprint with the site's admin; Dyper never adds it itself",
-			   s->host, s->port, fp ? fp : "?", s->known_hosts, s->host, s->host,
-			   s->port);
+			   host, port, fp ? fp : "?", known_hosts, host, host, port);
 		break;
 	case SSH_KNOWN_HOSTS_NOT_FOUND:
-		err = fail(s, -EKEYREJECTED,
-			   "REFUSED: the pinned known_hosts file %s is gone; the host key of %s "
-			   "port %u (%s) cannot be checked", s->known_hosts, s->host, s->port,
+		why_printf(why, "REFUSED: the pinned known_hosts file %s is gone; the host key of "
+			   "%s port %u (%s) cannot be checked", known_hosts, host, port,
 			   fp ? fp : "?");
 		break;
 	default:
-		err = fail(s, -EKEYREJECTED, "REFUSED: checking the host key of %s against %s: %s",
-			   s->host, s->known_hosts, ssh_get_error(s->sess));
+		why_printf(why, "REFUSED: checking the host key of %s against %s: %s", host,
+			   known_hosts, ssh_get_error(sess));
 		break;
 	}
 	ssh_string_free_char(fp);
-	return err;
+	return -EKEYREJECTED;
+}
+
+/* The site's host key against the pinned file, and nothing else. */
+static int check_host_key(struct remote_ssh *s)
+{
+	char why[REMOTE_SSH_ERROR_LEN];
+	int err = remote_ssh_verify_host(s->sess, s->host, s->port, s->known_hosts, why);
+
+	return err ? fail(s, err, "%s", why) : 0;
 }
 
 /* Reads what the channel has into the input buffer (while it has room). */

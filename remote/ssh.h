@@ -56,6 +56,11 @@
 
 #include "remote/wire.h"
 
+/* libssh's ssh_key and ssh_session, without its header (whose legacy
+ * names, channel_close among them, would clash with dyperd's) */
+struct ssh_key_struct;
+struct ssh_session_struct;
+
 #define REMOTE_SSH_COMMAND		"dyper-remote"
 #define REMOTE_SSH_CONNECT_TIMEOUT_MS	10000
 #define REMOTE_SSH_KEEPALIVE_MS		15000
@@ -161,5 +166,25 @@ int remote_ssh_recv(struct remote_ssh *s, struct remote_msg *m);
  * return in step.
  */
 uint32_t remote_backoff_ms(unsigned attempt, uint32_t rnd);
+
+/*
+ * Shared with the device CLI sessions (remote/cli.c).
+ *
+ * remote_private_file_read: reads a secret (@what: "key", "password") of
+ * at most @max bytes into *@out (malloc'd, NUL-terminated; the caller
+ * explicit_bzero()s and frees it) only if @path is a regular file (not a
+ * symbolic link) owned by @owner with no group/other bits:
+ * -EPERM otherwise, -EBADMSG for an empty or oversized file, -errno of
+ * open/read; @why (REMOTE_SSH_ERROR_LEN, may be NULL) says what to fix.
+ * remote_ssh_load_key: the same for an unencrypted private key.
+ * remote_ssh_verify_host: @sess's server key against the pinned file
+ * (which the session must have been given as its only known_hosts): 0, or
+ * -EKEYREJECTED with @why saying whether it is unknown or CHANGED.
+ */
+int remote_private_file_read(const char *path, const char *what, uid_t owner, size_t max,
+			     char **out, size_t *out_len, char *why);
+int remote_ssh_load_key(const char *path, uid_t owner, struct ssh_key_struct **key, char *why);
+int remote_ssh_verify_host(struct ssh_session_struct *sess, const char *host, unsigned port,
+			   const char *known_hosts, char *why);
 
 #endif

@@ -47,6 +47,9 @@ if command -v apt-get >/dev/null 2>&1; then
 		vsftpd lftp curl wget tftp-hpa tftpd-hpa iperf python3-pyftpdlib openssl \
 		globus-gridftp-server-progs globus-gass-copy-progs sip-tester openssh-server \
 		libcap2 libpam0g libsodium23 libssl3 >/dev/null
+	# capirca (Google's ACL generator): tests/kernel/devices.sh checks the
+	# IOS and JunOS lines the device drivers emit against its rendering
+	apt-get install -y -qq --no-install-recommends python3-capirca >/dev/null || :
 	# pure-ftpd cannot be installed beside vsftpd (both provide and conflict
 	# with ftp-server: installing one removes the other): its package is
 	# unpacked into $DEPS_DIR/pure-ftpd for tests/e2e/apps.sh, the
