@@ -28,7 +28,11 @@
 # the site too) and the download completes, none leaked; the site
 # unreachable: with on_unreachable = fail the bind is refused with a clear
 # reason; with local the download works inside the site and dyperctl says
-# "not at site"; a key file with mode 0644: dyperd does not start.
+# "not at site"; a key file with mode 0644: dyperd does not start; kill -9
+# of the site controller with one live and one dying pinhole: after its
+# restart and H's re-announcement R holds the live one and not the dead one,
+# and the live session downloads; hostA's delegate asking for an address the
+# site policy gives to hostB: refused (EACCES), logged on H and on the site.
 # Output: "ok - ..." / "not ok - ..." per check, then "border: N passed, N
 # failed"; 77 when not root (skipped).
 
@@ -41,10 +45,11 @@ set -u
 . "$(dirname "$0")/ftp.sh"
 
 TOOL=$BDIR/tests/tools/dyper-router-tool
+CLIENT=$BDIR/tests/tools/dyper-client
 REMOTE=$BDIR/bin/dyper-remote
 
 need_root
-need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$AGENT_SO" "$TOOL" "$REMOTE"
+need_bins "$DYPERD" "$DYPERCTL" "$WRAP" "$AGENT_SO" "$TOOL" "$REMOTE" "$CLIENT"
 need_sshd
 PATH=$PATH:/usr/sbin:/sbin need_tools python3 nft ip vsftpd curl sha256sum
 need_ids "user nobody" "group daemon" "group nogroup"
@@ -53,6 +58,7 @@ NS_R=dyt-$$-r
 NS_H=dyt-$$-h
 A4=203.0.113.10 B4=203.0.113.11 R_EXT4=203.0.113.1
 H4=198.51.100.10 R_IN4=198.51.100.1
+H4B=198.51.100.11	# a second address of H: hostB's, by the site policy
 
 start_test
 chmod 755 "$T"		# vsftpd (as ftp) and dyperd (as nobody) read from here
@@ -85,6 +91,7 @@ run ip -n "$NS_R" link add int0 type veth peer name eth0 netns "$NS_H"
 run ip -n "$NS_R" addr add "$R_IN4/24" dev int0
 run ip -n "$NS_R" link set int0 up
 run ip -n "$NS_H" addr add "$H4/24" dev eth0
+run ip -n "$NS_H" addr add "$H4B/24" dev eth0
 run ip -n "$NS_H" link set eth0 up
 run ip -n "$NS_H" route add default via "$R_IN4"
 run ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
@@ -119,6 +126,7 @@ mkdir -m 0755 "$T/site-run"
 cat >"$T/site.policy" <<EOF
 # each host opens pinholes to itself only (paper §4.2)
 allow hostA * tcp * * $H4 1024-65535
+allow hostB * tcp * * $H4B 1024-65535
 EOF
 cat >"$T/site.conf" <<EOF
 [daemon]
@@ -158,6 +166,7 @@ DLOG=$LOGD/dyperd.log
 {
 	echo "allow * * tcp 203.0.113.0/24 * $H4 1024-65535"
 	echo "allow * * tcp $R_IN4 * $H4 1024-65535"
+	echo "allow * * tcp 203.0.113.0/24 * $H4B 1024-65535"
 } >"$T/policy"
 chmod 644 "$T/policy"
 
@@ -437,6 +446,103 @@ else
 	diag "$T/lines"
 fi
 wrapped || bail "wrapped vsftpd did not listen again"
+
+# --- 8: kill -9 of the site controller ------------------------------------------------------
+
+# two passive sessions from A wait for their data connections: the first
+# lives on, the second ends while the site is dead (its pinhole closes on H,
+# and the close cannot reach the site)
+for n in 1 2; do
+	rm -f "$T/port8.$n" "$T/go8.$n"
+	ip netns exec "$NS_A" python3 "$PASV_CLIENT" "$H4" "$T/port8.$n" "$T/go8.$n" f.bin \
+		"$OUT/pasv8.$n" >"$LOGD/pasv8.$n.out" 2>&1 &
+	C8[n]=$!
+	started "${C8[n]}"
+	poll 8000 0.05 test -s "$T/port8.$n" || not_ok "8: a PASV reply for session $n"
+done
+p1=$(cat "$T/port8.1" 2>/dev/null) p2=$(cat "$T/port8.2" 2>/dev/null)
+# both_on_router: R's table holds the pinholes to $p1 and $p2
+both_on_router() {
+	local lines
+
+	lines=$(router_pinholes)
+	grep -q " -> $H4:$p1 " <<<"$lines" && grep -q " -> $H4:$p2 " <<<"$lines"
+}
+poll 5000 0.05 both_on_router || not_ok "8: R holds both pinholes before the kill"
+kill -KILL "$SITE_PID"
+wait_exit "$SITE_PID" 3000
+kill -KILL "${C8[2]}" 2>/dev/null
+wait_exit "${C8[2]}" 3000
+# H closes the second pinhole in its own table; R's table (persistent,
+# owned by the dead site) keeps both meanwhile
+if poll 5000 0.05 sh -c "! ip netns exec $NS_H nft list table inet dyper | grep -q ' $H4 . $p2 '" &&
+	both_on_router; then
+	ok "8: with the site controller killed, R keeps both pinholes; H has closed the dead one ($p2)"
+else
+	not_ok "8: with the site controller killed, R keeps both pinholes; H has closed the dead one"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+start_site || bail "the site controller did not restart (see $SLOG)"
+# only_live_on_router: R holds the live pinhole ($p1) and not the dead one
+only_live_on_router() {
+	local lines
+
+	lines=$(router_pinholes)
+	grep -q "^tcp $A4:\* -> $H4:$p1 " <<<"$lines" && ! grep -q " -> $H4:$p2 " <<<"$lines"
+}
+if poll 20000 0.1 only_live_on_router; then
+	ok "8: after the site's restart and H's re-announcement: 0 live pinholes lost, 0 dead ones leaked on R"
+else
+	not_ok "8: after the site's restart and H's re-announcement: the live pinhole kept, the dead one gone"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+	diag "$SLOG" 20
+fi
+poll 15000 0.1 site_ready
+touch "$T/go8.1"
+wait_exit "${C8[1]}" 20000
+if [ "$(sha256sum <"$OUT/pasv8.1" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "8: the session that lived through the site's crash downloads (sha256 matches)"
+else
+	not_ok "8: the session that lived through the site's crash downloads"
+	diag "$LOGD/pasv8.1.out"
+fi
+if poll 5000 0.05 no_router_pinholes; then
+	ok "8: and 0 pinholes are left on R"
+else
+	not_ok "8: and 0 pinholes are left on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+
+# --- 9: hostA's delegate asks for another host's address --------------------------------------
+
+# H may open $H4B by its own policy; the site gives that address to hostB
+out=$(ip netns exec "$NS_H" "$CLIENT" -s "$ASOCK" open tcp "$A4" '*' "$H4B" 7000 2>&1)
+if grep -q "^err -13 " <<<"$out"; then
+	ok "9: a pinhole to $H4B (hostB's by the site policy) is refused to hostA: $out"
+else
+	not_ok "9: a pinhole to $H4B is refused to hostA (got: $out)"
+fi
+if poll 3000 0.05 grep -q "site: delegate hostA: .*$H4B:7000 denied" "$SLOG"; then
+	ok "9: the site logs the refusal: $(grep -m1 -o "site: delegate hostA: .*$H4B:7000 denied.*" "$SLOG")"
+else
+	not_ok "9: the site logs the refusal"
+	diag "$SLOG" 10
+fi
+if grep -q "cannot open pinhole .*$H4B:7000" "$DLOG"; then
+	ok "9: H's dyperd logs it too: $(grep -m1 -o "cannot open pinhole .*$H4B:7000.*" "$DLOG")"
+else
+	not_ok "9: H's dyperd logs the refusal"
+	diag "$DLOG" 10
+fi
+if ! router_pinholes | grep -q "$H4B" &&
+	! ip netns exec "$NS_H" nft list table inet dyper | grep -q "$H4B"; then
+	ok "9: no pinhole to $H4B on R nor on H"
+else
+	not_ok "9: no pinhole to $H4B on R nor on H"
+fi
 
 # --- 5: a changed site host key -----------------------------------------------------------
 
