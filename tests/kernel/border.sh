@@ -33,6 +33,8 @@
 # restart and H's re-announcement R holds the live one and not the dead one,
 # and the live session downloads; hostA's delegate asking for an address the
 # site policy gives to hostB: refused (EACCES), logged on H and on the site.
+# An active-mode client on H (curl -P) against vsftpd on A: fails without
+# the wrapper, passes with it (sha256), nothing left on R.
 # Output: "ok - ..." / "not ok - ..." per check, then "border: N passed, N
 # failed"; 77 when not root (skipped).
 
@@ -347,7 +349,7 @@ else
 	router_pinholes >"$T/lines"
 	diag "$T/lines"
 fi
-if grep -q "site: delegate hostA: opened tcp $A4:\* -> $H4:[0-9]*" "$SLOG" &&
+if tail -n +$((slog0 + 1)) "$SLOG" | grep -q "site: delegate hostA: opened tcp $A4:\* -> $H4:[0-9]*" &&
 	grep -q "site: delegate hostA: closed tcp $A4:\* -> $H4:[0-9]*" "$SLOG"; then
 	ok "2: the site controller opened and closed them for delegate hostA"
 else
@@ -543,6 +545,50 @@ if ! router_pinholes | grep -q "$H4B" &&
 else
 	not_ok "9: no pinhole to $H4B on R nor on H"
 fi
+
+# --- 10: an active-mode client on H against an FTP server on A ---------------------------------
+
+# A's vsftpd connects back to the port curl on H names in PORT: R drops
+# that unless the site opened a pinhole for A
+vsftpd_conf "$T/vsftpd_a.conf" "$A4" 21 plain
+ip netns exec "$NS_A" vsftpd "$T/vsftpd_a.conf" >"$LOGD/vsftpd_a.out" 2>&1 </dev/null &
+APID=$!
+started $APID
+poll 5000 0.05 ip netns exec "$NS_A" bash -c "exec 3<>/dev/tcp/$A4/21" 2>/dev/null ||
+	bail "vsftpd on A did not listen"
+# active NAME [WRAPPER...]: curl on H fetches f.bin from A in active mode (PORT)
+active() {
+	local name=$1
+
+	shift
+	ip netns exec "$NS_H" "$@" curl -sS --max-time 8 -P - -o "$OUT/$name" "ftp://$A4/f.bin" \
+		>"$LOGD/$name.curl" 2>&1
+}
+active act_plain
+if ! cmp -s "$OUT/act_plain" "$PUB/f.bin"; then
+	ok "10: without the wrapper, curl on H in active mode gets nothing through R ($(tail -n1 "$LOGD/act_plain.curl"))"
+else
+	not_ok "10: without the wrapper, curl on H in active mode gets nothing through R (it passed)"
+fi
+slog0=$(wc -l <"$SLOG")
+active act_dyper "$WRAP" -s "$ASOCK" -p "$AGENT_SO"
+if [ "$(sha256sum <"$OUT/act_dyper" 2>/dev/null | cut -d' ' -f1)" = "$SUM" ]; then
+	ok "10: wrapped, curl on H in active mode downloads from A through R (sha256 matches)"
+else
+	not_ok "10: wrapped, curl on H in active mode downloads from A through R"
+	diag "$LOGD/act_dyper.curl"
+	diag "$SLOG" 10
+fi
+if tail -n +$((slog0 + 1)) "$SLOG" | grep -q "site: delegate hostA: opened tcp $A4:\* -> $H4:[0-9]*" &&
+	poll 5000 0.05 no_router_pinholes; then
+	ok "10: the site opened it for A as hostA's, and 0 pinholes are left on R"
+else
+	not_ok "10: the site opened it for A as hostA's, and 0 pinholes are left on R"
+	router_pinholes >"$T/lines"
+	diag "$T/lines"
+fi
+sig TERM "$APID"
+wait_exit "$APID" 3000 || sig KILL "$APID"
 
 # --- 5: a changed site host key -----------------------------------------------------------
 
