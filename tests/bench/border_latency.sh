@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# border_latency.sh: what border mode adds to a pinhole's open, side by side
-# in one run: dyperd on H host-only, then the same dyperd in border mode
-# forwarding to a site over SSH (Debian's sshd on R, forced command
-# dyper-remote, the stand-in site controller tests/kernel/site_fixture.py,
-# which answers at once and touches no router).  Each mode: N opens, one
-# at a time, each of a pinhole of its own (tests/tools/dyper-client: bind
-# a port, OPEN, exit, which closes it), then dyperd's own p50/p99 from
-# request to reply (dyperctl stats, the last 4096 replies).  Bounded: N
-# opens (at most 4096) and BENCH_SECONDS per mode.
+# border_latency.sh: what border mode costs, measured through the real path:
+# dyperd on H, Debian's sshd on R with the forced command dyper-remote, the
+# site controller (dyperd in site mode on R) and its router table.
+#
+#   1. latency, side by side in one run: dyperd on H host-only, then the
+#      same dyperd in border mode.  Each: N opens, one at a time, each of a
+#      pinhole of its own (tests/tools/dyper-client: bind a port, OPEN,
+#      exit, which closes it), then dyperd's own p50/p99 from request to
+#      reply (dyperctl stats, the last 4096 replies), and the difference.
+#   2. throughput: pinholes per second from H to R's table through SSH and
+#      the site, for the site's batch sizes ([site] batch) 1, 10, 100 and
+#      1000: dyper-client stream keeps STREAM_WINDOW opens in flight on one
+#      channel (one local port, remote ports 1, 2, ...) until BENCH_PINHOLES
+#      are answered; pinholes/s = answered ok / wall time.
+# Bounded: N opens (at most 4096) and BENCH_SECONDS per run.
 #
 #   H (dyt-PID-h) 198.51.100.10 ---veth--- 198.51.100.1 R (dyt-PID-r)
 #
@@ -24,7 +30,7 @@ set -u
 
 CLIENT=$BDIR/tests/tools/dyper-client
 REMOTE=$BDIR/bin/dyper-remote
-FIXTURE=$ROOT/tests/kernel/site_fixture.py
+PINHOLES=${BENCH_PINHOLES:-20000}
 N=${BENCH_OPENS:-1000}
 SECS=${BENCH_SECONDS:-60}
 NS_R=dyt-$$-r
@@ -55,19 +61,51 @@ chown nobody "$T/hostA_key"
 sshd_write_config "$R4"
 echo "$R4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
 sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site.sock"
-ip netns exec "$NS_R" python3 "$FIXTURE" "$T/site.sock" 0 /dev/null "hostA=$H4" \
-	>"$T/site.out" 2>&1 </dev/null &
-started $!
-poll 5000 0.05 grep -qx ready "$T/site.out" || bail "the site did not start"
+mkdir -m 0755 "$T/site-run"
+echo "allow hostA * tcp * * $H4 1-65535" >"$T/site.policy"
+chmod 644 "$T/site.policy"
+SITE_PID=
+# start_site BATCH: the site controller on R, its router table (inside: int0)
+start_site() {
+	cat >"$T/site.conf" <<-EOF
+	[daemon]
+	user = nobody
+	group = nogroup
+	control_socket = $T/site-run/control.sock
+	agent_socket = $T/site-run/agent.sock
+	log_level = notice
+	[site]
+	enable = yes
+	name = bench-site
+	socket = $T/site.sock
+	account = root
+	policy = $T/site.policy
+	inside = int0
+	max_per_delegate = 1000000
+	batch = $1
+	rate = 1000000
+	burst = 1000000
+	EOF
+	chmod 644 "$T/site.conf"
+	ip netns exec "$NS_R" "$DYPERD" -c "$T/site.conf" -f >>"$T/site.log" 2>&1 </dev/null &
+	SITE_PID=$!
+	started $SITE_PID
+	poll 10000 0.05 ip netns exec "$NS_R" "$DYPERCTL" -s "$T/site-run/control.sock" stats \
+		>/dev/null 2>&1 || bail "the site controller did not start (see $T/site.log)"
+}
+stop_site() {
+	sig TERM "$SITE_PID"
+	wait_exit "$SITE_PID" 10000 || sig KILL "$SITE_PID"
+}
+start_site 200
 start_sshd "$NS_R" "$R4" || bail "sshd did not listen"
 
-echo "allow * * tcp $A4 * $H4 1024-65535" >"$T/policy"
+echo "allow * * tcp $A4 * $H4 1-65535" >"$T/policy"
 chmod 644 "$T/policy" "$T/known_hosts"
 
-# measure MODE: one run of dyperd; prints "MODE: p50 X us, p99 Y us (N opens)"
-measure() {
-	local pid out p50 p99
-
+DPID=
+# start_host MODE: dyperd on H, host-only or border
+start_host() {
 	{
 		echo "[daemon]"
 		echo "user = nobody"
@@ -79,6 +117,8 @@ measure() {
 		echo "[limits]"
 		echo "rate = 1000000"
 		echo "burst = 1000000"
+		echo "capacity = 1000000"
+		echo "max_per_user = 1000000"
 		if [ "$1" = border ]; then
 			echo "[remote]"
 			echo "host = $R4"
@@ -88,13 +128,26 @@ measure() {
 		fi
 	} >"$T/dyper.conf"
 	chmod 644 "$T/dyper.conf"
-	ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" -f >"$T/dyperd-$1.log" 2>&1 </dev/null &
-	pid=$!
-	started $pid
-	ctl() { ip netns exec "$NS_H" "$DYPERCTL" -s "$T/control.sock" "$@"; }
+	ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" -f >>"$T/dyperd-$1.log" 2>&1 </dev/null &
+	DPID=$!
+	started $DPID
 	poll 8000 0.05 ctl stats >/dev/null 2>&1 || bail "dyperd ($1) did not start"
-	[ "$1" = border ] && { poll 8000 0.05 sh -c "ip netns exec $NS_H $DYPERCTL -s $T/control.sock stats | grep -q '^site  *ready'" ||
-		bail "dyperd did not reach the site"; }
+	if [ "$1" = border ]; then
+		poll 8000 0.05 sh -c "ip netns exec $NS_H $DYPERCTL -s $T/control.sock stats | grep -q '^site  *ready'" ||
+			bail "dyperd did not reach the site"
+	fi
+}
+stop_host() {
+	sig TERM "$DPID"
+	wait_exit "$DPID" 10000 || sig KILL "$DPID"
+}
+ctl() { ip netns exec "$NS_H" "$DYPERCTL" -s "$T/control.sock" "$@"; }
+
+# measure MODE: one run of dyperd; prints "MODE: p50 X us, p99 Y us (N opens)"
+measure() {
+	local out p50 p99
+
+	start_host "$1"
 	local i end=$(($(now_ms) + SECS * 1000)) ok=0
 	for ((i = 0; i < N && i < 4096 && $(now_ms) < end; i++)); do
 		ip netns exec "$NS_H" "$CLIENT" -s "$T/agent.sock" open tcp "$A4" '*' "$H4" \
@@ -104,8 +157,7 @@ measure() {
 	p50=$(ctl stats -j | sed -n 's/.*"latency_p50_us":\([0-9]*\).*/\1/p')
 	p99=$(ctl stats -j | sed -n 's/.*"latency_p99_us":\([0-9]*\).*/\1/p')
 	echo "$1: p50 $p50 us, p99 $p99 us ($out)"
-	sig TERM "$pid"
-	wait_exit "$pid" 10000 || sig KILL "$pid"
+	stop_host
 	eval "P50_$1=$p50 P99_$1=$p99"
 }
 
@@ -113,3 +165,23 @@ P50_host=0 P99_host=0 P50_border=0 P99_border=0
 measure host
 measure border
 echo "border_latency: border mode adds p50 $((P50_border - P50_host)) us, p99 $((P99_border - P99_host)) us to an open"
+
+# throughput BATCH: pinholes/s from H to R's table with the site's batch BATCH
+throughput() {
+	local t0 t1 out ok
+
+	stop_site
+	start_site "$1"
+	start_host border
+	t0=$(now_ms)
+	out=$(ip netns exec "$NS_H" "$CLIENT" -s "$T/agent.sock" stream "$SECS" "$PINHOLES" tcp \
+		"$A4" "$H4" 39999 2>&1 | grep '^stream:')
+	t1=$(now_ms)
+	ok=$(sed -n 's/^stream: \([0-9]*\) ok.*/\1/p' <<<"$out")
+	echo "throughput, site batch $1: ${ok:-0} pinholes in $((t1 - t0)) ms:" \
+		"$(( ${ok:-0} * 1000 / (t1 - t0 + 1) )) pinholes/s ($out)"
+	stop_host
+}
+for b in 1 10 100 1000; do
+	throughput "$b"
+done
