@@ -103,7 +103,7 @@ BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
 .PHONY: all help deps build-deps check-deps check test-bins unit-check kernel-check bench fuzz clean \
-	install uninstall dist rpm deb demo
+	install uninstall dist rpm deb demo demo-border
 # Building needs only the build dependencies (build-deps says which are
 # missing); the test tools are check's and bench's (check-deps).
 all: build-deps
@@ -116,6 +116,7 @@ help:
 	@echo "                installs the missing test tools, as make deps)"
 	@echo "make bench      benchmarks (root; network namespaces only)"
 	@echo "make demo       a guided tour: passive FTP through Dyper between two namespaces (root)"
+	@echo "make demo-border  the same through a border router: border mode, host and site (root)"
 	@echo "make fuzz       every tests/fuzz/fuzz_*.c harness, FUZZ_SECONDS (30) each (clang)"
 	@echo "make deps       install build and test dependencies (root; apt-get or dnf)"
 	@echo "make install    install under PREFIX (/usr/local), config in /etc/dyper (never overwritten)"
@@ -322,6 +323,16 @@ demo:
 	$(Q)$(MAKE) --no-print-directory check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)B=$(B) scripts/demo.sh
+
+# The same download through a border router (scripts/demo-border.sh): dyperd
+# on the internal host in border mode, sshd and the site controller on the
+# router, in three network namespaces.
+demo-border:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make demo-border: the demo creates network namespaces: run it as: sudo make demo-border" >&2; exit 1; fi
+	$(Q)$(MAKE) --no-print-directory check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)B=$(B) scripts/demo-border.sh
 
 # --- install and packaging ---------------------------------------------------
 # `make install` lays out what dyper.spec packages; with PREFIX=/usr and
