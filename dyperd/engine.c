@@ -404,6 +404,11 @@ static void op_event(struct dyperd *d, const struct pending *p, const struct ph_
 		   reason);
 	if (type == EVENT_CLOSE || type == EVENT_STALE) {
 		ev.cause = cause_of(p, e);
+		if (p->op.type == PINHOLE_DEL && p->op.counted) {
+			ev.has_counters = true;
+			ev.packets = p->op.packets;
+			ev.bytes = p->op.bytes;
+		}
 		if (e && e->opened_ms) {
 			ev.has_duration = true;
 			ev.duration_ms = now_ms() - e->opened_ms;
@@ -651,6 +656,12 @@ static void batch_done(struct dyperd *d, struct enf_slot *s, const struct enforc
 		int err = b->ops[i].err;
 
 		if (!dn->err || !err) {
+			if (b->ops[i].counted) {
+				/* a delete's counters as the enforcer read them */
+				p->op.counted = true;
+				p->op.packets = b->ops[i].packets;
+				p->op.bytes = b->ops[i].bytes;
+			}
 			ack(d, s, p, 0, NULL);
 		} else if (fail_all) {
 			ack(d, s, p, err == -ECANCELED ? dn->err : err, dn->msg);

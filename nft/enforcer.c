@@ -1051,6 +1051,101 @@ static const char *const pinhole_sets[] = {
 	NFT_SET_PH4, NFT_SET_PH4_ANY, NFT_SET_PH6, NFT_SET_PH6_ANY,
 };
 
+/* --- counters before a delete ----------------------------------------------------- */
+
+#define COUNT_CHUNK 32		/* keys asked for in one GETSETELEM */
+
+struct count_ctx {
+	struct pinhole_op **ops;	/* the chunk's ops, all of one set */
+	size_t n;
+};
+
+static int count_elem(const char *set, const struct elem_attrs *ea, void *arg)
+{
+	struct count_ctx *cc = arg;
+	uint8_t key[64];
+
+	(void)set;
+	for (size_t i = 0; i < cc->n; i++) {
+		size_t len = pinhole_key(&cc->ops[i]->ph, key, NULL);
+
+		if (len == ea->key_len && !memcmp(key, ea->key, len)) {
+			cc->ops[i]->counted = true;
+			cc->ops[i]->packets = ea->packets;
+			cc->ops[i]->bytes = ea->bytes;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* One GETSETELEM (no dump) for @n keys of set @set. */
+static int count_request(struct nft_enforcer *e, const char *set, struct pinhole_op **ops,
+			 size_t n)
+{
+	char buf[512 + COUNT_CHUNK * 96] = { 0 };	/* padding libmnl leaves unwritten */
+	struct count_ctx cc = { ops, n };
+	struct dump_ctx dc = { set, count_elem, &cc };
+	struct nlattr *list, *el, *k;
+	struct nlmsghdr *nlh;
+	uint8_t key[64];
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, e->seq++);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, e->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = pinhole_key(&ops[i]->ph, key, NULL);
+
+		el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+		k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+		mnl_attr_put(nlh, NFTA_DATA_VALUE, len, key);
+		mnl_attr_nest_end(nlh, k);
+		mnl_attr_nest_end(nlh, el);
+	}
+	mnl_attr_nest_end(nlh, list);
+	return request(e, nlh, elems_cb, &dc);
+}
+
+int nft_enforcer_read_counters(struct nft_enforcer *e, struct pinhole_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ops[i].counted = false;
+	for (size_t s = 0; s < 4 && e->cfg.counters; s++) {
+		struct pinhole_op *chunk[COUNT_CHUNK];
+		size_t m = 0;
+
+		for (size_t i = 0; i <= n; i++) {
+			const char *set = NULL;
+			uint8_t key[64];
+			int err;
+
+			if (i < n && ops[i].type == PINHOLE_DEL) {
+				pinhole_key(&ops[i].ph, key, &set);
+				if (!strcmp(set, pinhole_sets[s]))
+					chunk[m++] = &ops[i];
+			}
+			if (m < COUNT_CHUNK && i < n)
+				continue;
+			if (!m)
+				continue;
+			/* one missing element fails the whole request: then one by one */
+			err = count_request(e, pinhole_sets[s], chunk, m);
+			for (size_t j = 0; err == -ENOENT && j < m; j++) {
+				int one = count_request(e, pinhole_sets[s], &chunk[j], 1);
+
+				if (one && one != -ENOENT)
+					return one;
+			}
+			if (err && err != -ENOENT)
+				return err;
+			m = 0;
+		}
+	}
+	return 0;
+}
+
+
 int nft_enforcer_dump(struct nft_enforcer *e,
 		      int (*cb)(const struct pinhole_entry *pe, void *arg), void *arg)
 {

@@ -167,9 +167,9 @@ if jq -e -s --arg a "$A4" '
 		.remote_port == null and .uid == 0 and (.id | type == "number") and
 		.rule_line == 2 and .schema == 1) and
 	(map(select(.local_port == 8401))[1] | .event == "close" and .cause == "owner" and
-		(.duration_ms | type == "number") and .packets == null and
+		(.duration_ms | type == "number") and .packets == 0 and .bytes == 0 and
 		.reason == "closed by its owner")' "$T/w.json" >/dev/null 2>&1; then
-	ok "1: the JSON watcher saw open then close (cause owner, a duration, null counters)"
+	ok "1: the JSON watcher saw open then close (cause owner, a duration, counters 0: no traffic)"
 else
 	not_ok "1: the JSON watcher saw open then close"
 	diag "$T/w.json"
@@ -182,7 +182,7 @@ else
 	diag "$T/w.json"
 fi
 if head -1 "$T/w.text" | grep -qE '^[0-9-]+ [0-9:.]+ open +tcp .*:8401 id [0-9]+ uid 0 pid [0-9]+' &&
-	grep -qE " close .*:8401 .* after [0-9]+ ms: owner \(closed by its owner\)" "$T/w.text" &&
+	grep -qE " close .*:8401 .* after [0-9]+ ms, 0 packets 0 bytes: owner \(closed by its owner\)" "$T/w.text" &&
 	grep -qE " deny .*:$DENY_PORT .*\(policy line 1\)" "$T/w.text"; then
 	ok "1: the text watcher saw the same, one line each"
 else
@@ -279,6 +279,9 @@ get_id() {
 	[ -n "$id" ]
 }
 poll 5000 0.05 get_id
+# B connects once: the pinhole counts that connection's first packet (the
+# rest pass as established), and its close reports it
+probe "$NS_B" tcp "$IN4" 8404 $PASS_MS || not_ok "3: B reaches 8404 before it is closed"
 ctl_quiet close "$id"
 closed() {
 	is_json 'map(select(.local_port == 8403 or .local_port == 8404)) | length == 2' \
@@ -288,15 +291,15 @@ if poll 5000 0.05 closed && is_json '
 	(map(select(.local_port == 8403))[-1] | .cause == "socket-closed" and
 		.remote_port == 40000 and (.duration_ms | type == "number")) and
 	(map(select(.local_port == 8404))[-1] | .cause == "admin" and .remote_port == null and
-		.reason == "closed by the administrator") and
+		.reason == "closed by the administrator" and .packets >= 1 and .bytes >= 40) and
 	all(.[]; .schema == 1 and (.time | type == "number"))' "$(ctl list --recent -j)"; then
-	ok "3: list --recent -j: closes by socket-closed and admin, with durations"
+	ok "3: list --recent -j: closes by socket-closed and admin, with durations; the admin close counts B's packet"
 else
 	not_ok "3: list --recent -j: closes by socket-closed and admin"
 	ctl list --recent -j | jq -c '.[] | select(.local_port != 8402)' | sed 's/^/#   /'
 fi
 out=$(ctl list --recent)
-if grep -qE "close .*:8404 id $id .* after [0-9]+ ms: admin \(closed by the administrator\)" <<<"$out" &&
+if grep -qE "close .*:8404 id $id .* after [0-9]+ ms, [1-9][0-9]* packets [1-9][0-9]* bytes: admin \(closed by the administrator\)" <<<"$out" &&
 	tail -1 <<<"$out" | grep -qE '^[0-9]+ recently closed pinholes \(at most 1024 kept\)$'; then
 	ok "3: list --recent: one line per close, and how many are kept"
 else

@@ -325,6 +325,7 @@ if jq -e -s '
 	 ($d | map(select(.DYPER_EVENT == "close" and .DYPER_PINHOLE_ID == $o.DYPER_PINHOLE_ID)) |
 	  length == 1 and (.[0] | .MESSAGE_ID == "f0618783541a4495b500e683387074c8" and
 	  (.DYPER_DURATION_MS | test("^[0-9]+$")) and (.DYPER_CAUSE | test("socket-closed|owner")) and
+	  (.DYPER_PACKETS | test("^[1-9][0-9]*$")) and (.DYPER_BYTES | test("^[1-9][0-9]*$")) and
 	  (.DYPER_REASON | length > 0) and .DYPER_LOCAL_PORT == $o.DYPER_LOCAL_PORT)))' \
 	"$T/journal.json" >/dev/null 2>&1; then
 	ok "journalctl -o json DYPER_REMOTE=198.51.100.10: the data pinhole's open and close, MESSAGE_ID and DYPER_* fields"
