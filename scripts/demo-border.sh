@@ -63,7 +63,7 @@ if ! getent passwd nobody ftp >/dev/null || ! getent group daemon >/dev/null ||
 fi
 
 demo_cleanup() {
-	local rc=$? left
+	local rc=$?
 
 	set +e
 	trap - EXIT
@@ -71,26 +71,11 @@ demo_cleanup() {
 	say "Stopping what the demo started (sshd, both dyperds, vsftpd), deleting its" \
 	    "three namespaces (with their interfaces and tables) and its temp directory."
 	cleanup
-	left=$(ip netns list 2>/dev/null | grep -F "dyper-demo-$$-")
-	if [ -n "$left" ]; then
-		echo "${C_BAD}demo-border: namespaces left behind: $left${C_OFF}" >&2
-		rc=1
-	else
-		good "nothing left: ip netns list shows no dyper-demo-$$-* namespace"
-	fi
-	if [ $rc -eq 0 ]; then
-		echo
-		echo "${C_HEAD}Done.${C_OFF} To read next:"
-		say "README.md, \"Border mode\"   from nothing to a working host and site" \
-		    "man -l doc/dyper-remote.8  the restricted command and the authorized_keys line" \
-		    "man -l doc/dyper.conf.5    the [remote] and [site] sections" \
-		    "man -l doc/dyper-policy.5  delegates in a site policy"
-	elif [ $rc -eq 130 ] || [ $rc -eq 143 ] || [ $rc -eq 129 ]; then
-		echo "demo-border: interrupted" >&2
-	else
-		echo "${C_BAD}demo-border: it did not go as described (exit $rc)${C_OFF}" >&2
-	fi
-	exit $rc
+	demo_end $rc demo-border \
+		"README.md, \"Border mode\"   from nothing to a working host and site" \
+		"man -l doc/dyper-remote.8  the restricted command and the authorized_keys line" \
+		"man -l doc/dyper.conf.5    the [remote] and [site] sections" \
+		"man -l doc/dyper-policy.5  delegates in a site policy"
 }
 
 start_test

@@ -65,7 +65,7 @@ fi
 # --- the teardown, also on failure and Ctrl-C ---------------------------------------
 
 demo_cleanup() {
-	local rc=$? ns left
+	local rc=$?
 
 	set +e
 	trap - EXIT
@@ -74,26 +74,11 @@ demo_cleanup() {
 	    "(with their interfaces and dyperd's table) and its temp directory."
 	cleanup
 	[ -n "$WRAPDIR" ] && rm -rf "$WRAPDIR"
-	left=$(ip netns list 2>/dev/null | grep -F "dyper-demo-$$-")
-	if [ -n "$left" ]; then
-		echo "${C_BAD}demo: namespaces left behind: $left${C_OFF}" >&2
-		rc=1
-	else
-		good "nothing left: ip netns list shows no dyper-demo-$$-* namespace"
-	fi
-	if [ $rc -eq 0 ]; then
-		echo
-		echo "${C_HEAD}Done.${C_OFF} To read next:"
-		say "README.md                 what Dyper is, how to build, install and test it" \
-		    "man -l doc/dyper-wrap.1   starting a program through Dyper" \
-		    "man -l doc/dyperctl.8     listing, watching, explaining and closing pinholes" \
-		    "man -l doc/dyperd.8       the controller; dyper.conf(5), dyper-policy(5)"
-	elif [ $rc -eq 130 ] || [ $rc -eq 143 ] || [ $rc -eq 129 ]; then
-		echo "demo: interrupted" >&2
-	else
-		echo "${C_BAD}demo: it did not go as described (exit $rc)${C_OFF}" >&2
-	fi
-	exit $rc
+	demo_end $rc demo \
+		"README.md                 what Dyper is, how to build, install and test it" \
+		"man -l doc/dyper-wrap.1   starting a program through Dyper" \
+		"man -l doc/dyperctl.8     listing, watching, explaining and closing pinholes" \
+		"man -l doc/dyperd.8       the controller; dyper.conf(5), dyper-policy(5)"
 }
 
 WRAPDIR=			# the setgid copy of dyper-wrap lives here

@@ -96,3 +96,29 @@ bg() {
 	started "$BG"
 }
 
+# demo_end RC NAME READING...: how a demo ends (from its EXIT trap, after
+# the cleanup): checks that no namespace of this run is left, then says how
+# it went and, when it went as described, what to read next (one READING a
+# line).  Exits with RC (1 if a namespace was left).
+demo_end() {
+	local rc=$1 name=$2 left
+
+	shift 2
+	left=$(ip netns list 2>/dev/null | grep -F "dyper-demo-$$-")
+	if [ -n "$left" ]; then
+		echo "${C_BAD}$name: namespaces left behind: $left${C_OFF}" >&2
+		rc=1
+	else
+		good "nothing left: ip netns list shows no dyper-demo-$$-* namespace"
+	fi
+	if [ "$rc" -eq 0 ]; then
+		echo
+		echo "${C_HEAD}Done.${C_OFF} To read next:"
+		say "$@"
+	elif [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ] || [ "$rc" -eq 129 ]; then
+		echo "$name: interrupted" >&2
+	else
+		echo "${C_BAD}$name: it did not go as described (exit $rc)${C_OFF}" >&2
+	fi
+	exit "$rc"
+}
