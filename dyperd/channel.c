@@ -142,7 +142,7 @@ int channel_fd_budget(struct dyperd *d, unsigned long nofile)
 	return 0;
 }
 
-static uint32_t max_channels(const struct dyperd *d)
+static uint32_t channel_cap(const struct dyperd *d)
 {
 	return d->cfg.max_channels < d->channel_room ? d->cfg.max_channels : d->channel_room;
 }
@@ -161,8 +161,8 @@ static int channel_admit(struct dyperd *d, uid_t uid, char *why, size_t len)
 {
 	struct uid_channels **p = uid_slot(d, uid);
 
-	if (d->n_channels >= max_channels(d)) {
-		snprintf(why, len, "all %u channels in use (max_channels)", max_channels(d));
+	if (d->n_channels >= channel_cap(d)) {
+		snprintf(why, len, "all %u channels in use (max_channels)", channel_cap(d));
 		return -EUSERS;
 	}
 	if (*p && (*p)->n >= d->cfg.max_channels_per_user) {
@@ -376,6 +376,12 @@ void channel_tick(struct dyperd *d)
 	rearm(d, d->resume_lfd, &d->resume_tag, &d->resume_rearm_ms, now);
 	if (d->resume_alfd >= 0)
 		rearm(d, d->resume_alfd, &d->resume_atag, &d->resume_arearm_ms, now);
+	/* a channel that did not prove itself in time is closed */
+	for (struct channel *ch = d->channels, *next; ch; ch = next) {
+		next = ch->next;
+		if (ch->resuming && now >= ch->resume_deadline_ms)
+			channel_close(d, ch);
+	}
 	resume_tick(d);
 	if (!d->n_paused)
 		return;
@@ -728,9 +734,9 @@ static void ticket_send(struct dyperd *d, struct channel *ch, const struct ucred
 	explicit_bzero(buf, sizeof(buf));
 }
 
-static void handle(struct dyperd *d, struct channel *ch, const struct ucred *cr,
-		   const char *buf, size_t len, int *fds, int nfds, bool fds_lost,
-		   bool *close_channel)
+static void handle_message(struct dyperd *d, struct channel *ch, const struct ucred *cr,
+			   const char *buf, size_t len, int *fds, int nfds, bool fds_lost,
+			   bool *close_channel)
 {
 	struct reply_to reply = { .fd = -1, .ch = ch, .t_start_ns = now_ns() };
 	const struct dyper_pinhole_req *req;
@@ -942,8 +948,8 @@ void channel_readable(struct dyperd *d, struct channel *ch)
 					    (unsigned long long)ch->serial);
 				close_channel = true;
 			} else if (!close_channel) {
-				handle(d, ch, &cr, rx[i].buf, mm[i].msg_len, fds, nfds, err == -EMFILE,
-				       &close_channel);
+				handle_message(d, ch, &cr, rx[i].buf, mm[i].msg_len, fds, nfds,
+					       err == -EMFILE, &close_channel);
 			}
 			for (int k = 0; k < nfds; k++)
 				if (fds[k] >= 0)

@@ -20,6 +20,7 @@
 #include "dyperd/table.h"
 #include "dyperd/verify.h"
 #include "nft/enforcer.h"
+#include "dyperd/log.h"		/* now_ms, now_ns */
 #include "nft/enforcer_if.h"
 
 /* What an epoll event belongs to. */
@@ -257,10 +258,6 @@ struct dyperd {
 	struct metrics metrics;
 	struct events events;		/* journal, watchers, history (events.c) */
 };
-
-/* Monotonic clock. */
-uint64_t now_ms(void);
-uint64_t now_ns(void);
 
 /*
  * engine.c: the pinhole engine, over any number of enforcers

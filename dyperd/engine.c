@@ -40,19 +40,6 @@ struct engine_batch {
 	struct pinhole_op ops[];
 };
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t now_ms(void)
-{
-	return now_ns() / 1000000u;
-}
-
 /* --- replies ------------------------------------------------------------------ */
 
 void reply_send(struct dyperd *d, struct reply_to *r, int status, uint32_t id,

@@ -551,7 +551,9 @@ void events_emit(struct dyperd *d, struct event *ev)
 	FILE *f;
 
 	ev->time_ms = wall_ms();
-	metrics_event(&d->metrics, ev);
+	d->events.counts[ev->type]++;
+	if ((ev->type == EVENT_CLOSE || ev->type == EVENT_STALE) && ev->cause < CLOSE_N)
+		d->events.by_cause[ev->cause]++;
 	event_journal(d, ev);
 	if (log_events_enabled()) {
 		f = fmemopen(line, sizeof(line), "w");

@@ -85,6 +85,8 @@ struct events {
 	struct event_watch *watchers;
 	bool journal;		/* journald's socket was there at start */
 	uint64_t dropped;	/* by slow watchers, in all */
+	uint64_t counts[EVENT_N];	/* every event emitted, by type (metrics.c) */
+	uint64_t by_cause[CLOSE_N];	/* close and stale events by cause */
 };
 
 /* 0 or -ENOMEM.  Looks once whether the journal runs. */

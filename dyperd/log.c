@@ -13,6 +13,22 @@
 
 #include "dyperd/log.h"
 
+/* The monotonic clock every module of dyperd (and the limiter below) uses;
+ * declared in daemon.h.  Here, at the bottom, so that no module needs a
+ * higher one for the time. */
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t now_ms(void)
+{
+	return now_ns() / 1000000u;
+}
+
 static bool log_stderr;
 static int log_level = LOG_INFO;
 static int event_fd = -1;

@@ -103,4 +103,8 @@ unsigned log_limit_flush(uint64_t now_ms);
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* CLOCK_MONOTONIC in nanoseconds and in milliseconds: dyperd's clock. */
+uint64_t now_ns(void);
+uint64_t now_ms(void);
+
 #endif

@@ -24,13 +24,6 @@ void histogram_observe(struct histogram *h, uint64_t ns)
 	h->sum_ns += ns;
 }
 
-void metrics_event(struct metrics *m, const struct event *ev)
-{
-	m->events[ev->type]++;
-	if ((ev->type == EVENT_CLOSE || ev->type == EVENT_STALE) && ev->cause < CLOSE_N)
-		m->closes[ev->cause]++;
-}
-
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -69,7 +62,7 @@ void metrics_prometheus(const struct dyperd *d, FILE *f)
 	     "lease-lapsed).");
 	for (unsigned i = 0; i < CLOSE_N; i++)
 		fprintf(f, "dyper_pinholes_closed_total{reason=\"%s\"} %" PRIu64 "\n",
-			close_cause_name(i), m->closes[i]);
+			close_cause_name(i), d->events.by_cause[i]);
 	one(f, "dyper_requests_denied_total", "counter",
 	    "Open requests the policy, a quota or verification denied.", st->denials);
 	one(f, "dyper_requests_refused_total", "counter",

@@ -10,8 +10,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "dyperd/events.h"
-
 #define METRICS_BUCKETS 14
 
 struct histogram {
@@ -24,14 +22,10 @@ struct metrics {
 	struct histogram open_lat;	/* agent's open: request to reply */
 	struct histogram close_lat;	/* agent's close: request to reply */
 	struct histogram batch_lat;	/* enforcer batch: submit to answer */
-	uint64_t events[EVENT_N];
-	uint64_t closes[CLOSE_N];	/* close and stale events by cause */
 	uint64_t enforcer_errors;	/* batches or operations an enforcer refused */
 };
 
 void histogram_observe(struct histogram *h, uint64_t ns);
-/* Counts @ev (events.c). */
-void metrics_event(struct metrics *m, const struct event *ev);
 
 struct dyperd;
 /* The Prometheus text format (version 0.0.4) of @d's statistics. */

@@ -488,14 +488,8 @@ void resume_channel_closed(struct dyperd *d, struct channel *ch)
 void resume_tick(struct dyperd *d)
 {
 	uint64_t now = now_ms();
-	struct channel *ch, *next;
 	struct resume_rec *r, *rn;
 
-	for (ch = d->channels; ch; ch = next) {
-		next = ch->next;
-		if (ch->resuming && now >= ch->resume_deadline_ms)
-			channel_close(d, ch);
-	}
 	if (now < d->resume_check_ms)
 		return;
 	d->resume_check_ms = now + RESUME_CHECK_MS;

@@ -87,16 +87,20 @@ in_c() {
 
 # --- the root -------------------------------------------------------------------
 
-if [ ! -x "$RFS/usr/sbin/vsftpd" ]; then
+# the packages the root holds besides minbase: what the test runs, and the
+# libraries the package depends on (a kept root made with another list is
+# made anew)
+INCLUDE=systemd,systemd-sysv,dbus,nftables,iproute2,procps,vsftpd,libnftnl11,libmnl0,libinih1,libcap-ng0,libssh-4,libsystemd0
+if [ ! -x "$RFS/usr/sbin/vsftpd" ] || [ "$(cat "$RFS/.dyper-include" 2>/dev/null)" != "$INCLUDE" ]; then
 	rm -rf "$RFS"
 	echo "# debootstrap $SUITE from $MIRROR into $RFS"
-	if ! debootstrap --variant=minbase \
-		--include=systemd,systemd-sysv,dbus,nftables,iproute2,procps,vsftpd,libnftnl11,libmnl0,libinih1,libcap-ng0 \
+	if ! debootstrap --variant=minbase --include="$INCLUDE" \
 		"$SUITE" "$RFS" "$MIRROR" >"$T/debootstrap.log" 2>&1; then
 		tail -n 5 "$T/debootstrap.log" | sed 's/^/#   /'
 		rm -rf "$RFS"
 		skip_all "debootstrap of $SUITE from $MIRROR failed (no mirror reachable?)"
 	fi
+	echo "$INCLUDE" >"$RFS/.dyper-include"
 fi
 ok "a Debian $SUITE root with systemd and vsftpd"
 

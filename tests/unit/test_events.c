@@ -248,8 +248,8 @@ static void test_history(void **state)
 	assert_non_null(strstr(buf, "[{\"schema\":1,"));
 	assert_true(strstr(buf, "\"id\":100101,") < strstr(buf, "\"id\":101124,"));
 	assert_null(strstr(buf, "\"id\":100100,"));
-	assert_int_equal(d.metrics.events[EVENT_STALE], EVENT_HISTORY + 100);
-	assert_int_equal(d.metrics.closes[CLOSE_SOCKET], (EVENT_HISTORY + 100 + 1) / 2 +
+	assert_int_equal(d.events.counts[EVENT_STALE], EVENT_HISTORY + 100);
+	assert_int_equal(d.events.by_cause[CLOSE_SOCKET], (EVENT_HISTORY + 100 + 1) / 2 +
 			 EVENT_HISTORY + 100);
 	free(buf);
 	events_free(&d);
