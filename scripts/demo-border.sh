@@ -252,10 +252,14 @@ show ip netns exec "$NS_A" curl -sS --max-time 15 -o "$GOT/curl" "ftp://$H4/file
 	fail "curl through Dyper" "$T/out"
 [ "$(sha256sum <"$GOT/curl" | cut -d' ' -f1)" = "$SUM" ] || fail "curl's sha256 differs"
 good "and so does an ordinary client's (curl, sha256 matches)"
+# router_empty: neither the site controller nor R's kernel set holds one
 router_empty() {
-	[ -z "$(sctl list 2>/dev/null | grep hostA)" ]
+	[ -z "$(sctl list 2>/dev/null | grep hostA)" ] &&
+		! ip netns exec "$NS_R" nft list set inet dyper_site pinholes4_any | grep -q 'elements'
 }
 poll 5000 0.05 router_empty || fail "pinholes left on R after the downloads"
 show sctl list || true
-good "none left on R after the downloads"
+say "and R's kernel set has no element left:"
+show ip netns exec "$NS_R" nft list set inet dyper_site pinholes4_any || true
+good "none left on R after the downloads (the site's list and R's kernel set)"
 vsftpd_off

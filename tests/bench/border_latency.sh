@@ -10,12 +10,21 @@
 #      pinhole of its own (tests/tools/dyper-client: bind a port, OPEN,
 #      exit, which closes it), then dyperd's own p50/p99 from request to
 #      reply (dyperctl stats, the last 4096 replies), and the difference.
-#   2. throughput: pinholes per second from H to R's table through SSH and
-#      the site, for the site's batch sizes ([site] batch) 1, 10, 100 and
-#      1000: dyper-client stream keeps STREAM_WINDOW opens in flight on one
-#      channel (one local port, remote ports 1, 2, ...) until BENCH_PINHOLES
-#      are answered; pinholes/s = answered ok / wall time.
-# Bounded: N opens (at most 4096) and BENCH_SECONDS per run.
+#   2. throughput: pinholes per second from H to R's table, for the site's
+#      batch sizes ([site] batch: the most ops per router transaction) 1,
+#      10, 100 and 1000, two ways:
+#      - through SSH and the site alone: ssh_stream.py drives remote-client
+#        (remote/ssh.c, the host side's session) with all BENCH_PINHOLES
+#        OPENs in flight, then as many CLOSEs; each is counted when the site
+#        says OK, which it does once the router's table holds it;
+#      - end to end, an application's opens through H's dyperd (its own
+#        table, then the site): dyper-client stream keeps BENCH_WINDOW
+#        (default 1000) opens in flight on one channel (one local port,
+#        remote ports 1, 2, ...) until BENCH_PINHOLES are answered;
+#        pinholes/s = answered ok / wall time; host-only once as the
+#        baseline.
+# Bounded: N opens (at most 4096), BENCH_PINHOLES (at most 60000) per run,
+# BENCH_SECONDS per run.
 #
 #   H (dyt-PID-h) 198.51.100.10 ---veth--- 198.51.100.1 R (dyt-PID-r)
 #
@@ -29,16 +38,18 @@ set -u
 . "$(dirname "$0")/../kernel/sshd_lib.sh"
 
 CLIENT=$BDIR/tests/tools/dyper-client
+RCLIENT=$BDIR/tests/tools/remote-client
 REMOTE=$BDIR/bin/dyper-remote
 PINHOLES=${BENCH_PINHOLES:-20000}
 N=${BENCH_OPENS:-1000}
 SECS=${BENCH_SECONDS:-60}
+WINDOW=${BENCH_WINDOW:-1000}
 NS_R=dyt-$$-r
 NS_H=dyt-$$-h
 H4=198.51.100.10 R4=198.51.100.1 A4=203.0.113.10
 
 need_root
-need_bins "$DYPERD" "$DYPERCTL" "$CLIENT" "$REMOTE"
+need_bins "$DYPERD" "$DYPERCTL" "$CLIENT" "$RCLIENT" "$REMOTE"
 need_sshd
 PATH=$PATH:/usr/sbin:/sbin need_tools python3 ip
 
@@ -57,6 +68,8 @@ run ip -n "$NS_H" addr add "$H4/24" dev eth0
 run ip -n "$NS_H" link set eth0 up
 
 run ssh-keygen -q -t ed25519 -N '' -C hostA -f "$T/hostA_key"
+# the same key for remote-client, as root (a key must be its user's)
+cp -p "$T/hostA_key" "$T/hostA_key.root"
 chown nobody "$T/hostA_key"
 sshd_write_config "$R4"
 echo "$R4 $(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
@@ -166,21 +179,36 @@ measure host
 measure border
 echo "border_latency: border mode adds p50 $((P50_border - P50_host)) us, p99 $((P99_border - P99_host)) us to an open"
 
-# throughput BATCH: pinholes/s from H to R's table with the site's batch BATCH
+# throughput BATCH: pinholes/s from H to R's table with the site's batch
+# BATCH ([site] batch: the most pinhole ops per router transaction)
 throughput() {
-	local t0 t1 out ok
+	local t0 t1 out ok mode modes
 
 	stop_site
 	start_site "$1"
-	start_host border
-	t0=$(now_ms)
-	out=$(ip netns exec "$NS_H" "$CLIENT" -s "$T/agent.sock" stream "$SECS" "$PINHOLES" tcp \
-		"$A4" "$H4" 39999 2>&1 | grep '^stream:')
-	t1=$(now_ms)
-	ok=$(sed -n 's/^stream: \([0-9]*\) ok.*/\1/p' <<<"$out")
-	echo "throughput, site batch $1: ${ok:-0} pinholes in $((t1 - t0)) ms:" \
-		"$(( ${ok:-0} * 1000 / (t1 - t0 + 1) )) pinholes/s ($out)"
-	stop_host
+	# through SSH and the site alone: remote-client (remote/ssh.c, the
+	# host's session) with every OPEN in flight
+	out=$(ip netns exec "$NS_H" python3 "$(dirname "$0")/ssh_stream.py" "$PINHOLES" \
+		"$RCLIENT" --host "$R4" --user root --key "$T/hostA_key.root" \
+		--known-hosts "$T/known_hosts" --max-ms $((SECS * 1000)) 2>&1 | tail -n 1)
+	echo "throughput, site batch $1, through SSH and the site: $out"
+	# end to end: an application's opens through H's dyperd (its own table
+	# and the forwarder), WINDOW in flight on one channel; host-only, which
+	# does not involve the site, once, as the baseline
+	modes=border
+	[ "$1" = 1 ] && modes="host border"
+	for mode in $modes; do
+		start_host "$mode"
+		t0=$(now_ms)
+		out=$(ip netns exec "$NS_H" "$CLIENT" -s "$T/agent.sock" stream "$SECS" "$PINHOLES" \
+			tcp "$A4" "$H4" 39999 --window "$WINDOW" 2>&1 | grep '^stream:')
+		t1=$(now_ms)
+		ok=$(sed -n 's/^stream: \([0-9]*\) ok.*/\1/p' <<<"$out")
+		echo "throughput, site batch $1, an application through H's dyperd ($mode):" \
+			"${ok:-0} pinholes in $((t1 - t0)) ms:" \
+			"$(( ${ok:-0} * 1000 / (t1 - t0 + 1) )) pinholes/s ($out)"
+		stop_host
+	done
 }
 for b in 1 10 100 1000; do
 	throughput "$b"

@@ -48,7 +48,16 @@ expect "the router's kernel element names the delegate" \
 expect "H's list shows it open at the site" ' vsftpd .* site: open at site$'
 expect "the scripted download's sha256 matches" 'ok: the download went through R \(sha256 matches\)'
 expect "curl's download's sha256 matches" "ok: and so does an ordinary client's"
-expect "no pinhole left on the router" 'ok: none left on R after the downloads'
+expect "no pinhole left on the router" 'ok: none left on R after the downloads \(the site.s list and R.s kernel set\)'
+# the set R's kernel shows after the downloads: its name, and no element
+if sed -n '/and R.s kernel set has no element left/,/ok: none left/p' "$T/demo" |
+	grep -q 'set pinholes4_any {' &&
+	! sed -n '/and R.s kernel set has no element left/,/ok: none left/p' "$T/demo" |
+	grep -q 'elements'; then
+	ok "the router's kernel set shown empty after the downloads"
+else
+	not_ok "the router's kernel set shown empty after the downloads"
+fi
 pid=$(sed -n 's/.*dyper-demo-\([0-9]*\)-a .*/\1/p' "$T/demo" | head -n 1)
 if [ -n "$pid" ] && ! ip netns list | grep -q "dyper-demo-$pid-"; then
 	ok "no namespace left behind (dyper-demo-$pid-*)"

@@ -38,9 +38,10 @@
  *     N children share one channel; each opens a pinhole to its own port at
  *     the same moment; every reply must reach the child that asked.
  *   dyper-client [-s SOCK] stream SECONDS MAX tcp|udp REMOTE LOCAL LPORT [--hold S]
+ *                                [--window N]
  *     one socket bound to LOCAL:LPORT, one channel: opens pinholes from
- *     REMOTE, remote port 1, 2, ... (a new one each), STREAM_WINDOW
- *     requests in flight, until MAX (at most 65535) were answered or
+ *     REMOTE, remote port 1, 2, ... (a new one each), N requests in flight
+ *     (default 32, at most 4096), until MAX (at most 65535) were answered or
  *     SECONDS passed; prints "started" after the first ok, then "stream:
  *     N ok, M failed" (and the first errors); then holds the socket, and
  *     with it the pinholes, for S seconds.
@@ -508,6 +509,8 @@ static int cmd_children(int argc, char **argv)
 }
 
 #define STREAM_WINDOW 32
+/* a reply is under 256 bytes: this many fit dyperd's 4 MiB send buffer */
+#define STREAM_WINDOW_MAX 4096
 
 /* One OPEN for remote port @rport, sent without waiting; the reply comes
  * on the channel with id @rport. */
@@ -540,12 +543,13 @@ static int stream_send(int ch, struct dyper_pinhole_req *req, int fd, uint16_t r
 static int cmd_stream(int argc, char **argv)
 {
 	struct dyper_pinhole_req req = { 0 };
-	int secs, max, family, fam2, fd, ch, hold = 0;
+	int secs, max, family, fam2, fd, ch, hold = 0, window = STREAM_WINDOW;
 	int sent = 0, answered = 0, nok = 0, nfail = 0;
 	time_t end;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: stream SECONDS MAX tcp|udp REMOTE LOCAL LPORT [--hold S]\n");
+		fprintf(stderr, "usage: stream SECONDS MAX tcp|udp REMOTE LOCAL LPORT [--hold S] "
+			"[--window N]\n");
 		return 2;
 	}
 	secs = atoi(argv[0]);
@@ -556,8 +560,17 @@ static int cmd_stream(int argc, char **argv)
 		return 2;
 	req.family = (uint8_t)family;
 	req.local_port = (uint16_t)atoi(argv[5]);
-	if (argc == 8 && !strcmp(argv[6], "--hold"))
-		hold = atoi(argv[7]);
+	for (int i = 6; i < argc; i += 2) {
+		if (i + 1 < argc && !strcmp(argv[i], "--hold")) {
+			hold = atoi(argv[i + 1]);
+		} else if (i + 1 < argc && !strcmp(argv[i], "--window")) {
+			window = atoi(argv[i + 1]);
+			if (window < 1 || window > STREAM_WINDOW_MAX)
+				return 2;
+		} else {
+			return 2;
+		}
+	}
 	fd = bind_socket(fam2, req.proto, req.local, req.local_port);
 	if (fd < 0) {
 		fprintf(stderr, "dyper-client: bind: %s\n", strerror(-fd));
@@ -572,7 +585,7 @@ static int cmd_stream(int argc, char **argv)
 		const void *p;
 		ssize_t r;
 
-		while (sent < max && sent - answered < STREAM_WINDOW && time(NULL) < end) {
+		while (sent < max && sent - answered < window && time(NULL) < end) {
 			int err = stream_send(ch, &req, fd, (uint16_t)(sent + 1));
 
 			if (err) {
