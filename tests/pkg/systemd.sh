@@ -348,7 +348,7 @@ else
 	not_ok "dyperctl watch -j streamed the data pinhole's open and close"
 	diag "$T/watch" 4
 fi
-if in_c dyperctl list --recent | grep -Eq ' close +tcp 198\.51\.100\.10:\* -> 192\.0\.2\.10:40[0-9]{3} .*\(vsftpd\) after [0-9]+ ms: '; then
+if in_c dyperctl list --recent | grep -Eq ' close +tcp 198\.51\.100\.10:\* -> 192\.0\.2\.10:40[0-9]{3} .*\(vsftpd\) after [0-9]+ ms, [1-9][0-9]* packets [1-9][0-9]* bytes: '; then
 	ok "dyperctl list --recent keeps the data pinhole's close"
 else
 	not_ok "dyperctl list --recent keeps the data pinhole's close"
