@@ -935,6 +935,7 @@ static bool submit_slot(struct dyperd *d, struct enf_slot *s)
 			b->p[i] = s->queue[s->q_head + i];
 			b->ops[i] = b->p[i]->op;
 			b->ops[i].err = 0;
+			b->ops[i].counted = false;	/* this enforcer's, or none */
 		}
 		job.tag = (uintptr_t)b;
 		job.ops = b->ops;

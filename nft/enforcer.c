@@ -36,6 +36,7 @@
 #define RBUF_LEN	(256 * 1024)
 #define RCVBUF_LEN	(16 * 1024 * 1024)
 #define BATCH_MAX	(64u * 1024 * 1024)	/* bytes in one transaction */
+#define ECHO_ELEM_BYTES	512	/* receive buffer one echoed delete may take, generously */
 
 struct nft_enforcer {
 	struct mnl_socket *nl;
@@ -49,6 +50,7 @@ struct nft_enforcer {
 	uint32_t expected_gen;		/* generation if nobody else committed */
 	bool gen_known;
 	int sndbuf;
+	size_t echo_max;		/* deletes a batch may ask echoes of */
 	struct nlbuf batch;
 	char *rbuf;
 	char err[512];
@@ -264,6 +266,7 @@ int nft_enforcer_open(struct nft_enforcer **out, const struct nft_enforcer_confi
 	struct nft_enforcer *e = calloc(1, sizeof(*e));
 	const char *table = cfg->table ? cfg->table : NFT_ENFORCER_TABLE_DEFAULT;
 	int one = 1, rcv = RCVBUF_LEN, err;
+	socklen_t len = sizeof(rcv);
 	uint32_t gen;
 
 	*out = e;
@@ -316,6 +319,10 @@ int nft_enforcer_open(struct nft_enforcer **out, const struct nft_enforcer_confi
 	mnl_socket_setsockopt(e->nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	if (setsockopt(mnl_socket_get_fd(e->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)))
 		setsockopt(mnl_socket_get_fd(e->nl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	/* half of what we got for the echoes of deletes, the rest for acks */
+	if (getsockopt(mnl_socket_get_fd(e->nl), SOL_SOCKET, SO_RCVBUF, &rcv, &len) || rcv < 0)
+		rcv = 0;
+	e->echo_max = (size_t)rcv / 2 / ECHO_ELEM_BYTES;
 
 	/* Ask something harmless now, so missing rights or modules show here. */
 	err = nft_enforcer_generation(e, &gen);
@@ -375,6 +382,23 @@ int nft_parse_err(const struct nlmsghdr *nlh, uint32_t *seq, const char **msg)
 	return me->error;
 }
 
+/*
+ * A delete's counters come with its transaction: the delete messages ask
+ * for an echo (NLM_F_ECHO), and the kernel's delete notifications carry
+ * each element's counters as the commit left them, after the generation
+ * switch, so nothing the pinhole admitted is missed and no request is
+ * added.  The echoes wait in the receive buffer until the batch's replies
+ * are read: a batch asks for at most echo_max of them, since a lost echo is
+ * only a missing count but a lost ack would fail a committed batch.
+ */
+struct echo_ctx {
+	struct pinhole_op *ops;
+	size_t n;
+	size_t next;		/* where the next echo should be: they come in order */
+};
+
+static void echo_read(const struct nlmsghdr *nlh, struct echo_ctx *ec);
+
 struct batch_result {
 	int first_err;		/* first error in message order */
 	uint32_t first_idx;	/* its message index, or UINT32_MAX if batch-level */
@@ -385,10 +409,11 @@ struct batch_result {
 
 /*
  * Ends the batch, sends it, and collects the replies.  Messages
- * [@first, @first + @n) are ours; @errs[i] gets message i's error.
+ * [@first, @first + @n) are ours; @errs[i] gets message i's error; the
+ * echoes of deletes go to @echo (NULL: none asked for).
  */
 static int batch_send_mode(struct nft_enforcer *e, uint32_t first, uint32_t n, int *errs,
-			   struct batch_result *res, bool validate_only)
+			   struct batch_result *res, bool validate_only, struct echo_ctx *echo)
 {
 	int fd = mnl_socket_get_fd(e->nl), err;
 	uint32_t last = first + n - 1;
@@ -435,6 +460,10 @@ static int batch_send_mode(struct nft_enforcer *e, uint32_t first, uint32_t n, i
 			uint32_t seq, idx;
 			int merr;
 
+			if (echo && nlh->nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DELSETELEM)) {
+				echo_read(nlh, echo);
+				continue;
+			}
 			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != e->portid)
 				continue;
 			merr = nft_parse_err(nlh, &seq, &kmsg);
@@ -455,7 +484,9 @@ static int batch_send_mode(struct nft_enforcer *e, uint32_t first, uint32_t n, i
 	}
 	if (res->first_err)
 		return res->first_err;
-	if (res->lost)
+	/* the acks come after the echoes: with the last one here, what was
+	 * lost was echoes, and the batch stands */
+	if (res->lost && !(echo && res->acked))
 		return -ENOBUFS;
 	if (validate_only)
 		return 0;
@@ -469,7 +500,7 @@ static int batch_send_mode(struct nft_enforcer *e, uint32_t first, uint32_t n, i
 static int batch_send(struct nft_enforcer *e, uint32_t first, uint32_t n, int *errs,
 		      struct batch_result *res)
 {
-	return batch_send_mode(e, first, n, errs, res, false);
+	return batch_send_mode(e, first, n, errs, res, false, NULL);
 }
 
 /* --- table ------------------------------------------------------------------- */
@@ -738,13 +769,14 @@ int nft_enforcer_reconfigure(struct nft_enforcer *e, const struct nft_enforcer_c
 
 /*
  * Packs runs of ops of the same kind and set into one message each; @msg
- * gets each message's first op.  Returns the number of messages.
+ * gets each message's first op.  Deletes ask for their echo (their
+ * counters) while the budget lasts.  Returns the number of messages.
  */
 static int build_packed(struct nft_enforcer *e, const struct pinhole_op *ops, size_t n,
 			uint32_t *msg)
 {
+	size_t i = 0, echoes = 0;
 	uint32_t nmsg = 0;
-	size_t i = 0;
 
 	while (i < n) {
 		enum pinhole_op_type type = ops[i].type;
@@ -761,10 +793,14 @@ static int build_packed(struct nft_enforcer *e, const struct pinhole_op *ops, si
 		for (j = i + 1; j < n && ops[j].type == type &&
 		     pinhole_set_name(ops[j].ph.family, !ops[j].ph.remote_port) == set; j++)
 			;
+		if (type == PINHOLE_DEL && e->cfg.counters && echoes < e->echo_max)
+			fl |= NLM_F_ECHO;
 		nlh = nft_elems_begin(&e->batch, e->table, set, type, fl, e->seq++, &list);
 		if (!nlh)
 			return -ENOMEM;
 		msg[nmsg++] = (uint32_t)i;
+		if (fl & NLM_F_ECHO)
+			echoes += j - i;	/* at most NFT_ELEM_MAX over: the margin covers it */
 		for (; i < j; i++) {
 			int err = nft_elems_put(nlh, &ops[i]);
 
@@ -801,11 +837,12 @@ static void diagnose(struct nft_enforcer *e, const struct pinhole_op *ops, size_
 		if (nft_build_pinhole(&e->batch, e->table, &ops[i], fl, e->seq++))
 			return;
 	}
-	batch_send_mode(e, first, (uint32_t)n, errs, res, true);
+	batch_send_mode(e, first, (uint32_t)n, errs, res, true, NULL);
 }
 
 int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops, size_t n)
 {
+	struct echo_ctx echo = { ops, n, 0 };
 	struct batch_result res;
 	char what[PINHOLE_STR_LEN];
 	uint32_t first, *msg = NULL;
@@ -813,6 +850,7 @@ int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops, size_t n
 	size_t i, nfail = 0, bad = SIZE_MAX;
 
 	for (i = 0; i < n; i++) {
+		ops[i].counted = false;
 		ops[i].err = pinhole_validate(&ops[i].ph);
 		if (ops[i].err) {
 			pinhole_format(&ops[i].ph, what, sizeof(what));
@@ -842,11 +880,13 @@ int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops, size_t n
 		goto out;
 	}
 	/* message errors land in errs[0..nmsg) */
-	err = batch_send(e, first, (uint32_t)nmsg, errs, &res);
+	err = batch_send_mode(e, first, (uint32_t)nmsg, errs, &res, false, &echo);
 	if (!err) {
 		e->err[0] = '\0';
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		ops[i].counted = false;	/* nothing was deleted */
 	if (res.first_idx != UINT32_MAX) {
 		int merr = errs[res.first_idx];
 		uint32_t m = res.first_idx;
@@ -903,6 +943,7 @@ struct elem_attrs {
 	const void *key;
 	uint16_t key_len;
 	uint64_t expires_ms, timeout_ms, packets, bytes;
+	bool counted;			/* it has a counter */
 	const char *comment;
 	size_t comment_len;
 };
@@ -923,6 +964,7 @@ static void parse_counter(const struct nlattr *expr, struct elem_attrs *ea)
 	}
 	if (!counter || !data)
 		return;
+	ea->counted = true;
 	mnl_attr_for_each_nested(a, data) {
 		if (mnl_attr_validate(a, MNL_TYPE_U64))
 			continue;
@@ -1047,104 +1089,50 @@ static int pinhole_elem(const char *set, const struct elem_attrs *ea, void *arg)
 	return pd->ret ? 1 : 0;
 }
 
+/* An echoed delete: the counters of the op it answers (next in order). */
+static int echo_elem(const char *set, const struct elem_attrs *ea, void *arg)
+{
+	struct echo_ctx *ec = arg;
+	uint8_t key[64];
+
+	if (!ea->counted)
+		return 0;
+	for (size_t k = 0; k < ec->n; k++) {
+		size_t i = (ec->next + k) % ec->n;
+		struct pinhole_op *op = &ec->ops[i];
+		const char *opset;
+		size_t len;
+
+		if (op->type != PINHOLE_DEL || op->counted)
+			continue;
+		len = pinhole_key(&op->ph, key, &opset);
+		if (strcmp(opset, set) || len != ea->key_len || memcmp(key, ea->key, len))
+			continue;
+		op->counted = true;
+		op->packets = ea->packets;
+		op->bytes = ea->bytes;
+		ec->next = i + 1;
+		break;
+	}
+	return 0;
+}
+
+static void echo_read(const struct nlmsghdr *nlh, struct echo_ctx *ec)
+{
+	struct dump_ctx dc = { NULL, echo_elem, ec };
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			dc.set = mnl_attr_get_str(a);
+	if (dc.set)
+		elems_cb(nlh, &dc);
+}
+
 static const char *const pinhole_sets[] = {
 	NFT_SET_PH4, NFT_SET_PH4_ANY, NFT_SET_PH6, NFT_SET_PH6_ANY,
 };
-
-/* --- counters before a delete ----------------------------------------------------- */
-
-#define COUNT_CHUNK 32		/* keys asked for in one GETSETELEM */
-
-struct count_ctx {
-	struct pinhole_op **ops;	/* the chunk's ops, all of one set */
-	size_t n;
-};
-
-static int count_elem(const char *set, const struct elem_attrs *ea, void *arg)
-{
-	struct count_ctx *cc = arg;
-	uint8_t key[64];
-
-	(void)set;
-	for (size_t i = 0; i < cc->n; i++) {
-		size_t len = pinhole_key(&cc->ops[i]->ph, key, NULL);
-
-		if (len == ea->key_len && !memcmp(key, ea->key, len)) {
-			cc->ops[i]->counted = true;
-			cc->ops[i]->packets = ea->packets;
-			cc->ops[i]->bytes = ea->bytes;
-			break;
-		}
-	}
-	return 0;
-}
-
-/* One GETSETELEM (no dump) for @n keys of set @set. */
-static int count_request(struct nft_enforcer *e, const char *set, struct pinhole_op **ops,
-			 size_t n)
-{
-	char buf[512 + COUNT_CHUNK * 96] = { 0 };	/* padding libmnl leaves unwritten */
-	struct count_ctx cc = { ops, n };
-	struct dump_ctx dc = { set, count_elem, &cc };
-	struct nlattr *list, *el, *k;
-	struct nlmsghdr *nlh;
-	uint8_t key[64];
-
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, e->seq++);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, e->table);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-	for (size_t i = 0; i < n; i++) {
-		size_t len = pinhole_key(&ops[i]->ph, key, NULL);
-
-		el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-		k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-		mnl_attr_put(nlh, NFTA_DATA_VALUE, len, key);
-		mnl_attr_nest_end(nlh, k);
-		mnl_attr_nest_end(nlh, el);
-	}
-	mnl_attr_nest_end(nlh, list);
-	return request(e, nlh, elems_cb, &dc);
-}
-
-int nft_enforcer_read_counters(struct nft_enforcer *e, struct pinhole_op *ops, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		ops[i].counted = false;
-	for (size_t s = 0; s < 4 && e->cfg.counters; s++) {
-		struct pinhole_op *chunk[COUNT_CHUNK];
-		size_t m = 0;
-
-		for (size_t i = 0; i <= n; i++) {
-			const char *set = NULL;
-			uint8_t key[64];
-			int err;
-
-			if (i < n && ops[i].type == PINHOLE_DEL) {
-				pinhole_key(&ops[i].ph, key, &set);
-				if (!strcmp(set, pinhole_sets[s]))
-					chunk[m++] = &ops[i];
-			}
-			if (m < COUNT_CHUNK && i < n)
-				continue;
-			if (!m)
-				continue;
-			/* one missing element fails the whole request: then one by one */
-			err = count_request(e, pinhole_sets[s], chunk, m);
-			for (size_t j = 0; err == -ENOENT && j < m; j++) {
-				int one = count_request(e, pinhole_sets[s], &chunk[j], 1);
-
-				if (one && one != -ENOENT)
-					return one;
-			}
-			if (err && err != -ENOENT)
-				return err;
-			m = 0;
-		}
-	}
-	return 0;
-}
-
 
 int nft_enforcer_dump(struct nft_enforcer *e,
 		      int (*cb)(const struct pinhole_entry *pe, void *arg), void *arg)

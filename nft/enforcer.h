@@ -127,8 +127,8 @@ struct pinhole_op {
 	enum pinhole_op_type type;
 	struct pinhole ph;
 	int err;			/* out: 0, or -errno of this op */
-	/* out, PINHOLE_DEL only: the element's counters just before the
-	 * delete, where the enforcer could read them (counted) */
+	/* out, PINHOLE_DEL only: the element's counters as its delete
+	 * left them, where the enforcer learnt them (counted) */
 	bool counted;
 	uint64_t packets, bytes;
 };
@@ -271,17 +271,12 @@ enum nft_mode nft_enforcer_mode(const struct nft_enforcer *e);
  * complain about keep 0).  Add of an existing pinhole: -EEXIST; delete of
  * a missing one: -ENOENT; full set: -ENFILE.  -E2BIG if the batch would
  * exceed the transaction size limit (split it).
+ * With per-element counters, a successful delete also gets its pinhole's
+ * ->packets and ->bytes, read by the kernel in the commit itself (the
+ * delete's echo): nothing it counted is missed and no request is added.
+ * An op whose echo did not come (a batch of more deletes than the receive
+ * buffer holds echoes of) stays !->counted.
  */
-/*
- * Reads the counters of the elements @ops' PINHOLE_DEL ops are about to
- * delete into their ->packets, ->bytes and ->counted (a table with
- * counters only; others, and elements not found, stay uncounted).  Called
- * just before the delete's transaction: what the pinhole counts between
- * this read and the commit (microseconds) is not included.  0, or -errno
- * of the netlink socket; a missing element is not an error.
- */
-int nft_enforcer_read_counters(struct nft_enforcer *e, struct pinhole_op *ops, size_t n);
-
 int nft_enforcer_commit(struct nft_enforcer *e, struct pinhole_op *ops,
 			size_t n);
 

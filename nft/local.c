@@ -81,9 +81,6 @@ static void run(struct nft_local *l, struct enforcer *e, const struct enforcer_j
 
 	switch (job->type) {
 	case ENFORCER_BATCH:
-		/* a close's counters are read just before its delete; what
-		 * cannot be read stays uncounted (the close is not held up) */
-		nft_enforcer_read_counters(l->nft, job->ops, job->n);
 		d.err = nft_enforcer_commit(l->nft, job->ops, job->n);
 		if (d.err)
 			for (size_t i = 0; i < job->n; i++)

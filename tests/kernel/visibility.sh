@@ -15,7 +15,10 @@
 #      stats answers meanwhile; once the slow one reads, its stream says
 #      "N events dropped", and dyperd's metrics count them.
 #   3. history: `list --recent` (and -j) shows the closes: when, after how
-#      long, why (socket-closed, owner, admin), with null for what is unknown.
+#      long, why (socket-closed, owner, admin), with null for what is unknown;
+#      the packets and bytes at close: B's TCP connection to an admin-closed
+#      pinhole, and $DGRAMS UDP exchanges (each its own flow, so each counted)
+#      through a pinhole its holder's exit closes.
 #   4. explain: control port, pinhole for this host (accept), pinhole for
 #      another host, a closed pinhole (with its event), a denial (with its
 #      event), nothing; real probes agree with the verdicts; the drop rule's
@@ -54,6 +57,7 @@ done
 CTL_TCP=2222		# a control port: always open
 DENY_PORT=8409		# the policy denies it
 MANY=3000		# opens in case 2: more than a watcher's buffer holds
+DGRAMS=5		# UDP flows through one pinhole in case 3
 
 DPID=
 DLOG=
@@ -305,6 +309,34 @@ if grep -qE "close .*:8404 id $id .* after [0-9]+ ms, [1-9][0-9]* packets [1-9][
 else
 	not_ok "3: list --recent"
 	diag_s "$(grep -v 8402 <<<"$out" | tail -5)"
+fi
+
+# A socket's close is a batched delete: its pinhole's counters come with it.
+# The pinhole counts the first datagram of each flow (the rest pass as
+# established): each probe has a source port of its own.  A probe's IPv4
+# datagram is at least 20 + 8 + 15 ("dyper-probe 1 1") bytes.
+serve udp "$IN4" 8407
+client_bg "$T/c.8407" open udp "$B4" '*' "$IN4" 8407 --hold 30
+UPID=$!
+udp_open() {
+	is_json 'map(select(.local_port == 8407)) | length == 1' "$(ctl list -j)"
+}
+poll 5000 0.05 udp_open && wait_servers 5000 || not_ok "3: a UDP pinhole and its server on 8407"
+sent=0
+for _ in $(seq 1 $DGRAMS); do
+	probe "$NS_B" udp "$IN4" 8407 $PASS_MS && sent=$((sent + 1))
+done
+kill "$UPID" 2>/dev/null
+udp_closed() {
+	is_json 'map(select(.local_port == 8407)) | length == 1' "$(ctl list --recent -j)"
+}
+if [ $sent -eq $DGRAMS ] && poll 5000 0.05 udp_closed && is_json "
+	map(select(.local_port == 8407))[0] | .cause == \"socket-closed\" and
+		.packets >= $DGRAMS and .bytes >= $DGRAMS * 43" "$(ctl list --recent -j)"; then
+	ok "3: $DGRAMS UDP flows through a pinhole: its close (socket-closed) counts them all"
+else
+	not_ok "3: $DGRAMS UDP flows through a pinhole (of which $sent got through): its close counts them"
+	ctl list --recent -j | jq -c '.[] | select(.local_port == 8407)' | sed 's/^/#   /'
 fi
 
 # --- 4. explain --------------------------------------------------------------------------

@@ -105,6 +105,11 @@ static int apply(struct fake_enforcer *f, struct pinhole_op *ops, size_t n)
 
 			if (at >= 0)
 				f->held[at] = f->held[--f->n_held];
+			if (f->counts) {
+				ops[i].counted = true;
+				ops[i].packets = ops[i].ph.local_port;
+				ops[i].bytes = 100ull * ops[i].ph.local_port;
+			}
 		}
 	}
 	return 0;

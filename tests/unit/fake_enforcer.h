@@ -34,6 +34,8 @@ struct fake_enforcer {
 	bool stays_gone;	/* setup fails (-EPERM) and leaves it gone */
 	bool changed;		/* a CHECK reports a foreign change, once */
 	bool exclusive;
+	bool counts;		/* a delete reports counters: packets = local port,
+				 * bytes = 100 * that, as nftables' echo does */
 	/* what it was asked */
 	unsigned batches, setups, reads, checks, flushes, busy;
 	size_t sizes[FAKE_MAX_SIZES];	/* ops per batch, in submission order */

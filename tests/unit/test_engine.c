@@ -144,6 +144,62 @@ static int state_of(struct fixture *t, int k)
 	return idx < 0 ? -1 : t->d.table.v[idx].state;
 }
 
+/* --- counters at close ------------------------------------------------------------ */
+
+/* The close event of pinhole @k in the history, or NULL. */
+static const struct event *close_of(struct fixture *t, int k)
+{
+	const struct event_ring *r = &t->d.events.closes;
+
+	for (uint32_t i = 0; i < r->n; i++) {
+		const struct event *ev = &r->v[(r->head + i) % r->cap];
+
+		if (ev->ph.local_port == PORT0 + k)
+			return ev;
+	}
+	return NULL;
+}
+
+/* Closes of one batch (a socket's pinholes) carry what the enforcer counted
+ * at each delete; with an enforcer that counts nothing they stay unknown
+ * (null), not 0. */
+static void test_close_counters(void **state)
+{
+	struct fixture *t = fixture_new(1, 16, 1);
+	const struct event *ev;
+
+	assert_int_equal(events_init(&t->d), 0);
+	for (int k = 0; k < 4; k++)
+		req_open(t, k);
+	engine_commit(&t->d);
+	ready(t);
+	t->f[0]->counts = true;
+	for (int k = 0; k < 3; k++)
+		req_close(t, k);
+	engine_commit(&t->d);
+	ready(t);
+	assert_int_equal(t->f[0]->batches, 2);
+	assert_int_equal(t->f[0]->sizes[1], 3);	/* one batch, no request per close */
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(reply_status(t, 32 + k), 0);
+		ev = close_of(t, k);
+		assert_non_null(ev);
+		assert_true(ev->has_counters);
+		assert_int_equal(ev->packets, PORT0 + k);
+		assert_int_equal(ev->bytes, 100ull * (PORT0 + k));
+	}
+	t->f[0]->counts = false;
+	req_close(t, 3);
+	engine_commit(&t->d);
+	ready(t);
+	assert_int_equal(reply_status(t, 32 + 3), 0);
+	ev = close_of(t, 3);
+	assert_non_null(ev);
+	assert_false(ev->has_counters);
+	events_free(&t->d);
+	fixture_free(t);
+}
+
 /* --- batching --------------------------------------------------------------------- */
 
 /* Requests of one loop iteration go in one batch, up to the preferred size. */
@@ -776,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_repairs_vanished),
 		cmocka_unit_test(test_second_refuses),
 		cmocka_unit_test(test_tamper_repair_and_reconcile),
+		cmocka_unit_test(test_close_counters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
