@@ -115,6 +115,22 @@ no_router_pinholes() {
 	[ -z "$(router_pinholes)" ]
 }
 
+# expect_one_router_pinhole DESC: R holds exactly one pinhole, from A to
+# H's $port, under delegate hostA
+expect_one_router_pinhole() {
+	local lines
+
+	lines=$(router_pinholes)
+	if [ "$(grep -c . <<<"$lines")" = 1 ] &&
+		grep -q "^tcp $A4:\* -> $H4:$port owner \"dlg hostA " <<<"$lines"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		echo "$lines" >"$T/lines"
+		diag "$T/lines"
+	fi
+}
+
 # --- the site: sshd, dyper-remote, the site controller --------------------------------
 
 run ssh-keygen -q -t ed25519 -N '' -C "hostA's key" -f "$T/hostA_key"
@@ -308,15 +324,7 @@ CPID=$!
 started $CPID
 if poll 8000 0.05 test -s "$T/port"; then
 	port=$(cat "$T/port")
-	lines=$(router_pinholes)
-	if [ "$(grep -c . <<<"$lines")" = 1 ] &&
-		grep -q "^tcp $A4:\* -> $H4:$port owner \"dlg hostA " <<<"$lines"; then
-		ok "2: R holds one pinhole, for exactly A, to H's passive port $port"
-	else
-		not_ok "2: R holds one pinhole, for exactly A, to H's passive port $port"
-		echo "$lines" >"$T/lines"
-		diag "$T/lines"
-	fi
+	expect_one_router_pinhole "2: R holds one pinhole, for exactly A, to H's passive port $port"
 	if ctl list 2>&1 | grep -q " $H4:$port .* site: open at site"; then
 		ok "2: dyperctl list shows it open at the site"
 	else
@@ -601,15 +609,7 @@ CPID=$!
 started $CPID
 if poll 8000 0.05 test -s "$T/port"; then
 	port=$(cat "$T/port")
-	lines=$(router_pinholes)
-	if [ "$(grep -c . <<<"$lines")" = 1 ] &&
-		grep -q "^tcp $A4:\* -> $H4:$port owner \"dlg hostA " <<<"$lines"; then
-		ok "10: R holds one pinhole, for exactly A, to the active client's port $port"
-	else
-		not_ok "10: R holds one pinhole, for exactly A, to the active client's port $port"
-		echo "$lines" >"$T/lines"
-		diag "$T/lines"
-	fi
+	expect_one_router_pinhole "10: R holds one pinhole, for exactly A, to the active client's port $port"
 	expect_drop "10: B cannot use A's active-mode pinhole" "$NS_B" tcp "$H4" "$port"
 else
 	not_ok "10: the scripted active client sent its PORT"
