@@ -1039,7 +1039,7 @@ static void device_defaults(struct dyper_device_conf *d)
 	memset(d, 0, sizeof(*d));
 	d->type = DYPER_DEVICE_IOS;
 	d->port = 22;
-	d->lag_ms = 5 * MS_PER_S;
+	d->lag_ms = 2 * MS_PER_S;
 }
 
 /*
