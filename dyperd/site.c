@@ -1406,14 +1406,16 @@ void site_tick(struct dyperd *d)
 		lease_scan(d);
 	}
 	members_log(s);
+	/* a device's check and read-back each list its whole ACL: the device's
+	 * time, so at [site] audit_interval rather than the table's pace */
 	if (now >= s->next_check_ms && !s->check_busy && !s->setup_busy) {
-		s->next_check_ms = now + d->cfg.tamper_check_ms;
+		s->next_check_ms = now + (s->devices ? d->cfg.site.audit_ms : d->cfg.tamper_check_ms);
 		if (submit_job(s, ENFORCER_CHECK, TAG_CHECK) == 0)
 			s->check_busy = true;
 	}
 	/* a read-back now and then where others can change the table */
 	if (now >= s->next_reconcile_ms) {
-		s->next_reconcile_ms = now + d->cfg.reconcile_ms;
+		s->next_reconcile_ms = now + (s->devices ? d->cfg.site.audit_ms : d->cfg.reconcile_ms);
 		if (!enforcer_exclusive(s->e))
 			start_read(s);
 	}
@@ -1645,6 +1647,9 @@ int site_start(struct dyperd *d)
 		return err;
 	}
 	if (s->devices) {
+		/* just checked and read: the audits from here, staggered */
+		s->next_check_ms = now_ms() + d->cfg.site.audit_ms;
+		s->next_reconcile_ms = now_ms() + d->cfg.site.audit_ms / 2;
 		members_log(s);
 		log_notice("site: %zu border device%s%s: %u pinholes adopted (unclaimed until their "
 			   "hosts sync), %zu dropped", d->cfg.n_devices, d->cfg.n_devices == 1 ? "" :
