@@ -318,7 +318,7 @@ static void test_shipped_file(void **state)
 	assert_true(config_equal(&c, &def));
 	/* every key, each once (else a duplicate error): 57 commented, tcp_ports set;
 	 * [device NAME]'s example is "#"-commented: a device needs enable = yes */
-	assert_int_equal(keys, 57);
+	assert_int_equal(keys, 58);
 	free(text);
 }
 
@@ -352,7 +352,7 @@ static void test_shipped_device(void **state)
 	assert_string_equal(c->device[0].name, "edge1");
 	assert_string_equal(c->device[0].acl6, "DYPER-IN6");
 	assert_int_equal(c->device[0].n_guards, 2);
-	assert_int_equal(c->device[0].lag_ms, 5000);
+	assert_int_equal(c->device[0].lag_ms, 2000);
 	free(text);
 }
 
