@@ -1737,8 +1737,8 @@ void site_list(const struct dyperd *d, FILE *f, bool json)
 	if (json)
 		fputc('[', f);
 	else
-		fprintf(f, "%-6s %-20s %-5s %-28s %-28s %8s %-7s%s\n", "ID", "DELEGATE", "PROTO",
-			"REMOTE", "LOCAL", "LEASE", "STATE", s->devices ? " PACKETS" : "");
+		fprintf(f, "%-6s %-20s %-5s %-28s %-28s %8s %s\n", "ID", "DELEGATE", "PROTO",
+			"REMOTE", "LOCAL", "LEASE", s->devices ? "STATE   PACKETS" : "STATE");
 	for (uint32_t i = 0; i < s->t.cap; i++) {
 		const struct ph_entry *e = &s->t.v[i];
 		char r[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN], rs[64], ls[64];
@@ -1772,12 +1772,12 @@ void site_list(const struct dyperd *d, FILE *f, bool json)
 			snprintf(rs, sizeof(rs), e->ph.family == AF_INET6 ? "[%s]:*" : "%s:*", r);
 		snprintf(ls, sizeof(ls), e->ph.family == AF_INET6 ? "[%s]:%u" : "%s:%u", l,
 			 e->ph.local_port);
-		fprintf(f, "%-6u %-20s %-5s %-28s %-28s %7llds %-7s", e->id, e->ph.owner.delegate,
-			e->ph.proto == IPPROTO_TCP ? "tcp" : "udp", rs, ls, left,
-			site_state(e->state));
+		fprintf(f, "%-6u %-20s %-5s %-28s %-28s %7llds ", e->id, e->ph.owner.delegate,
+			e->ph.proto == IPPROTO_TCP ? "tcp" : "udp", rs, ls, left);
 		if (s->devices)
-			fprintf(f, " %" PRIu64, e->packets);
-		fputc('\n', f);
+			fprintf(f, "%-7s %" PRIu64 "\n", site_state(e->state), e->packets);
+		else
+			fprintf(f, "%s\n", site_state(e->state));
 	}
 	if (json)
 		fputs("]\n", f);

@@ -447,7 +447,8 @@ static int ent_cmp(const void *a, const void *b)
  * deleted, queued after everything it was given so far. */
 static void converge(struct fanout *f, struct member *m, struct pinhole_entry *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), ent_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), ent_cmp);	/* v may be NULL when n is 0 */
 	for (size_t i = 0; i < n; i++) {
 		if (!want_find(f, &v[i].ph) || !covers(m, &v[i].ph)) {
 			struct pinhole ph = v[i].ph;
@@ -462,7 +463,7 @@ static void converge(struct fanout *f, struct member *m, struct pinhole_entry *v
 		if (f->w[i].st != 1 || !covers(m, &f->w[i].ph))
 			continue;
 		key.ph = f->w[i].ph;
-		if (!bsearch(&key, v, n, sizeof(*v), ent_cmp))
+		if (!n || !bsearch(&key, v, n, sizeof(*v), ent_cmp))
 			own_op(f, m, PINHOLE_ADD, &f->w[i].ph);
 	}
 }
