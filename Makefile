@@ -270,6 +270,12 @@ $(B)/tests/unit/test_engine: $(B)/tests/unit/test_engine.o $(B)/tests/unit/fake_
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
 
+# the fan-out's unit test, with fake members
+$(B)/tests/unit/test_fanout: $(B)/tests/unit/test_fanout.o $(B)/tests/unit/fake_enforcer.o \
+		$(REMOTE_LIB) $(NFT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)
+
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(CORE_LIB) $(REMOTE_LIB) $(CONF_LIB) $(NFT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(TEST_LIBS)

@@ -25,6 +25,8 @@ _Static_assert(sizeof(enum dyper_on_exit) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum dyper_owner_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum dyper_on_unreachable) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum dyper_site_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dyper_site_router) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dyper_device_type) == sizeof(int), "enum size");
 
 #define CONFIG_FILE_MAX	(1 << 20)	/* a config is a page or two */
 #define CONFIG_LINE_MAX	197		/* inih's usual 200-byte buffer less 3 */
@@ -42,6 +44,7 @@ enum section {
 	S_LIMITS,
 	S_REMOTE,
 	S_SITE,
+	S_DEVICE,	/* [device NAME], repeated: keys relative to a device */
 	S_COUNT,
 };
 
@@ -51,7 +54,10 @@ static const char *const section_names[S_COUNT] = {
 	[S_LIMITS] = "limits",
 	[S_REMOTE] = "remote",
 	[S_SITE] = "site",
+	[S_DEVICE] = "device NAME",
 };
+
+#define DEVICE_PREFIX	"device "	/* of the section name inih hands over */
 
 enum key_type {
 	T_NAME,		/* user or group name */
@@ -75,6 +81,12 @@ enum key_type {
 	T_SITE_MODE,
 	T_IFNAMES,	/* char[DYPER_SITE_MAX_INSIDE][IFNAMSIZ] + size_t count */
 	T_OPEN_PORTS,	/* struct dyper_open_port[] + size_t count */
+	T_ROUTER,	/* auto | yes | no */
+	T_DEVICE_TYPE,
+	T_IDENT,	/* goes into a device's CLI: [A-Za-z0-9_.-], alnum first, <= max */
+	T_IDENT_OPT,	/* the same, or empty */
+	T_DURATION_OPT,	/* 0 (the default), or min..max */
+	T_PREFIXES,	/* struct dyper_prefix[] + size_t count */
 };
 
 struct conf_key {
@@ -87,6 +99,13 @@ struct conf_key {
 };
 
 #define FIELD(f)	offsetof(struct dyper_config, f), sizeof(((struct dyper_config *)0)->f)
+#define DFIELD(f)	offsetof(struct dyper_device_conf, f), \
+			sizeof(((struct dyper_device_conf *)0)->f)
+#define DEVICE_IDENT_MAX	(DYPER_DEVICE_IDENT_LEN - 1)
+#define DEVICE_ID_MAX		2147483646
+#define DEVICE_IDS_MAX		(1u << 24)	/* identities one device may use */
+#define DEVICE_FIRST_ID		1		/* the driver's defaults */
+#define DEVICE_LAST_ID		999999
 #define PORTS(p)	offsetof(struct dyper_config, enforcer.p##_ports), \
 			offsetof(struct dyper_config, enforcer.n_##p##_ports)
 
@@ -147,6 +166,7 @@ static const struct conf_key keys[] = {
 	{ S_REMOTE, "lease", T_DURATION, FIELD(remote.lease_ms), 3 * MS_PER_S, MS_PER_D },
 	{ S_REMOTE, "on_unreachable", T_UNREACHABLE, FIELD(remote.on_unreachable), 0, 0 },
 	{ S_SITE, "enable", T_BOOL, FIELD(site.enable), 0, 0 },
+	{ S_SITE, "router", T_ROUTER, FIELD(site.router), 0, 0 },
 	{ S_SITE, "name", T_SITE_NAME, FIELD(site.name), 0, 0 },
 	{ S_SITE, "socket", T_SOCKET, FIELD(site.socket), 0, 0 },
 	{ S_SITE, "account", T_ACCOUNT, FIELD(site.account), 0, 0 },
@@ -166,6 +186,33 @@ static const struct conf_key keys[] = {
 	  offsetof(struct dyper_config, site.n_inside), 0, 0 },
 	{ S_SITE, "open_ports", T_OPEN_PORTS, offsetof(struct dyper_config, site.open),
 	  offsetof(struct dyper_config, site.n_open), 1, 65535 },
+
+	/* [device NAME]: offsets in struct dyper_device_conf (device_key()) */
+	{ S_DEVICE, "type", T_DEVICE_TYPE, DFIELD(type), 0, 0 },
+	{ S_DEVICE, "address", T_ADDR_OPT, DFIELD(address), 0, 0 },
+	{ S_DEVICE, "port", T_UINT32, DFIELD(port), 1, 65535 },
+	/* names the driver puts into command lines: its REMOTE_DEVICE_NAME_MAX */
+	{ S_DEVICE, "user", T_IDENT, DFIELD(user), 1, DEVICE_IDENT_MAX },
+	{ S_DEVICE, "key", T_PATH_OPT, DFIELD(key), 0, 0 },
+	{ S_DEVICE, "password_file", T_PATH_OPT, DFIELD(password_file), 0, 0 },
+	{ S_DEVICE, "known_hosts", T_PATH_OPT, DFIELD(known_hosts), 0, 0 },
+	{ S_DEVICE, "acl", T_IDENT, DFIELD(acl), 1, DEVICE_IDENT_MAX },
+	{ S_DEVICE, "acl6", T_IDENT_OPT, DFIELD(acl6), 1, DEVICE_IDENT_MAX },
+	{ S_DEVICE, "final_term", T_IDENT_OPT, DFIELD(final_term), 1, DEVICE_IDENT_MAX },
+	/* the driver's bounds: IOS sequence numbers, at most 2^24 of them */
+	{ S_DEVICE, "first_id", T_UINT32, DFIELD(first_id), 0, DEVICE_ID_MAX },
+	{ S_DEVICE, "last_id", T_UINT32, DFIELD(last_id), 0, DEVICE_ID_MAX },
+	{ S_DEVICE, "batch", T_UINT32, DFIELD(batch), 0, 100000 },
+	/* the driver counts it in whole seconds */
+	{ S_DEVICE, "save_interval", T_DURATION_OPT, DFIELD(save_interval_ms),
+	  10 * MS_PER_S, MS_PER_D },
+	{ S_DEVICE, "timeout", T_DURATION_OPT, DFIELD(timeout_ms), MS_PER_S, 10 * MS_PER_M },
+	{ S_DEVICE, "keepalive", T_DURATION_OPT, DFIELD(keepalive_ms), MS_PER_S, MS_PER_H },
+	/* JunOS's commit confirmed takes 1 to 65535 minutes */
+	{ S_DEVICE, "confirm_minutes", T_UINT32, DFIELD(confirm_minutes), 0, 65535 },
+	{ S_DEVICE, "lag", T_DURATION, DFIELD(lag_ms), 100, 5 * MS_PER_M },
+	{ S_DEVICE, "guards", T_PREFIXES, offsetof(struct dyper_device_conf, guards),
+	  offsetof(struct dyper_device_conf, n_guards), 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -202,6 +249,21 @@ static const struct word site_mode_words[] = {
 	{ NULL, 0 },
 };
 
+static const struct word router_words[] = {
+	{ "auto", DYPER_SITE_ROUTER_AUTO },
+	{ "yes", DYPER_SITE_ROUTER_YES },
+	{ "no", DYPER_SITE_ROUTER_NO },
+	{ NULL, 0 },
+};
+
+static const struct word device_type_words[] = {
+	{ "ios", DYPER_DEVICE_IOS },
+	{ "ftos", DYPER_DEVICE_FTOS },
+	{ "ironware", DYPER_DEVICE_IRONWARE },
+	{ "junos", DYPER_DEVICE_JUNOS },
+	{ NULL, 0 },
+};
+
 static const struct word bool_words[] = {
 	{ "yes", 1 }, { "no", 0 },
 	{ "true", 1 }, { "false", 0 },
@@ -218,6 +280,8 @@ struct parse {
 	size_t pos;			/* start of the next line */
 	unsigned lineno;		/* of the line inih works on */
 	unsigned seen[N_KEYS];		/* line of each key, 0 if absent */
+	unsigned dev_line[DYPER_MAX_DEVICES];	/* of each [device NAME] header */
+	unsigned dev_seen[DYPER_MAX_DEVICES][N_KEYS];	/* as seen[], per device */
 	const char *key;		/* key being parsed, for messages */
 	unsigned err_line;		/* first error found by us, 0 if none */
 	char msg[MSG_LEN];
@@ -573,14 +637,17 @@ static int parse_mark(struct parse *p, const struct conf_key *k, const char *v)
 
 static int parse_duration_key(struct parse *p, const struct conf_key *k, const char *v)
 {
+	bool opt = k->type == T_DURATION_OPT;
 	char lo[32], hi[32];
 	uint64_t ms;
 
-	if (parse_duration(v, &ms) || ms < (uint64_t)k->min || ms > (uint64_t)k->max) {
+	if (parse_duration(v, &ms) || (ms < (uint64_t)k->min && !(opt && ms == 0)) ||
+	    ms > (uint64_t)k->max) {
 		format_duration((uint64_t)k->min, lo, sizeof(lo));
 		format_duration((uint64_t)k->max, hi, sizeof(hi));
-		return fail(p, "expected a duration from %s to %s such as 250ms, 5s, 2m, 1h "
-			    "or 1d (a plain number is seconds), found %s", lo, hi, q(p, v));
+		return fail(p, "expected %sa duration from %s to %s such as 250ms, 5s, 2m, 1h "
+			    "or 1d (a plain number is seconds), found %s",
+			    opt ? "0 (the default) or " : "", lo, hi, q(p, v));
 	}
 	*(uint32_t *)field(&p->cfg, k) = (uint32_t)ms;
 	return 1;
@@ -781,6 +848,100 @@ static int parse_open_ports(struct parse *p, const struct conf_key *k, const cha
 	return 1;
 }
 
+/* A name a device driver puts into its command lines (an account, ACL,
+ * filter or term): kept to characters no CLI reads specially. */
+static int parse_ident(struct parse *p, const struct conf_key *k, const char *v)
+{
+	size_t n = strlen(v);
+	bool ok = is_alpha(v[0]) || is_digit(v[0]);
+
+	if (n == 0 && k->type == T_IDENT_OPT)
+		return set_string(p, k, v);
+	for (size_t i = 1; ok && i < n; i++)
+		ok = is_alpha(v[i]) || is_digit(v[i]) || v[i] == '_' || v[i] == '.' || v[i] == '-';
+	if (!ok || n > (size_t)k->max)
+		return fail(p, "expected a name of 1 to %" PRId64 " letters, digits, \".\", \"_\" "
+			    "or \"-\" starting with a letter or digit (it goes into the device's "
+			    "command lines)%s, found %s", k->max,
+			    k->type == T_IDENT_OPT ? ", or nothing" : "", q(p, v));
+	return set_string(p, k, v);
+}
+
+struct prefixes {
+	struct dyper_prefix *v;
+	size_t n;
+};
+
+/* "198.51.100.0/24", "2001:db8:1::/48", or an address alone (one host). */
+static int prefix_one(struct parse *p, const char *s, size_t n, struct prefixes *l)
+{
+	static const char expect[] = "expected an address prefix such as 198.51.100.0/24 or "
+				     "2001:db8:1::/48 (or an address alone), found %s";
+	struct dyper_prefix x = { 0 };
+	const char *slash = memchr(s, '/', n);
+	size_t alen = slash ? (size_t)(slash - s) : n;
+	char addr[INET6_ADDRSTRLEN];
+	uint64_t len;
+
+	if (alen >= sizeof(addr))
+		return fail(p, expect, qn(p, s, n));
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, x.addr) == 1)
+		x.family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, x.addr) == 1)
+		x.family = AF_INET6;
+	else
+		return fail(p, expect, qn(p, s, n));
+	len = x.family == AF_INET ? 32 : 128;
+	if (slash && parse_decimal(slash + 1, n - alen - 1, len, &len))
+		return fail(p, "expected a prefix length from 0 to %u, found %s",
+			    x.family == AF_INET ? 32u : 128u, qn(p, s, n));
+	x.len = (uint8_t)len;
+	/* a guard with host bits is most likely a typo for another network */
+	for (unsigned bit = x.len; bit < (x.family == AF_INET ? 32u : 128u); bit++)
+		if (x.addr[bit / 8] & (0x80 >> (bit % 8)))
+			return fail(p, "expected a prefix without host bits (such as "
+				    "198.51.100.0/24, not 198.51.100.7/24), found %s", qn(p, s, n));
+	for (size_t i = 0; i < l->n; i++)
+		if (memcmp(&l->v[i], &x, sizeof(x)) == 0)
+			return fail(p, "expected each guard once, found %s twice", qn(p, s, n));
+	if (l->n == DYPER_DEVICE_MAX_GUARDS)
+		return fail(p, "expected at most %d guards, found more", DYPER_DEVICE_MAX_GUARDS);
+	l->v[l->n++] = x;
+	return 1;
+}
+
+/* One comma-separated item: prefixes separated by blanks. */
+static int prefix_item(struct parse *p, const char *s, size_t n, void *arg)
+{
+	size_t i = 0, start;
+
+	while (i < n) {
+		start = i;
+		while (i < n && !is_space(s[i]))
+			i++;
+		if (!prefix_one(p, s + start, i - start, arg))
+			return 0;
+		while (i < n && is_space(s[i]))
+			i++;
+	}
+	return 1;
+}
+
+static int parse_prefixes(struct parse *p, const struct conf_key *k, const char *v)
+{
+	struct dyper_prefix v2[DYPER_DEVICE_MAX_GUARDS];
+	struct prefixes l = { v2, 0 };
+
+	memset(v2, 0, sizeof(v2));
+	if (!each_item(p, v, prefix_item, &l))
+		return 0;
+	memcpy(field(&p->cfg, k), v2, sizeof(v2));
+	*(size_t *)((char *)&p->cfg + k->size) = l.n;
+	return 1;
+}
+
 static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 {
 	switch (k->type) {
@@ -807,6 +968,7 @@ static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 	case T_MARK:
 		return parse_mark(p, k, v);
 	case T_DURATION:
+	case T_DURATION_OPT:
 		return parse_duration_key(p, k, v);
 	case T_PORTS:
 		return parse_ports(p, k, v);
@@ -824,6 +986,16 @@ static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 		return parse_ifnames(p, k, v);
 	case T_OPEN_PORTS:
 		return parse_open_ports(p, k, v);
+	case T_ROUTER:
+		return parse_word(p, k, v, router_words, "auto, yes or no");
+	case T_DEVICE_TYPE:
+		return parse_word(p, k, v, device_type_words,
+				  "a device type: ios, ftos, ironware or junos");
+	case T_IDENT:
+	case T_IDENT_OPT:
+		return parse_ident(p, k, v);
+	case T_PREFIXES:
+		return parse_prefixes(p, k, v);
 	}
 	return fail(p, "expected a known key type, found %d", (int)k->type);
 }
@@ -832,7 +1004,11 @@ static int parse_value(struct parse *p, const struct conf_key *k, const char *v)
 
 static int section_find(const char *s, size_t n)
 {
-	for (int i = 0; i < S_COUNT; i++)
+	size_t dn = strlen(DEVICE_PREFIX);
+
+	if (n >= dn && memcmp(s, DEVICE_PREFIX, dn) == 0)
+		return S_DEVICE;
+	for (int i = 0; i < S_DEVICE; i++)
 		if (strlen(section_names[i]) == n && memcmp(section_names[i], s, n) == 0)
 			return i;
 	return -1;
@@ -849,6 +1025,74 @@ static void section_list(char *buf, size_t len)
 				      section_names[i]);
 }
 
+/* The index of device @name (@n bytes), or -1. */
+static int device_find(const struct parse *p, const char *name, size_t n)
+{
+	for (size_t i = 0; i < p->cfg.n_devices; i++)
+		if (strlen(p->cfg.device[i].name) == n && memcmp(p->cfg.device[i].name, name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void device_defaults(struct dyper_device_conf *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->type = DYPER_DEVICE_IOS;
+	d->port = 22;
+	d->lag_ms = 5 * MS_PER_S;
+}
+
+/*
+ * A [device NAME] header (@s, @n bytes, between the brackets): registered
+ * here, as the header is read, so that a section without keys is still a
+ * device (which then lacks its required keys).
+ */
+static void device_header(struct parse *p, const char *s, size_t n)
+{
+	const char *name = s + strlen(DEVICE_PREFIX);
+	size_t len = n - strlen(DEVICE_PREFIX);
+	bool ok = len > 0 && len < DYPER_DEVICE_NAME_LEN && (is_alpha(name[0]) || is_digit(name[0]));
+	struct dyper_device_conf *d;
+	int i;
+
+	for (size_t j = 1; ok && j < len; j++)
+		ok = is_alpha(name[j]) || is_digit(name[j]) || name[j] == '_' || name[j] == '.' ||
+		     name[j] == '-';
+	if (!ok) {
+		fail(p, "expected [device NAME], NAME 1 to %d letters, digits, \".\", \"_\" or "
+		     "\"-\" starting with a letter or digit, found %s", DYPER_DEVICE_NAME_LEN - 1,
+		     qn(p, s - 1, n + 2));
+		return;
+	}
+	i = device_find(p, name, len);
+	if (i >= 0) {
+		fail(p, "expected each device once, found %s again (first on line %u)",
+		     qn(p, s - 1, n + 2), p->dev_line[i]);
+		return;
+	}
+	if (p->cfg.n_devices == DYPER_MAX_DEVICES) {
+		fail(p, "expected at most %d [device NAME] sections, found %s, one more",
+		     DYPER_MAX_DEVICES, qn(p, s - 1, n + 2));
+		return;
+	}
+	d = &p->cfg.device[p->cfg.n_devices];
+	device_defaults(d);
+	memcpy(d->name, name, len);
+	p->dev_line[p->cfg.n_devices++] = p->lineno;
+}
+
+/* @k of device @i: its offsets moved into p->cfg.device[i]. */
+static struct conf_key device_key(const struct conf_key *k, size_t i)
+{
+	struct conf_key dk = *k;
+	size_t base = offsetof(struct dyper_config, device) + i * sizeof(struct dyper_device_conf);
+
+	dk.off += base;
+	if (k->type == T_PREFIXES)
+		dk.size += base;	/* the offset of the count */
+	return dk;
+}
+
 /*
  * inih ignores what follows "]" and never shows the handler a section
  * without keys; check header lines here, as inih finds the name: up to
@@ -858,7 +1102,7 @@ static void check_section_line(struct parse *p, const char *line)
 {
 	const char *end = line + 1, *rest;
 	bool was_space = false;
-	char names[64];
+	char names[96];
 
 	while (*end && *end != ']' && !(was_space && *end == ';')) {
 		was_space = is_space(*end);
@@ -874,7 +1118,9 @@ static void check_section_line(struct parse *p, const char *line)
 		     qn(p, rest, strcspn(rest, "\r")));
 		return;
 	}
-	if (section_find(line + 1, (size_t)(end - line - 1)) < 0) {
+	if (section_find(line + 1, (size_t)(end - line - 1)) == S_DEVICE) {
+		device_header(p, line + 1, (size_t)(end - line - 1));
+	} else if (section_find(line + 1, (size_t)(end - line - 1)) < 0) {
 		section_list(names, sizeof(names));
 		fail(p, "expected a section %s, found %s", names,
 		     qn(p, line, (size_t)(end - line + 1)));
@@ -928,9 +1174,11 @@ static char *read_line(char *str, int num, void *stream)
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
+	struct conf_key k;
+	unsigned *seen;
 	char list[512];
 	size_t o = 0;
-	int sec, found = -1, ok;
+	int sec, found = -1, ok, dev = -1;
 
 	if (p->err_line)
 		return 1;	/* only the first error is reported */
@@ -938,7 +1186,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return fail(p, "expected a section header such as [daemon] before the "
 			    "first key, found key %s", q(p, name));
 	sec = section_find(section, strlen(section));
-	if (sec < 0)	/* the header line has failed already; this is a backstop */
+	if (sec == S_DEVICE)
+		dev = device_find(p, section + strlen(DEVICE_PREFIX),
+				  strlen(section) - strlen(DEVICE_PREFIX));
+	/* the header line has failed already; this is a backstop */
+	if (sec < 0 || (sec == S_DEVICE && dev < 0))
 		return fail(p, "expected a known section before key %s", q(p, name));
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (keys[i].sec == (enum section)sec && strcmp(keys[i].name, name) == 0)
@@ -952,12 +1204,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return fail(p, "expected a key of [%s] (%s), found %s", section, list,
 			    q(p, name));
 	}
-	if (p->seen[found])
+	seen = dev >= 0 ? p->dev_seen[dev] : p->seen;
+	if (seen[found])
 		return fail(p, "expected each key once, found %s again (first on line %u)",
-			    q(p, name), p->seen[found]);
-	p->seen[found] = p->lineno;
+			    q(p, name), seen[found]);
+	seen[found] = p->lineno;
+	k = dev >= 0 ? device_key(&keys[found], (size_t)dev) : keys[found];
 	p->key = keys[found].name;
-	ok = parse_value(p, &keys[found], value);
+	ok = parse_value(p, &k, value);
 	p->key = NULL;
 	return ok;
 }
@@ -972,11 +1226,14 @@ static size_t key_index(const char *name)
 	return i;
 }
 
-/* Blames key @name (its line, or the last line when it is absent). */
+static size_t key_index_in(enum section sec, const char *name);
+
+/* Blames [site] key @name (its line, or the last line when it is absent). */
 __attribute__((format(printf, 3, 4)))
 static void fail_key(struct parse *p, const char *name, const char *fmt, ...)
 {
-	size_t k = key_index(name);
+	/* by section: "mark" and "burst" are keys of other sections too */
+	size_t k = key_index_in(S_SITE, name);
 	char msg[MSG_LEN];
 	va_list ap;
 
@@ -990,17 +1247,120 @@ static void fail_key(struct parse *p, const char *name, const char *fmt, ...)
 	p->key = NULL;
 }
 
+/* Index of key @name of section @sec. */
+static size_t key_index_in(enum section sec, const char *name)
+{
+	size_t i = 0;
+
+	while (i < N_KEYS - 1 && !(keys[i].sec == sec && strcmp(keys[i].name, name) == 0))
+		i++;
+	return i;
+}
+
+/* Blames key @name of device @i: its line, or the device's header line. */
+__attribute__((format(printf, 4, 5)))
+static void fail_device(struct parse *p, size_t i, const char *name, const char *fmt, ...)
+{
+	size_t k = key_index_in(S_DEVICE, name);
+	char msg[MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->lineno = p->dev_seen[i][k] ? p->dev_seen[i][k] : p->dev_line[i];
+	p->key = keys[k].name;
+	fail(p, "%s", msg);
+	p->key = NULL;
+}
+
+/* What one [device NAME] needs, and its keys between them. */
+static void check_device(struct parse *p, size_t i)
+{
+	struct dyper_device_conf *d = &p->cfg.device[i];
+	bool junos = d->type == DYPER_DEVICE_JUNOS;
+	uint32_t first = d->first_id ? d->first_id : DEVICE_FIRST_ID;
+	uint32_t last = d->last_id ? d->last_id : DEVICE_LAST_ID;
+	const char *dn = d->name;
+
+	if (!p->dev_seen[i][key_index_in(S_DEVICE, "type")])
+		fail_device(p, i, "type", "expected a type (ios, ftos, ironware or junos) in "
+			    "[device %s], found none", dn);
+	else if (!d->address[0])
+		fail_device(p, i, "address", "expected the device's IPv4 or IPv6 address in "
+			    "[device %s], found none", dn);
+	else if (!d->user[0])
+		fail_device(p, i, "user", "expected the device account's name in [device %s], "
+			    "found none", dn);
+	else if (!d->key[0] && !d->password_file[0])
+		fail_device(p, i, "key", "expected key (preferred) or password_file in "
+			    "[device %s], found none", dn);
+	else if (d->key[0] && d->password_file[0])
+		fail_device(p, i, "password_file", "expected key or password_file, not both, "
+			    "found %s", q(p, d->password_file));
+	else if (!d->known_hosts[0])
+		fail_device(p, i, "known_hosts", "expected the device's pinned host key (a "
+			    "known_hosts file) in [device %s], found none", dn);
+	else if (!d->acl[0])
+		fail_device(p, i, "acl", "expected the ACL or filter name in [device %s], "
+			    "found none", dn);
+	else if (!junos && d->final_term[0])
+		fail_device(p, i, "final_term", "expected final_term only with type = junos, "
+			    "found %s", q(p, d->final_term));
+	else if (!junos && d->confirm_minutes)
+		fail_device(p, i, "confirm_minutes", "expected confirm_minutes only with "
+			    "type = junos, found %u", d->confirm_minutes);
+	else if (first > last)
+		fail_device(p, i, d->first_id ? "first_id" : "last_id", "expected first_id (%u) "
+			    "<= last_id (%u), found %u", first, last, d->first_id ? first : last);
+	else if (last - first >= DEVICE_IDS_MAX)
+		fail_device(p, i, "last_id", "expected at most %u identities (first_id %u), "
+			    "found %u", DEVICE_IDS_MAX, first, last);
+	else if (d->save_interval_ms % MS_PER_S)
+		fail_device(p, i, "save_interval", "expected whole seconds, found %ums",
+			    d->save_interval_ms);
+	if (p->err_line)
+		return;
+	/* the defaults, spelled out: what the driver will use, and what -t shows */
+	if (!d->acl6[0])
+		memcpy(d->acl6, d->acl, sizeof(d->acl6));
+	if (junos && !d->final_term[0])
+		snprintf(d->final_term, sizeof(d->final_term), "deny");
+}
+
+/* Devices are the site controller's; a site drives a router, devices or both. */
+static void check_devices(struct parse *p)
+{
+	const struct dyper_config *c = &p->cfg;
+
+	if (c->n_devices && !c->site.enable) {
+		p->lineno = p->dev_line[0];
+		fail(p, "expected [device NAME] sections only with [site] enable = yes (the site "
+		     "controller drives the devices), found [device %s] without it",
+		     c->device[0].name);
+		return;
+	}
+	if (c->site.enable && c->site.router == DYPER_SITE_ROUTER_NO && !c->n_devices) {
+		fail_key(p, "router", "expected [device NAME] sections with router = no (the site "
+			 "would enforce nothing), found none");
+		return;
+	}
+	for (size_t i = 0; i < c->n_devices && !p->err_line; i++)
+		check_device(p, i);
+}
+
 /* A site controller needs what its router table cannot do without. */
 static void check_site(struct parse *p)
 {
 	const struct dyper_site_conf *s = &p->cfg.site;
+	bool router = dyper_config_site_router(&p->cfg);
 
 	if (!s->enable)
 		return;
-	if (s->n_inside == 0)
+	if (router && s->n_inside == 0)
 		fail_key(p, "inside", "expected the router's inside interfaces (at least one) "
 			 "with enable = yes, found none");
-	else if (s->mode == DYPER_SITE_MARK && s->mark == 0)
+	else if (router && s->mode == DYPER_SITE_MARK && s->mark == 0)
 		fail_key(p, "mark", "expected a mark other than 0 with mode = mark, found none");
 	else if (strcmp(s->socket, p->cfg.control_socket) == 0)
 		fail_key(p, "socket", "expected a path other than control_socket's, found %s",
@@ -1047,7 +1407,10 @@ static void check_config(struct parse *p)
 		     "the far end of border mode), found %s", q(p, p->cfg.remote.host));
 		p->key = NULL;
 	}
-	check_site(p);
+	if (!p->err_line)
+		check_devices(p);
+	if (!p->err_line)
+		check_site(p);
 }
 
 /* Line @n of the text, without its leading and trailing blanks. */
@@ -1186,6 +1549,19 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->site.mark = 0;
 }
 
+bool dyper_config_site_router(const struct dyper_config *c)
+{
+	switch (c->site.router) {
+	case DYPER_SITE_ROUTER_YES:
+		return true;
+	case DYPER_SITE_ROUTER_NO:
+		return false;
+	case DYPER_SITE_ROUTER_AUTO:
+		break;
+	}
+	return c->n_devices == 0;
+}
+
 void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src)
 {
 	if (dst == src)
@@ -1309,10 +1685,32 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 	case T_ACCOUNT:
 		snprintf(buf, len, "%.*s", (int)k->size, (const char *)f);
 		break;
+	case T_IDENT:
+	case T_IDENT_OPT:
+		snprintf(buf, len, "%.*s", (int)k->size, (const char *)f);
+		break;
 	case T_SITE_MODE:
-		name = word_name(site_mode_words, *(const int *)f);
+	case T_ROUTER:
+	case T_DEVICE_TYPE:
+		name = word_name(k->type == T_SITE_MODE ? site_mode_words :
+				 k->type == T_ROUTER ? router_words : device_type_words,
+				 *(const int *)f);
 		snprintf(buf, len, "%s", name ? name : "?");
 		break;
+	case T_PREFIXES: {
+		const struct dyper_prefix *px = f;
+		size_t n = *(const size_t *)((const char *)c + k->size);
+		char a[INET6_ADDRSTRLEN];
+
+		buf[0] = '\0';
+		for (size_t i = 0; i < n && i < DYPER_DEVICE_MAX_GUARDS && o < len; i++) {
+			if (!inet_ntop(px[i].family, px[i].addr, a, sizeof(a)))
+				snprintf(a, sizeof(a), "?");
+			o += (size_t)snprintf(buf + o, len - o, "%s%s/%u", i ? " " : "", a,
+					      (unsigned)px[i].len);
+		}
+		break;
+	}
 	case T_IFNAMES: {
 		const char (*names)[DYPER_IFNAME_LEN] = f;
 		size_t n = *(const size_t *)((const char *)c + k->size);
@@ -1378,6 +1776,7 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 		snprintf(buf, len, "%#" PRIx32, *(const uint32_t *)f);
 		break;
 	case T_DURATION:
+	case T_DURATION_OPT:
 		format_duration(*(const uint32_t *)f, buf, len);
 		break;
 	case T_PORTS: {
@@ -1393,22 +1792,41 @@ static void format_value(const struct dyper_config *c, const struct conf_key *k,
 	}
 }
 
-int dyper_config_write(const struct dyper_config *c, FILE *f)
+static void write_key(const struct dyper_config *c, const struct conf_key *k, FILE *f)
 {
 	char value[DYPER_CONFIG_PATH_LEN + 64];
+
+	format_value(c, k, value, sizeof(value));
+	/* Any value that parsed fits one line, written tightly. */
+	if (strlen(k->name) + 3 + strlen(value) > CONFIG_LINE_MAX)
+		fprintf(f, "%s=%s\n", k->name, value);
+	else
+		fprintf(f, "%s =%s%s\n", k->name, value[0] ? " " : "", value);
+}
+
+int dyper_config_write(const struct dyper_config *c, FILE *f)
+{
 	int sec = -1;
 
 	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].sec == S_DEVICE)
+			continue;
 		if ((int)keys[i].sec != sec) {
 			sec = (int)keys[i].sec;
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", section_names[sec]);
 		}
-		format_value(c, &keys[i], value, sizeof(value));
-		/* Any value that parsed fits one line, written tightly. */
-		if (strlen(keys[i].name) + 3 + strlen(value) > CONFIG_LINE_MAX)
-			fprintf(f, "%s=%s\n", keys[i].name, value);
-		else
-			fprintf(f, "%s =%s%s\n", keys[i].name, value[0] ? " " : "", value);
+		write_key(c, &keys[i], f);
+	}
+	for (size_t d = 0; d < c->n_devices && d < DYPER_MAX_DEVICES; d++) {
+		fprintf(f, "\n[%s%.*s]\n", DEVICE_PREFIX, DYPER_DEVICE_NAME_LEN, c->device[d].name);
+		for (size_t i = 0; i < N_KEYS; i++) {
+			struct conf_key k;
+
+			if (keys[i].sec != S_DEVICE)
+				continue;
+			k = device_key(&keys[i], d);
+			write_key(c, &k, f);
+		}
 	}
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }

@@ -103,8 +103,19 @@ struct dyper_open_port {
 	uint8_t addr[16];		/* network order; IPv4 in the first 4 bytes */
 };
 
+/* [site] router = auto | yes | no: does the site also drive this Linux
+ * box's own nftables router table (table, inside, mode, ...)?  auto: yes
+ * when there is no [device NAME] section, no otherwise.  With the router
+ * off, inside and the other router-only keys are not required. */
+enum dyper_site_router {
+	DYPER_SITE_ROUTER_AUTO,
+	DYPER_SITE_ROUTER_YES,
+	DYPER_SITE_ROUTER_NO,
+};
+
 struct dyper_site_conf {
-	bool enable;				/* dyperd runs as the site controller */
+	bool enable;
+	enum dyper_site_router router;				/* dyperd runs as the site controller */
 	char name[DYPER_SITE_NAME_LEN];		/* sent in "DYPER 1 OK <name>" */
 	char socket[DYPER_CONFIG_SOCKET_LEN];	/* dyper-remote connects here */
 	char account[DYPER_CONFIG_NAME_LEN];	/* dyper-remote's user: name or uid */
@@ -123,6 +134,50 @@ struct dyper_site_conf {
 	size_t n_inside;
 	struct dyper_open_port open[DYPER_SITE_MAX_OPEN];
 	size_t n_open;
+};
+
+/* [device NAME]: a border router or switch the site drives over SSH
+ * (dyperd/devconf.h hands it to remote/device.h). */
+#define DYPER_MAX_DEVICES	16
+#define DYPER_DEVICE_NAME_LEN	32	/* with NUL; [A-Za-z0-9_.-], alnum first */
+#define DYPER_DEVICE_MAX_GUARDS	16
+#define DYPER_DEVICE_IDENT_LEN	32	/* ACL, filter and term names, with NUL */
+
+/* An address prefix: network order, IPv4 in the first 4 bytes, host bits 0. */
+struct dyper_prefix {
+	uint8_t family;			/* AF_INET or AF_INET6 */
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+enum dyper_device_type {
+	DYPER_DEVICE_IOS,
+	DYPER_DEVICE_FTOS,
+	DYPER_DEVICE_IRONWARE,
+	DYPER_DEVICE_JUNOS,
+};
+
+struct dyper_device_conf {
+	char name[DYPER_DEVICE_NAME_LEN];	/* from the header [device edge1] */
+	enum dyper_device_type type;		/* required */
+	char address[DYPER_CONFIG_ADDR_LEN];	/* IPv4/IPv6 literal, required */
+	uint32_t port;				/* 22 */
+	char user[DYPER_CONFIG_NAME_LEN];	/* required */
+	char key[DYPER_CONFIG_PATH_LEN];	/* key or password_file required */
+	char password_file[DYPER_CONFIG_PATH_LEN];	/* root-only, one line */
+	char known_hosts[DYPER_CONFIG_PATH_LEN];	/* the pinned host key, required */
+	char acl[DYPER_DEVICE_IDENT_LEN];	/* required */
+	char acl6[DYPER_DEVICE_IDENT_LEN];	/* acl when not given */
+	char final_term[DYPER_DEVICE_IDENT_LEN];	/* JunOS only: "deny"; else "" */
+	uint32_t first_id, last_id;		/* 0: the driver's (1, 999999) */
+	uint32_t batch;				/* 0: the type's */
+	uint32_t save_interval_ms;		/* 0: never; whole seconds */
+	uint32_t timeout_ms;			/* 0: the driver's */
+	uint32_t keepalive_ms;			/* 0: the driver's (60 s) */
+	uint32_t confirm_minutes;		/* JunOS only; 0: 1 */
+	uint32_t lag_ms;			/* wait for a slow device; 5 s */
+	struct dyper_prefix guards[DYPER_DEVICE_MAX_GUARDS];	/* none: every address */
+	size_t n_guards;
 };
 
 /* A plain struct: `=` copies it (dyper_config_copy() is kept for callers). */
@@ -159,6 +214,9 @@ struct dyper_config {
 	struct dyper_remote_conf remote;
 	/* [site] */
 	struct dyper_site_conf site;
+	/* [device NAME], in the file's order */
+	struct dyper_device_conf device[DYPER_MAX_DEVICES];
+	size_t n_devices;
 };
 
 /* Fills @c with the defaults (those of the shipped conf/dyper.conf). */
@@ -183,6 +241,10 @@ int dyper_config_load(struct dyper_config *c, const char *path, bool missing_ok,
  */
 int dyper_config_parse(struct dyper_config *c, const char *text, const char *name,
 		       char *err, size_t errlen);
+
+/* Whether the site drives its own nftables router table: [site] router,
+ * auto resolved (yes without [device NAME] sections). */
+bool dyper_config_site_router(const struct dyper_config *c);
 
 /* Copies @src to @dst. */
 void dyper_config_copy(struct dyper_config *dst, const struct dyper_config *src);

@@ -113,6 +113,8 @@ struct pinhole {
 struct pinhole_entry {
 	struct pinhole ph;
 	bool owner_known;		/* the comment parsed as ours */
+	bool owner_unrecorded;		/* ours, where owners cannot be recorded (a
+					 * border device's ACL): owner unknown */
 	uint64_t expires_ms;		/* time left, 0 if no timeout */
 	uint64_t packets;
 	uint64_t bytes;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "conf/config.h"
+#include "dyperd/devconf.h"
 #include "dyperd/nftconf.h"
 
 #define ERR_LEN 1024
@@ -687,7 +688,7 @@ static void test_error_text(void **state)
 			    "event_log), found \"foo\"");
 	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "f:1: expected a section [daemon], [enforcer], [limits], "
-			    "[remote] or [site], found \"[x]\"");
+			    "[remote], [site] or [device NAME], found \"[x]\"");
 
 	/* Small or absent buffers are fine. */
 	assert_int_equal(dyper_config_parse(&c, "[x]\n", "f", small, sizeof(small)), -EINVAL);
@@ -971,9 +972,334 @@ static void test_site_errors(void **state)
 	assert_false(parse_ok("[site]\nmode = mark\n")->site.enable);
 }
 
+/* --- [device NAME] and [site] router ------------------------------------- */
+
+#define SITE_ON "[site]\nenable = yes\n"
+/* one complete device: what check_device requires */
+#define DEV(name) "[device " name "]\ntype = ios\naddress = 192.0.2.1\nuser = dyper\n" \
+	"key = /etc/dyper/devices/" name ".key\nknown_hosts = /etc/dyper/devices/known_hosts\n" \
+	"acl = DYPER-IN\n"
+
+static const char devices_text[] =
+	"[site]\n"
+	"enable = yes\n"
+	"\n"
+	"[device edge1]\n"
+	"type = ios\n"
+	"address = 192.0.2.1\n"
+	"port = 2222\n"
+	"user = dyper\n"
+	"key = /etc/dyper/devices/edge1.key\n"
+	"known_hosts = /etc/dyper/devices/known_hosts\n"
+	"acl = DYPER-IN\n"
+	"acl6 = DYPER-IN6\n"
+	"first_id = 100\n"
+	"last_id = 9999\n"
+	"batch = 300\n"
+	"save_interval = 10m\n"
+	"timeout = 20s\n"
+	"keepalive = 2m\n"
+	"lag = 2s\n"
+	"guards = 198.51.100.0/24 2001:db8:1::/48, 203.0.113.7\n"
+	"\n"
+	"[device core.v6-1]  ; a comment\n"
+	"type = JunOS\n"
+	"address = 2001:db8::2\n"
+	"user = dyper-site\n"
+	"password_file = /etc/dyper/devices/core.pw\n"
+	"known_hosts = /etc/dyper/devices/known_hosts\n"
+	"acl = DYPER-IN\n"
+	"confirm_minutes = 3\n";
+
+static void test_devices(void **state)
+{
+	struct dyper_config c, def;
+	const struct dyper_device_conf *d;
+
+	dyper_config_defaults(&def);
+	assert_int_equal(def.n_devices, 0);
+	assert_int_equal(def.site.router, DYPER_SITE_ROUTER_AUTO);
+	assert_true(dyper_config_site_router(&def));
+
+	dyper_config_copy(&c, parse_ok(devices_text));
+	assert_int_equal(c.n_devices, 2);
+	d = &c.device[0];
+	assert_string_equal(d->name, "edge1");
+	assert_int_equal(d->type, DYPER_DEVICE_IOS);
+	assert_string_equal(d->address, "192.0.2.1");
+	assert_int_equal(d->port, 2222);
+	assert_string_equal(d->user, "dyper");
+	assert_string_equal(d->key, "/etc/dyper/devices/edge1.key");
+	assert_string_equal(d->password_file, "");
+	assert_string_equal(d->known_hosts, "/etc/dyper/devices/known_hosts");
+	assert_string_equal(d->acl, "DYPER-IN");
+	assert_string_equal(d->acl6, "DYPER-IN6");
+	assert_string_equal(d->final_term, "");
+	assert_int_equal(d->first_id, 100);
+	assert_int_equal(d->last_id, 9999);
+	assert_int_equal(d->batch, 300);
+	assert_int_equal(d->save_interval_ms, 600000);
+	assert_int_equal(d->timeout_ms, 20000);
+	assert_int_equal(d->keepalive_ms, 120000);
+	assert_int_equal(d->confirm_minutes, 0);
+	assert_int_equal(d->lag_ms, 2000);
+	assert_int_equal(d->n_guards, 3);
+	assert_int_equal(d->guards[0].family, AF_INET);
+	assert_int_equal(d->guards[0].len, 24);
+	assert_memory_equal(d->guards[0].addr, "\xc6\x33\x64\x00", 4);
+	assert_int_equal(d->guards[1].family, AF_INET6);
+	assert_int_equal(d->guards[1].len, 48);
+	assert_memory_equal(d->guards[1].addr, "\x20\x01\x0d\xb8\x00\x01\0\0\0\0\0\0\0\0\0\0", 16);
+	assert_int_equal(d->guards[2].len, 32);	/* an address alone: one host */
+	assert_memory_equal(d->guards[2].addr, "\xcb\x00\x71\x07", 4);
+	/* the second one: defaults, spelled out */
+	d = &c.device[1];
+	assert_string_equal(d->name, "core.v6-1");
+	assert_int_equal(d->type, DYPER_DEVICE_JUNOS);
+	assert_int_equal(d->port, 22);
+	assert_string_equal(d->key, "");
+	assert_string_equal(d->password_file, "/etc/dyper/devices/core.pw");
+	assert_string_equal(d->acl6, "DYPER-IN");
+	assert_string_equal(d->final_term, "deny");
+	assert_int_equal(d->first_id, 0);
+	assert_int_equal(d->last_id, 0);
+	assert_int_equal(d->batch, 0);
+	assert_int_equal(d->save_interval_ms, 0);
+	assert_int_equal(d->timeout_ms, 0);
+	assert_int_equal(d->keepalive_ms, 0);
+	assert_int_equal(d->confirm_minutes, 3);
+	assert_int_equal(d->lag_ms, 5000);
+	assert_int_equal(d->n_guards, 0);
+	/* with devices and no [site] inside, auto is no router */
+	assert_int_equal(c.site.router, DYPER_SITE_ROUTER_AUTO);
+	assert_false(dyper_config_site_router(&c));
+	roundtrip(&c);
+
+	/* every type, in the file's order */
+	c = *parse_ok(SITE_ON DEV("a") "[device b]\ntype = ftos\naddress = 192.0.2.2\nuser = u\n"
+		      "key = /k\nknown_hosts = /h\nacl = A\n[device c]\ntype = ironware\n"
+		      "address = 192.0.2.3\nuser = u\nkey = /k\nknown_hosts = /h\nacl = A\n");
+	assert_int_equal(c.n_devices, 3);
+	assert_int_equal(c.device[1].type, DYPER_DEVICE_FTOS);
+	assert_int_equal(c.device[2].type, DYPER_DEVICE_IRONWARE);
+	assert_string_equal(c.device[2].name, "c");
+	roundtrip(&c);
+
+	/* router = yes with devices: both, and then inside is required again */
+	c = *parse_ok(SITE_ON "router = yes\ninside = int0\n" DEV("e"));
+	assert_int_equal(c.site.router, DYPER_SITE_ROUTER_YES);
+	assert_true(dyper_config_site_router(&c));
+	roundtrip(&c);
+	c = *parse_ok(SITE_ON "router = no\nmode = mark\n" DEV("e"));
+	assert_false(dyper_config_site_router(&c));
+	/* router = auto without devices is the router alone, as before */
+	c = *parse_ok(SITE_ON "router = auto\ninside = int0\n");
+	assert_true(dyper_config_site_router(&c));
+
+	/* sixteen devices are fine */
+	{
+		char text[16384];
+		size_t o = (size_t)snprintf(text, sizeof(text), SITE_ON);
+
+		for (int i = 0; i < DYPER_MAX_DEVICES; i++) {
+			char name[8];
+
+			snprintf(name, sizeof(name), "d%d", i);
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "[device %s]\ntype = ftos\n"
+					      "address = 192.0.2.%d\nuser = u\nkey = /k\n"
+					      "known_hosts = /h\nacl = A\n", name, i + 1);
+		}
+		c = *parse_ok(text);
+		assert_int_equal(c.n_devices, DYPER_MAX_DEVICES);
+		assert_string_equal(c.device[15].name, "d15");
+		roundtrip(&c);
+		/* a seventeenth is not: 16 sections of 7 lines after 2 */
+		snprintf(text + o, sizeof(text) - o, "[device d16]\ntype = ios\n");
+		parse_bad(text, 2 + 16 * 7 + 1, "\"[device d16]\"");
+	}
+}
+
+static void test_device_errors(void **state)
+{
+	static const struct { const char *text; unsigned line; const char *token; } cases[] = {
+		/* headers */
+		{ SITE_ON "[device]\ntype = ios\n", 3, "\"[device]\"" },
+		{ SITE_ON "[device ]\n", 3, "\"[device ]\"" },
+		{ SITE_ON "[device  e]\n", 3, "\"[device  e]\"" },
+		{ SITE_ON "[device -e]\n", 3, "\"[device -e]\"" },
+		{ SITE_ON "[device e/1]\n", 3, "\"[device e/1]\"" },
+		{ SITE_ON "[device a23456789012345678901234567890123]\n", 3,
+		  "\"[device a23456789012345678901234567890123]\"" },
+		{ SITE_ON "[devices e]\n", 3, "\"[devices e]\"" },
+		{ SITE_ON DEV("e") "[device e]\n", 10, "\"[device e]\" again (first on line 3)" },
+		/* each key, strictly */
+		{ SITE_ON "[device e]\ntype = nxos\n", 4, "\"nxos\"" },
+		{ SITE_ON "[device e]\naddress = edge1.example\n", 4, "\"edge1.example\"" },
+		{ SITE_ON "[device e]\naddress = 192.0.2.0/24\n", 4, "\"192.0.2.0/24\"" },
+		{ SITE_ON "[device e]\nport = 0\n", 4, "\"0\"" },
+		{ SITE_ON "[device e]\nport = 65536\n", 4, "\"65536\"" },
+		{ SITE_ON "[device e]\nuser = -u\n", 4, "\"-u\"" },
+		{ SITE_ON "[device e]\nuser = a b\n", 4, "\"a b\"" },
+		{ SITE_ON "[device e]\nuser = a2345678901234567890123456789012\n", 4,
+		  "\"a2345678901234567890123456789012\"" },
+		{ SITE_ON "[device e]\nkey = relative.key\n", 4, "\"relative.key\"" },
+		{ SITE_ON "[device e]\npassword_file = pw\n", 4, "\"pw\"" },
+		{ SITE_ON "[device e]\nknown_hosts = ~/.ssh/known_hosts\n", 4,
+		  "\"~/.ssh/known_hosts\"" },
+		{ SITE_ON "[device e]\nacl = DYPER IN\n", 4, "\"DYPER IN\"" },
+		{ SITE_ON "[device e]\nacl =\n", 4, "\"\"" },
+		{ SITE_ON "[device e]\nacl6 = in;6\n", 4, "\"in;6\"" },
+		{ SITE_ON "[device e]\nfinal_term = \"deny\"\n", 4, "\"\\\"deny\\\"\"" },
+		{ SITE_ON "[device e]\nfirst_id = -1\n", 4, "\"-1\"" },
+		{ SITE_ON "[device e]\nlast_id = 2147483647\n", 4, "\"2147483647\"" },
+		{ SITE_ON "[device e]\nbatch = 100001\n", 4, "\"100001\"" },
+		{ SITE_ON "[device e]\nsave_interval = 5s\n", 4, "\"5s\"" },
+		{ SITE_ON "[device e]\nsave_interval = 2d\n", 4, "\"2d\"" },
+		{ SITE_ON "[device e]\ntimeout = 500ms\n", 4, "\"500ms\"" },
+		{ SITE_ON "[device e]\nkeepalive = 2h\n", 4, "\"2h\"" },
+		{ SITE_ON "[device e]\nconfirm_minutes = 65536\n", 4, "\"65536\"" },
+		{ SITE_ON "[device e]\nlag = 0\n", 4, "\"0\"" },
+		{ SITE_ON "[device e]\nlag = 6m\n", 4, "\"6m\"" },
+		{ SITE_ON "[device e]\nguards = 198.51.100.7/24\n", 4, "\"198.51.100.7/24\"" },
+		{ SITE_ON "[device e]\nguards = 2001:db8:1::1/48\n", 4, "\"2001:db8:1::1/48\"" },
+		{ SITE_ON "[device e]\nguards = 198.51.100.0/33\n", 4, "\"198.51.100.0/33\"" },
+		{ SITE_ON "[device e]\nguards = 198.51.100.0/\n", 4, "\"198.51.100.0/\"" },
+		{ SITE_ON "[device e]\nguards = 198.51.100.0/24x\n", 4, "\"198.51.100.0/24x\"" },
+		{ SITE_ON "[device e]\nguards = example.net/24\n", 4, "\"example.net/24\"" },
+		{ SITE_ON "[device e]\nguards = 192.0.2.0/24,,198.51.100.0/24\n", 4,
+		  "\"192.0.2.0/24,,198.51.100.0/24\"" },
+		{ SITE_ON "[device e]\nguards = 192.0.2.0/24 192.0.2.0/24\n", 4,
+		  "\"192.0.2.0/24\" twice" },
+		{ SITE_ON "[device e]\nguards = 2001:db8:0::/32 2001:db8::/32\n", 4,
+		  "\"2001:db8::/32\" twice" },
+		{ SITE_ON "[device e]\nguards = 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 "
+		  "192.0.2.5 192.0.2.6 192.0.2.7 192.0.2.8 192.0.2.9 192.0.2.10 192.0.2.11 "
+		  "192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17\n", 4, "more" },
+		{ SITE_ON "[device e]\nvrf = x\n", 4, "\"vrf\"" },
+		{ SITE_ON "[device e]\ntype = ios\ntype = ftos\n", 5,
+		  "\"type\" again (first on line 4)" },
+		/* required keys: blamed on the header when absent */
+		{ SITE_ON "[device e]\n", 3, "none" },
+		{ SITE_ON "[device e]\naddress = 192.0.2.1\n", 3, "none" },
+		{ SITE_ON "[device e]\ntype = ios\n", 3, "none" },
+		{ SITE_ON "[device e]\ntype = ios\naddress = 192.0.2.1\n", 3, "none" },
+		{ SITE_ON "[device e]\ntype = ios\naddress = 192.0.2.1\nuser = u\n", 3, "none" },
+		{ SITE_ON "[device e]\ntype = ios\naddress = 192.0.2.1\nuser = u\nkey = /k\n", 3,
+		  "none" },
+		{ SITE_ON "[device e]\ntype = ios\naddress = 192.0.2.1\nuser = u\nkey = /k\n"
+		  "known_hosts = /h\n", 3, "none" },
+		{ SITE_ON DEV("e") "password_file = /pw\n", 10, "\"/pw\"" },
+		/* between keys */
+		{ SITE_ON DEV("e") "final_term = deny\n", 10, "\"deny\"" },
+		{ SITE_ON DEV("e") "confirm_minutes = 2\n", 10, "2" },
+		{ SITE_ON DEV("e") "first_id = 2000\nlast_id = 1000\n", 10, "2000" },
+		{ SITE_ON DEV("e") "first_id = 1000000\n", 10, "1000000" },
+		{ SITE_ON DEV("e") "first_id = 1\nlast_id = 16777217\n", 11, "16777217" },
+		{ SITE_ON DEV("e") "save_interval = 10500ms\n", 10, "10500ms" },
+		/* devices are the site controller's */
+		{ DEV("e"), 1, "[device e] without it" },
+		{ "[site]\nenable = no\n" DEV("e"), 3, "[device e] without it" },
+		{ SITE_ON "router = no\ninside = int0\n", 3, "none" },
+		{ SITE_ON "router = maybe\n", 3, "\"maybe\"" },
+		/* with the router on, its keys are required again */
+		{ SITE_ON "router = yes\n" DEV("e"), 10, "none" },
+		{ SITE_ON "router = no\ninside = int0\nrate = 10\nburst = 5\n" DEV("e"), 6, "5" },
+	};
+	struct dyper_config c;
+	char err[ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_bad(cases[i].text, cases[i].line, cases[i].token);
+
+	/* the whole message, where the text matters */
+	assert_int_equal(dyper_config_parse(&c, SITE_ON "[device e]\ntype = nxos\n", "f", err,
+					    sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f:4: type: expected a device type: ios, ftos, ironware or "
+			    "junos, found \"nxos\"");
+	assert_int_equal(dyper_config_parse(&c, SITE_ON "[device e]\n", "f", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "f:3: type: expected a type (ios, ftos, ironware or junos) in "
+			    "[device e], found none");
+	assert_int_equal(dyper_config_parse(&c, SITE_ON "[device e]\nfoo = 1\n", "f", err,
+					    sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f:4: expected a key of [device e] (type, address, port, user, "
+			    "key, password_file, known_hosts, acl, acl6, final_term, first_id, "
+			    "last_id, batch, save_interval, timeout, keepalive, confirm_minutes, "
+			    "lag, guards), found \"foo\"");
+	assert_int_equal(dyper_config_parse(&c, SITE_ON "[device e]\nguards = 198.51.100.7/24\n",
+					    "f", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "guards: expected a prefix without host bits"));
+}
+
+/* dyperd/devconf: what the driver gets from a [device NAME] section. */
+static void test_devconf(void **state)
+{
+	struct remote_device_config r;
+	struct dyper_config c;
+	struct enforcer *e = NULL;
+	char why[CLI_ERROR_LEN] = "";
+	int err;
+
+	assert_string_equal(devconf_type_name(DYPER_DEVICE_IOS), "ios");
+	assert_string_equal(devconf_type_name(DYPER_DEVICE_FTOS), "ftos");
+	assert_string_equal(devconf_type_name(DYPER_DEVICE_IRONWARE), "ironware");
+	assert_string_equal(devconf_type_name(DYPER_DEVICE_JUNOS), "junos");
+	assert_string_equal(devconf_type_name((enum dyper_device_type)42), "?");
+
+	dyper_config_copy(&c, parse_ok(devices_text));
+	devconf_to_remote(&r, &c.device[0]);
+	assert_ptr_equal(r.name, c.device[0].name);
+	assert_string_equal(r.type, "ios");
+	assert_string_equal(r.address, "192.0.2.1");
+	assert_int_equal(r.port, 2222);
+	assert_string_equal(r.user, "dyper");
+	assert_string_equal(r.key_file, "/etc/dyper/devices/edge1.key");
+	assert_null(r.password_file);
+	assert_string_equal(r.known_hosts, "/etc/dyper/devices/known_hosts");
+	assert_string_equal(r.acl, "DYPER-IN");
+	assert_string_equal(r.acl6, "DYPER-IN6");
+	assert_null(r.final_term);
+	assert_int_equal(r.first_id, 100);
+	assert_int_equal(r.last_id, 9999);
+	assert_int_equal(r.batch_size, 300);
+	assert_int_equal(r.save_interval_s, 600);
+	assert_int_equal(r.timeout_ms, 20000);
+	assert_int_equal(r.keepalive_ms, 120000);
+	assert_int_equal(r.confirm_minutes, 0);
+	assert_int_equal(r.connect_tries, 0);
+	assert_int_equal(r.window, 0);
+
+	devconf_to_remote(&r, &c.device[1]);
+	assert_string_equal(r.type, "junos");
+	assert_null(r.key_file);
+	assert_string_equal(r.password_file, "/etc/dyper/devices/core.pw");
+	assert_string_equal(r.acl6, "DYPER-IN");
+	assert_string_equal(r.final_term, "deny");
+	assert_int_equal(r.first_id, REMOTE_DEVICE_FIRST_ID);
+	assert_int_equal(r.last_id, REMOTE_DEVICE_LAST_ID);
+	assert_int_equal(r.port, 22);
+	assert_int_equal(r.batch_size, 0);
+	assert_int_equal(r.save_interval_s, 0);
+	assert_int_equal(r.confirm_minutes, 3);
+
+	/* every config the parser takes passes the driver's own checks: with
+	 * first_id alone, the driver must get both bounds (it checks first <=
+	 * last before its defaults); it then fails only at the missing key */
+	dyper_config_copy(&c, parse_ok(SITE_ON DEV("e") "first_id = 5000\n"));
+	devconf_to_remote(&r, &c.device[0]);
+	err = remote_device_new(&e, &r, why);
+	assert_null(e);
+	if (err == -EINVAL)
+		fail_msg("the driver refused a parsed config: %s", why);
+	assert_int_equal(err, -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_devconf),
+		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_device_errors),
 		cmocka_unit_test(test_site),
 		cmocka_unit_test(test_site_errors),
 		cmocka_unit_test(test_defaults),
