@@ -175,6 +175,7 @@ static const struct conf_key keys[] = {
 	/* the wire's lease bound (remote/wire.h REMOTE_WIRE_LEASE_MAX) */
 	{ S_SITE, "max_lease", T_DURATION, FIELD(site.max_lease_ms), MS_PER_S, MS_PER_D },
 	{ S_SITE, "batch", T_UINT32, FIELD(site.batch), 1, 100000 },
+	{ S_SITE, "audit_interval", T_DURATION, FIELD(site.audit_ms), MS_PER_S, MS_PER_D },
 	{ S_SITE, "max_connections", T_UINT32, FIELD(site.max_connections), 1, 65536 },
 	{ S_SITE, "rate", T_UINT32, FIELD(site.rate), 1, 1000000 },
 	{ S_SITE, "burst", T_UINT32, FIELD(site.burst), 1, 1000000 },
@@ -1039,7 +1040,7 @@ static void device_defaults(struct dyper_device_conf *d)
 	memset(d, 0, sizeof(*d));
 	d->type = DYPER_DEVICE_IOS;
 	d->port = 22;
-	d->lag_ms = 5 * MS_PER_S;
+	d->lag_ms = 2 * MS_PER_S;
 }
 
 /*
@@ -1540,6 +1541,7 @@ void dyper_config_defaults(struct dyper_config *c)
 	c->site.max_per_delegate = 4096;
 	c->site.max_lease_ms = 10 * MS_PER_M;
 	c->site.batch = 200;
+	c->site.audit_ms = MS_PER_M;
 	c->site.max_connections = 256;
 	c->site.rate = 10000;
 	c->site.burst = 20000;

@@ -122,6 +122,7 @@ struct dyper_site_conf {
 	char policy[DYPER_CONFIG_PATH_LEN];	/* the site policy (delegates) */
 	uint32_t max_per_delegate;		/* pinholes one host may hold */
 	uint32_t max_lease_ms;			/* longest lease granted */
+	uint32_t audit_ms;			/* devices: check and read back this often */
 	uint32_t batch;				/* pinhole ops per router transaction */
 	uint32_t max_connections;		/* dyper-remote connections at once */
 	uint32_t rate;				/* requests per second per connection */

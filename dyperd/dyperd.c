@@ -599,7 +599,11 @@ int main(int argc, char **argv)
 	if (d->cfg.site.enable) {
 		/* site mode: the router's table, no agents, no local table */
 		make_socket_dir(d->cfg.site.socket);
-		notify_status(NULL, "setting up table inet %s on the router", d->cfg.site.table);
+		if (d->cfg.n_devices)
+			notify_status(NULL, "reaching %zu border devices", d->cfg.n_devices);
+		else
+			notify_status(NULL, "setting up table inet %s on the router",
+				      d->cfg.site.table);
 		if (site_start(d))
 			return 1;
 		goto sockets;
@@ -701,12 +705,20 @@ sockets:
 	if (drop_privileges(pw->pw_uid, gid))
 		return 1;
 	if (d->site) {
+		char what[128];
+
+		if (d->cfg.n_devices)
+			snprintf(what, sizeof(what), "%zu border device%s%s", d->cfg.n_devices,
+				 d->cfg.n_devices == 1 ? "" : "s", dyper_config_site_router(&d->cfg) ?
+				 " and the router's table" : "");
+		else
+			snprintf(what, sizeof(what), "table inet %.64s on the router", d->cfg.site.table);
 		log_notice("dyperd %s ready in site mode \"%s\": dyper-remote on %s (account %s), "
-			   "dyperctl on %s; table inet %s on the router; %zu site policy rules",
+			   "dyperctl on %s; %s; %zu site policy rules",
 			   DYPER_VERSION, d->cfg.site.name, d->cfg.site.socket, d->cfg.site.account,
-			   d->cfg.control_socket, d->cfg.site.table, policy_rule_count(d->policy));
-		notify_status("READY=1", "running in site mode: table inet %s, %zu site policy rules",
-			      d->cfg.site.table, policy_rule_count(d->policy));
+			   d->cfg.control_socket, what, policy_rule_count(d->policy));
+		notify_status("READY=1", "running in site mode: %s, %zu site policy rules", what,
+			      policy_rule_count(d->policy));
 		rc = loop(d);
 		site_stop(d);
 		policy_free(d->policy);

@@ -69,6 +69,10 @@ static void restart_keys(const struct dyper_config *o, const struct dyper_config
 				   memcmp(o->site.inside, n->site.inside, sizeof(o->site.inside)) },
 		{ "[site] open_ports", o->site.n_open != n->site.n_open ||
 				       memcmp(o->site.open, n->site.open, sizeof(o->site.open)) },
+		/* the devices' sessions and their threads are made at start */
+		{ "[site] router", o->site.router != n->site.router },
+		{ "[device] sections", o->n_devices != n->n_devices ||
+				       memcmp(o->device, n->device, sizeof(o->device)) },
 	};
 	const struct changed_key t[] = {
 		{ "table", strcmp(o->enforcer_table, n->enforcer_table) },
@@ -275,6 +279,7 @@ static int reload_apply(struct dyperd *d, struct reload_job *j, char *msg, size_
 	d->cfg.site.max_per_delegate = nc->site.max_per_delegate;
 	d->cfg.site.max_lease_ms = nc->site.max_lease_ms;
 	d->cfg.site.batch = nc->site.batch;
+	d->cfg.site.audit_ms = nc->site.audit_ms;
 	d->cfg.site.max_connections = nc->site.max_connections;
 	d->cfg.site.rate = nc->site.rate;
 	d->cfg.site.burst = nc->site.burst;

@@ -43,9 +43,11 @@
 #include <arpa/inet.h>
 
 #include "dyperd/daemon.h"
+#include "dyperd/devconf.h"
 #include "dyperd/log.h"
 #include "dyperd/nftconf.h"
 #include "dyperd/site.h"
+#include "remote/fanout.h"
 #include "remote/wire.h"
 
 #define SITE_OUT_SOFT	(64 * 1024)	/* more waiting to be sent: stop reading */
@@ -57,6 +59,7 @@
 #define SITE_START_MS	10000		/* the router's first setup and read */
 #define SITE_READ_MAX	(64 * 1024)	/* bytes read per event: fairness */
 #define LEASE_SCAN_MS	1000
+#define SITE_UNCLAIMED	"(unclaimed)"	/* no host name has parentheses */
 
 enum { TAG_SETUP = 1, TAG_READ, TAG_CHECK, TAG_MAX };
 
@@ -118,11 +121,16 @@ struct site_batch {
 struct site_stats {
 	uint64_t connections, refused, superseded, requests, bad_lines, rate_limited;
 	uint64_t opens, closes, denied, quota, errors, lapsed, renewals, syncs, sync_closed;
-	uint64_t adopted, dropped, repairs, batches, batch_ops, batch_max;
+	uint64_t adopted, dropped, repairs, batches, batch_ops, batch_max, claimed;
 };
 
 struct site {
-	struct enforcer *e;
+	struct enforcer *e;		/* the router's table, or a fan-out over the
+					 * border devices (and the router) */
+	bool devices;			/* e is a fan-out */
+	uint32_t unclaimed;		/* delegate number of what a restart found on
+					 * devices, until its host claims it */
+	uint8_t member_state[FANOUT_MAX_MEMBERS];	/* as last logged */
 	struct ev_tag enf_tag, listen_tag;
 	int lfd;
 	uid_t account;
@@ -149,6 +157,12 @@ struct site {
 static struct site *S(struct dyperd *d)
 {
 	return d->site;
+}
+
+/* What executes, for the log. */
+static const char *where(const struct site *s)
+{
+	return s->devices ? "the border devices" : "the router's table";
 }
 
 /* --- delegates ----------------------------------------------------------------- */
@@ -542,8 +556,8 @@ static void submit_batches(struct dyperd *d)
 			free(b->pops);
 			free(b);
 			if (err != -EBUSY)
-				log_limited(LOG_ERR, "site: submit", "site: the router took no batch: %s",
-					    strerror(-err));
+				log_limited(LOG_ERR, "site: submit", "site: %s took no batch: %s",
+					    where(s), strerror(-err));
 			return;
 		}
 		s->q_head += n;
@@ -603,9 +617,17 @@ static void adopt(struct dyperd *d, const struct pinhole_entry *pe)
 	    remote_name_valid(pe->ph.owner.delegate, strlen(pe->ph.owner.delegate))) {
 		dlg = delegate_get(s, pe->ph.owner.delegate);
 		authorize(d, pe->ph.owner.delegate, &pe->ph, &pd);
+	} else if (pe->owner_unrecorded && s->unclaimed) {
+		/* a device's entry: ours, whose host cannot be known until it
+		 * claims it (its SYNC after reconnecting); kept until then */
+		dlg = s->unclaimed;
+		pd.allowed = true;
+		memset(&ph.owner, 0, sizeof(ph.owner));
+		memcpy(ph.owner.delegate, SITE_UNCLAIMED, sizeof(SITE_UNCLAIMED));
+		ph.owner.created = (uint64_t)time(NULL);
 	}
 	if (!dlg || !pd.allowed) {
-		log_notice("site: dropping %s found in the router: %s", p,
+		log_notice("site: dropping %s found in %s: %s", p, where(s),
 			   !dlg ? "it names no delegate" : pd.why);
 		ph.timeout_ms = 0;
 		op_queue(d, PINHOLE_DEL, 0, &ph, "not a delegate's, or no longer allowed",
@@ -621,9 +643,12 @@ static void adopt(struct dyperd *d, const struct pinhole_entry *pe)
 		return;
 	}
 	s->t.v[idx].state = PH_OPEN;
+	s->t.v[idx].packets = pe->packets;
+	s->t.v[idx].bytes = pe->bytes;
 	s->st.adopted++;
-	log_info("site: adopted %s of delegate %s (lease %us until its host renews)", p,
-		 pe->ph.owner.delegate, d->cfg.site.max_lease_ms / 1000);
+	log_info("site: adopted %s of delegate %s (lease %us until its host %s)", p,
+		 ph.owner.delegate, d->cfg.site.max_lease_ms / 1000,
+		 dlg == s->unclaimed ? "claims it" : "renews");
 }
 
 /* A later read-back: what the router holds that the site does not is
@@ -637,14 +662,19 @@ static void reconcile_entry(struct dyperd *d, const struct pinhole_entry *pe)
 	if (idx >= 0) {
 		struct ph_entry *e = &s->t.v[idx];
 
-		if (!strcmp(e->ph.owner.delegate, pe->ph.owner.delegate) || e->state != PH_OPEN) {
+		/* a device cannot say whose it is: the key is all there is */
+		if (pe->owner_unrecorded || !strcmp(e->ph.owner.delegate, pe->ph.owner.delegate) ||
+		    e->state != PH_OPEN) {
 			e->seen = 1;
+			e->packets = pe->packets;	/* the counter audit */
+			e->bytes = pe->bytes;
 			return;
 		}
 	}
 	ph.timeout_ms = 0;
 	s->st.repairs++;
-	op_queue(d, PINHOLE_DEL, 0, &ph, "in the router, not the site's", NULL, 0);
+	op_queue(d, PINHOLE_DEL, 0, &ph, s->devices ? "on a device, not the site's" :
+		 "in the router, not the site's", NULL, 0);
 }
 
 static void reconcile_done(struct dyperd *d)
@@ -707,14 +737,14 @@ static void on_done(struct enforcer *e, const struct enforcer_done *dn, void *ar
 	case TAG_SETUP:
 		s->setup_busy = false;
 		if (dn->err) {
-			log_err("site: cannot set up the router's table: %s", dn->msg);
+			log_err("site: cannot set up %s: %s", where(s), dn->msg);
 			s->start_err = dn->err;
 		}
 		break;
 	case TAG_READ:
 		s->read_busy = false;
 		if (dn->err) {
-			log_limited(LOG_ERR, "site: read", "site: cannot read the router's table: %s",
+			log_limited(LOG_ERR, "site: read", "site: cannot read %s: %s", where(s),
 				    dn->msg);
 			if (s->starting)
 				s->start_err = dn->err;
@@ -729,10 +759,10 @@ static void on_done(struct enforcer *e, const struct enforcer_done *dn, void *ar
 	case TAG_CHECK:
 		s->check_busy = false;
 		if (dn->err) {
-			log_limited(LOG_WARNING, "site: check", "site: cannot check the router's "
-				    "table: %s", dn->msg);
+			log_limited(LOG_WARNING, "site: check", "site: cannot check %s: %s",
+				    where(s), dn->msg);
 		} else if (!dn->intact) {
-			log_warn("site: the router's table was changed (%s): restoring it", dn->msg);
+			log_warn("site: %s changed (%s): restoring", where(s), dn->msg);
 			if (submit_job(s, ENFORCER_SETUP, TAG_SETUP) == 0)
 				s->setup_busy = true;
 			start_read(s);
@@ -755,7 +785,7 @@ void site_enforcer_ready(struct dyperd *d)
 	int err = enforcer_dispatch(S(d)->e, &sink);
 
 	if (err)
-		log_limited(LOG_ERR, "site: dispatch", "site: the router's enforcer failed: %s",
+		log_limited(LOG_ERR, "site: dispatch", "site: %s failed: %s", where(S(d)),
 			    strerror(-err));
 }
 
@@ -815,6 +845,27 @@ static void req_open(struct dyperd *d, struct site_conn *c, const struct remote_
 	if (idx >= 0) {
 		struct ph_entry *e = &s->t.v[idx];
 
+		if (e->ph.owner.uid == s->unclaimed && s->unclaimed && e->state == PH_OPEN) {
+			/* found on the devices at start: its host claims it */
+			if (table_user_count(&s->t, c->dlg) >= d->cfg.site.max_per_delegate) {
+				s->st.quota++;
+				put_err(d, c, m->id, EDQUOT, "quota of %u pinholes reached",
+					d->cfg.site.max_per_delegate);
+				return;
+			}
+			if (table_set_owner(&s->t, (uint32_t)idx, c->dlg, pd.line)) {
+				put_err(d, c, m->id, ENOMEM, "out of memory");
+				return;
+			}
+			memcpy(e->ph.owner.delegate, name, strlen(name) + 1);
+			e->expires_ms = expires;
+			e->oneshot = c->sync || hold;
+			s->st.claimed++;
+			log_info("site: delegate %s: claimed %s, found on the devices at start",
+				 name, p);
+			put_ok(d, c, m->id);
+			return;
+		}
 		if (e->ph.owner.uid != c->dlg) {
 			s->st.denied++;
 			log_limited(LOG_NOTICE, "site: held by another", "site: delegate %s: %s %s "
@@ -1318,6 +1369,8 @@ static void lease_scan(struct dyperd *d)
 	}
 }
 
+static void members_log(struct site *s);
+
 void site_tick(struct dyperd *d)
 {
 	struct site *s = S(d);
@@ -1352,14 +1405,17 @@ void site_tick(struct dyperd *d)
 		s->next_lease_ms = now + LEASE_SCAN_MS;
 		lease_scan(d);
 	}
+	members_log(s);
+	/* a device's check and read-back each list its whole ACL: the device's
+	 * time, so at [site] audit_interval rather than the table's pace */
 	if (now >= s->next_check_ms && !s->check_busy && !s->setup_busy) {
-		s->next_check_ms = now + d->cfg.tamper_check_ms;
+		s->next_check_ms = now + (s->devices ? d->cfg.site.audit_ms : d->cfg.tamper_check_ms);
 		if (submit_job(s, ENFORCER_CHECK, TAG_CHECK) == 0)
 			s->check_busy = true;
 	}
 	/* a read-back now and then where others can change the table */
 	if (now >= s->next_reconcile_ms) {
-		s->next_reconcile_ms = now + d->cfg.reconcile_ms;
+		s->next_reconcile_ms = now + (s->devices ? d->cfg.site.audit_ms : d->cfg.reconcile_ms);
 		if (!enforcer_exclusive(s->e))
 			start_read(s);
 	}
@@ -1443,10 +1499,99 @@ static int site_listen(struct dyperd *d)
 	return 0;
 }
 
-int site_start(struct dyperd *d)
+/* The router's table as an enforcer: 0 or -errno, logged. */
+static int router_new(struct dyperd *d, struct enforcer **out)
 {
 	struct nft_enforcer_config nftcfg;
 	struct nft_enforcer *nft = NULL;
+	int err;
+
+	nftconf_router_from_config(&nftcfg, &d->cfg);
+	err = nft_enforcer_open(&nft, &nftcfg);
+	if (err) {
+		log_err("site: %s", nft ? nft_enforcer_error(nft) : strerror(-err));
+		nft_enforcer_free(nft);
+		return err;
+	}
+	err = nft_router_new(out, nft, d->cfg.site.batch);
+	if (err)
+		log_err("site: cannot make the router's enforcer: %s", strerror(-err));
+	return err;
+}
+
+/* The [device] sections (and the router's table if [site] router) as one
+ * fan-out: 0 or -errno, logged. */
+static int devices_new(struct dyperd *d, struct enforcer **out)
+{
+	struct fanout_member m[FANOUT_MAX_MEMBERS] = { 0 };
+	struct fanout_prefix g[DYPER_MAX_DEVICES][DYPER_DEVICE_MAX_GUARDS];
+	size_t n = 0;
+	int err = 0;
+
+	if (dyper_config_site_router(&d->cfg)) {
+		err = router_new(d, &m[n].e);
+		if (err)
+			return err;
+		m[n++].router = true;
+	}
+	for (size_t i = 0; i < d->cfg.n_devices; i++) {
+		const struct dyper_device_conf *dc = &d->cfg.device[i];
+		struct remote_device_config rc;
+		char why[CLI_ERROR_LEN] = "";
+
+		devconf_to_remote(&rc, dc);
+		err = remote_device_new(&m[n].e, &rc, why);
+		if (err) {
+			log_err("site: device %s: %s", dc->name, why[0] ? why : strerror(-err));
+			goto fail;
+		}
+		for (size_t k = 0; k < dc->n_guards; k++) {
+			g[i][k].family = dc->guards[k].family;
+			g[i][k].len = dc->guards[k].len;
+			memcpy(g[i][k].addr.raw, dc->guards[k].addr, sizeof(g[i][k].addr.raw));
+		}
+		m[n].guards = g[i];
+		m[n].n_guards = dc->n_guards;
+		m[n].lag_ms = dc->lag_ms;
+		n++;
+	}
+	err = fanout_new(out, m, n);	/* takes the members, also on failure */
+	if (err)
+		log_err("site: cannot drive the border devices: %s", strerror(-err));
+	return err;
+fail:
+	for (size_t i = 0; i < n; i++)
+		enforcer_free(m[i].e);
+	return err;
+}
+
+/* Logs a device going down, falling behind or coming back. */
+static void members_log(struct site *s)
+{
+	struct fanout_status st;
+
+	for (size_t i = 0; s->devices && fanout_status(s->e, i, &st) == 0; i++) {
+		if (s->member_state[i] == st.state)
+			continue;
+		if (st.state == FANOUT_DOWN && s->member_state[i] != FANOUT_RETURNING)
+			log_err("site: device %s is down: %s; pinholes go to the others, and to it "
+				"when it is back (retried with backoff)", st.name,
+				st.error[0] ? st.error : "unreachable");
+		else if (st.state == FANOUT_BEHIND)
+			log_warn("site: device %s is behind (%zu ops queued, %u batches in flight): "
+				 "hosts are answered without waiting for it", st.name, st.queued,
+				 st.inflight);
+		else if (st.state == FANOUT_UP)
+			log_notice("site: device %s is up%s", st.name,
+				   s->member_state[i] == FANOUT_BEHIND ? " (caught up)" :
+				   s->member_state[i] == FANOUT_RETURNING ? " again: its backlog is being "
+				   "applied" : "");
+		s->member_state[i] = (uint8_t)st.state;
+	}
+}
+
+int site_start(struct dyperd *d)
+{
 	struct site *s;
 	int err;
 
@@ -1467,18 +1612,17 @@ int site_start(struct dyperd *d)
 	err = table_init(&s->t);
 	if (err)
 		return err;
-	nftconf_router_from_config(&nftcfg, &d->cfg);
-	err = nft_enforcer_open(&nft, &nftcfg);
-	if (err) {
-		log_err("site: %s", nft ? nft_enforcer_error(nft) : strerror(-err));
-		nft_enforcer_free(nft);
-		return err;
+	s->devices = d->cfg.n_devices > 0;
+	if (s->devices) {
+		err = devices_new(d, &s->e);
+		s->unclaimed = delegate_get(s, SITE_UNCLAIMED);
+		if (!err && !s->unclaimed)
+			err = -ENOMEM;
+	} else {
+		err = router_new(d, &s->e);
 	}
-	err = nft_router_new(&s->e, nft, d->cfg.site.batch);
-	if (err) {
-		log_err("site: cannot make the router's enforcer: %s", strerror(-err));
+	if (err)
 		return err;
-	}
 	/* the structure, then what it holds: adopted below */
 	s->starting = true;
 	err = submit_job(s, ENFORCER_SETUP, TAG_SETUP);
@@ -1491,13 +1635,30 @@ int site_start(struct dyperd *d)
 		err = s->read_busy ? wait_start(d, 2) : -EIO;
 	}
 	s->starting = false;
+	if (err && s->devices) {
+		log_err("site: no border device is usable: %s", s->start_err ?
+			enforcer_error(s->e) : err == -ETIMEDOUT ? "none answered within 10 s" :
+			strerror(-err));
+		return err;
+	}
 	if (err) {
 		log_err("site: the router's table %s is not usable: %s", d->cfg.site.table,
 			s->start_err ? enforcer_error(s->e) : strerror(-err));
 		return err;
 	}
-	log_notice("site: table inet %s on the router: %u pinholes adopted, %zu dropped",
-		   d->cfg.site.table, s->t.count, s->q_len);
+	if (s->devices) {
+		/* just checked and read: the audits from here, staggered */
+		s->next_check_ms = now_ms() + d->cfg.site.audit_ms;
+		s->next_reconcile_ms = now_ms() + d->cfg.site.audit_ms / 2;
+		members_log(s);
+		log_notice("site: %zu border device%s%s: %u pinholes adopted (unclaimed until their "
+			   "hosts sync), %zu dropped", d->cfg.n_devices, d->cfg.n_devices == 1 ? "" :
+			   "s", dyper_config_site_router(&d->cfg) ? " and the router's table" : "",
+			   s->t.count, s->q_len);
+	} else {
+		log_notice("site: table inet %s on the router: %u pinholes adopted, %zu dropped",
+			   d->cfg.site.table, s->t.count, s->q_len);
+	}
 	return site_listen(d);
 }
 
@@ -1576,8 +1737,8 @@ void site_list(const struct dyperd *d, FILE *f, bool json)
 	if (json)
 		fputc('[', f);
 	else
-		fprintf(f, "%-6s %-20s %-5s %-28s %-28s %8s %s\n", "ID", "DELEGATE", "PROTO",
-			"REMOTE", "LOCAL", "LEASE", "STATE");
+		fprintf(f, "%-6s %-20s %-5s %-28s %-28s %8s %-7s%s\n", "ID", "DELEGATE", "PROTO",
+			"REMOTE", "LOCAL", "LEASE", "STATE", s->devices ? " PACKETS" : "");
 	for (uint32_t i = 0; i < s->t.cap; i++) {
 		const struct ph_entry *e = &s->t.v[i];
 		char r[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN], rs[64], ls[64];
@@ -1591,10 +1752,16 @@ void site_list(const struct dyperd *d, FILE *f, bool json)
 		if (json) {
 			fprintf(f, "%s{\"id\":%u,\"delegate\":\"%s\",\"state\":\"%s\",\"proto\":\"%s\","
 				"\"remote\":\"%s\",\"remote_port\":%u,\"local\":\"%s\",\"local_port\":%u,"
-				"\"lease_s\":%lld,\"rule_line\":%u,\"created\":%" PRIu64 "}",
+				"\"lease_s\":%lld,\"rule_line\":%u,\"created\":%" PRIu64 ",\"packets\":",
 				first ? "" : ",", e->id, e->ph.owner.delegate, site_state(e->state),
 				e->ph.proto == IPPROTO_TCP ? "tcp" : "udp", r, e->ph.remote_port, l,
 				e->ph.local_port, left, e->rule_line, e->ph.owner.created);
+			/* the devices' counts at the last audit; the router's table
+			 * keeps none here */
+			if (s->devices)
+				fprintf(f, "%" PRIu64 "}", e->packets);
+			else
+				fputs("null}", f);
 			first = false;
 			continue;
 		}
@@ -1605,14 +1772,51 @@ void site_list(const struct dyperd *d, FILE *f, bool json)
 			snprintf(rs, sizeof(rs), e->ph.family == AF_INET6 ? "[%s]:*" : "%s:*", r);
 		snprintf(ls, sizeof(ls), e->ph.family == AF_INET6 ? "[%s]:%u" : "%s:%u", l,
 			 e->ph.local_port);
-		fprintf(f, "%-6u %-20s %-5s %-28s %-28s %7llds %s\n", e->id, e->ph.owner.delegate,
+		fprintf(f, "%-6u %-20s %-5s %-28s %-28s %7llds %-7s", e->id, e->ph.owner.delegate,
 			e->ph.proto == IPPROTO_TCP ? "tcp" : "udp", rs, ls, left,
 			site_state(e->state));
+		if (s->devices)
+			fprintf(f, " %" PRIu64, e->packets);
+		fputc('\n', f);
 	}
 	if (json)
 		fputs("]\n", f);
 	else
 		fprintf(f, "%u pinhole%s\n", s->t.count, s->t.count == 1 ? "" : "s");
+}
+
+/* Each border device (and the router's table among them): its state, what
+ * waits for it, what it did. */
+static void devices_stats(const struct site *s, FILE *f, bool json)
+{
+	struct fanout_status st;
+	char esc[1024];
+
+	if (json)
+		fputs(",\"devices\":[", f);
+	for (size_t i = 0; fanout_status(s->e, i, &st) == 0; i++) {
+		if (json) {
+			fprintf(f, "%s{\"name\":\"%s\",\"state\":\"%s\",\"queued\":%zu,"
+				"\"inflight\":%u,\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
+				",\"repaired\":%" PRIu64 ",\"downs\":%" PRIu64 ",\"error\":",
+				i ? "," : "", st.name, fanout_state_name(st.state), st.queued,
+				st.inflight, st.applied, st.refused, st.repaired, st.downs);
+			json_escape(esc, sizeof(esc), st.error);
+			fprintf(f, "\"%s\"}", esc);
+			continue;
+		}
+		fprintf(f, "device %-13s %-9s queued %zu, in flight %u, applied %" PRIu64
+			", refused %" PRIu64 ", repaired %" PRIu64 ", down %" PRIu64 " times", st.name,
+			fanout_state_name(st.state), st.queued, st.inflight, st.applied, st.refused,
+			st.repaired, st.downs);
+		if (st.state == FANOUT_DOWN)
+			fprintf(f, ", retry in %" PRIu64 " ms", st.retry_in_ms);
+		if (st.error[0])
+			fprintf(f, " (%s)", st.error);
+		fputc('\n', f);
+	}
+	if (json)
+		fputc(']', f);
 }
 
 void site_stats(const struct dyperd *d, FILE *f, bool json)
@@ -1632,18 +1836,23 @@ void site_stats(const struct dyperd *d, FILE *f, bool json)
 	X("lapsed", st->lapsed) X("renewals", st->renewals) X("syncs", st->syncs) \
 	X("sync_closed", st->sync_closed) X("adopted", st->adopted) X("dropped", st->dropped) \
 	X("repairs", st->repairs) X("queued", s->q_len) X("batches", st->batches) \
-	X("batch_max", st->batch_max)
+	X("batch_max", st->batch_max) X("claimed", st->claimed)
 #define SJ(name, v) { fprintf(f, "%s\"%s\":%" PRIu64, first ? "{" : ",", name, (uint64_t)(v)); \
 		      first = false; }
 #define ST(name, v) fprintf(f, "%-20s %" PRIu64 "\n", name, (uint64_t)(v));
 	if (json) {
 		SITE_STATS(SJ)
-		fprintf(f, ",\"batch_mean\":%.2f,\"table_owned\":%s}\n", mean,
+		fprintf(f, ",\"batch_mean\":%.2f,\"table_owned\":%s", mean,
 			enforcer_exclusive(s->e) ? "true" : "false");
+		if (s->devices)
+			devices_stats(s, f, true);
+		fputs("}\n", f);
 	} else {
 		SITE_STATS(ST)
 		fprintf(f, "%-20s %.2f\n%-20s %s\n", "batch_mean", mean, "table_owned",
 			enforcer_exclusive(s->e) ? "yes" : "no");
+		if (s->devices)
+			devices_stats(s, f, false);
 	}
 #undef SJ
 #undef ST

@@ -209,6 +209,25 @@ int table_add(struct ph_table *t, const struct pinhole *ph, uint32_t rule_line,
 	return (int)idx;
 }
 
+int table_set_owner(struct ph_table *t, uint32_t idx, uint32_t uid, uint32_t rule_line)
+{
+	struct ph_entry *e = &t->v[idx];
+
+	/* the new counts first: on -ENOMEM nothing changed */
+	if (uid_add(t, uid, 1))
+		return -ENOMEM;
+	if (rule_line && uid_add(t, rule_key(uid, rule_line), 1)) {
+		uid_add(t, uid, -1);
+		return -ENOMEM;
+	}
+	uid_add(t, e->ph.owner.uid, -1);
+	if (e->rule_line)
+		uid_add(t, rule_key(e->ph.owner.uid, e->rule_line), -1);
+	e->ph.owner.uid = uid;
+	e->rule_line = rule_line;
+	return 0;
+}
+
 static void unlink_chain(uint32_t *head, struct ph_table *t, uint32_t idx, bool by_key)
 {
 	uint32_t *p = head;

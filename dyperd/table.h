@@ -33,6 +33,7 @@ struct ph_entry {
 	uint8_t seen;		/* reconcile: enforcers (bits) whose read-back holds it */
 	uint8_t add_inflight;	/* enforcers (bits) its add is submitted to, unanswered */
 	uint8_t state;		/* enum ph_state */
+	uint64_t packets, bytes;	/* site: the devices' counts at the last audit */
 };
 
 struct ph_table {
@@ -72,6 +73,9 @@ unsigned table_each_cookie(struct ph_table *t, uint64_t cookie,
 			   void (*fn)(struct ph_table *t, uint32_t idx, void *arg), void *arg);
 
 uint32_t table_user_count(const struct ph_table *t, uint32_t uid);
+/* Entry @idx now counts for @uid and policy rule @rule_line (0: none);
+ * 0, or -ENOMEM with the entry unchanged. */
+int table_set_owner(struct ph_table *t, uint32_t idx, uint32_t uid, uint32_t rule_line);
 /* Open pinholes of @uid granted by the policy rule at @line. */
 uint32_t table_rule_count(const struct ph_table *t, uint32_t uid, uint32_t line);
 

@@ -56,7 +56,11 @@ struct fbatch {
 /* One of the controller's other jobs. */
 struct pjob {
 	struct enforcer_job job;
+	uint32_t mask;			/* members not yet answered */
 	unsigned pending, ok, failed;
+	unsigned refs;			/* members given it, not yet answered */
+	bool finished, delivered;
+	struct pjob *prev, *next;	/* every one not yet freed */
 	int err;
 	bool intact, changed;
 	char msg[MSG_LEN];
@@ -125,17 +129,18 @@ struct fanout {
 	size_t n;
 	int epfd, evfd, tfd;
 	struct fbatch *batches;
+	struct pjob *pjobs;
 	struct ready *rq;
 	size_t rq_n, rq_cap;
 	struct wslot *w;
 	size_t w_cap, w_used, w_n;	/* slots, used + deleted, used */
 	uint64_t gen;
+	bool seeded;			/* the wanted set is known (see seed()) */
 	uint64_t timer_at;
 	char error[MSG_LEN];
 };
 
 static const struct enforcer_ops fanout_ops;
-static void pjob_free(struct pjob *pj);
 
 static uint64_t mono_ms(void)
 {
@@ -364,6 +369,8 @@ static void fop_check(struct fanout *f, struct fbatch *b, size_t i, uint32_t slo
 		ready_push(f, b, NULL);
 }
 
+static void pj_check(struct fanout *f, struct pjob *pj, uint32_t slow);
+
 static void batch_recheck(struct fanout *f)
 {
 	uint32_t slow = slow_mask(f);
@@ -372,6 +379,10 @@ static void batch_recheck(struct fanout *f)
 		if (b->left)
 			for (size_t i = 0; i < b->job.n; i++)
 				fop_check(f, b, i, slow);
+	for (struct pjob *pj = f->pjobs, *next; pj; pj = next) {
+		next = pj->next;
+		pj_check(f, pj, slow);
+	}
 }
 
 /* --- members going down and coming back ------------------------------------ */
@@ -579,6 +590,22 @@ static void msg_add(char *buf, const char *name, const char *msg)
 			 msg && msg[0] ? msg : "failed");
 }
 
+/* The first read-back (the controller's start) is what the members hold
+ * from before: it is wanted until the controller says otherwise (it adopts
+ * it, or deletes what it does not adopt).  Until then nothing converges:
+ * against an empty wanted set that would delete everything. */
+static void seed(struct fanout *f, const struct pjob *pj)
+{
+	for (size_t i = 0; i < pj->n; i++) {
+		struct pinhole ph = pj->ents[i].ph;
+
+		ph.timeout_ms = 0;
+		if (!want_find(f, &ph))
+			want_put(f, &ph, ++f->gen);
+	}
+	f->seeded = true;
+}
+
 static void pj_finish(struct fanout *f, struct pjob *pj)
 {
 	size_t out = 0;
@@ -626,7 +653,33 @@ static void pj_finish(struct fanout *f, struct pjob *pj)
 			pj->n = out;
 		}
 	}
+	if (pj->job.type == ENFORCER_READ && !pj->err && !f->seeded)
+		seed(f, pj);
 	ready_push(f, NULL, pj);
+}
+
+/* Done when every member answered, or when those left are slow and one
+ * answered: a read-back then lacks what only the slow ones hold, which
+ * their own late read-back converges. */
+static void pj_check(struct fanout *f, struct pjob *pj, uint32_t slow)
+{
+	if (pj->finished || (pj->pending && (pj->mask & ~slow || !pj->ok)))
+		return;
+	pj->finished = true;
+	pj_finish(f, pj);
+}
+
+static void pjob_free(struct fanout *f, struct pjob *pj)
+{
+	if (pj->prev)
+		pj->prev->next = pj->next;
+	else if (f->pjobs == pj)
+		f->pjobs = pj->next;
+	if (pj->next)
+		pj->next->prev = pj->prev;
+	free(pj->ents);
+	free(pj->from_router);
+	free(pj);
 }
 
 static void pj_member_done(struct fanout *f, struct pjob *pj, struct member *m, int err,
@@ -634,6 +687,18 @@ static void pj_member_done(struct fanout *f, struct pjob *pj, struct member *m, 
 {
 	bool down = false;
 
+	pj->mask &= ~(1u << m->idx);
+	pj->pending--;
+	pj->refs--;
+	if (pj->finished) {
+		/* answered without this member: only its own state matters */
+		down = err && pj->job.type != ENFORCER_RECONFIG;
+		if (pj->delivered && !pj->refs)
+			pjob_free(f, pj);
+		if (down && m->state != FANOUT_DOWN)
+			member_down(f, m, msg);
+		return;
+	}
 	if (err) {
 		pj->failed++;
 		if (!pj->err)
@@ -652,8 +717,7 @@ static void pj_member_done(struct fanout *f, struct pjob *pj, struct member *m, 
 			pj->changed |= dn->changed;
 		}
 	}
-	if (--pj->pending == 0)
-		pj_finish(f, pj);
+	pj_check(f, pj, slow_mask(f));
 	if (down && m->state != FANOUT_DOWN)
 		member_down(f, m, msg);
 }
@@ -664,7 +728,7 @@ static void read_done(struct fanout *f, struct mjob *j)
 	struct pjob *pj = j->pj;
 	struct member *m = j->m;
 
-	if (pj && j->n) {
+	if (pj && !pj->finished && j->n) {
 		size_t need = pj->n + j->n;
 
 		if (need > pj->cap) {
@@ -685,7 +749,8 @@ static void read_done(struct fanout *f, struct mjob *j)
 			pj->n = need;
 		}
 	}
-	converge(f, m, j->ents, j->n);
+	if (f->seeded)
+		converge(f, m, j->ents, j->n);
 }
 
 static void batch_done(struct fanout *f, struct mjob *j, const struct enforcer_done *dn)
@@ -766,7 +831,8 @@ static void own_done(struct fanout *f, struct mjob *j, const struct enforcer_don
 		return;
 	}
 	/* back: its backlog first, then whatever comes */
-	converge(f, m, j->ents, j->n);
+	if (f->seeded)
+		converge(f, m, j->ents, j->n);
 	m->state = FANOUT_UP;
 	m->error[0] = 0;
 	m->backoff = FANOUT_RETRY_MIN_MS;
@@ -823,12 +889,12 @@ static void tick(struct fanout *f, uint64_t now)
 		uint64_t oldest = 0;
 
 		for (struct mjob *j = m->jobs; j; j = j->next)
-			if (j->job.type == ENFORCER_BATCH && (!oldest || j->t0 < oldest))
+			if (!j->own && (!oldest || j->t0 < oldest))
 				oldest = j->t0;
 		if (m->state == FANOUT_UP && oldest && now >= oldest + m->lag_ms) {
 			m->state = FANOUT_BEHIND;
 			changed = true;
-		} else if (m->state == FANOUT_BEHIND && !m->inflight && !m->qn) {
+		} else if (m->state == FANOUT_BEHIND && !m->jobs && !m->qn) {
 			m->state = FANOUT_UP;
 		}
 		if (m->state == FANOUT_DOWN && !m->own && !m->jobs && now >= m->retry_at) {
@@ -862,8 +928,7 @@ static void arm_timer(struct fanout *f)
 			t = m->retry_at;
 		else if (m->state == FANOUT_UP)
 			for (const struct mjob *j = m->jobs; j; j = j->next)
-				if (j->job.type == ENFORCER_BATCH &&
-				    (!t || j->t0 + m->lag_ms < t))
+				if (!j->own && (!t || j->t0 + m->lag_ms < t))
 					t = j->t0 + m->lag_ms;
 		if (t && (!at || t < at))
 			at = t;
@@ -885,6 +950,7 @@ static int submit_batch(struct fanout *f, const struct enforcer_job *job)
 	struct fbatch *b = calloc(1, sizeof(*b));
 	uint32_t slow = slow_mask(f);
 
+	f->seeded = true;	/* what it asks for from now on is the wanted set */
 	if (b)
 		b->fo = calloc(job->n ? job->n : 1, sizeof(*b->fo));
 	if (!b || !b->fo) {
@@ -949,7 +1015,12 @@ static int fan_submit(void *state, const struct enforcer_job *job)
 		return -ENOMEM;
 	pj->job = *job;
 	pj->intact = true;
+	pj->next = f->pjobs;
+	if (pj->next)
+		pj->next->prev = pj;
+	f->pjobs = pj;
 	if (job->type == ENFORCER_FLUSH) {
+		f->seeded = true;
 		for (size_t i = 0; i < f->w_cap; i++)
 			f->w[i].st = 0;
 		f->w_n = f->w_used = 0;
@@ -969,8 +1040,11 @@ static int fan_submit(void *state, const struct enforcer_job *job)
 			continue;
 		}
 		pj->pending++;
+		pj->refs++;
+		pj->mask |= 1u << k;
 	}
 	if (!pj->pending) {
+		pj->finished = true;
 		if (job->type == ENFORCER_RECONFIG)
 			pj->ok = 1;	/* nothing here changes in place */
 		pj_finish(f, pj);
@@ -1023,7 +1097,9 @@ static int fan_dispatch(void *state, struct enforcer *e, const struct enforcer_s
 		if (r.pj->err)
 			snprintf(f->error, sizeof(f->error), "%s", r.pj->msg);
 		sink->done(e, &d, sink->arg);
-		pjob_free(r.pj);
+		r.pj->delivered = true;
+		if (!r.pj->refs)
+			pjob_free(f, r.pj);
 	}
 	f->rq_n = 0;
 	arm_timer(f);
@@ -1050,20 +1126,6 @@ static const char *fan_error(const void *state)
 	return ((const struct fanout *)state)->error;
 }
 
-static void pjob_free(struct pjob *pj)
-{
-	free(pj->ents);
-	free(pj->from_router);
-	free(pj);
-}
-
-/* At free: one member less holds @pj. */
-static void pjob_unref(struct pjob *pj)
-{
-	if (--pj->pending == 0)
-		pjob_free(pj);
-}
-
 static void fan_free(void *state)
 {
 	struct fanout *f = state;
@@ -1074,15 +1136,8 @@ static void fan_free(void *state)
 		struct member *m = &f->m[i];
 
 		enforcer_free(m->e);	/* drops its jobs without completing them */
-		/* the controller's jobs they belonged to are never completed */
-		for (size_t k = 0; k < m->qn; k++)
-			if (m->q[m->qh + k].pj)
-				pjob_unref(m->q[m->qh + k].pj);
-		while (m->jobs) {
-			if (m->jobs->pj)
-				pjob_unref(m->jobs->pj);
+		while (m->jobs)
 			mjob_free(m, m->jobs);
-		}
 		free(m->q);
 		free(m->guards);
 	}
@@ -1093,9 +1148,8 @@ static void fan_free(void *state)
 		free(b->fo);
 		free(b);
 	}
-	for (size_t i = 0; i < f->rq_n; i++)
-		if (f->rq[i].pj)
-			pjob_free(f->rq[i].pj);
+	while (f->pjobs)
+		pjob_free(f, f->pjobs);
 	free(f->rq);
 	free(f->w);
 	free(f->m);

@@ -1068,7 +1068,7 @@ static void test_devices(void **state)
 	assert_int_equal(d->timeout_ms, 0);
 	assert_int_equal(d->keepalive_ms, 0);
 	assert_int_equal(d->confirm_minutes, 3);
-	assert_int_equal(d->lag_ms, 5000);
+	assert_int_equal(d->lag_ms, 2000);
 	assert_int_equal(d->n_guards, 0);
 	/* with devices and no [site] inside, auto is no router */
 	assert_int_equal(c.site.router, DYPER_SITE_ROUTER_AUTO);
