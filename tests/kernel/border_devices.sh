@@ -86,7 +86,6 @@ add_netns "$NS_S"
 bridge_host "$NS_SW" br0 s "$NS_S" "$S4" "$S6"
 
 devsim_keys
-chown nobody "$T/devsim_client_key"	# the site's dyperd runs as nobody
 VENDORS=(ios ftos junos)
 "$DEVSIM" --vendor ironware 2>&1 | grep -q -- '--vendor ios|ftos|junos$' ||
 	VENDORS+=(ironware)
@@ -108,6 +107,7 @@ chmod 644 "$T/site.policy"
 declare -A DEV_EXTRA=() DEV_FOR=()
 
 # site_conf NAME...: $T/site.conf, router = no, a [device] section per NAME
+# ($SITE_EXTRA: more lines for [site])
 site_conf() {
 	local name
 
@@ -127,6 +127,7 @@ account = root
 policy = $T/site.policy
 router = no
 max_lease = 120s
+${SITE_EXTRA:-}
 EOF
 		for name in "$@"; do
 			cat <<EOF
@@ -150,12 +151,18 @@ sctl() {
 	ip netns exec "$NS_S" "$DYPERCTL" -s "$SCTL" "$@"
 }
 
+# devices_up N: the site's N devices are all up
+devices_up() {
+	[ "$(sctl stats 2>/dev/null | grep -Ec '^device +[^ ]+ +up ')" = "$1" ]
+}
+
 # use_site NAME...: the site controller (re)started with those devices;
 # waits until H's dyperd has its session again.
 use_site() {
 	[ -n "$SITE_PID" ] && stop_site
 	site_conf "$@"
 	start_site || bail "the site controller did not start with devices $* (see $SLOG)"
+	poll 20000 0.1 devices_up "$#" || bail "the site's devices are not all up: $(sctl stats 2>&1)"
 	[ -z "$DPID" ] || poll 20000 0.1 site_ready ||
 		bail "H's dyperd has no session with the site (devices $*)"
 }
@@ -388,8 +395,9 @@ fail_text() {
 }
 
 use_site "${VENDORS[@]}"
+declare -A CMDS0=()
 for v in "${VENDORS[@]}"; do
-	: >"$T/$v.cmds.3"
+	CMDS0[$v]=$(wc -l <"$T/$v.cmds")
 done
 s_ok=0 s_err=0 s_closed=0
 # stream ROUND: 10 binds at once (v4 and v6), then closes of some of
@@ -447,6 +455,24 @@ stream 3
 echo "# stream: $s_ok binds ok, $s_err failed, $s_closed closes (+1 refused one)"
 check "3: binds under faults are answered (ok or refused), none hangs: $s_ok ok, $s_err failed" \
 	test $((s_ok + s_err)) -eq 40
+if grep -q '^err ' "$T/hold.s0-3"; then
+	ok "3: the pinhole whose line every device refused is refused to H: $(cat "$T/hold.s0-3")"
+else
+	not_ok "3: the pinhole whose line every device refused is refused to H"
+	diag "$T/hold.s0-3"
+fi
+# the faults happened: each device's sessions were cut (IOS twice: the
+# reload and a dropped line), so many new logins in its command log (the
+# paging-off command each session starts with)
+for v in "${VENDORS[@]}"; do
+	n=$(tail -n +$((CMDS0[$v] + 1)) "$T/$v.cmds" |
+		grep -Ecx 'terminal length 0|set cli screen-length 0|skip-page-display')
+	want=1
+	[ "$v" = ios ] && want=2
+	check "3: $v: the faults cut its session: $n new sessions during the stream" \
+		test "$n" -ge $want
+done
+sctl stats 2>&1 | grep '^device ' | sed 's/^/# /'
 expect_converged "3: after recovery every device holds exactly H's open set" 60000 "${VENDORS[@]}"
 unhold_all
 expect_converged "3: after closing everything, none left on any device" 30000 "${VENDORS[@]}"
@@ -515,7 +541,7 @@ stop_devsim d2
 
 # --- 5: the site controller restarted with entries on the devices ---------------------------
 
-use_site "${VENDORS[@]}"
+SITE_EXTRA="audit_interval = 2s" use_site "${VENDORS[@]}"
 for i in 0 1 2 3 4; do
 	if [ $i = 4 ]; then
 		hold "r-$i" tcp "$A6" "$IN6" $((34000 + i))
@@ -529,7 +555,6 @@ for i in 0 1 2 3 4; do
 done
 check "5: 5 binds succeed ($n)" test $n -eq 5
 expect_converged "5: every device holds them" 10000 "${VENDORS[@]}"
-declare -A CMDS0=()
 for v in "${VENDORS[@]}"; do
 	CMDS0[$v]=$(wc -l <"$T/$v.cmds")
 done
@@ -570,6 +595,26 @@ for v in "${VENDORS[@]}"; do
 		diag "$T/$v.cmds.5"
 	fi
 done
+# the counter audit: each device's entries match 7 packets more; the
+# site's list shows the sum over the devices
+for v in "${VENDORS[@]}"; do
+	devsim_control "$v" "bump 7"
+done
+want_packets=$((7 * ${#VENDORS[@]}))
+counted() {
+	sctl list -j 2>/dev/null | python3 -c '
+import json, sys
+l = json.load(sys.stdin)
+sys.exit(0 if len(l) == 5 and all(p["packets"] == int(sys.argv[1]) for p in l) else 1)' \
+		"$want_packets"
+}
+if poll 20000 0.2 counted; then
+	ok "5: the counter audit feeds the site's dyperctl list: $want_packets packets each (7 on each of ${#VENDORS[@]} devices)"
+else
+	not_ok "5: the counter audit feeds the site's dyperctl list: $want_packets packets each"
+	sctl list >"$T/slist" 2>&1
+	diag "$T/slist"
+fi
 unhold r-1
 unhold r-4
 expect_converged "5: closes after the restart reach the devices" 10000 "${VENDORS[@]}"
