@@ -204,7 +204,8 @@ converged() {
 	local name
 
 	for name in "$@"; do
-		[ "$(devsim_entries "$name")" = "$(want_on "$name")" ] || return 1
+		[ "$(devsim_entries "$name")" = "$(want_on "$name")" ] && devsim_hw_current "$name" ||
+			return 1
 	done
 }
 
@@ -230,6 +231,9 @@ expect_converged() {
 		elif ! devsim_deny_last "$name"; then
 			bad=1
 			counts+=" $name's deny is not last;"
+		elif ! devsim_hw_current "$name"; then
+			bad=1
+			counts+=" $name's hardware is stale (no rebind-acl);"
 		fi
 	done
 	if [ $bad = 0 ]; then
@@ -476,6 +480,7 @@ sctl stats 2>&1 | grep '^device ' | sed 's/^/# /'
 expect_converged "3: after recovery every device holds exactly H's open set" 60000 "${VENDORS[@]}"
 unhold_all
 expect_converged "3: after closing everything, none left on any device" 30000 "${VENDORS[@]}"
+sctl stats 2>&1 | grep '^device ' | sed 's/^/# /'
 
 # --- 4: two devices, one failing; a slow one ------------------------------------------
 

@@ -11,6 +11,7 @@
 #	devsim_control NAME LINE...		# fault injection (devsim.c's --control)
 #	devsim_entries NAME			# what it holds, normalized (below)
 #	devsim_deny_last NAME			# the site's deny is still last
+#	devsim_hw_current NAME			# IronWare: rebound since the last change
 #
 # Every devsim serves $DEVSIM_USER with $T/devsim_client_key (dyper's key)
 # and shows $T/devsim_host_key, which $T/devsim_known_hosts pins for the
@@ -123,4 +124,13 @@ devsim_deny_last() {
 		last6=$(grep '^v6 ' "$f" | tail -n 1 | cut -d' ' -f4-)
 		[ "$last4|$last6" = "deny ip any any|deny ipv6 any any" ]
 	fi
+}
+
+# devsim_hw_current NAME: an IronWare device's hardware has its ACLs as
+# they are (rebound after the last change: "hardware v4|v6 current" in its
+# state); true for the other vendors
+devsim_hw_current() {
+	[ "${DEVSIM_VENDOR[$1]}" != ironware ] ||
+		{ grep -qx 'hardware v4 current' "$T/$1.state" &&
+			grep -qx 'hardware v6 current' "$T/$1.state"; }
 }
