@@ -5,7 +5,8 @@
 # devices (issue 11): a wrapped application's bind on a host, through SSH
 # (Debian's sshd, forced command dyper-remote) and the site controller
 # ([site] router = no, [device NAME] sections), to each stand-in device's
-# ACL state (tests/fixtures/devsim, one per vendor), and back out at close.
+# ACL state (tests/fixtures/devsim, one per vendor: IOS, FTOS, JunOS, and
+# IronWare when devsim has it), and back out at close.
 #
 #   A (dyt-PID-a) 192.0.2.2 ----\
 #   B (dyt-PID-b) 192.0.2.3 -----+- br0 in dyt-PID-sw
