@@ -369,7 +369,7 @@ UNIT     := $(B)/conf/dyperd.service
 CONFIGS  := conf/dyper.conf conf/policy
 # logrotate's snippet for the event log: a config file too (kept when changed)
 LOGROTATE := conf/dyper.logrotate
-MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
+MANPAGES := $(wildcard doc/*.1 doc/*.5 doc/*.7 doc/*.8)
 # Every path install lays out, for uninstall (configs separately).
 INSTALLED := $(SBINDIR)/dyperd $(SBINDIR)/dyperctl $(BINDIR)/dyper-wrap $(BINDIR)/dyper-remote \
 	$(LIBDIR)/dyper/libdyper-preload.so $(UNITDIR)/dyperd.service \

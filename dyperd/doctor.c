@@ -22,11 +22,13 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 
 #include "conf/config.h"
 #include "dyperd/border.h"
+#include "dyperd/devconf.h"
 #include "dyperd/doctor.h"
 #include "dyperd/listeners.h"
 #include "dyperd/log.h"
@@ -34,6 +36,7 @@
 #include "dyperd/policy.h"
 #include "nft/enforcer.h"
 #include "nft/ruleset.h"
+#include "remote/device.h"
 
 /* room for two paths and the words around them */
 #define MSG_LEN		(2 * DYPER_CONFIG_PATH_LEN + 1024)
@@ -807,6 +810,201 @@ static void check_remote(struct doctor *d)
 	remote_ssh_free(s);
 }
 
+/* --- [device NAME]: the site's border devices ------------------------------ */
+
+#define DEVICE_REACH_MS	3000	/* a TCP handshake on a site's own network */
+#define DEVICE_SLACK_MS	5000	/* beyond the commands' own timeouts */
+
+/* A TCP connection to @addr port @port within @timeout_ms: 0 or -errno
+ * (-ETIMEDOUT when nothing answered). */
+static int tcp_reach(const char *addr, unsigned port, uint32_t timeout_ms)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len, elen = sizeof(int);
+	struct pollfd pfd;
+	int fd, err = 0, soerr = 0;
+
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*s6);
+	} else {
+		return -EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+		goto out;
+	if (errno != EINPROGRESS) {
+		err = -errno;
+		goto out;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	do
+		err = poll(&pfd, 1, (int)timeout_ms);
+	while (err < 0 && errno == EINTR);
+	if (err == 0) {
+		err = -ETIMEDOUT;
+	} else if (err < 0) {
+		err = -errno;
+	} else {
+		err = getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) ? -errno : -soerr;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+struct setup_wait {
+	bool done;
+	int err;
+	char msg[CLI_ERROR_LEN];
+};
+
+static void setup_done(struct enforcer *e, const struct enforcer_done *dn, void *arg)
+{
+	struct setup_wait *w = arg;
+
+	w->done = true;
+	w->err = dn->err;
+	snprintf(w->msg, sizeof(w->msg), "%s", dn->msg ? dn->msg : "");
+}
+
+/* SETUP on @e, as the site controller runs it first, waited for at most
+ * @wait_ms: the job's err and msg in @w; -ETIMEDOUT when it did not end. */
+static void run_setup(struct enforcer *e, uint32_t wait_ms, struct setup_wait *w)
+{
+	struct enforcer_job job = { .type = ENFORCER_SETUP };
+	struct enforcer_sink sink = { .done = setup_done, .arg = w };
+	uint64_t end = mono_ms() + wait_ms, now;
+	int err = enforcer_submit(e, &job);
+
+	if (err) {
+		w->err = err;
+		snprintf(w->msg, sizeof(w->msg), "the driver refused the job: %s", strerror(-err));
+		return;
+	}
+	while (!w->done && (now = mono_ms()) < end) {
+		struct pollfd pfd = { .fd = enforcer_fd(e), .events = POLLIN };
+
+		if (poll(&pfd, 1, (int)(end - now)) < 0 && errno != EINTR)
+			break;
+		err = enforcer_dispatch(e, &sink);
+		if (err) {
+			w->err = err;
+			snprintf(w->msg, sizeof(w->msg), "%s", strerror(-err));
+			return;
+		}
+	}
+	if (!w->done) {
+		w->err = -ETIMEDOUT;
+		snprintf(w->msg, sizeof(w->msg), "no answer within %u s", wait_ms / 1000);
+	}
+}
+
+/* reach, login (SSH, the pinned host key, a CLI prompt), acl (the ACL or
+ * filter exists and ends with the site's deny): one line each. */
+static void check_device(struct doctor *d, const struct dyper_device_conf *dc)
+{
+	char check[DYPER_DEVICE_NAME_LEN + 16], why[CLI_ERROR_LEN], fix[MSG_LEN];
+	const char *type = devconf_type_name(dc->type);
+	struct remote_device_config rc;
+	struct setup_wait w = { 0 };
+	struct enforcer *e = NULL;
+	uint32_t timeout;
+	int err;
+
+	snprintf(check, sizeof(check), "device-%s-reach", dc->name);
+	err = tcp_reach(dc->address, dc->port, DEVICE_REACH_MS);
+	if (err) {
+		snprintf(fix, sizeof(fix), "check address and port in [device %s], that the %s "
+			 "device's SSH server runs there (dyper-devices(7)) and that nothing between "
+			 "here and it drops TCP port %u", dc->name, type, dc->port);
+		report(d, DOCTOR_FAIL, check, fix, "%s (%s) port %u: %s: the site cannot drive it",
+		       dc->name, dc->address, dc->port,
+		       err == -ETIMEDOUT ? "no answer within 3 s" : strerror(-err));
+		return;		/* login and ACL cannot be told */
+	}
+	report(d, DOCTOR_OK, check, NULL, "%s (%s) port %u accepts TCP connections", dc->name,
+	       dc->address, dc->port);
+
+	snprintf(check, sizeof(check), "device-%s-login", dc->name);
+	if (geteuid() != 0) {
+		report(d, DOCTOR_WARN, check, "sudo dyperctl doctor",
+		       "not root: cannot read %s's credentials to log in", dc->name);
+		return;
+	}
+	devconf_to_remote(&rc, dc);
+	rc.connect_tries = 1;		/* an answer now, not the daemon's retries */
+	err = remote_device_new(&e, &rc, why);
+	if (err) {
+		snprintf(fix, sizeof(fix), "correct [device %s] (key or password_file must be "
+			 "root's, mode 0600; see dyper.conf(5))", dc->name);
+		report(d, DOCTOR_FAIL, check, fix, "%s", why);
+		return;
+	}
+	timeout = dc->timeout_ms ? dc->timeout_ms : CLI_TIMEOUT_MS;
+	/* connecting, then the listing: a command timeout each, at most */
+	run_setup(e, 2 * timeout + DEVICE_SLACK_MS, &w);
+	enforcer_free(e);
+
+	/* -EREMOTEIO: a command answered with an error, so the session is up */
+	if (w.err == 0 || w.err == -ENOENT || w.err == -EREMOTEIO) {
+		report(d, DOCTOR_OK, check, NULL, "%s: logged in as %s with %s, host key as pinned "
+		       "in %s", dc->name, dc->user, dc->key[0] ? dc->key : dc->password_file,
+		       dc->known_hosts);
+	} else {
+		if (w.err == -EKEYREJECTED)
+			snprintf(fix, sizeof(fix), "check the device's host key fingerprint with "
+				 "its admin, then pin it in %s (as \"%s\", or \"[%s]:%u\" off "
+				 "port 22); never replace a pinned key unchecked", dc->known_hosts,
+				 dc->address, dc->address, dc->port);
+		else if (w.err == -EACCES)
+			snprintf(fix, sizeof(fix), "give the device account %s the public key of "
+				 "%s (or the password in password_file), as dyper-devices(7) says "
+				 "for %s", dc->user, dc->key[0] ? dc->key : "the key", type);
+		else
+			snprintf(fix, sizeof(fix), "check type = %s and that the account %s gets "
+				 "a command prompt with the rights dyper-devices(7) lists",
+				 type, dc->user);
+		report(d, DOCTOR_FAIL, check, fix, "%s", w.msg);	/* it names the device */
+		return;
+	}
+
+	snprintf(check, sizeof(check), "device-%s-acl", dc->name);
+	if (w.err == -ENOENT || w.err == -EREMOTEIO) {
+		/* a device may also answer a show of a filter it lacks with an error */
+		snprintf(fix, sizeof(fix), "configure the %s%s%s on the device, ending with the "
+			 "site's own deny, and bind it, as dyper-devices(7) says for %s%s",
+			 dc->type == DYPER_DEVICE_JUNOS ? "filter " : "ACL ", dc->acl,
+			 strcmp(dc->acl, dc->acl6) ? " (and its IPv6 one)" : "", type,
+			 w.err == -EREMOTEIO ? "; if it is there, give the account the right to "
+			 "run the show commands listed there" : "");
+		report(d, DOCTOR_FAIL, check, fix, "%s", w.msg);
+	} else {
+		report(d, DOCTOR_OK, check, NULL, "%s: %s %s%s%s ends with the site's deny",
+		       dc->name, dc->type == DYPER_DEVICE_JUNOS ? "filter" : "ACL", dc->acl,
+		       strcmp(dc->acl, dc->acl6) ? " / " : "",
+		       strcmp(dc->acl, dc->acl6) ? dc->acl6 : "");
+	}
+}
+
+static void check_devices(struct doctor *d)
+{
+	if (!d->cfg_ok || !d->cfg.site.enable)
+		return;
+	for (size_t i = 0; i < d->cfg.n_devices; i++)
+		check_device(d, &d->cfg.device[i]);
+}
+
 int doctor_run(const struct doctor_opts *o, FILE *out)
 {
 	static struct doctor dd;
@@ -841,6 +1039,7 @@ int doctor_run(const struct doctor_opts *o, FILE *out)
 	check_agent(d);
 	check_policy(d);
 	check_remote(d);
+	check_devices(d);
 
 	if (d->json)
 		fprintf(out, "],\"ok\":%u,\"warnings\":%u,\"failures\":%u}\n",

@@ -6,7 +6,9 @@
  * on the input hook dropping what the pinholes accept, legacy iptables,
  * the wrapper without its set-group-ID bit, the agent missing, a policy
  * that refuses everything; in border mode the key file, the pinned site
- * host key and (as root) a session to the site.  Part of dyperctl only (not of dyperd).
+ * host key and (as root) a session to the site; on a site controller, each
+ * [device NAME]: reachable, logged in with its pinned host key, its ACL in
+ * place with the site's final deny.  Part of dyperctl only (not of dyperd).
  */
 #ifndef DYPERD_DOCTOR_H
 #define DYPERD_DOCTOR_H

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * remote/cisco — what the Cisco-style command lines share (IOS, FTOS):
+ * remote/cisco — what the Cisco-style command lines share (IOS, FTOS, IronWare):
  * a named ACL entered from configuration mode, entries by sequence number,
  * the ACL listed with one entry a line and its match count.  The dialects
- * (remote/ios.c, remote/ftos.c) give their words in a struct cisco_syntax.
+ * (remote/ios.c, remote/ftos.c, remote/ironware.c) give their words in a
+ * struct cisco_syntax.
  *
  * No transaction: each line takes effect as it is read and is answered on
  * its own, so each op's result is its line's answer; after any failure
@@ -20,7 +21,7 @@
 /* The names Cisco-style listings show instead of some port numbers. */
 static const struct { const char *name; uint16_t port; } port_names[] = {
 	{ "ftp-data", 20 }, { "ftp", 21 }, { "telnet", 23 }, { "smtp", 25 }, { "domain", 53 },
-	{ "www", 80 }, { "pop3", 110 }, { "sunrpc", 111 }, { "ident", 113 }, { "nntp", 119 },
+	{ "www", 80 }, { "http", 80 }, { "pop3", 110 }, { "sunrpc", 111 }, { "ident", 113 }, { "nntp", 119 },
 	{ "ntp", 123 }, { "snmp", 161 }, { "bgp", 179 }, { "ldap", 389 }, { "https", 443 },
 	{ "syslog", 514 },
 };
@@ -63,12 +64,14 @@ int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op
 	const struct remote_device_config *c = device_config(d);
 	struct device_lines l = { 0 };
 	int *line = calloc(n, sizeof(*line)), *res = NULL, err;
+	int rebind[2] = { -1, -1 };	/* each family's rebind line */
 
 	if (!line)
 		return -ENOMEM;
 	err = device_lines_add(&l, "%s", k->configure);
 	for (int f = 0; f < 2 && err >= 0; f++) {
 		uint8_t fam = f ? AF_INET6 : AF_INET;
+		const char *rb = f ? k->rebind6 : k->rebind4;
 		bool any = false;
 
 		for (size_t i = 0; i < n && err >= 0; i++) {
@@ -84,6 +87,8 @@ int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op
 		}
 		if (any && err >= 0)
 			err = device_lines_add(&l, "exit");
+		if (any && rb && err >= 0)
+			err = rebind[f] = device_lines_add(&l, "%s %s", rb, f ? c->acl6 : c->acl);
 	}
 	/* whatever failed before, "end" leaves configuration mode */
 	if (err >= 0)
@@ -91,8 +96,20 @@ int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op
 	if (err < 0)
 		goto out;
 	err = device_lines_run(d, &l, &res);
-	for (size_t i = 0; res && err != -ENOMEM && i < n; i++)
+	for (size_t i = 0; res && err != -ENOMEM && i < n; i++) {
+		int f = ops[i].ph->family == AF_INET6;
+
 		ops[i].res = res[line[i]];
+		/* in the configuration but maybe not in the hardware: unknown */
+		if (rebind[f] >= 0 && res[rebind[f]] && !ops[i].res)
+			ops[i].res = -EINPROGRESS;
+	}
+	/* the reconnect's recover rebinds before anything else is done */
+	for (int f = 0; f < 2 && res && err != -ENOMEM; f++)
+		if (rebind[f] >= 0 && res[rebind[f]] && cli_is_open(device_cli(d))) {
+			cli_close(device_cli(d));
+			err = err ? err : -EREMOTEIO;
+		}
 out:
 	free(res);
 	free(line);
@@ -157,6 +174,20 @@ static size_t take_count(char **t, size_t nt, uint64_t *packets)
 	return nt;
 }
 
+/* "Hit count: (1 sec) N (1 min) N (5 min) N (accum) N": true, *@packets
+ * the accumulated count (the others are rates over a window). */
+static bool take_hits(char **t, size_t nt, uint64_t *packets)
+{
+	uint64_t v;
+
+	if (nt < 4 || strcmp(t[0], "Hit") || strcmp(t[1], "count:"))
+		return false;
+	for (size_t i = 2; i + 1 < nt; i++)
+		if (!strcmp(t[i], "(accum)") && !device_number(t[i + 1], UINT64_MAX, &v))
+			*packets = v;
+	return true;
+}
+
 static int learn_family(struct device *d, const struct cisco_syntax *k,
 			struct device_view *view, int f)
 {
@@ -164,6 +195,7 @@ static int learn_family(struct device *d, const struct cisco_syntax *k,
 	const char *lead = f ? k->lead6 : k->lead4;
 	char cmd[96], header[96], empty[1] = "", *save = NULL;
 	struct cli_answer *a;
+	size_t mine = view->n;		/* this listing's first entry */
 	int err;
 
 	snprintf(cmd, sizeof(cmd), "%s %s", f ? k->show6 : k->show4, f ? c->acl6 : c->acl);
@@ -185,7 +217,29 @@ static int learn_family(struct device *d, const struct cisco_syntax *k,
 			continue;
 		}
 		nt = take_count(t, device_split(ln, t, 24), &e.packets);
-		if (lead) {
+		if (k->hits && take_hits(t, nt, &e.packets)) {
+			/* the count of the entry listed just before */
+			if (view->n > mine)
+				view->v[view->n - 1].packets = e.packets;
+			continue;
+		}
+		if (k->colon) {
+			/* "N: [sequence N ]rule..." */
+			size_t len = nt ? strlen(t[0]) : 0;
+
+			w = 1;
+			if (len < 2 || t[0][len - 1] != ':')
+				continue;
+			t[0][len - 1] = 0;
+			if (device_number(t[0], UINT32_MAX, &seq))
+				continue;
+			if (nt >= 3 && !strcmp(t[1], "sequence"))
+				w = 3;	/* a user-given number, the same */
+			if (nt < w + 1)
+				continue;
+			e.id = (uint32_t)seq;
+			parse_rule(k, t + w, nt - w, &e);
+		} else if (lead) {
 			/* "[seq] N rule..." */
 			w = lead[0] ? 1 : 0;
 			if (nt < w + 2 || (w && strcmp(t[0], lead)) ||

@@ -4,7 +4,8 @@
  * queue and worker thread, the table of entries learned from the device,
  * identity allocation, and the batch loop that applies, reads back and
  * reconciles.  What is vendor-specific (lines, listings, commits) is in
- * the dialects, remote/ios.c and remote/junos.c.
+ * the dialects, remote/ios.c, remote/ftos.c, remote/ironware.c and
+ * remote/junos.c.
  *
  * Why a thread and not a non-blocking state machine: a device answers a
  * batch line by line over seconds, and each vendor's flow (enter config
@@ -109,6 +110,8 @@ static const struct device_dialect *dialect_of(const char *type)
 		return &device_ios;
 	if (!strcmp(type, "ftos"))
 		return &device_ftos;
+	if (!strcmp(type, "ironware"))
+		return &device_ironware;
 	if (!strcmp(type, "junos"))
 		return &device_junos;
 	return NULL;
@@ -1139,8 +1142,8 @@ static int check_config(const struct remote_device_config *c, char *why)
 		return why_inval(why, "device name \"%s\": expected 1 to %d of A-Z a-z 0-9 _ - .",
 				 name, REMOTE_DEVICE_NAME_MAX);
 	if (!dialect_of(c->type))
-		return why_inval(why, "device %s: type \"%s\": expected ios, ftos or junos", name,
-				 c->type ? c->type : "");
+		return why_inval(why, "device %s: type \"%s\": expected ios, ftos, ironware or "
+				 "junos", name, c->type ? c->type : "");
 	if (!c->address || (inet_pton(AF_INET, c->address, &a) != 1 &&
 			    inet_pton(AF_INET6, c->address, &a) != 1))
 		return why_inval(why, "device %s: address \"%s\": expected an IPv4 or IPv6 address",

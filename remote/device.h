@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * remote/device — a border device (Cisco IOS, Force10 FTOS, Juniper JunOS) as an
+ * remote/device — a border device (Cisco IOS, Force10 FTOS, Foundry IronWare,
+ * Juniper JunOS) as an
  * enforcer (nft/enforcer_if.h), driven through its command line over SSH
  * (remote/cli.h).  One pinhole is one ACL entry (IOS: a sequence number in
  * a named ACL; JunOS: a term of a filter) permitting the remote host to
@@ -56,7 +57,7 @@
 /* What the site controller reads from a [device NAME] section. */
 struct remote_device_config {
 	const char *name;		/* for logs: "edge1" */
-	const char *type;		/* "ios", "ftos", "junos" */
+	const char *type;		/* "ios", "ftos", "ironware", "junos" */
 	const char *address;		/* an IP address (no DNS from a daemon thread) */
 	uint16_t port;			/* 0: 22 */
 	const char *user;
@@ -141,9 +142,9 @@ struct device_dialect {
 	int (*resequence)(struct device *d, int f, uint32_t first, uint32_t step);
 };
 
-extern const struct device_dialect device_ios, device_ftos, device_junos;
+extern const struct device_dialect device_ios, device_ftos, device_ironware, device_junos;
 
-/* The words of a Cisco-style dialect (remote/cisco.c; IOS, FTOS). */
+/* The words of a Cisco-style dialect (remote/cisco.c; IOS, FTOS, IronWare). */
 struct cisco_syntax {
 	const char *configure;		/* enters configuration mode */
 	const char *acl4, *acl6;	/* enters the ACL (then its name) */
@@ -153,6 +154,15 @@ struct cisco_syntax {
 	const char *header4, *header6;	/* the listing's first line (then the name) */
 	const char *lead4, *lead6;	/* listed as "[LEAD] N rule" ("" no lead),
 					 * or NULL: "rule sequence N" */
+	bool colon;			/* listed as "N: [sequence N ]rule" (IronWare) */
+	bool hits;			/* the count on the line after the entry:
+					 * "Hit count: ... (accum) N" (IronWare) */
+	/* After the entries, in configuration mode, so that the change reaches
+	 * the hardware (then the ACL's name; NULL: none).  An op counts as
+	 * applied only once this line is answered cleanly: else its result is
+	 * unknown and the session is closed, so that the reconnect's recover
+	 * (see ironware.c) runs it again before anything else. */
+	const char *rebind4, *rebind6;
 };
 int cisco_apply(struct device *d, const struct cisco_syntax *k, struct device_op *ops, size_t n);
 int cisco_learn(struct device *d, const struct cisco_syntax *k, struct device_view *view);

@@ -291,6 +291,10 @@ static int learn_family(struct device *d, struct device_view *view, int f)
 		}
 		term_statement(t, family, w + 1, nw - 1);
 	}
+	/* a filter that does not exist has no counters to list (the device
+	 * would refuse the show): the caller says it is missing */
+	if (!view->found[f])
+		goto out;
 	/* the counters, by term name */
 	snprintf(cmd, sizeof(cmd), "show firewall filter %s", filter);
 	err = cli_run1(device_cli(d), cmd, &a);

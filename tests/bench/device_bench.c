@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * device_bench: updates per second of each border device driver
- * (remote/device.h: IOS, FTOS, JunOS) against its stand-in, tests/fixtures/devsim,
+ * (remote/device.h: IOS, FTOS, IronWare, JunOS) against its stand-in, tests/fixtures/devsim,
  * slowed down to what the paper measured on the real boxes (ESORICS 2007,
  * section 5.1), and the driver's own CPU time per update.  Run it only
  * through tests/run-bench.sh, which gives it a fresh network namespace
@@ -11,6 +11,9 @@
  *   IOS (Cisco 6500: 1,220 updates/s at batch 300): every command line
  *     costs CMD_US_IOS; an update is one line.
  *   FTOS (Force10 E600: 445/s at batch 1,000): the same, CMD_US_FTOS.
+ *   IronWare (Foundry MLX-4: 1,070/s at batch 5,000): the same,
+ *     CMD_US_IRONWARE; each batch also ends with "ip rebind-acl" (one line
+ *     per family touched).
  *   JunOS (Juniper MX960: 446/s at batch 4,200): every line costs
  *     CMD_US_JUNOS (an add is 4 lines, a delete 1) and a commit costs
  *     COMMIT_MS_JUNOS (commit check a quarter of it, commit confirmed and
@@ -44,6 +47,7 @@
 #define DEV_ADDR	"192.0.2.254"
 #define CMD_US_IOS	820		/* 1 / 1,220 s */
 #define CMD_US_FTOS	2247		/* 1 / 445 s */
+#define CMD_US_IRONWARE	935		/* 1 / 1,070 s */
 #define CMD_US_JUNOS	400
 #define COMMIT_MS_JUNOS	1200
 #define WAIT_MS		300000		/* one job */
@@ -67,6 +71,7 @@ struct vendor {
 static const struct vendor vendors[] = {
 	{ "ios", CMD_US_IOS, 0, 1220, 300, { 40, 100, 500, 2000, 5000 } },
 	{ "ftos", CMD_US_FTOS, 0, 445, 1000, { 20, 50, 200, 1000, 5000 } },
+	{ "ironware", CMD_US_IRONWARE, 0, 1070, 5000, { 40, 100, 500, 2000, 5000 } },
 	{ "junos", CMD_US_JUNOS, COMMIT_MS_JUNOS, 446, 4200, { 3, 20, 200, 1000, 5000 } },
 };
 

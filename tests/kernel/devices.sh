@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # devices.sh: the border device drivers (remote/device.c with remote/ios.c,
-# remote/ftos.c and remote/junos.c, over remote/cli.c) against
+# remote/ftos.c, remote/ironware.c and remote/junos.c, over remote/cli.c) against
 # tests/fixtures/devsim, a stand-in SSH server per vendor that holds the
 # ACL state, in a network namespace per vendor:
 #
 #   dyt-PID-ios    devsim --vendor ios   on 192.0.2.254 (lo), dyper-device-tool
 #   dyt-PID-ftos   devsim --vendor ftos  on 192.0.2.254 (lo), dyper-device-tool
+#   dyt-PID-ironware devsim --vendor ironware on 192.0.2.254 (lo), dyper-device-tool
 #   dyt-PID-junos  devsim --vendor junos on 192.0.2.254 (lo), dyper-device-tool
 #
 # The tool drives a driver through the enforcer interface from a script
@@ -15,14 +16,17 @@
 # file after every change, and the checks compare that file with what must
 # be there: the entries of the batch, exactly (0 lost, 0 leaked), in the
 # vendor's syntax, before the site's deny.
-# Checks, per vendor (IOS, FTOS, JunOS): setup finds the ACL; a batch of adds (v4, v6, tcp,
+# Checks, per vendor (IOS, FTOS, IronWare, JunOS): setup finds the ACL; a batch of adds (v4, v6, tcp,
 # udp, a named port) and deletes; add of one held (EEXIST) and delete of
 # one not held (ENOENT); read-back with the device's packet counters; a line
 # the device refuses (an error on line N) is that op's error and the rest
 # are applied; a session dropped in the middle of a batch is re-opened and
 # the batch reconciled; flush.  IOS: a reload that renumbers the ACL is
 # re-learned (a delete after it removes the right entry), the keepalive
-# against the exec-timeout, the save schedule.  JunOS: a session lost
+# against the exec-timeout, the save schedule.  IronWare: every batch ends
+# with "ip rebind-acl" (the hardware copy is current after each batch, also
+# one cut short), and a rebind the device refuses is not reported as applied.
+# JunOS: a session lost
 # after "commit confirmed" (our pending commit confirmed on reconnect), a
 # commit slower than the command timeout, and a commit confirmed that the
 # device rolled back while the driver could not reach it (re-applied).
@@ -154,6 +158,21 @@ ios_held() {
 ftos_held() {
 	awk '$4 == "permit" { $2 = ""; $3 = ""; print }' "$T/ftos.state" | sed 's/   */ /' | sort
 }
+ironware_held() {
+	awk '$4 == "permit" { $2 = ""; $3 = ""; print }' "$T/ironware.state" | sed 's/   */ /' | sort
+}
+
+# expect_hw_current DESC: IronWare's hardware copy of both ACLs is current
+# (an "ip|ipv6 rebind-acl" since their last change).
+expect_hw_current() {
+	if grep -qx 'hardware v4 current' "$T/ironware.state" &&
+		grep -qx 'hardware v6 current' "$T/ironware.state"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		diag "$T/ironware.state" 30
+	fi
+}
 # JunOS: one line per dyper term, its statements in order.
 junos_held() {
 	awk '$1 == "set" && $8 ~ /^dyper-/ {
@@ -215,7 +234,7 @@ FTOS_A=$(printf '%s\n' "$IOS_A" | sed 's/$/ count/')
 # held VENDOR PROTO REMOTE LOCAL PORT: the line *_held shows for that entry.
 held() {
 	case $1 in
-	ios) echo "v4 permit $2 host $3 host $4 eq $5" ;;
+	ios|ironware) echo "v4 permit $2 host $3 host $4 eq $5" ;;
 	ftos) echo "v4 permit $2 host $3 host $4 eq $5 count" ;;
 	junos) echo "inet source-address=$3/32 destination-address=$4/32 protocol=$2 destination-port=$5 count=self then-accept" ;;
 	esac
@@ -226,9 +245,9 @@ drop() {
 	printf '%s\n' "$1" | grep -v -- "$2"
 }
 
-for v in ios ftos junos; do
+for v in ios ftos ironware junos; do
 	case $v in
-	ios) A=$IOS_A ;;
+	ios|ironware) A=$IOS_A ;;
 	ftos) A=$FTOS_A ;;
 	junos) A=$JUNOS_A ;;
 	esac
@@ -253,6 +272,7 @@ EOF
 	wait_paused c1 || bail "$v: the tool did not reach c1"
 	expect_held "$v: the device holds exactly the batch's 5 entries, in its syntax" $v "$A"
 	expect_deny_last $v
+	[ $v = ironware ] && expect_hw_current "$v: ... rebound: the hardware has them too"
 	control $v "bump 7"
 	go c1
 	tool_wait $v out1
@@ -270,7 +290,7 @@ EOF
 		"op 2: del tcp 192.0.2.99:* -> 198.51.100.5:40000: No such file or directory"
 	# the same pinholes rendered by an independent generator (capirca,
 	# which has no FTOS generator)
-	if [ $v != ftos ]; then
+	if [ $v != ftos ] && [ $v != ironware ]; then
 		/usr/bin/python3 "$ROOT/tests/kernel/capirca_check.py" $v "$T/$v.cmds" DYPER_IN \
 			DYPER_IN6 "tcp 192.0.2.10 * 198.51.100.5 40000" \
 			"udp 192.0.2.11 * 198.51.100.5 5060" "tcp 192.0.2.12 20 198.51.100.6 80" \
@@ -330,7 +350,43 @@ EOF
 		"op 6: add tcp 192.0.2.70:* -> 198.51.100.5:41003: ok" "batch: ok"
 	expect_held "$v: ... reconciled: 0 lost, 0 leaked" $v "$A"
 	expect_deny_last $v
+	[ $v = ironware ] && expect_hw_current "$v: ... and rebound after the reconnect"
 done
+
+# --- IronWare: a rebind the device refuses -------------------------------------------
+# the entry lines take, but "ip rebind-acl" is refused (from after the
+# session's own rebind at connect): the change is not in the hardware, so
+# the ops must not be reported applied
+tool_bg ironware out14 --tries 2 <<'EOF'
+setup
+pause f1
+add tcp 192.0.2.95 * 198.51.100.5 45000
+commit
+EOF
+wait_paused f1 || bail "ironware: the tool did not reach f1"
+control ironware "fail-match rebind-acl"
+go f1
+wait "$TOOL_PID"	# exits 1: the batch fails, which is the point
+rm -f "$T"/*.go
+check "ironware: ... the entry line itself was taken" grep -q ' permit tcp host 192.0.2.95 ' \
+	"$T/ironware.state"
+if grep -q '^op 1: add tcp 192.0.2.95:\* -> 198.51.100.5:45000: ok$' "$T/out14" ||
+	! grep -q '^batch: failed: .*rebind-acl' "$T/out14"; then
+	not_ok "ironware: a batch whose rebind is refused is not reported applied"
+	diag "$T/out14" 10
+else
+	ok "ironware: a batch whose rebind is refused is not reported applied"
+fi
+check "ironware: ... (the device says its hardware copy is stale)" \
+	grep -qx 'hardware v4 stale' "$T/ironware.state"
+control ironware clear-fail
+tool ironware out15 <<'EOF'
+del tcp 192.0.2.95 * 198.51.100.5 45000
+commit
+EOF
+expect_out "ironware: once the device takes the rebind again, the batch is applied" out15 \
+	"op 1: del tcp 192.0.2.95:* -> 198.51.100.5:45000: ok" "batch: ok"
+expect_hw_current "ironware: ... and the hardware copy is current again"
 
 # --- IOS: reload, keepalive, save, password ----------------------------------------
 # 5: a reload renumbers the ACL (10, 20, ...): the driver learns the new
@@ -455,7 +511,7 @@ expect_deny_last junos
 # must happen before waiting for answers (with nothing in flight a wait
 # never ends: regression test for that deadlock).  On IOS the reload of 5
 # left the deny at 40: 150 more need the ACL renumbered (resequence).
-for v in ios ftos junos; do
+for v in ios ftos ironware junos; do
 	tool $v out13 --window 8 --timeout-ms 3000 --tries 2 <<'EOF'
 gen add 150 udp 198.51.100.99 203.0.113.5 20000
 commit
@@ -477,7 +533,7 @@ EOF
 done
 
 # 12: flush removes every entry of ours, and only those
-for v in ios ftos junos; do
+for v in ios ftos ironware junos; do
 	tool $v out12 <<'EOF'
 flush
 read

@@ -32,7 +32,7 @@ $libdir/dyper/libdyper-preload.so -rwxr-xr-x root root -
 /usr/share/doc/dyper/README.md -rw-r--r-- root root d
 /usr/share/licenses/dyper/LICENSE -rw-r--r-- root root l
 EOF
-	for m in "$ROOT"/doc/*.[158]; do
+	for m in "$ROOT"/doc/*.[1578]; do
 		s=${m##*.}
 		echo "/usr/share/man/man$s/${m##*/} -rw-r--r-- root root d"
 	done

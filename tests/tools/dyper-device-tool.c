@@ -48,7 +48,7 @@ struct result {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: dyper-device-tool --type ios|junos --address ADDR --user NAME\n"
+		"usage: dyper-device-tool --type ios|ftos|ironware|junos --address ADDR --user NAME\n"
 		"         (--key FILE | --password-file FILE) --known-hosts FILE --acl NAME\n"
 		"         [--acl6 NAME] [--final-term NAME] [--port P] [--batch N]\n"
 		"         [--timeout-ms MS] [--tries N] [--first-id N] [--last-id N]\n"

@@ -316,8 +316,43 @@ static void test_shipped_file(void **state)
 	if (dyper_config_parse(&c, text, "conf/dyper.conf uncommented", err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_true(config_equal(&c, &def));
-	/* every key, each once (else a duplicate error): 56 commented, tcp_ports set */
-	assert_int_equal(keys, 56);
+	/* every key, each once (else a duplicate error): 57 commented, tcp_ports set;
+	 * [device NAME]'s example is "#"-commented: a device needs enable = yes */
+	assert_int_equal(keys, 58);
+	free(text);
+}
+
+/* The shipped [device NAME] example, uncommented under enable = yes. */
+static void test_shipped_device(void **state)
+{
+	char line[512], *text;
+	size_t len = 0;
+	bool in = false;
+	FILE *f = fopen("conf/dyper.conf", "r");
+	const struct dyper_config *c;
+
+	if (!f)
+		fail_msg("conf/dyper.conf: %s (run from the top of the tree)", strerror(errno));
+	text = calloc(1, 65536);
+	assert_non_null(text);
+	len = (size_t)snprintf(text, 65536, "[site]\nenable = yes\n");
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "#[device ", 9))
+			in = true;
+		if (!in || line[0] != '#')
+			continue;
+		assert_true(len + strlen(line) < 65536);
+		memcpy(text + len, line + 1, strlen(line) - 1);
+		len += strlen(line) - 1;
+	}
+	fclose(f);
+	assert_true(in);
+	c = parse_ok(text);
+	assert_int_equal(c->n_devices, 1);
+	assert_string_equal(c->device[0].name, "edge1");
+	assert_string_equal(c->device[0].acl6, "DYPER-IN6");
+	assert_int_equal(c->device[0].n_guards, 2);
+	assert_int_equal(c->device[0].lag_ms, 2000);
 	free(text);
 }
 
@@ -1306,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_shipped_file),
+		cmocka_unit_test(test_shipped_device),
 		cmocka_unit_test(test_inline_comment),
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_words),
