@@ -68,6 +68,9 @@ start_test
 chmod 755 "$T"		# vsftpd (as ftp) and dyperd (as nobody) read from here
 sshd_prepare
 LOGD=$T/log PUB=$T/pub EMPTY=$T/empty OUT=$T/out
+SITE4=$R_IN4 NS_SITE=$NS_R
+# shellcheck source-path=SCRIPTDIR source=border_lib.sh
+. "$(dirname "$0")/border_lib.sh"
 mkdir -p "$LOGD" "$PUB" "$EMPTY" "$OUT" || bail "mkdir in $T"
 chmod 755 "$PUB" "$EMPTY"
 head -c 4000000 /dev/urandom >"$PUB/f.bin" && chmod 644 "$PUB/f.bin"
@@ -141,7 +144,6 @@ chown nobody "$T/hostA_key"
 chmod 600 "$T/hostA_key"
 
 # the site controller: dyperd in site mode on R, its table the forward policy
-SCTL=$T/site-run/control.sock
 mkdir -m 0755 "$T/site-run"
 cat >"$T/site.policy" <<EOF
 # each host opens pinholes to itself only (paper §4.2)
@@ -165,119 +167,18 @@ inside = int0
 open_ports = tcp/$H4/21
 EOF
 chmod 644 "$T/site.policy" "$T/site.conf"
-SLOG=$LOGD/site.log
-
-SITE_PID=
-start_site() {
-	ip netns exec "$NS_R" "$DYPERD" -c "$T/site.conf" -f >>"$SLOG" 2>&1 </dev/null &
-	SITE_PID=$!
-	started $SITE_PID
-	poll 10000 0.05 ip netns exec "$NS_R" "$DYPERCTL" -s "$SCTL" stats >/dev/null 2>&1
-}
 start_site || bail "the site controller did not start (see $SLOG)"
 sshd_authorize "$T/hostA_key.pub" "$REMOTE --delegate hostA --socket $T/site-run/site.sock"
 start_sshd "$NS_R" "$R_IN4" || bail "sshd did not listen on $R_IN4:22"
 
 # --- dyperd on H in border mode -----------------------------------------------------
 
-ASOCK=$T/agent.sock
-CSOCK=$T/control.sock
-DLOG=$LOGD/dyperd.log
 {
 	echo "allow * * tcp 203.0.113.0/24 * $H4 1024-65535"
 	echo "allow * * tcp $R_IN4 * $H4 1024-65535"
 	echo "allow * * tcp 203.0.113.0/24 * $H4B 1024-65535"
 } >"$T/policy"
 chmod 644 "$T/policy"
-
-# write_conf ON_UNREACHABLE [KEY]
-write_conf() {
-	cat >"$T/dyper.conf" <<EOF
-[daemon]
-user = nobody
-group = daemon
-agent_socket = $ASOCK
-control_socket = $CSOCK
-policy = $T/policy
-log_level = debug
-[enforcer]
-tcp_ports = 21
-[remote]
-host = $R_IN4
-user = root
-key = ${2:-$T/hostA_key}
-known_hosts = $T/known_hosts
-connect_timeout = 3s
-request_timeout = 3s
-keepalive_interval = 2s
-lease = 60s
-on_unreachable = $1
-EOF
-	chmod 644 "$T/dyper.conf"
-}
-
-ctl() {
-	ip netns exec "$NS_H" "$DYPERCTL" -s "$CSOCK" "$@"
-}
-
-site_ready() {
-	ctl stats 2>/dev/null | grep -q '^site  *ready: site "test-site"'
-}
-
-DPID=
-start_dyperd() {
-	ip netns exec "$NS_H" "$DYPERD" -c "$T/dyper.conf" -f >>"$DLOG" 2>&1 </dev/null &
-	DPID=$!
-	started $DPID
-	poll 8000 0.05 ctl stats >/dev/null 2>&1
-}
-
-stop_dyperd() {
-	sig TERM "$DPID"
-	wait_exit "$DPID" 5000 || sig KILL "$DPID"
-}
-
-VPID=
-start_vsftpd() {
-	vsftpd_conf "$T/vsftpd.conf" "$H4" 21 plain
-	ip netns exec "$NS_H" "$@" vsftpd "$T/vsftpd.conf" >"$LOGD/vsftpd.out" 2>&1 </dev/null &
-	VPID=$!
-	started $VPID
-	poll 5000 0.05 ip netns exec "$NS_H" bash -c "exec 3<>/dev/tcp/$H4/21" 2>/dev/null
-}
-
-stop_vsftpd() {
-	sig TERM "$VPID"
-	wait_exit "$VPID" 3000 || sig KILL "$VPID"
-}
-
-wrapped() {
-	start_vsftpd "$WRAP" -s "$ASOCK" -p "$AGENT_SO"
-}
-
-# fetch NS NAME [CURL OPTION...]: curl's passive download of f.bin from H
-fetch() {
-	local ns=$1 name=$2
-
-	shift 2
-	ip netns exec "$ns" curl -sS --max-time 15 "$@" -o "$OUT/$name" "ftp://$H4/f.bin" \
-		>"$LOGD/$name.curl" 2>&1
-}
-
-# expect_fetch DESC NS NAME [CURL OPTION...]: the download completes, same sha256
-expect_fetch() {
-	local desc=$1 got
-
-	shift
-	fetch "$@"
-	got=$(sha256sum <"$OUT/$2" 2>/dev/null | cut -d' ' -f1)
-	if [ "$got" = "$SUM" ]; then
-		ok "$desc (sha256 matches)"
-	else
-		not_ok "$desc"
-		diag "$LOGD/$2.curl"
-	fi
-}
 
 # --- 1: R's policy alone stops passive FTP ---------------------------------------------
 
