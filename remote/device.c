@@ -51,6 +51,10 @@ struct id_space {
 	uint64_t *bits;			/* [first_id, last_id], set: taken */
 	uint32_t next;			/* next-fit cursor */
 	uint32_t limit;			/* highest usable now (IOS: below the deny) */
+	size_t taken;			/* set bits in [first_id, limit]: counted as
+					 * they change, for make_room's check of every
+					 * batch (a scan of the bitmap took longer than
+					 * the rest of a one-update batch) */
 };
 
 struct device {
@@ -352,13 +356,13 @@ static void id_set(struct id_space *s, const struct remote_device_config *c, uin
 		   bool taken)
 {
 	uint32_t i = id - c->first_id;
+	uint64_t bit = 1ull << (i % 64);
 
-	if (id < c->first_id || id > c->last_id)
+	if (id < c->first_id || id > c->last_id || !(s->bits[i / 64] & bit) == !taken)
 		return;
-	if (taken)
-		s->bits[i / 64] |= 1ull << (i % 64);
-	else
-		s->bits[i / 64] &= ~(1ull << (i % 64));
+	s->bits[i / 64] ^= bit;
+	if (id <= s->limit)
+		s->taken = taken ? s->taken + 1 : s->taken - 1;
 }
 
 /* Next free identity at or after the cursor, wrapping; 0 if none. */
@@ -388,16 +392,10 @@ static size_t id_free(const struct device *d, int f)
 {
 	const struct id_space *s = &d->ids[f];
 	const struct remote_device_config *c = &d->cfg;
-	size_t n, taken = 0;
 
 	if (s->limit < c->first_id)
 		return 0;
-	n = (size_t)(s->limit - c->first_id) + 1;
-	for (size_t w = 0; w < n / 64; w++)
-		taken += (size_t)__builtin_popcountll(s->bits[w]);
-	for (size_t i = n / 64 * 64; i < n; i++)
-		taken += !!(s->bits[i / 64] & (1ull << (i % 64)));
-	return n - taken;
+	return (size_t)(s->limit - c->first_id) + 1 - s->taken;
 }
 
 /* --- sessions, learning ------------------------------------------------------------ */
@@ -441,6 +439,7 @@ static int tab_rebuild(struct device *d, struct device_view *view, bool *changed
 		const struct device_entry *last = view->last[f];
 
 		memset(d->ids[f].bits, 0, words * sizeof(uint64_t));
+		d->ids[f].taken = 0;
 		d->ids[f].limit = c->last_id;
 		d->found[f] = view->found[f];
 		/* entries are matched in sequence order: ours go below the deny */
@@ -949,9 +948,14 @@ static void *worker(void *arg)
 			j->next = NULL;
 			*d->done_tail = j;
 			d->done_tail = &j->next;
+			/* announced after unlocking: the dispatching thread, woken,
+			 * then finds the lock free instead of sleeping on it (one
+			 * more context switch for each job, each way) */
+			pthread_mutex_unlock(&d->lock);
 			/* fails only when the counter would overflow: readable then */
 			if (write(d->efd, &one, sizeof(one)) < 0) {
 			}
+			pthread_mutex_lock(&d->lock);
 			continue;
 		}
 		due = idle_due(d);
@@ -986,8 +990,10 @@ static int dev_submit(void *state, const struct enforcer_job *job)
 	pthread_mutex_lock(&d->lock);
 	*d->pend_tail = j;
 	d->pend_tail = &j->next;
-	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+	/* after unlocking: the worker, woken, finds the lock free (it looks
+	 * at the queue under the lock before each wait: nothing is missed) */
+	pthread_cond_signal(&d->cond);
 	return 0;
 }
 

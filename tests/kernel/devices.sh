@@ -543,4 +543,56 @@ EOF
 	expect_deny_last $v
 done
 
+# 14: the ciphers offered, as the driver's KEXINIT lists them (in clear,
+# before any key exists), to a listener that takes that much and closes:
+# libssh's own default set, nothing weaker, with AES-GCM before
+# ChaCha20-Poly1305 (cheaper per packet, for us and for a device with AES
+# hardware: remote/cli.c)
+ip netns exec "dyt-$$-ios" python3 - "$DEV4" 2222 "$T/kex.ready" >"$T/kex.out" 2>&1 <<'EOF' &
+import socket, struct, sys
+
+def take(c, n):
+    b = b""
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d:
+            raise SystemExit("closed after %d bytes" % len(b))
+        b += d
+    return b
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(60)
+open(sys.argv[3], "w").close()
+c, _ = s.accept()
+c.settimeout(60)
+c.sendall(b"SSH-2.0-kexinit-capture\r\n")
+line = b""
+while not line.endswith(b"\n"):
+    line += take(c, 1)
+size, pad = struct.unpack(">IB", take(c, 5))
+payload = take(c, size - 1)[:size - 1 - pad]
+if payload[0] != 20:
+    raise SystemExit("not a KEXINIT: message %d" % payload[0])
+at, lists = 17, []
+for _ in range(4):
+    n = struct.unpack(">I", payload[at:at + 4])[0]
+    lists.append(payload[at + 4:at + 4 + n].decode())
+    at += 4 + n
+print("c2s " + lists[2])
+print("s2c " + lists[3])
+EOF
+KEX_PID=$!
+started $KEX_PID
+poll 5000 0.05 test -e "$T/kex.ready" || bail "the KEXINIT listener did not start"
+tool ios out14 --port 2222 --tries 1 <<'EOF'
+check
+EOF
+wait $KEX_PID
+want="aes256-gcm@openssh.com,aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
+expect_out "ios: the driver offers libssh's default ciphers, AES-GCM first" kex.out \
+	"c2s $want" "s2c $want"
+
 summary
