@@ -337,6 +337,10 @@ static int own_op(struct fanout *f, struct member *m, enum pinhole_op_type type,
 	struct item it = { .op = { .type = type, .ph = *ph } };
 
 	(void)f;
+	/* down or returning: its return converges it against the wanted set
+	 * then; an op queued now would follow that, stale */
+	if (m->state == FANOUT_DOWN || m->state == FANOUT_RETURNING)
+		return 0;
 	m->repaired++;
 	return q_push(m, &it);
 }
@@ -832,9 +836,9 @@ static void own_done(struct fanout *f, struct mjob *j, const struct enforcer_don
 		return;
 	}
 	/* back: its backlog first, then whatever comes */
+	m->state = FANOUT_UP;
 	if (f->seeded)
 		converge(f, m, j->ents, j->n);
-	m->state = FANOUT_UP;
 	m->error[0] = 0;
 	m->backoff = FANOUT_RETRY_MIN_MS;
 }
@@ -925,8 +929,8 @@ static void arm_timer(struct fanout *f)
 		const struct member *m = &f->m[i];
 		uint64_t t = 0;
 
-		if (m->state == FANOUT_DOWN && !m->own)
-			t = m->retry_at;
+		if (m->state == FANOUT_DOWN && !m->own && !m->jobs)
+			t = m->retry_at;	/* with jobs out, their completion ticks */
 		else if (m->state == FANOUT_UP)
 			for (const struct mjob *j = m->jobs; j; j = j->next)
 				if (!j->own && (!t || j->t0 + m->lag_ms < t))

@@ -442,6 +442,104 @@ static void test_start_read_seeds(void **state)
 	fx_free(t);
 }
 
+static bool edge2_up_holding_1(struct fx *t)
+{
+	struct fanout_status st;
+
+	assert_int_equal(fanout_status(t->e, 1, &st), 0);
+	return st.state == FANOUT_UP && !st.queued && !st.inflight && !fake_held(t->f[1]) &&
+	       fake_holds(t->f[1], PORT0 + 1);
+}
+
+/* A down member's late completions (a read-back that converges it) queue
+ * nothing for it: what it gets on its return is its convergence against
+ * the wanted set then, not a stale delete of a pinhole asked for again. */
+static void test_down_no_stale_ops(void **state)
+{
+	struct fx *t = fx_new(2, NULL, NULL, 60000);
+	struct pinhole_op ops[1] = { { .type = PINHOLE_ADD, .ph = ph_of(1, "203.0.113.1") } };
+	struct enforcer_job job;
+	struct fanout_status st;
+
+	(void)state;
+	submit(t, ops, 1, &job);
+	want_batches = 1;
+	assert_true(run_until(t, batches_reached, 2000));
+	assert_true(fake_holds(t->f[1], PORT0 + 1));
+	/* edge2 reads (holding the pinhole), then its session dies under a delete */
+	t->f[1]->hold = true;
+	t->f[1]->newest_first = true;
+	simple(t, ENFORCER_READ);
+	want_batches = 1;
+	assert_false(run_until(t, reads_reached, 50));	/* edge1 answered */
+	t->f[1]->gone = true;
+	t->f[1]->stays_gone = true;
+	ops[0].type = PINHOLE_DEL;
+	submit(t, ops, 1, &job);
+	want_batches = 2;
+	assert_false(run_until(t, batches_reached, 50));	/* waits for edge2 */
+	fake_release(t->f[1], 1);			/* the delete fails first */
+	assert_true(run_until(t, batches_reached, 2000));
+	assert_int_equal(fanout_status(t->e, 1, &st), 0);
+	assert_int_equal(st.state, FANOUT_DOWN);
+	fake_release(t->f[1], SIZE_MAX);		/* then its read-back arrives */
+	t->f[1]->hold = false;
+	want_batches = 1;
+	assert_true(run_until(t, reads_reached, 2000));
+	/* the controller asks for it again while edge2 is down */
+	ops[0].type = PINHOLE_ADD;
+	submit(t, ops, 1, &job);
+	want_batches = 3;
+	assert_true(run_until(t, batches_reached, 2000));
+	assert_int_equal(t->err[0], 0);
+	/* edge2 returns still holding it: it must keep it */
+	t->f[1]->stays_gone = false;
+	assert_true(run_until(t, edge2_up_holding_1, 5000));
+	want_batches = 0;
+	run_until(t, batches_reached, 100);
+	assert_true(fake_holds(t->f[1], PORT0 + 1));
+	fx_free(t);
+}
+
+/* A down member's retry waits for its jobs still in flight; meanwhile the
+ * retry timer must not fire again and again (a busy loop of dispatches). */
+static void test_down_timer_quiet(void **state)
+{
+	struct fx *t = fx_new(2, NULL, NULL, 60000);
+	struct pinhole_op a[1] = { { .type = PINHOLE_ADD, .ph = ph_of(1, "203.0.113.1") } };
+	struct pinhole_op b[1] = { { .type = PINHOLE_ADD, .ph = ph_of(2, "203.0.113.1") } };
+	struct enforcer_job ja, jb;
+	struct fanout_status st;
+	struct pollfd p = { .events = POLLIN };
+	struct enforcer_sink sink = { .entry = on_entry, .done = on_done };
+
+	(void)state;
+	sink.arg = t;
+	t->f[1]->hold = true;
+	t->f[1]->gone = true;
+	submit(t, a, 1, &ja);
+	submit(t, b, 1, &jb);
+	fake_release(t->f[1], 1);			/* the first fails: down */
+	want_batches = 2;
+	assert_true(run_until(t, batches_reached, 2000));
+	assert_int_equal(fanout_status(t->e, 1, &st), 0);
+	assert_int_equal(st.state, FANOUT_DOWN);
+	assert_int_equal(fake_held(t->f[1]), 1);	/* the second still in flight */
+	/* past its retry time, with that job still out */
+	usleep((FANOUT_RETRY_MIN_MS + 200) * 1000);
+	assert_int_equal(enforcer_dispatch(t->e, &sink), 0);
+	assert_int_equal(enforcer_dispatch(t->e, &sink), 0);
+	p.fd = enforcer_fd(t->e);
+	assert_int_equal(poll(&p, 1, 0), 0);		/* nothing to do: not readable */
+	assert_int_equal(t->f[1]->setups, 0);
+	/* once that job completes, it is retried and returns */
+	t->f[1]->hold = false;
+	fake_release(t->f[1], SIZE_MAX);
+	assert_true(run_until(t, edge2_up_holding_1, 5000));
+	assert_true(fake_holds(t->f[1], PORT0 + 2));
+	fx_free(t);
+}
+
 static void test_prefix(void **state)
 {
 	struct fanout_prefix p = prefix("203.0.113.128", 25);
@@ -469,6 +567,8 @@ int main(void)
 		cmocka_unit_test(test_behind),
 		cmocka_unit_test(test_read_merge_and_audit),
 		cmocka_unit_test(test_start_read_seeds),
+		cmocka_unit_test(test_down_no_stale_ops),
+		cmocka_unit_test(test_down_timer_quiet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
