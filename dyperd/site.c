@@ -57,6 +57,8 @@
 #define SITE_BAD_MAX	100		/* bad lines before a connection is cut */
 #define SITE_TRIES	3		/* an op cancelled by others' failures */
 #define SITE_START_MS	10000		/* the router's first setup and read */
+#define SITE_START_DEVICES_MS	90000	/* the devices': a login and a listing each,
+					 * one that cannot be reached is down sooner */
 #define SITE_READ_MAX	(64 * 1024)	/* bytes read per event: fairness */
 #define LEASE_SCAN_MS	1000
 #define SITE_UNCLAIMED	"(unclaimed)"	/* no host name has parentheses */
@@ -429,6 +431,11 @@ static int op_queue(struct dyperd *d, enum pinhole_op_type type, uint32_t idx,
 		op->idx = idx;
 		op->id = s->t.v[idx].id;
 		op->ph = router_ph(&s->t.v[idx]);
+		/* "(unclaimed)" is the site's word, not a delegate a router's
+		 * element comment may name */
+		if (s->unclaimed && op->ph.owner.uid == 0 &&
+		    s->t.v[idx].ph.owner.uid == s->unclaimed)
+			memset(&op->ph.owner, 0, sizeof(op->ph.owner));
 	}
 	if (c) {
 		op->waiters = malloc(sizeof(*op->waiters));
@@ -845,7 +852,7 @@ static void req_open(struct dyperd *d, struct site_conn *c, const struct remote_
 	if (idx >= 0) {
 		struct ph_entry *e = &s->t.v[idx];
 
-		if (e->ph.owner.uid == s->unclaimed && s->unclaimed && e->state == PH_OPEN) {
+		if (e->ph.owner.uid == s->unclaimed && s->unclaimed) {
 			/* found on the devices at start: its host claims it */
 			if (table_user_count(&s->t, c->dlg) >= d->cfg.site.max_per_delegate) {
 				s->st.quota++;
@@ -858,13 +865,11 @@ static void req_open(struct dyperd *d, struct site_conn *c, const struct remote_
 				return;
 			}
 			memcpy(e->ph.owner.delegate, name, strlen(name) + 1);
-			e->expires_ms = expires;
-			e->oneshot = c->sync || hold;
 			s->st.claimed++;
 			log_info("site: delegate %s: claimed %s, found on the devices at start",
 				 name, p);
-			put_ok(d, c, m->id);
-			return;
+			/* now the delegate's own: answered as any of its pinholes
+			 * (at once if open, when its restore or re-open is done) */
 		}
 		if (e->ph.owner.uid != c->dlg) {
 			s->st.denied++;
@@ -1454,7 +1459,7 @@ static int account_uid(const char *account, uid_t *uid)
 static int wait_start(struct dyperd *d, unsigned want)
 {
 	struct site *s = S(d);
-	uint64_t end = now_ms() + SITE_START_MS;
+	uint64_t end = now_ms() + (s->devices ? SITE_START_DEVICES_MS : SITE_START_MS);
 	struct enforcer_sink sink = sink_of(d);
 
 	while (s->start_done < want) {
@@ -1637,7 +1642,7 @@ int site_start(struct dyperd *d)
 	s->starting = false;
 	if (err && s->devices) {
 		log_err("site: no border device is usable: %s", s->start_err ?
-			enforcer_error(s->e) : err == -ETIMEDOUT ? "none answered within 10 s" :
+			enforcer_error(s->e) : err == -ETIMEDOUT ? "they did not answer within 90 s" :
 			strerror(-err));
 		return err;
 	}

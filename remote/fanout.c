@@ -290,6 +290,29 @@ static int q_push(struct member *m, const struct item *it)
 	return 0;
 }
 
+/* @v[0..k) go first, in that order (a batch's ops an atomic member must
+ * apply again).  0 or -ENOMEM. */
+static int q_push_front(struct member *m, const struct item *v, size_t k)
+{
+	if (m->qh < k) {
+		if (m->qn + k > m->qcap) {
+			size_t cap = m->qn + k > 2 * m->qcap ? m->qn + k : 2 * m->qcap;
+			struct item *q = realloc(m->q, cap * sizeof(*q));
+
+			if (!q)
+				return -ENOMEM;
+			m->q = q;
+			m->qcap = cap;
+		}
+		memmove(m->q + k, m->q + m->qh, m->qn * sizeof(*m->q));
+		m->qh = k;
+	}
+	m->qh -= k;
+	memcpy(m->q + m->qh, v, k * sizeof(*v));
+	m->qn += k;
+	return 0;
+}
+
 static void ready_push(struct fanout *f, struct fbatch *b, struct pjob *pj)
 {
 	if (f->rq_n == f->rq_cap) {
@@ -670,6 +693,11 @@ static void pj_check(struct fanout *f, struct pjob *pj, uint32_t slow)
 {
 	if (pj->finished || (pj->pending && (pj->mask & ~slow || !pj->ok)))
 		return;
+	/* the start's read-back waits for every member that is not down:
+	 * what only a slow one holds would otherwise be neither adopted nor
+	 * wanted, and its late read-back would delete it */
+	if (pj->pending && pj->job.type == ENFORCER_READ && !f->seeded)
+		return;
 	pj->finished = true;
 	pj_finish(f, pj);
 }
@@ -762,8 +790,20 @@ static void batch_done(struct fanout *f, struct mjob *j, const struct enforcer_d
 {
 	struct member *m = j->m;
 	uint32_t bit = 1u << m->idx;
+	struct item *again = NULL;
+	bool explained = false;
+	size_t k = 0;
 
 	m->inflight--;
+	/* An atomic member (nftables) fails a whole batch for one op it
+	 * refuses, EEXIST and ENOENT included: that is the op's answer, not
+	 * the member being down, and the ops it cancelled are applied again
+	 * first, as far as they still say what is wanted. */
+	for (size_t i = 0; dn->err && i < j->job.n; i++)
+		if (j->pops[i].err && j->pops[i].err != -ECANCELED)
+			explained = true;
+	if (explained)
+		again = malloc(j->job.n * sizeof(*again));
 	for (size_t i = 0; i < j->job.n; i++) {
 		struct item *it = &j->items[i];
 		const struct pinhole_op *op = &j->pops[i];
@@ -772,6 +812,16 @@ static void batch_done(struct fanout *f, struct mjob *j, const struct enforcer_d
 
 		if (!err && dn->err)
 			err = -ECANCELED;
+		if (explained && err == -ECANCELED) {
+			bool wanted = want_find(f, &op->ph) != NULL;
+
+			if (op->type == PINHOLE_ADD ? !wanted : wanted) {
+				err = 0;	/* a later op changed what is wanted */
+			} else if (again) {
+				again[k++] = *it;	/* still waited for, still referenced */
+				continue;
+			}
+		}
 		ok = !err || (op->type == PINHOLE_ADD && err == -EEXIST) ||
 		     (op->type == PINHOLE_DEL && err == -ENOENT);
 		if (ok)
@@ -793,7 +843,7 @@ static void batch_done(struct fanout *f, struct mjob *j, const struct enforcer_d
 					pop->packets = op->packets;
 					pop->bytes = op->bytes;
 				}
-			} else if (!(err == -ECANCELED && dn->err) && !fo->err) {
+			} else if (!(err == -ECANCELED && dn->err && !explained) && !fo->err) {
 				fo->err = err;
 			}
 		} else if (ok && op->type == PINHOLE_ADD && it->b->fo[it->i].err &&
@@ -802,7 +852,22 @@ static void batch_done(struct fanout *f, struct mjob *j, const struct enforcer_d
 		}
 		batch_unref(f, it->b);
 	}
-	if (dn->err)
+	if (k) {
+		for (size_t i = 0; i < k; i++)
+			again[i].op.err = 0;
+		if (q_push_front(m, again, k)) {
+			/* cannot keep them: they stop waiting, the member converges
+			 * when it is back */
+			for (size_t i = 0; i < k; i++)
+				if (again[i].b) {
+					again[i].b->fo[again[i].i].pending &= ~bit;
+					batch_unref(f, again[i].b);
+				}
+			member_down(f, m, "out of memory");
+		}
+	}
+	free(again);
+	if (dn->err && !explained)
 		member_down(f, m, dn->msg);
 	batch_recheck(f);
 }

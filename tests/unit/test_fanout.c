@@ -540,6 +540,65 @@ static void test_down_timer_quiet(void **state)
 	fx_free(t);
 }
 
+/* An atomic member (like nftables) fails a whole batch for one harmless
+ * refusal (a delete of one it does not hold): it is not down, the refused
+ * op counts as done, and the op it cancelled is applied again. */
+static void test_atomic_member_not_down(void **state)
+{
+	struct fx *t = fx_new(2, NULL, NULL, 60000);
+	struct pinhole x = ph_of(1, "203.0.113.1");
+	struct pinhole_op ops[2] = {
+		{ .type = PINHOLE_DEL, .ph = x },
+		{ .type = PINHOLE_ADD, .ph = ph_of(2, "203.0.113.1") },
+	};
+	struct enforcer_job job;
+	struct fanout_status st;
+
+	(void)state;
+	fake_put(t->f[1], &x);		/* only edge2 holds x */
+	submit(t, ops, 2, &job);
+	want_batches = 1;
+	assert_true(run_until(t, batches_reached, 2000));
+	assert_int_equal(t->err[0], 0);
+	assert_int_equal(t->err[1], 0);
+	assert_int_equal(fanout_status(t->e, 0, &st), 0);
+	assert_int_equal(st.state, FANOUT_UP);
+	assert_int_equal(st.downs, 0);
+	assert_int_equal(t->f[0]->batches, 2);	/* the add again, alone */
+	assert_true(fake_holds(t->f[0], PORT0 + 2));
+	assert_true(fake_holds(t->f[1], PORT0 + 2));
+	assert_false(fake_holds(t->f[1], PORT0 + 1));
+	fx_free(t);
+}
+
+static bool read_done_once(struct fx *t)
+{
+	return t->reads_done >= 1;
+}
+
+/* The start's read-back waits for a slow member (past its lag): what only
+ * it holds is reported, and not deleted by its own read-back. */
+static void test_start_read_waits_for_slow(void **state)
+{
+	struct fx *t = fx_new(2, NULL, NULL, 50);
+	struct pinhole a = ph_of(1, "203.0.113.1"), b = ph_of(2, "203.0.113.1");
+
+	(void)state;
+	fake_put(t->f[0], &a);
+	fake_put(t->f[1], &b);		/* only the slow one holds b */
+	t->f[1]->hold = true;
+	simple(t, ENFORCER_READ);
+	assert_false(run_until(t, read_done_once, 300));	/* well past the lag */
+	t->f[1]->hold = false;
+	fake_release(t->f[1], SIZE_MAX);
+	assert_true(run_until(t, read_done_once, 2000));
+	assert_int_equal(t->n_ents, 2);
+	want_batches = 0;
+	run_until(t, batches_reached, 100);
+	assert_true(fake_holds(t->f[1], PORT0 + 2));	/* kept, not converged away */
+	fx_free(t);
+}
+
 static void test_prefix(void **state)
 {
 	struct fanout_prefix p = prefix("203.0.113.128", 25);
@@ -569,6 +628,8 @@ int main(void)
 		cmocka_unit_test(test_start_read_seeds),
 		cmocka_unit_test(test_down_no_stale_ops),
 		cmocka_unit_test(test_down_timer_quiet),
+		cmocka_unit_test(test_atomic_member_not_down),
+		cmocka_unit_test(test_start_read_waits_for_slow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
