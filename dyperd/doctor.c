@@ -53,6 +53,7 @@ struct doctor {
 	bool cfg_ok;
 	bool dyperd_up;
 	char site_status[512];		/* border mode: dyperd's word on its session */
+	char stats[8192];		/* dyperd's stats, as it answered them */
 };
 
 static const char *const status_word[] = { "ok", "warning", "FAIL" };
@@ -250,7 +251,8 @@ int doctor_connect(const char *path)
 
 /* Asks dyperd for its stats; 0 with the number of pinholes, or -errno
  * (-EPROTO: it answered something else, -ECONNRESET: no answer). */
-static int ask_stats(const char *path, unsigned long *pinholes, char *site, size_t site_len)
+static int ask_stats(const char *path, unsigned long *pinholes, char *site, size_t site_len,
+		     char *all, size_t all_len)
 {
 	struct timeval tv = { .tv_sec = ANSWER_TIMEOUT_S };
 	char buf[8192], *p;
@@ -276,6 +278,7 @@ static int ask_stats(const char *path, unsigned long *pinholes, char *site, size
 		err = -EPROTO;
 		goto out;
 	}
+	snprintf(all, all_len, "%s", buf);
 	p = strstr(buf, "\npinholes ");
 	*pinholes = p ? strtoul(p + 10, NULL, 10) : 0;
 	/* border mode: "site  <the session in words>" */
@@ -295,7 +298,8 @@ static void check_dyperd(struct doctor *d)
 {
 	const char *sock = d->o->socket ? d->o->socket : d->cfg.control_socket;
 	unsigned long pinholes = 0;
-	int err = ask_stats(sock, &pinholes, d->site_status, sizeof(d->site_status));
+	int err = ask_stats(sock, &pinholes, d->site_status, sizeof(d->site_status), d->stats,
+			    sizeof(d->stats));
 
 	d->dyperd_up = err == 0;
 	if (!err)
@@ -568,11 +572,13 @@ static void check_agent(struct doctor *d)
 
 static void check_policy(struct doctor *d)
 {
+	bool site = d->cfg_ok && d->cfg.site.enable;
+	const char *path = site ? d->cfg.site.policy : d->cfg.policy;
 	struct policy *p = NULL;
 	char err[POLICY_ERR_LEN], why[256], fix[MSG_LEN];
 	size_t allows;
 
-	if (policy_load(&p, d->cfg.policy, err, sizeof(err))) {
+	if (policy_load_as(&p, path, site ? POLICY_SITE : POLICY_HOST, err, sizeof(err))) {
 		snprintf(fix, sizeof(fix), "correct it (see dyper-policy(5)), then check it with "
 			 "dyperd --check-config -c %s", d->o->config);
 		report(d, DOCTOR_FAIL, "policy", fix, "%s: dyperd does not start or reload with it",
@@ -580,12 +586,12 @@ static void check_policy(struct doctor *d)
 		return;
 	}
 	if (doctor_judge_policy(p, &allows, why, sizeof(why)) == DOCTOR_OK) {
-		report(d, DOCTOR_OK, "policy", NULL, "%s: %zu rules, %zu allow", d->cfg.policy,
+		report(d, DOCTOR_OK, "policy", NULL, "%s: %zu rules, %zu allow", path,
 		       policy_rule_count(p), allows);
 	} else {
 		snprintf(fix, sizeof(fix), "add allow rules to %s (see dyper-policy(5)), then "
-			 "dyperctl reload", d->cfg.policy);
-		report(d, DOCTOR_WARN, "policy", fix, "%s: %s", d->cfg.policy, why);
+			 "dyperctl reload", path);
+		report(d, DOCTOR_WARN, "policy", fix, "%s: %s", path, why);
 	}
 	policy_free(p);
 }
@@ -912,6 +918,36 @@ static void run_setup(struct enforcer *e, uint32_t wait_ms, struct setup_wait *w
 
 /* reach, login (SSH, the pinned host key, a CLI prompt), acl (the ACL or
  * filter exists and ends with the site's deny): one line each. */
+/* The running site's line for @dc ("device NAME STATE queued ..."), as
+ * a check: true if there was one. */
+static bool device_from_site(struct doctor *d, const struct dyper_device_conf *dc)
+{
+	char key[DYPER_DEVICE_NAME_LEN + 16], check[DYPER_DEVICE_NAME_LEN + 16], fix[MSG_LEN];
+	const char *p;
+	int len;
+
+	if (!d->dyperd_up)
+		return false;
+	snprintf(key, sizeof(key), "\ndevice %s ", dc->name);
+	p = strstr(d->stats, key);
+	if (!p)
+		return false;
+	p += strlen(key);
+	while (*p == ' ')
+		p++;
+	len = (int)strcspn(p, "\n");
+	snprintf(check, sizeof(check), "device-%s-site", dc->name);
+	if (!strncmp(p, "up ", 3) || !strncmp(p, "behind ", 7)) {
+		report(d, DOCTOR_OK, check, NULL, "the site's session: %.*s", len, p);
+	} else {
+		snprintf(fix, sizeof(fix), "journalctl -u dyperd says why; stop dyperd and run "
+			 "dyperctl doctor again to log in to %s alone; dyper-devices(7) lists what "
+			 "%s needs", dc->name, devconf_type_name(dc->type));
+		report(d, DOCTOR_FAIL, check, fix, "the site's session: %.*s", len, p);
+	}
+	return true;
+}
+
 static void check_device(struct doctor *d, const struct dyper_device_conf *dc)
 {
 	char check[DYPER_DEVICE_NAME_LEN + 16], why[CLI_ERROR_LEN], fix[MSG_LEN];
@@ -935,6 +971,10 @@ static void check_device(struct doctor *d, const struct dyper_device_conf *dc)
 	}
 	report(d, DOCTOR_OK, check, NULL, "%s (%s) port %u accepts TCP connections", dc->name,
 	       dc->address, dc->port);
+	/* the running site's own word on it, rather than a second login
+	 * beside its session (a device has few vty lines) */
+	if (device_from_site(d, dc))
+		return;
 
 	snprintf(check, sizeof(check), "device-%s-login", dc->name);
 	if (geteuid() != 0) {
@@ -1024,6 +1064,12 @@ int doctor_run(const struct doctor_opts *o, FILE *out)
 	check_root(d);
 	check_config(d);
 	check_dyperd(d);
+	if (d->cfg_ok && d->cfg.site.enable) {
+		/* a site controller has no host table, agents or host policy */
+		check_policy(d);
+		check_devices(d);
+		goto summary;
+	}
 	ret = nft_input_chains(&chains, &n, err, sizeof(err));
 	check_table(d, chains, n, ret == 0);
 	if (ret)
@@ -1039,8 +1085,7 @@ int doctor_run(const struct doctor_opts *o, FILE *out)
 	check_agent(d);
 	check_policy(d);
 	check_remote(d);
-	check_devices(d);
-
+summary:
 	if (d->json)
 		fprintf(out, "],\"ok\":%u,\"warnings\":%u,\"failures\":%u}\n",
 			d->n[DOCTOR_OK], d->n[DOCTOR_WARN], d->n[DOCTOR_FAIL]);

@@ -506,6 +506,19 @@ for i in 4 5 6 7; do
 	hold_wait "f-$i" && n=$((n + 1))
 done
 check "4: d2 stopped: 4 more binds succeed through d1 ($n)" test $n -eq 4
+# doctor on the site: the running site's word on d1 (no second login), d2
+# unreachable, and none of a host's checks (table, wrapper, agent)
+ip netns exec "$NS_S" "$DYPERCTL" -c "$T/site.conf" doctor >"$T/doctor.out" 2>&1
+check "4: doctor on the site: d1 as the running site sees it (up)" \
+	grep -Eq '^ok +device-d1-site: the site.s session: up' "$T/doctor.out"
+check "4: doctor on the site: d2 unreachable is a FAIL" \
+	grep -Eq '^FAIL +device-d2-reach: .*refused' "$T/doctor.out"
+if grep -Eq '^[a-zA-Z]+ +(table|wrapper|agent|listeners|chains):' "$T/doctor.out"; then
+	not_ok "4: doctor on the site runs no host checks"
+	diag "$T/doctor.out" 20
+else
+	ok "4: doctor on the site runs no host checks"
+fi
 expect_converged "4: d1 holds exactly H's open set meanwhile" 10000 d1
 start_devsim d2 ftos "$NS_S" 198.51.100.222
 expect_converged "4: d2 restarted empty: its backlog is reconciled" 60000 d1 d2
