@@ -140,7 +140,8 @@ is_ours() {
 	s=${s##*) }		# "STATE PPID ..."
 	s=${s#* }
 	[ "${s%% *}" = $$ ] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+	# stderr first: a process that just ended has no cmdline to open
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
 	[[ $cmd == *"$BDIR/"* ]] || { [ -n "$T" ] && [[ $cmd == *"$T/"* ]]; }
 }
 
