@@ -433,8 +433,7 @@ static int op_queue(struct dyperd *d, enum pinhole_op_type type, uint32_t idx,
 		op->ph = router_ph(&s->t.v[idx]);
 		/* "(unclaimed)" is the site's word, not a delegate a router's
 		 * element comment may name */
-		if (s->unclaimed && op->ph.owner.uid == 0 &&
-		    s->t.v[idx].ph.owner.uid == s->unclaimed)
+		if (s->unclaimed && s->t.v[idx].ph.owner.uid == s->unclaimed)
 			memset(&op->ph.owner, 0, sizeof(op->ph.owner));
 	}
 	if (c) {

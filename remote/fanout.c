@@ -57,8 +57,7 @@ struct fbatch {
 struct pjob {
 	struct enforcer_job job;
 	uint32_t mask;			/* members not yet answered */
-	unsigned pending, ok, failed;
-	unsigned refs;			/* members given it, not yet answered */
+	unsigned pending, ok;		/* members given it not yet answered; answered well */
 	bool finished, delivered;
 	struct pjob *prev, *next;	/* every one not yet freed */
 	int err;
@@ -354,12 +353,10 @@ static uint32_t slow_mask(const struct fanout *f)
 	return mask;
 }
 
-static int own_op(struct fanout *f, struct member *m, enum pinhole_op_type type,
-		  const struct pinhole *ph)
+static int own_op(struct member *m, enum pinhole_op_type type, const struct pinhole *ph)
 {
 	struct item it = { .op = { .type = type, .ph = *ph } };
 
-	(void)f;
 	/* down or returning: its return converges it against the wanted set
 	 * then; an op queued now would follow that, stale */
 	if (m->state == FANOUT_DOWN || m->state == FANOUT_RETURNING)
@@ -390,7 +387,7 @@ static void fop_check(struct fanout *f, struct fbatch *b, size_t i, uint32_t slo
 			want_drop(f, s);
 		for (size_t k = 0; k < f->n; k++)
 			if (fo->okmask & (1u << k) && !want_find(f, &op->ph))
-				own_op(f, &f->m[k], PINHOLE_DEL, &op->ph);
+				own_op(&f->m[k], PINHOLE_DEL, &op->ph);
 	}
 	if (--b->left == 0)
 		ready_push(f, b, NULL);
@@ -481,7 +478,7 @@ static void converge(struct fanout *f, struct member *m, struct pinhole_entry *v
 			struct pinhole ph = v[i].ph;
 
 			ph.timeout_ms = 0;
-			own_op(f, m, PINHOLE_DEL, &ph);
+			own_op(m, PINHOLE_DEL, &ph);
 		}
 	}
 	for (size_t i = 0; i < f->w_cap; i++) {
@@ -491,7 +488,7 @@ static void converge(struct fanout *f, struct member *m, struct pinhole_entry *v
 			continue;
 		key.ph = f->w[i].ph;
 		if (!n || !bsearch(&key, v, n, sizeof(*v), ent_cmp))
-			own_op(f, m, PINHOLE_ADD, &f->w[i].ph);
+			own_op(m, PINHOLE_ADD, &f->w[i].ph);
 	}
 }
 
@@ -722,18 +719,16 @@ static void pj_member_done(struct fanout *f, struct pjob *pj, struct member *m, 
 
 	pj->mask &= ~(1u << m->idx);
 	pj->pending--;
-	pj->refs--;
 	if (pj->finished) {
 		/* answered without this member: only its own state matters */
 		down = err && pj->job.type != ENFORCER_RECONFIG;
-		if (pj->delivered && !pj->refs)
+		if (pj->delivered && !pj->pending)
 			pjob_free(f, pj);
 		if (down && m->state != FANOUT_DOWN)
 			member_down(f, m, msg);
 		return;
 	}
 	if (err) {
-		pj->failed++;
 		if (!pj->err)
 			pj->err = err;
 		msg_add(pj->msg, m->e->name, msg);
@@ -848,7 +843,7 @@ static void batch_done(struct fanout *f, struct mjob *j, const struct enforcer_d
 			}
 		} else if (ok && op->type == PINHOLE_ADD && it->b->fo[it->i].err &&
 			   !want_find(f, &op->ph)) {
-			own_op(f, m, PINHOLE_DEL, &op->ph);	/* refused elsewhere */
+			own_op(m, PINHOLE_DEL, &op->ph);	/* refused elsewhere */
 		}
 		batch_unref(f, it->b);
 	}
@@ -1110,7 +1105,6 @@ static int fan_submit(void *state, const struct enforcer_job *job)
 			continue;
 		}
 		pj->pending++;
-		pj->refs++;
 		pj->mask |= 1u << k;
 	}
 	if (!pj->pending) {
@@ -1168,7 +1162,7 @@ static int fan_dispatch(void *state, struct enforcer *e, const struct enforcer_s
 			snprintf(f->error, sizeof(f->error), "%s", r.pj->msg);
 		sink->done(e, &d, sink->arg);
 		r.pj->delivered = true;
-		if (!r.pj->refs)
+		if (!r.pj->pending)
 			pjob_free(f, r.pj);
 	}
 	f->rq_n = 0;

@@ -24,6 +24,8 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=doctor_lib.sh
+. "$(dirname "$0")/doctor_lib.sh"
 
 
 need_root
@@ -101,7 +103,7 @@ doctor() {
 # expect DESC RC REGEX...: doctor's last run exited RC and printed a line
 # matching each extended REGEX.
 expect() {
-	local desc=$1 rc=$2 re
+	local desc=$1 rc=$2
 
 	shift 2
 	if [ "$RC" -ne "$rc" ]; then
@@ -109,24 +111,7 @@ expect() {
 		diag_s "$OUT"
 		return 1
 	fi
-	for re in "$@"; do
-		if ! grep -Eq -- "$re" <<<"$OUT"; then
-			not_ok "$desc (no line matches /$re/)"
-			diag_s "$OUT"
-			return 1
-		fi
-	done
-	ok "$desc"
-}
-
-# refute DESC REGEX: no line of doctor's last output matches REGEX.
-refute() {
-	if grep -Eq -- "$2" <<<"$OUT"; then
-		not_ok "$1"
-		diag_s "$(grep -E -- "$2" <<<"$OUT")"
-	else
-		ok "$1"
-	fi
+	out_has "$desc" "$@"
 }
 
 # fix_of CHECK: the command doctor's last run advised for CHECK's first

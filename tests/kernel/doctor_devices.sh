@@ -27,6 +27,8 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=doctor_lib.sh
+. "$(dirname "$0")/doctor_lib.sh"
 
 DEVSIM=$BDIR/tests/fixtures/devsim
 NS=dyt-$$-dev
@@ -105,27 +107,7 @@ doctor() {
 
 # expect DESC REGEX...: doctor's last output has a line matching each REGEX.
 expect() {
-	local desc=$1 re
-
-	shift
-	for re in "$@"; do
-		if ! grep -Eq -- "$re" <<<"$OUT"; then
-			not_ok "$desc (no line matches /$re/)"
-			diag_s "$OUT"
-			return 1
-		fi
-	done
-	ok "$desc"
-}
-
-# refute DESC REGEX: no line of doctor's last output matches REGEX.
-refute() {
-	if grep -Eq -- "$2" <<<"$OUT"; then
-		not_ok "$1"
-		diag_s "$(grep -E -- "$2" <<<"$OUT")"
-	else
-		ok "$1"
-	fi
+	out_has "$@"
 }
 
 failures() {
